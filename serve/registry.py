@@ -1,0 +1,82 @@
+"""The model registry: which models scotd knows, and where a model name points on disk.
+
+The registry is data (``models/registry.yaml``); fetched weights live under
+``models/NAME/hf`` (a standard Hugging Face folder) and exports under
+``models/NAME/onnx-PRECISION``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serve.errors import UserError
+from serve.paths import models_dir, registry_file
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    description: str
+    architecture: str
+    parameters: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return models_dir() / self.name
+
+    @property
+    def hf_dir(self) -> Path:
+        return self.folder / "hf"
+
+    def is_fetched(self) -> bool:
+        return (self.hf_dir / "config.json").is_file() and any(self.hf_dir.glob("*.safetensors"))
+
+    def exports(self) -> list[Path]:
+        """Exported ONNX folders (``onnx-int8`` etc.) that carry an export report."""
+        return sorted(p for p in self.folder.glob("onnx-*") if (p / "export_report.json").is_file())
+
+
+def load_registry(path: Path | None = None) -> dict[str, ModelEntry]:
+    path = path or registry_file()
+    data = yaml.safe_load(path.read_text()) or {}
+    entries = {}
+    for name, spec in data.items():
+        unknown = set(spec) - {"description", "architecture", "parameters", "sources"}
+        if unknown:
+            raise UserError(f"{path}: model '{name}' has unknown keys {sorted(unknown)}; "
+                            "valid keys: description, architecture, parameters, sources")
+        entries[name] = ModelEntry(name=name, description=spec.get("description", ""),
+                                   architecture=spec.get("architecture", "?"),
+                                   parameters=str(spec.get("parameters", "?")),
+                                   sources=list(spec.get("sources", [])))
+    return entries
+
+
+def get_entry(name: str) -> ModelEntry:
+    registry = load_registry()
+    if name not in registry:
+        raise UserError(f"unknown model '{name}'; known models: {', '.join(registry)} "
+                        f"(add it to {registry_file()} or pass a folder path)")
+    return registry[name]
+
+
+def resolve_model_dir(name_or_path: str | Path) -> Path:
+    """A model folder from a path, or a registry name that has been fetched."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    registry = load_registry()
+    if str(name_or_path) in registry:
+        entry = registry[str(name_or_path)]
+        if entry.is_fetched():
+            return entry.hf_dir
+        raise UserError(f"model '{entry.name}' is not fetched yet; run: scotd models fetch {entry.name}")
+    raise UserError(f"'{name_or_path}' is neither a folder nor a known model name; "
+                    f"known models: {', '.join(registry)}")

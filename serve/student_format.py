@@ -1,0 +1,86 @@
+"""The student format: how a question becomes a prompt and a CoT becomes a training target.
+
+Training, evaluation, export gates and serving all import this module, so the
+model sees at inference exactly the text it was trained on.
+
+- prompt: the question with lettered choices, as a single user turn rendered
+  through the tokenizer's chat template when it has one, else ``Q: …\\nA:``;
+- target (``cot``): ``<rationale> So the answer is <answer>.``;
+- target (``label_only``): the answer alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional, Sequence
+
+from serve.answers import LETTERS, answer_span, parse_answer
+
+ANSWER_PREFIX = "So the answer is"
+MODES = ("cot", "label_only")
+
+
+def format_question(question: str, choices: Sequence[str] | None = None) -> str:
+    text = question.strip()
+    if choices:
+        options = "\n".join(f"({LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
+        text = f"{text}\nAnswer choices:\n{options}"
+    return text
+
+
+def student_messages(question: str, choices: Sequence[str] | None = None) -> list[dict[str, str]]:
+    return [{"role": "user", "content": format_question(question, choices)}]
+
+
+def render_prompt(question: str, choices: Sequence[str] | None = None, tokenizer: Any = None,
+                  chat_template: bool | None = None) -> str:
+    """The exact prompt string; ``tokenizer`` is a transformers tokenizer (or None for plain)."""
+    use_template = chat_template if chat_template is not None else bool(getattr(tokenizer, "chat_template", None))
+    if use_template and tokenizer is not None:
+        return tokenizer.apply_chat_template(student_messages(question, choices), tokenize=False,
+                                             add_generation_prompt=True)
+    return f"Q: {format_question(question, choices)}\nA:"
+
+
+def target_text(answer: str, rationale: str | None = None, mode: str = "cot") -> str:
+    """What the student learns to produce after the prompt."""
+    if mode == "label_only":
+        return f"{answer}."
+    if mode != "cot":
+        raise ValueError(f"unknown student mode '{mode}'; expected one of {MODES}")
+    if not rationale or not rationale.strip():
+        raise ValueError("a cot target needs a non-empty rationale")
+    return f"{strip_final_answer(rationale)} {ANSWER_PREFIX} {answer}."
+
+
+def join_prompt_target(prompt: str, target: str) -> str:
+    """Prompt + target with exactly one separator where the prompt does not end in whitespace."""
+    return prompt + target if prompt[-1:].isspace() else f"{prompt} {target}"
+
+
+def strip_final_answer(rationale: str) -> str:
+    """Drop a trailing 'So the answer is …' the teacher may already have written."""
+    text = rationale.strip()
+    cut = re.search(r"\s*(?:so )?the answer is[^\n]*$", text, re.IGNORECASE)
+    return text[: cut.start()].rstrip() if cut else text
+
+
+def split_reasoning(text: str) -> tuple[str, Optional[str]]:
+    """Split generated text into (reasoning, final-answer phrase or None) for display."""
+    match = None
+    for match in re.finditer(r"(?:so )?the answer is\s*", text, re.IGNORECASE):
+        pass
+    if match is None:
+        return text.strip(), None
+    return text[: match.start()].strip(), (answer_span(text) or text[match.end():]).strip().rstrip(".") or None
+
+
+def reasoning_steps(reasoning: str) -> list[str]:
+    """Sentences of a rationale, one per displayed step."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])|\n+", reasoning.strip())
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_student_output(text: str, choices: Sequence[str] | None = None,
+                         answer_type: str | None = None) -> Optional[str]:
+    return parse_answer(text, choices=choices, answer_type=answer_type)
