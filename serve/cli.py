@@ -23,6 +23,11 @@ class Verb:
 
 VERBS: dict[str, Verb] = {
     "models": Verb("serve.models_cli:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
+    # verbs: sampling (sample, select)
+    # verbs: training (train, eval, run)
+    # verbs: export (export)
+    # verbs: serving (serve, chat, infer)
+    # verbs: benchmarks (bench)
 }
 
 
