@@ -27,7 +27,7 @@ VERBS: dict[str, Verb] = {
     # verbs: training (train, eval, run)
     # verbs: export (export)
     # verbs: serving (serve, chat, infer)
-    # verbs: benchmarks (bench)
+    "bench": Verb("serve.bench_cli:main", "serve", "run a benchmark (scotd bench WHAT --help), write JSON + docs/ table"),
 }
 
 

@@ -1,0 +1,24 @@
+"""``scotd bench WHAT ...``: benchmarks that write JSON and a markdown table under docs/."""
+
+from __future__ import annotations
+
+import sys
+
+from serve.cli import Verb, _load
+
+BENCHMARKS: dict[str, Verb] = {
+    # benchmarks: sampling
+    # benchmarks: decode
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        rows = "\n".join(f"  {name:8s} {b.summary}" for name, b in BENCHMARKS.items())
+        sys.stdout.write(f"usage: scotd bench WHAT [--KEY VALUE ...]\n\nbenchmarks:\n{rows}\n")
+        return 0
+    name = argv[0]
+    if name not in BENCHMARKS:
+        from serve.errors import UserError
+        raise UserError(f"unknown benchmark '{name}'; valid: {', '.join(BENCHMARKS)}")
+    return int(_load(f"bench {name}", BENCHMARKS[name])(argv[1:]) or 0)
