@@ -61,7 +61,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(value: Any, tp: Any, key: str) -> Any:
+def _coerce(value: Any, tp: Any, key: str, source: str = "") -> Any:
     """Convert a YAML or command-line value to ``tp``; raise ConfigError naming ``key``."""
     origin = get_origin(tp)
     if tp is Any:
@@ -76,7 +76,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             if arg is type(None):
                 continue
             try:
-                return _coerce(value, arg, key)
+                return _coerce(value, arg, key, source)
             except ConfigError as exc:
                 errors.append(str(exc))
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
@@ -105,7 +105,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a section (mapping of keys), got {value!r}")
-        return build(tp, value, prefix=f"{key}.")
+        return build(tp, value, prefix=f"{key}.", source=source)
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -154,7 +154,7 @@ def build(cls: type, values: dict[str, Any], prefix: str = "", source: str = "")
     kwargs = {}
     for name, (f, tp) in fields.items():
         if name in values:
-            kwargs[name] = _coerce(values[name], tp, f"{prefix}{name}")
+            kwargs[name] = _coerce(values[name], tp, f"{prefix}{name}", source)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             if _is_dataclass_type(tp):
                 kwargs[name] = build(tp, {}, prefix=f"{prefix}{name}.", source=source)

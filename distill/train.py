@@ -1,0 +1,264 @@
+"""``scotd train``: fine-tune a causal LM student on selected chain-of-thought rationales.
+
+Recipe, top to bottom: load the questions and the kept CoTs -> build prompt/target items
+in the student format (loss on the target only) -> hold out a dev slice for the eval
+loss -> load the student (full fine-tune or LoRA) -> Hugging Face Trainer (bf16 on GPU,
+fp32 on CPU, checkpoints, best-by-dev-loss, TensorBoard) -> save a plain HF folder to
+``OUT/student`` (LoRA merged in) plus the run record (config, input hashes, versions).
+
+The same command runs data-parallel with no change under ``torchrun`` or
+``accelerate launch``: the Trainer reads the launcher's environment (gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
+
+from distill.run_info import file_sha256, write_run_info
+from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
+from serve.config import option, parse_args, save_yaml
+from serve.errors import UserError
+from serve.records import CoTRecord, read_records
+from serve.registry import DEFAULT_MODEL, resolve_model_dir
+
+STUDENT_INFO = "scotd_student.json"  # written into the student folder; eval reads the mode from it
+
+
+@dataclass
+class TrainData:
+    """Where the training questions and rationales come from."""
+    cots: str = option("", "selected CoT JSONL (CoTRecord lines, e.g. from scotd select); "
+                           "may be empty for mode=label_only")
+    examples: str = option("", "question source for load_examples: bigbench:TASK[/SUB], an HF dataset id, "
+                               "or a .jsonl/.csv file")
+    split: str = option("train", "split of the question source to train on")
+    limit: Optional[int] = option(None, "use at most this many questions (None = all)")
+    only_correct: bool = option(True, "train only on rationales whose teacher answer was correct")
+    dev_fraction: float = option(0.1, "fraction of instances held out for the eval loss (0 = no eval)")
+    max_length: int = option(512, "longest training sequence in tokens (target tail is cut beyond it)")
+
+
+@dataclass
+class LoraOptions:
+    """LoRA adapters (peft); merged into a plain folder at the end."""
+    enabled: bool = option(False, "train LoRA adapters instead of all weights")
+    r: int = option(16, "adapter rank")
+    alpha: int = option(32, "adapter scaling alpha")
+    dropout: float = option(0.05, "adapter dropout")
+    target_modules: str = option("all-linear", "peft target_modules ('all-linear' or comma-separated names)")
+
+
+@dataclass
+class TrainConfig:
+    model: str = option(DEFAULT_MODEL, "student: a models/ registry name, a folder, or a Hugging Face id")
+    out: str = option("runs/train", "run folder; the student is saved in OUT/student", aliases=("--out",))
+    mode: Literal["cot", "label_only"] = option("cot", "cot: rationale + answer; label_only: the answer alone")
+    cot_policy: Literal["sample_one", "all"] = option(
+        "sample_one", "sample_one: one kept rationale per instance, redrawn each epoch; all: every kept rationale")
+    data: TrainData = option(default_factory=TrainData)
+    lora: LoraOptions = option(default_factory=LoraOptions)
+    epochs: float = option(3.0, "training epochs (ignored when max_steps > 0)")
+    max_steps: int = option(-1, "optimizer steps; -1 = run for `epochs`")
+    batch_size: int = option(8, "sequences per device per micro-batch")
+    grad_accum: int = option(1, "micro-batches per optimizer step")
+    lr: float = option(5e-5, "peak learning rate")
+    scheduler: Literal["cosine", "linear", "constant_with_warmup"] = option("cosine", "learning-rate schedule")
+    warmup_ratio: float = option(0.05, "fraction of steps spent warming the learning rate up")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    max_grad_norm: float = option(1.0, "gradient clipping norm")
+    eval_every: int = option(50, "evaluate the dev loss every K steps (0 = never)")
+    save_every: int = option(50, "checkpoint every K steps (a multiple of eval_every when eval is on)")
+    save_total_limit: int = option(2, "checkpoints kept (the best one is always kept)")
+    log_every: int = option(5, "log loss, lr, tokens/s every K steps")
+    precision: Literal["auto", "bf16", "fp32"] = option("auto", "auto: bf16 on a GPU that has it, else fp32")
+    seed: int = option(42, "seed for initialisation, shuffling and the per-epoch CoT draw")
+    resume: bool = option(False, "continue from the last checkpoint in OUT/checkpoints")
+    trust_remote_code: bool = option(False, "allow model code from the model folder (off: safetensors + stock code)")
+    log_batches: bool = option(False, "write OUT/batches.rankR.jsonl with the example ids each rank trains on")
+
+
+DESCRIPTION = "Fine-tune a student on kept chain-of-thought rationales (loss on the target only)."
+
+
+def resolve_student(name: str) -> str:
+    """A local folder for registry names and paths; Hugging Face ids pass through to from_pretrained."""
+    try:
+        return str(resolve_model_dir(name))
+    except UserError:
+        if "/" in name and not Path(name).exists():
+            return name
+        raise
+
+
+def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
+    if not cfg.data.examples:
+        raise UserError("train needs data.examples (the question source, e.g. bigbench:date_understanding "
+                        "or a .jsonl file); set it in the config or pass --data.examples")
+    from serve.data import load_examples
+
+    cots = None
+    if cfg.data.cots:
+        cots = read_records(cfg.data.cots, CoTRecord)
+    elif cfg.mode == "cot":
+        raise UserError("mode=cot needs data.cots (a CoT JSONL from scotd sample/select); "
+                        "pass --data.cots FILE or use --mode label_only")
+    examples = load_examples(cfg.data.examples, split=cfg.data.split, limit=cfg.data.limit)
+    items, stats = build_items(examples, cots, cfg.mode, tokenizer, only_correct=cfg.data.only_correct)
+    if not items:
+        raise UserError(f"no training items: none of the {len(examples)} questions from '{cfg.data.examples}' "
+                        f"(split {cfg.data.split}) has a kept rationale in '{cfg.data.cots}'; check that both "
+                        "come from the same task, or set data.only_correct false")
+    return items, stats
+
+
+class MetricsLog(TrainerCallback):
+    """Appends every log dict (loss, lr, tokens/s, eval loss) to OUT/metrics.jsonl on rank 0."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+
+class EpochDraw(TrainerCallback):
+    """Tells the dataset which epoch starts, so sample_one redraws its rationales (also after resume)."""
+
+    def __init__(self, dataset: StudentDataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(int(math.floor((state.epoch or 0.0) + 1e-6)))
+
+
+class StudentTrainer(Trainer):
+    """Adds training tokens/s over each logging interval to the logs."""
+
+    _last_tokens = 0
+    _last_time: Optional[float] = None
+
+    def log(self, logs: dict[str, float], start_time: Optional[float] = None) -> None:
+        if "loss" in logs:
+            now, seen = time.perf_counter(), self.state.num_input_tokens_seen
+            if self._last_time is not None and now > self._last_time:
+                logs["tokens_per_second"] = round((seen - self._last_tokens) / (now - self._last_time), 1)
+            self._last_time, self._last_tokens = now, seen
+        super().log(logs, start_time)
+
+
+def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingArguments:
+    on_gpu = torch.cuda.is_available()
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and on_gpu and torch.cuda.is_bf16_supported())
+    if bf16 and not on_gpu:
+        raise UserError("precision=bf16 needs a GPU here; use --precision fp32 (or auto) on CPU")
+    evaluating = has_dev and cfg.eval_every > 0
+    if evaluating and cfg.save_every % cfg.eval_every:
+        raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
+                        "the best checkpoint can be kept; set --save_every to a multiple or --eval_every 0")
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_ratio=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        eval_strategy="steps" if evaluating else "no", eval_steps=cfg.eval_every or None,
+        save_strategy="steps", save_steps=cfg.save_every, save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=evaluating, metric_for_best_model="eval_loss" if evaluating else None,
+        logging_steps=cfg.log_every, logging_dir=str(out / "tensorboard"), report_to=["tensorboard"],
+        include_num_input_tokens_seen="non_padding",
+        bf16=bf16, use_cpu=not on_gpu, seed=cfg.seed, data_seed=cfg.seed,
+        ddp_backend=("gloo" if distributed and not on_gpu else None),
+        dataloader_num_workers=0, remove_unused_columns=False, save_only_model=False,
+    )
+
+
+def load_student(cfg: TrainConfig, source: str):
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, use_safetensors=True,
+                                                 trust_remote_code=cfg.trust_remote_code)
+    if not cfg.lora.enabled:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = cfg.lora.target_modules
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout, task_type="CAUSAL_LM",
+                      target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")])
+    return get_peft_model(model, lora)
+
+
+def run(cfg: TrainConfig) -> Path:
+    out = Path(cfg.out)
+    source = resolve_student(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    items, stats = load_training_items(cfg, tokenizer)
+    train_items, dev_items = split_dev(items, cfg.data.dev_fraction, cfg.seed)
+    rank = int(os.environ.get("RANK", "0"))
+    out.mkdir(parents=True, exist_ok=True)
+    fetch_log = out / f"batches.rank{rank}.jsonl" if cfg.log_batches else None
+    if fetch_log is not None and not cfg.resume:
+        fetch_log.unlink(missing_ok=True)
+    train_set = StudentDataset(train_items, tokenizer, cfg.cot_policy, cfg.seed, cfg.data.max_length, fetch_log)
+    dev_set = StudentDataset(dev_items, tokenizer, "sample_one", cfg.seed, cfg.data.max_length) if dev_items else None
+
+    args = training_arguments(cfg, out, has_dev=dev_set is not None)
+    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
+    if checkpoints and not cfg.resume and args.process_index == 0:
+        print(f"[scotd train] {out / 'checkpoints'} has checkpoints from an earlier run; starting over "
+              "(pass --resume to continue from the last one)")
+    if args.process_index == 0:
+        (out / "metrics.jsonl").unlink(missing_ok=True) if not cfg.resume else None
+        save_yaml(cfg, out / "train_config.yaml")
+        write_run_info(out / "run_info.json", inputs={"cots": cfg.data.cots, "model": source},
+                       extra={"data": stats, "train_items": len(train_set), "dev_items": len(dev_items),
+                              "train_tokens_per_epoch": train_set.token_count(),
+                              "prompts_too_long": train_set.truncated_prompts})
+        print(f"[scotd train] {stats['instances']} instances ({stats['targets']} targets, "
+              f"{stats['without_kept_cot']} without a kept CoT) -> {len(train_set)} training sequences per epoch, "
+              f"{len(dev_items)} dev; mode={cfg.mode} policy={cfg.cot_policy} lora={cfg.lora.enabled}")
+
+    model = load_student(cfg, source)
+    trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
+                             data_collator=PadCollator(tokenizer.pad_token_id),
+                             callbacks=[MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set)])
+    resume = bool(cfg.resume and checkpoints)
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+
+    student_dir = out / "student"
+    final = trainer.model
+    if cfg.lora.enabled:
+        final = final.merge_and_unload()
+    if trainer.is_world_process_zero():
+        final.save_pretrained(student_dir, safe_serialization=True)
+        tokenizer.save_pretrained(student_dir)
+        info = {"mode": cfg.mode, "cot_policy": cfg.cot_policy, "base_model": cfg.model,
+                "examples": cfg.data.examples, "cots": cfg.data.cots, "lora": cfg.lora.enabled}
+        (student_dir / STUDENT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        summary = {"student": str(student_dir), "global_step": trainer.state.global_step,
+                   "train_loss": result.training_loss, "best_checkpoint": trainer.state.best_model_checkpoint,
+                   "best_eval_loss": trainer.state.best_metric, **result.metrics,
+                   "student_sha256": file_sha256(student_dir / "model.safetensors")}
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"[scotd train] student saved to {student_dir} (train loss {result.training_loss:.4f})")
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return student_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(TrainConfig, argv, prog="scotd train", description=DESCRIPTION)
+    run(cfg)
+    return 0

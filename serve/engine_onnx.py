@@ -1,0 +1,247 @@
+"""The ONNX engine: streams text from an exported folder with no torch in the process.
+
+Two folder layouts, one decoder class each (``DECODERS``):
+
+- ``genai``: written by onnxruntime-genai's model builder (``genai_config.json``);
+  the genai ``Generator`` runs the fused model and keeps the KV cache;
+- ``optimum``: written by optimum-onnx ``text-generation-with-past`` (``model.onnx``
+  with ``past_key_values.*`` inputs); a plain InferenceSession loop feeds the
+  ``present.*`` outputs back as the next step's past.
+
+Both decoders hand back next-token logits and one numpy sampler picks the token,
+so greedy, temperature, top-k and top-p mean the same thing on every layout.
+Text goes through the folder's ``tokenizer.json`` (``tokenizers``) and its chat
+template (jinja2), exactly as the PyTorch engine encodes it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from serve.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
+from serve.engine import Engine, SamplingParams, StopStringFilter
+from serve.errors import UserError
+
+
+def detect_layout(model_dir: Path) -> str:
+    if (model_dir / "genai_config.json").is_file():
+        return "genai"
+    if (model_dir / "model.onnx").is_file():
+        return "optimum"
+    raise UserError(f"'{model_dir}' is not an ONNX export: it has neither genai_config.json nor model.onnx; "
+                    "make one with: scotd export --model MODEL --out DIR")
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def eos_token_ids(model_dir: Path) -> list[int]:
+    """End-of-sequence ids from generation_config.json, config.json or genai_config.json."""
+    for source in (_read_json(model_dir / "generation_config.json"), _read_json(model_dir / "config.json"),
+                   _read_json(model_dir / "genai_config.json").get("model", {})):
+        value = source.get("eos_token_id")
+        if value is not None:
+            return [int(v) for v in (value if isinstance(value, list) else [value])]
+    return []
+
+
+# --------------------------------------------------------------------------- sampling
+
+def pick_token(logits: np.ndarray, sampling: SamplingParams, rng: np.random.Generator) -> int:
+    """Greedy argmax, or a sample after temperature, top-k and top-p (nucleus) cuts."""
+    if sampling.greedy:
+        return int(np.argmax(logits))
+    scores = logits.astype(np.float64) / sampling.temperature
+    if 0 < sampling.top_k < scores.size:
+        kth = np.partition(scores, -sampling.top_k)[-sampling.top_k]
+        scores = np.where(scores < kth, -np.inf, scores)
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    if sampling.top_p < 1.0:
+        order = np.argsort(-probs)
+        before = np.cumsum(probs[order]) - probs[order]  # mass of strictly more likely tokens
+        keep = order[before < sampling.top_p]
+        mask = np.zeros_like(probs)
+        mask[keep] = probs[keep]
+        probs = mask / mask.sum()
+    return int(rng.choice(probs.size, p=probs))
+
+
+# --------------------------------------------------------------------------- decoders
+
+class GenaiDecoder:
+    """onnxruntime-genai folder: the Generator owns the KV cache, we read its logits."""
+
+    def __init__(self, model_dir: Path):
+        import onnxruntime_genai as og
+
+        self.og = og
+        try:
+            self.model = og.Model(str(model_dir))
+        except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
+            raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
+        self.context_length = int(_read_json(model_dir / "genai_config.json")["model"].get("context_length", 2048))
+
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
+        """Yield next-token logits; the caller ``send``s back the chosen token."""
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=min(self.context_length, len(prompt_ids) + max_new_tokens),
+                                  do_sample=False)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
+        while True:
+            token = yield generator.get_logits()[0, -1]
+            generator.append_tokens(np.asarray([token], dtype=np.int32))
+
+
+class SessionDecoder:
+    """optimum folder: an InferenceSession step function with explicit past key/values."""
+
+    def __init__(self, model_dir: Path, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise UserError(f"cannot load '{model_dir / 'model.onnx'}': {str(exc).splitlines()[0]}; "
+                            "re-export it with scotd export") from None
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.past_names = [n for n in self.inputs if n.startswith("past_key_values")]
+        config = _read_json(model_dir / "config.json")
+        self.context_length = int(config.get("max_position_embeddings") or config.get("n_positions") or 2048)
+        self.float_type = np.float16 if "float16" in self.inputs[self.past_names[0]].type else np.float32
+
+    def _empty_past(self) -> dict[str, np.ndarray]:
+        past = {}
+        for name in self.past_names:
+            batch, heads, _, head_dim = self.inputs[name].shape
+            past[name] = np.zeros((1, int(heads), 0, int(head_dim)), dtype=self.float_type)
+        return past
+
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
+        past = self._empty_past()
+        new_ids = np.asarray([prompt_ids], dtype=np.int64)
+        seen = 0
+        while True:
+            total = seen + new_ids.shape[1]
+            feed = {"input_ids": new_ids, "attention_mask": np.ones((1, total), dtype=np.int64), **past}
+            if "position_ids" in self.inputs:
+                feed["position_ids"] = np.arange(seen, total, dtype=np.int64)[None, :]
+            if "use_cache_branch" in self.inputs:
+                feed["use_cache_branch"] = np.array([seen > 0])
+            outputs = dict(zip(self.output_names, self.session.run(None, feed)))
+            past = {name: outputs[name.replace("past_key_values", "present")] for name in self.past_names}
+            seen = total
+            token = yield outputs["logits"][0, -1]
+            new_ids = np.asarray([[token]], dtype=np.int64)
+
+
+DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
+
+
+# --------------------------------------------------------------------------- engine
+
+class OnnxEngine(Engine):
+    """An exported folder (genai or optimum layout) behind the common Engine interface."""
+
+    backend = "onnx"
+
+    def __init__(self, model_dir: str | Path, threads: int = 0, **_ignored):
+        from tokenizers import Tokenizer
+
+        self.model_dir = Path(model_dir)
+        self.layout = detect_layout(self.model_dir)
+        tokenizer_file = self.model_dir / "tokenizer.json"
+        if not tokenizer_file.is_file():
+            raise UserError(f"'{self.model_dir}' has no tokenizer.json; the exported folder must carry the "
+                            "tokenizer (re-export it with scotd export)")
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        config = read_tokenizer_config(self.model_dir)
+        self.special_tokens = {key: token_text(config.get(key)) for key in
+                               ("bos_token", "eos_token", "unk_token", "pad_token")}
+        self.chat_template = read_chat_template(self.model_dir)
+        self.eos_ids = set(eos_token_ids(self.model_dir))
+        eos_text = self.special_tokens["eos_token"]
+        if eos_text and self.tokenizer.token_to_id(eos_text) is not None:
+            self.eos_ids.add(self.tokenizer.token_to_id(eos_text))
+        decoder_cls = DECODERS[self.layout]
+        self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
+            else decoder_cls(self.model_dir)
+        report = _read_json(self.model_dir / "export_report.json")
+        self.precision = report.get("precision", "?")
+
+    # ------------------------------------------------------------------ text
+
+    def apply_chat_template(self, messages: list[dict[str, str]], tokenize: bool = False,
+                            add_generation_prompt: bool = True) -> str:
+        if not self.chat_template:
+            return f"Q: {messages[-1]['content'].strip()}\nA:"
+        prompt = render_chat(self.chat_template, messages, add_generation_prompt=add_generation_prompt,
+                             **self.special_tokens)
+        return self.encode(prompt) if tokenize else prompt
+
+    def encode(self, prompt: str) -> list[int]:
+        # Same rule as the PyTorch engine: a prompt that already starts with BOS gets no second one.
+        bos = self.special_tokens["bos_token"]
+        add_special = not (bos and prompt.startswith(bos))
+        return self.tokenizer.encode(prompt, add_special_tokens=add_special).ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    # ------------------------------------------------------------------ decoding
+
+    def token_ids(self, prompt_ids: Sequence[int], sampling: SamplingParams,
+                  ignore_eos: bool = False) -> Iterator[int]:
+        """Generated token ids, one at a time; stops at EOS (kept out) unless ``ignore_eos``."""
+        room = self.decoder.context_length - len(prompt_ids)
+        if room <= 0:
+            raise UserError(f"the prompt has {len(prompt_ids)} tokens but {self.model_dir.name} holds at most "
+                            f"{self.decoder.context_length}; shorten the input")
+        budget = min(sampling.max_new_tokens, room)
+        if budget <= 0:
+            return
+        rng = np.random.default_rng(sampling.seed)
+        steps = self.decoder.logits_stream(list(prompt_ids), budget)
+        logits = next(steps)
+        for produced in range(budget):
+            token = pick_token(logits, sampling, rng)
+            if token in self.eos_ids and not ignore_eos:
+                break
+            yield token
+            if produced + 1 < budget:
+                logits = steps.send(token)
+        steps.close()
+
+    def stream_prompt(self, prompt: str, sampling: SamplingParams) -> Iterator[str]:
+        stops = StopStringFilter(sampling.stop)
+        generated: list[int] = []
+        emitted = ""
+        for token in self.token_ids(self.encode(prompt), sampling):
+            generated.append(token)
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+                continue
+            chunk = stops.push(text[len(emitted):])
+            emitted = text
+            if chunk:
+                yield chunk
+            if stops.stopped:
+                return
+        tail = stops.flush()
+        if tail:
+            yield tail
+
+    def close(self) -> None:
+        self.decoder = None
+

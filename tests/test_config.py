@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import pytest
+
+from serve.config import ConfigError, format_help, option, parse_args, save_yaml
+
+
+@dataclass
+class Optim:
+    """Optimizer settings."""
+    lr: float = option(1e-4, "peak learning rate")
+    schedule: Literal["cosine", "linear"] = option("cosine", "learning-rate schedule")
+
+
+@dataclass
+class Stage:
+    model: str = option("tiny", "model name or folder")
+    steps: int = option(10, "optimizer steps")
+    lora: bool = option(False, "train LoRA adapters instead of all weights")
+    tasks: list[str] = option(default_factory=lambda: ["a"], help="task names")
+    limit: Optional[int] = option(None, "cap on examples")
+    source: str = option("x", "input file", aliases=("--in",))
+    optim: Optim = field(default_factory=Optim)
+
+
+def test_yaml_then_flags_override(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("steps: 5\noptim:\n  lr: 0.001\n")
+    cfg = parse_args(Stage, ["--config", str(path), "--optim.lr", "3e-4", "--lora", "--tasks", "b", "c",
+                             "--limit", "7", "--in", "f.jsonl"])
+    assert cfg.steps == 5 and cfg.optim.lr == 3e-4 and cfg.lora is True
+    assert cfg.tasks == ["b", "c"] and cfg.limit == 7 and cfg.source == "f.jsonl"
+    assert cfg.optim.schedule == "cosine"
+
+
+def test_dash_and_equals_spellings():
+    cfg = parse_args(Stage, ["--optim.schedule=linear", "--limit", "none"])
+    assert cfg.optim.schedule == "linear" and cfg.limit is None
+
+
+def test_unknown_yaml_key_names_key_and_valid_ones(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lrr: 0.1\n")
+    with pytest.raises(ConfigError) as err:
+        parse_args(Stage, ["--config", str(path)])
+    message = str(err.value)
+    assert "'optim.lrr'" in message and str(path) in message and "lr, schedule" in message
+    assert "\n" not in message
+
+
+def test_unknown_flag_is_rejected():
+    with pytest.raises(ConfigError, match=r"unknown option '--stepz'.*--steps"):
+        parse_args(Stage, ["--stepz", "3"])
+
+
+def test_missing_config_file_is_one_actionable_line(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_args(Stage, ["--config", str(tmp_path / "nope.yaml")])
+    assert "not found" in str(err.value) and "--config" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--steps", "ten"], "steps: expected an integer"),
+    (["--optim.schedule", "step"], "expected one of cosine, linear"),
+    (["--lora", "maybe"], "expected true or false"),
+])
+def test_bad_values_name_the_key(flags, expected):
+    with pytest.raises(ConfigError, match=expected):
+        parse_args(Stage, flags)
+
+
+def test_invalid_yaml_reports_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("steps: 3\noptim: [unclosed\n")
+    with pytest.raises(ConfigError, match="line"):
+        parse_args(Stage, ["--config", str(path)])
+
+
+def test_help_lists_every_field_with_its_doc():
+    text = format_help(Stage, "scotd stage")
+    for needle in ("--optim.lr", "peak learning rate", "--steps", "--in", "(default: 10)"):
+        assert needle in text
+
+
+def test_saved_yaml_round_trips(tmp_path):
+    cfg = parse_args(Stage, ["--steps", "3", "--optim.lr", "0.5"])
+    save_yaml(cfg, tmp_path / "resolved.yaml")
+    assert parse_args(Stage, ["--config", str(tmp_path / "resolved.yaml")]) == cfg

@@ -1,0 +1,111 @@
+"""TorchEngine on tiny random models (fast) and the real SmolLM2-135M (slow)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from serve.engine import SamplingParams, load_engine
+from serve.errors import UserError
+from serve.student_format import render_prompt
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_llama_dir):
+    return load_engine(tiny_llama_dir, backend="torch")
+
+
+def chat(engine, text: str) -> str:
+    return engine.apply_chat_template([{"role": "user", "content": text}])
+
+
+def test_auto_backend_picks_torch_and_cpu_fp32(engine, tiny_llama_dir):
+    assert type(load_engine(tiny_llama_dir)).__name__ == "TorchEngine"
+    assert engine.device.type == "cpu" and str(engine.dtype) == "torch.float32"
+
+
+def test_chat_template_matches_student_format(engine, tiny_llama_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    question = "Is the sky blue on a clear day?"
+    assert render_prompt(question, tokenizer=engine) == render_prompt(question, tokenizer=tokenizer)
+
+
+def test_stream_joins_to_the_batched_greedy_output(engine):
+    prompt = chat(engine, "Which is heavier, a brick or a feather?")
+    sampling = SamplingParams(max_new_tokens=16)
+    chunks = list(engine.stream_prompt(prompt, sampling))
+    assert len(chunks) >= 1
+    assert "".join(chunks) == engine.generate([prompt], sampling)[0][0]
+
+
+def test_left_padded_batch_equals_one_prompt_at_a_time(engine):
+    prompts = [chat(engine, "How many legs do two dogs have? Each dog has 4 legs."), "Q: hi\nA:",
+               chat(engine, "Alice has a red ball.")]
+    sampling = SamplingParams(max_new_tokens=12)
+    batched = engine.generate(prompts, sampling, n=1)
+    alone = [engine.generate([p], sampling, n=1)[0] for p in prompts]
+    assert batched == alone
+
+
+def test_n_samples_are_seeded_and_greedy_n_repeats(engine):
+    prompts = [chat(engine, "Is the sky blue?"), chat(engine, "Alice, Bob and Claire swap balls.")]
+    hot = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.95, seed=7)
+    first = engine.generate(prompts, hot, n=3)
+    assert [len(samples) for samples in first] == [3, 3]
+    assert len(set(first[0])) > 1, "temperature 1.0 on a random model should not repeat itself"
+    assert engine.generate(prompts, hot, n=3) == first
+    greedy = engine.generate(prompts, SamplingParams(max_new_tokens=10), n=2)
+    assert all(a == b for a, b in greedy)
+
+
+def test_stop_strings_cut_stream_and_batch(engine):
+    prompt = chat(engine, "The quick brown fox")
+    free = engine.generate([prompt], SamplingParams(max_new_tokens=24, temperature=1.0, seed=3))[0][0]
+    assert len(free) > 8
+    stop = free[len(free) // 2: len(free) // 2 + 2]
+    expected = free[: free.find(stop)]
+    sampling = SamplingParams(max_new_tokens=24, temperature=1.0, seed=3, stop=[stop])
+    assert engine.generate([prompt], sampling)[0][0] == expected
+    assert "".join(engine.stream_prompt(prompt, sampling)) == expected
+
+
+def test_max_new_tokens_bounds_the_output(engine):
+    prompt = chat(engine, "Alice, Bob and Claire")
+    short = engine.generate([prompt], SamplingParams(max_new_tokens=4, temperature=1.0, seed=1))[0][0]
+    longer = engine.generate([prompt], SamplingParams(max_new_tokens=20, temperature=1.0, seed=1))[0][0]
+    assert short and longer.startswith(short) and len(longer) > len(short)
+
+
+def test_closing_the_stream_early_stops_the_worker(engine):
+    prompt = chat(engine, "Tell a long story")
+    stream = engine.stream_prompt(prompt, SamplingParams(max_new_tokens=400, temperature=1.0, seed=0))
+    next(stream)
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name == "scotd-torch-generate"]
+
+
+def test_folder_without_a_model_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="neither an ONNX export"):
+        load_engine(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="scotd models fetch"):
+        load_engine(tmp_path, backend="torch")
+
+
+def test_unknown_dtype_names_the_valid_ones(tiny_llama_dir):
+    with pytest.raises(UserError, match="valid: auto"):
+        load_engine(tiny_llama_dir, backend="torch", dtype="int3")
+
+
+@pytest.mark.slow
+def test_smollm2_answers_in_streaming_and_batch(smollm2_dir):
+    engine = load_engine(smollm2_dir, backend="torch")
+    prompt = render_prompt("What is 2 plus 3?", tokenizer=engine)
+    sampling = SamplingParams(max_new_tokens=32)
+    streamed = "".join(engine.stream_prompt(prompt, sampling))
+    assert streamed.strip()
+    assert streamed == engine.generate([prompt], sampling)[0][0]
+    assert "5" in streamed or "five" in streamed.lower()
