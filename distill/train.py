@@ -22,7 +22,9 @@ from typing import Literal, Optional
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
+from transformers.integrations import TensorBoardCallback
 
+from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
 from serve.config import option, parse_args, save_yaml
@@ -30,7 +32,6 @@ from serve.errors import UserError
 from serve.records import CoTRecord, read_records
 from serve.registry import DEFAULT_MODEL, resolve_model_dir
 
-STUDENT_INFO = "scotd_student.json"  # written into the student folder; eval reads the mode from it
 
 
 @dataclass
@@ -42,6 +43,7 @@ class TrainData:
                                "or a .jsonl/.csv file")
     split: str = option("train", "split of the question source to train on")
     limit: Optional[int] = option(None, "use at most this many questions (None = all)")
+    seed: int = option(0, "split/limit seed of the question source (keep it equal to the sampling stage's)")
     only_correct: bool = option(True, "train only on rationales whose teacher answer was correct")
     dev_fraction: float = option(0.1, "fraction of instances held out for the eval loss (0 = no eval)")
     max_length: int = option(512, "longest training sequence in tokens (target tail is cut beyond it)")
@@ -72,7 +74,7 @@ class TrainConfig:
     grad_accum: int = option(1, "micro-batches per optimizer step")
     lr: float = option(5e-5, "peak learning rate")
     scheduler: Literal["cosine", "linear", "constant_with_warmup"] = option("cosine", "learning-rate schedule")
-    warmup_ratio: float = option(0.05, "fraction of steps spent warming the learning rate up")
+    warmup: float = option(0.05, "learning-rate warmup: a step count (>= 1) or a fraction of all steps (< 1)")
     weight_decay: float = option(0.0, "AdamW weight decay")
     max_grad_norm: float = option(1.0, "gradient clipping norm")
     eval_every: int = option(50, "evaluate the dev loss every K steps (0 = never)")
@@ -111,7 +113,7 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
     elif cfg.mode == "cot":
         raise UserError("mode=cot needs data.cots (a CoT JSONL from scotd sample/select); "
                         "pass --data.cots FILE or use --mode label_only")
-    examples = load_examples(cfg.data.examples, split=cfg.data.split, limit=cfg.data.limit)
+    examples = load_examples(cfg.data.examples, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.data.seed)
     items, stats = build_items(examples, cots, cfg.mode, tokenizer, only_correct=cfg.data.only_correct)
     if not items:
         raise UserError(f"no training items: none of the {len(examples)} questions from '{cfg.data.examples}' "
@@ -171,17 +173,17 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         output_dir=str(out / "checkpoints"),
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_ratio=cfg.warmup_ratio,
+        learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         eval_strategy="steps" if evaluating else "no", eval_steps=cfg.eval_every or None,
         save_strategy="steps", save_steps=cfg.save_every, save_total_limit=cfg.save_total_limit,
         load_best_model_at_end=evaluating, metric_for_best_model="eval_loss" if evaluating else None,
-        logging_steps=cfg.log_every, logging_dir=str(out / "tensorboard"), report_to=["tensorboard"],
+        logging_steps=cfg.log_every, report_to="none",
         include_num_input_tokens_seen="non_padding",
         bf16=bf16, use_cpu=not on_gpu, seed=cfg.seed, data_seed=cfg.seed,
         ddp_backend=("gloo" if distributed and not on_gpu else None),
-        dataloader_num_workers=0, remove_unused_columns=False, save_only_model=False,
+        dataloader_num_workers=0, remove_unused_columns=False, ddp_find_unused_parameters=False,
     )
 
 
@@ -230,10 +232,14 @@ def run(cfg: TrainConfig) -> Path:
               f"{stats['without_kept_cot']} without a kept CoT) -> {len(train_set)} training sequences per epoch, "
               f"{len(dev_items)} dev; mode={cfg.mode} policy={cfg.cot_policy} lora={cfg.lora.enabled}")
 
+    callbacks = [MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set)]
+    if args.process_index == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard"))))
     model = load_student(cfg, source)
     trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
-                             data_collator=PadCollator(tokenizer.pad_token_id),
-                             callbacks=[MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set)])
+                             data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks)
     resume = bool(cfg.resume and checkpoints)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
 
@@ -250,7 +256,8 @@ def run(cfg: TrainConfig) -> Path:
         summary = {"student": str(student_dir), "global_step": trainer.state.global_step,
                    "train_loss": result.training_loss, "best_checkpoint": trainer.state.best_model_checkpoint,
                    "best_eval_loss": trainer.state.best_metric, **result.metrics,
-                   "student_sha256": file_sha256(student_dir / "model.safetensors")}
+                   "student_sha256": file_sha256(student_dir / "model.safetensors"),
+                   "world_size": args.world_size, "distributed_backend": _backend_name()}
         (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"[scotd train] student saved to {student_dir} (train loss {result.training_loss:.4f})")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -258,7 +265,16 @@ def run(cfg: TrainConfig) -> Path:
     return student_dir
 
 
+def _backend_name() -> Optional[str]:
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return torch.distributed.get_backend() if distributed else None
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(TrainConfig, argv, prog="scotd train", description=DESCRIPTION)
     run(cfg)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,6 +20,7 @@ _ANSWER_CUES = [
     r"the correct answer is",
     r"the final answer is",
     r"answer\s*:",
+    r"answer is",
     r"therefore,?",
     r"thus,?",
 ]
@@ -53,20 +54,41 @@ def canonical_number(value: str) -> Optional[str]:
 
 
 def _clean(text: str) -> str:
+    text = re.sub(r"[*_`]+", "", text)  # markdown emphasis: **(b)**, `12`
     return re.sub(r"\s+", " ", text.strip().strip(".").strip()).lower()
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _letter_in(candidate: str, n_choices: int) -> Optional[int]:
+    """A choice letter written as "(b)", "b)", "b.", "option B", "B" alone; never the article in "a red ball"."""
+    text = re.sub(r"[*_`]+", "", candidate).strip()
+    patterns = [r"\(([a-z])\)",
+                r"^(?:option|choice|answer)?\s*:?\s*([a-z])\s*[).:,]?\s*$",
+                r"^(?:option|choice)\s+([a-z])\b",
+                r"^([a-z])\)",
+                r"^([A-Z])[.:]\s"]
+    for pattern in patterns:
+        flags = 0 if pattern.startswith("^([A-Z])") else re.IGNORECASE
+        found = re.search(pattern, text, flags)
+        if found:
+            index = LETTERS.index(found.group(1).lower())
+            if index < n_choices:
+                return index
+    return None
 
 
 def parse_multiple_choice(text: str, choices: Sequence[str]) -> Optional[str]:
     span = answer_span(text)
-    for candidate in ([span] if span else []) + [text.strip().splitlines()[-1] if text.strip() else ""]:
+    for candidate in ([span] if span else []) + [_last_line(text)]:
         if not candidate:
             continue
-        found = re.search(r"\(([a-z])\)", candidate, re.IGNORECASE) or \
-            re.match(r"^\s*([a-z])(?:[).:]|\s|$)", candidate, re.IGNORECASE)
-        if found:
-            index = LETTERS.index(found.group(1).lower())
-            if index < len(choices):
-                return letter(index)
+        index = _letter_in(candidate, len(choices))
+        if index is not None:
+            return letter(index)
         cleaned = _clean(candidate)
         # Longest choice first, so "not sure" is not matched by "sure".
         for index, choice in sorted(enumerate(choices), key=lambda item: -len(item[1])):
@@ -75,27 +97,37 @@ def parse_multiple_choice(text: str, choices: Sequence[str]) -> Optional[str]:
     return None
 
 
+_YES = {"yes", "true", "correct", "right"}
+_NO = {"no", "false", "incorrect", "wrong", "not", "cannot", "can't", "never"}
+
+
 def parse_yes_no(text: str, choices: Sequence[str] | None = None) -> Optional[str]:
-    span = answer_span(text) or (text.strip().splitlines()[-1] if text.strip() else "")
-    words = re.findall(r"[a-z]+", span.lower())
-    for word in words:
-        if word in ("yes", "true", "correct"):
+    span = answer_span(text) or _last_line(text)
+    words = re.findall(r"[a-z']+", span.lower())
+    for word in words[:6]:  # the verdict comes first: "No, because ...", "yes."
+        if word in _YES:
             return "yes"
-        if word in ("no", "false", "incorrect", "not"):
+        if word in _NO:
             return "no"
+    return None
+
+
+def _number_in(candidate: str) -> Optional[str]:
+    found = re.search(r"-?\d[\d,]*(?:\.\d+)?", candidate.replace("$", ""))
+    if found:
+        return canonical_number(found.group(0).rstrip(","))
+    for word in re.findall(r"[a-z]+", candidate.lower()):
+        if word in _NUMBER_WORDS:
+            return str(_NUMBER_WORDS[word])
     return None
 
 
 def parse_number(text: str, choices: Sequence[str] | None = None) -> Optional[str]:
     span = answer_span(text)
-    for candidate in ([span] if span else []):
-        found = re.search(r"-?\d[\d,]*(?:\.\d+)?", candidate)
-        if found:
-            return canonical_number(found.group(0))
-        for word in re.findall(r"[a-z]+", candidate.lower()):
-            if word in _NUMBER_WORDS:
-                return str(_NUMBER_WORDS[word])
-    return None
+    if span:
+        return _number_in(span)
+    numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", _last_line(text))  # no cue: the last number stated
+    return canonical_number(numbers[-1].rstrip(",")) if numbers else None
 
 
 def parse_text(text: str, choices: Sequence[str] | None = None) -> Optional[str]:

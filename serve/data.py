@@ -188,7 +188,9 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _choices_of(value: Any, where: str) -> Optional[list[str]]:
-    if value in (None, ""):
+    if isinstance(value, list):
+        value = [c for c in value if c not in (None, "")]
+    if value in (None, "", []):
         return None
     if isinstance(value, str):
         text = value.strip()
@@ -247,7 +249,11 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
         examples = assign_splits(load_task(task), seed)
     elif Path(source).suffix in (".jsonl", ".json", ".csv"):
         examples = load_file(Path(source), fields)
-        if any(e.split is None for e in examples):
+        missing = [e.id for e in examples if e.split is None]
+        if missing and len(missing) < len(examples):
+            raise UserError(f"{source}: instance '{missing[0]}' has no split while others do; give every "
+                            "row a split (train|dev|test) or none (then a seeded split is made)")
+        if missing:
             examples = assign_splits(examples, seed)
     elif source in HF_LAYOUTS:
         examples = load_hf(source, split)

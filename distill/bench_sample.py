@@ -1,0 +1,122 @@
+"""``scotd bench sample``: batched ``hf`` teacher sampling vs one sample at a time, side by side.
+
+Both arms use the same loaded model, the same few-shot prompts and the same
+sampling settings, in one process: the batched arm is the ``hf`` backend as
+``scotd sample`` runs it (several prompts x ``num_return_sequences`` per
+``generate`` call); the baseline asks for one sample per call. Output: JSON
+(``docs/bench/sample.json``) and a markdown table in the sampling section of
+``docs/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from distill.prompting import build_prompt, prompt_set_for
+from distill.teachers.base import Job, TeacherConfig
+from serve.config import option, parse_args
+from serve.data import load_examples
+from serve.engine import SamplingParams
+from serve.paths import project_root
+
+SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
+
+
+@dataclass
+class BenchSampleConfig:
+    model: str = option("smollm2-135m-instruct", "teacher model: registry name or folder")
+    source: str = option("bigbench:social_iqa", "questions to build the few-shot prompts from")
+    questions: int = option(4, "how many questions (prompts)")
+    n: int = option(8, "samples per question")
+    batch_size: int = option(32, "batched arm: sequences per generate call")
+    max_new_tokens: int = option(32, "tokens per sample (short: the bench measures throughput, not quality)")
+    temperature: float = option(0.7, "sampling temperature")
+    json_out: str = option("docs/bench/sample.json", "where the JSON result goes (relative to the project root)")
+    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose sampling section is rewritten")
+
+
+def _arm(name: str, run_fn, jobs: list[Job]) -> dict:
+    started = time.perf_counter()
+    samples = run_fn()
+    seconds = time.perf_counter() - started
+    tokens = sum(s.tokens for s in samples)
+    assert len(samples) == sum(j.n for j in jobs), f"{name}: {len(samples)} samples"
+    return {"arm": name, "samples": len(samples), "generated_tokens": tokens, "seconds": round(seconds, 2),
+            "samples_per_s": round(len(samples) / seconds, 3), "tokens_per_s": round(tokens / seconds, 2)}
+
+
+def run(cfg: BenchSampleConfig) -> dict:
+    import torch
+
+    from distill.teachers.hf import HFTeacher
+
+    examples = load_examples(cfg.source, split="train", limit=cfg.questions)
+    prompt_sets: dict = {}
+    jobs = [Job(e.id, build_prompt(e, prompt_set_for(e, "auto", prompt_sets)), cfg.n) for e in examples]
+    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=0)
+    teacher = HFTeacher(TeacherConfig(backend="hf", model=cfg.model, batch_size=cfg.batch_size), params)
+    prompt_tokens = [len(teacher.tokenizer(teacher.render(j))["input_ids"]) for j in jobs]
+    teacher.generate([teacher.render(jobs[0])], 2)  # warm-up: first-call allocations, kernel selection
+
+    def batched() -> list:
+        return [s for _, samples in teacher.sample(jobs) for s in samples]
+
+    def one_at_a_time() -> list:
+        return [s for job in jobs for _ in range(job.n) for s in teacher.generate([teacher.render(job)], 1)[0]]
+
+    arms = [_arm("one sample per generate call", one_at_a_time, jobs),
+            _arm(f"batched hf backend (batch_size {cfg.batch_size})", batched, jobs)]
+    result = {
+        "benchmark": "sample", "model": cfg.model, "source": cfg.source, "questions": len(jobs), "n": cfg.n,
+        "max_new_tokens": cfg.max_new_tokens, "temperature": cfg.temperature,
+        "prompt_tokens_mean": round(sum(prompt_tokens) / len(prompt_tokens), 1),
+        "device": str(teacher.device), "dtype": str(teacher.dtype).replace("torch.", ""),
+        "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "torch": torch.__version__, "arms": arms,
+        "speedup_samples_per_s": round(arms[1]["samples_per_s"] / arms[0]["samples_per_s"], 2),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    write_outputs(cfg, result)
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    lines = [f"`scotd bench sample`: {result['model']} on {result['device']} ({result['dtype']}, "
+             f"{result['torch_threads']} threads, {result['cpu_count']} CPUs), {result['questions']} few-shot prompts "
+             f"from {result['source']} (mean {result['prompt_tokens_mean']} prompt tokens) x {result['n']} samples, "
+             f"{result['max_new_tokens']} new tokens, temperature {result['temperature']}; {result['created']}.", "",
+             "| arm | samples | seconds | samples/s | generated tokens/s |", "|---|---|---|---|---|"]
+    for arm in result["arms"]:
+        lines.append(f"| {arm['arm']} | {arm['samples']} | {arm['seconds']} | {arm['samples_per_s']} | "
+                     f"{arm['tokens_per_s']} |")
+    lines += ["", f"Batched / one-at-a-time samples/s: **{result['speedup_samples_per_s']}x** (measured in one run)."]
+    return "\n".join(lines)
+
+
+def write_outputs(cfg: BenchSampleConfig, result: dict) -> None:
+    root = project_root()
+    json_path, md_path = root / cfg.json_out, root / cfg.markdown
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    section = f"{SECTION_START}\n## Sampling (teacher throughput)\n\n{markdown_table(result)}\n{SECTION_END}"
+    text = md_path.read_text() if md_path.is_file() else "# Benchmarks\n\nWritten by `scotd bench ...`.\n"
+    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(text)
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse_args(BenchSampleConfig, argv, prog="scotd bench sample",
+                     description="Batched hf teacher sampling vs one sample per generate call (samples/s ratio).")
+    result = run(cfg)
+    print(markdown_table(result))
+    print(f"[scotd bench sample] wrote {cfg.json_out} and the sampling section of {cfg.markdown}", file=sys.stderr)
+    return 0

@@ -1,0 +1,209 @@
+"""``scotd eval``: accuracy of a student (or any model folder) on a task, with a confidence interval.
+
+Recipe: load the questions -> load an engine through ``serve.engine.load_engine`` (a
+PyTorch folder gets the TorchEngine, an exported ONNX folder the OnnxEngine, so
+quantization loss is measured with the same code) -> render prompts in the student
+format -> batched greedy decoding, or self-consistency (k samples, majority vote over
+parsed answers) -> parse, score, bootstrap a 95% interval -> write ``predictions.jsonl``
+(one line per question), ``summary.json`` and ``summary.md``.
+
+Label-only students are scored the same way with a short generation budget; their
+output is the answer alone, parsed as if it followed "So the answer is".
+``--compare DIR DIR ...`` prints one table over earlier eval folders instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from serve.answers import answers_match, infer_answer_type, parse_answer
+from serve.config import option, parse_args, save_yaml
+from serve.engine import SamplingParams, load_engine
+from serve.errors import UserError
+from serve.records import Example
+from serve.registry import resolve_model_dir
+from serve.student_format import ANSWER_PREFIX, render_prompt
+
+STUDENT_INFO = "scotd_student.json"
+SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
+
+
+@dataclass
+class EvalData:
+    """Which questions to score."""
+    source: str = option("", "question source for load_examples: bigbench:TASK[/SUB], HF dataset id, .jsonl/.csv")
+    split: str = option("test", "split to score (train|dev|test|all)")
+    limit: Optional[int] = option(None, "score at most this many questions (a seeded subset)")
+    seed: int = option(0, "split/limit seed of the source (keep it equal to the sampling stage's)")
+
+
+@dataclass
+class EvalConfig:
+    model: str = option("", "model folder (PyTorch or exported ONNX) or registry name", positional=True)
+    out: str = option("", "eval folder (default: runs/eval/<model folder name>)", aliases=("--out",))
+    backend: Literal["auto", "torch", "onnx"] = option("auto", "engine; auto picks by the folder's contents")
+    mode: Literal["auto", "cot", "label_only"] = option(
+        "auto", "what the model writes; auto reads scotd_student.json in the model folder (else cot)")
+    data: EvalData = option(default_factory=EvalData)
+    self_consistency: int = option(1, "k samples per question with a majority vote (1 = greedy decoding)")
+    temperature: float = option(0.7, "sampling temperature for self-consistency")
+    top_p: float = option(1.0, "nucleus sampling for self-consistency")
+    max_new_tokens: int = option(128, "generation budget per answer in cot mode (label_only uses 16)")
+    batch_size: int = option(8, "prompts decoded together")
+    bootstrap: int = option(1000, "bootstrap resamples for the 95% interval")
+    seed: int = option(0, "sampling and bootstrap seed")
+    name: str = option("", "run label in tables (default: the out folder name)")
+    compare: list[str] = option(default_factory=list, help="eval folders to tabulate together (no evaluation)")
+
+
+DESCRIPTION = "Evaluate a student with greedy CoT or self-consistency decoding; accuracy with a 95% bootstrap CI."
+
+
+def bootstrap_interval(correct: Sequence[bool], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the mean of ``correct``."""
+    values = np.asarray(correct, dtype=float)
+    if values.size == 0:
+        return (0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def majority_vote(answers: Sequence[Optional[str]]) -> tuple[Optional[str], dict[str, int]]:
+    """Most common parsed answer (first seen wins a tie); unparsed samples do not vote."""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return None, {}
+    best = max(votes.values())
+    winner = next(a for a in answers if a is not None and votes[a] == best)
+    return winner, dict(votes)
+
+
+def student_mode(model_dir: Path, requested: str) -> str:
+    if requested != "auto":
+        return requested
+    info = model_dir / STUDENT_INFO
+    return json.loads(info.read_text()).get("mode", "cot") if info.is_file() else "cot"
+
+
+def parse_output(text: str, example: Example, mode: str) -> Optional[str]:
+    kind = example.answer_type or infer_answer_type(example.choices, example.answer)
+    if mode == "label_only":
+        text = f"{ANSWER_PREFIX} {text.strip()}"
+    return parse_answer(text, choices=example.choices, answer_type=kind)
+
+
+def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig) -> list[dict]:
+    """One result row per example, decoded ``batch_size`` prompts at a time."""
+    k = max(1, cfg.self_consistency)
+    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens if mode == "cot" else 16,
+                              temperature=0.0 if k == 1 else cfg.temperature, top_p=cfg.top_p, seed=cfg.seed)
+    rows = []
+    with tqdm(total=len(examples), desc=f"eval {mode} k={k}", unit="q") as bar:
+        for start in range(0, len(examples), cfg.batch_size):
+            batch = examples[start:start + cfg.batch_size]
+            prompts = [render_prompt(e.question, e.choices, tokenizer=engine) for e in batch]
+            outputs = engine.generate(prompts, sampling, n=k)
+            for example, samples in zip(batch, outputs):
+                parsed = [parse_output(text, example, mode) for text in samples]
+                answer, votes = majority_vote(parsed) if k > 1 else (parsed[0], {})
+                row = {"id": example.id, "question": example.question, "choices": example.choices,
+                       "output": samples[0], "parsed": answer, "gold": example.answer,
+                       "correct": answers_match(answer, example.answer)}
+                if k > 1:
+                    row.update(samples=samples, sample_answers=parsed, votes=votes)
+                rows.append(row)
+            bar.update(len(batch))
+    return rows
+
+
+def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, mode: str, seconds: float) -> dict:
+    correct = [r["correct"] for r in rows]
+    low, high = bootstrap_interval(correct, cfg.bootstrap, cfg.seed)
+    k = max(1, cfg.self_consistency)
+    return {
+        "run": cfg.name or Path(cfg.out).name, "model": str(model_dir), "backend": backend, "mode": mode,
+        "decoding": "greedy" if k == 1 else f"self-consistency k={k} T={cfg.temperature}",
+        "source": cfg.data.source, "split": cfg.data.split, "n": len(rows),
+        "accuracy": float(np.mean(correct)) if rows else 0.0, "ci95": [low, high],
+        "parsed_fraction": float(np.mean([r["parsed"] is not None for r in rows])) if rows else 0.0,
+        "seconds": round(seconds, 2), "seconds_per_question": round(seconds / max(1, len(rows)), 3),
+    }
+
+
+def table_row(summary: dict) -> list[str]:
+    low, high = summary["ci95"]
+    return [summary["run"], Path(summary["model"]).parent.name + "/" + Path(summary["model"]).name,
+            summary["backend"], summary["mode"], summary["decoding"], str(summary["n"]),
+            f"{summary['accuracy']:.3f}", f"[{low:.3f}, {high:.3f}]", f"{summary['parsed_fraction']:.2f}",
+            f"{summary['seconds_per_question']:.2f}"]
+
+
+def markdown_table(summaries: Sequence[dict]) -> str:
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    lines += ["| " + " | ".join(table_row(s)) + " |" for s in summaries]
+    return "\n".join(lines) + "\n"
+
+
+def compare(folders: Sequence[str]) -> str:
+    summaries = []
+    for folder in folders:
+        path = Path(folder) / "summary.json"
+        if not path.is_file():
+            raise UserError(f"'{folder}' has no summary.json; pass eval folders written by scotd eval --out DIR")
+        summaries.append(json.loads(path.read_text()))
+    return markdown_table(summaries)
+
+
+def run(cfg: EvalConfig) -> dict:
+    if cfg.compare:
+        table = compare(cfg.compare)
+        print(table, end="")
+        return {"table": table}
+    if not cfg.model:
+        raise UserError("eval needs a model: scotd eval MODEL_DIR --data.source bigbench:TASK (or --compare DIR ...)")
+    if not cfg.data.source:
+        raise UserError("eval needs data.source (e.g. --data.source bigbench:date_understanding or a .jsonl file)")
+    from serve.data import load_examples
+
+    model_dir = resolve_model_dir(cfg.model)
+    if not cfg.out:
+        cfg.out = str(Path("runs") / "eval" / model_dir.name)
+    out = Path(cfg.out)
+    examples = load_examples(cfg.data.source, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.data.seed)
+    if not examples:
+        raise UserError(f"no questions in '{cfg.data.source}' split {cfg.data.split}; pick another split or source")
+    mode = student_mode(model_dir, cfg.mode)
+    options = {"batch_size": cfg.batch_size} if cfg.backend != "onnx" else {}
+    engine = load_engine(model_dir, backend=cfg.backend, **options)
+    started = time.perf_counter()
+    try:
+        rows = score(engine, examples, mode, cfg)
+    finally:
+        engine.close()
+    summary = summarize(rows, cfg, model_dir, engine.backend, mode, time.perf_counter() - started)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.md").write_text(markdown_table([summary]))
+    save_yaml(cfg, out / "eval_config.yaml")
+    low, high = summary["ci95"]
+    print(f"[scotd eval] {summary['run']}: accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}] "
+          f"on {summary['n']} questions ({mode}, {summary['decoding']}) -> {out}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(EvalConfig, argv, prog="scotd eval", description=DESCRIPTION)
+    run(cfg)
+    return 0

@@ -1,0 +1,265 @@
+"""``scotd run RECIPE.yaml``: sample -> select -> train -> eval (-> export -> eval of the export).
+
+A recipe is one YAML file whose sections are the stages' own configs (``sample:``,
+``select:``, ``train:``, ``eval:``, ``export:``) plus ``run:`` (folder, stages, force).
+Paths left at their defaults are placed under ``run.dir`` and linked: select reads
+what sample wrote, train reads select's output and sample's question source, eval
+scores the trained student on the same source, export converts it.
+
+A stage is skipped when its outputs exist and a stamp (``run.dir/stages/NAME.json``)
+holds the same key: the hash of the stage's resolved config and of its input files.
+Change a setting or an input and that stage and the ones after it run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from distill.evaluate import EvalConfig
+from distill.run_info import package_versions, path_sha256, git_commit
+from distill.sample import SampleConfig
+from distill.select import SelectConfig
+from distill.train import TrainConfig
+from serve.config import ConfigError, option, parse_args, save_yaml, to_dict
+from serve.errors import UserError
+
+STAGE_ORDER = ("sample", "select", "train", "eval", "export", "eval_export")
+
+
+def _export_config_type() -> Any:
+    try:
+        from export.export_model import ExportConfig
+    except ImportError:  # the export extra is not installed: the export stages are skipped, and say so
+        return None
+    return ExportConfig
+
+
+ExportConfig = _export_config_type()
+
+
+@dataclass
+class RunOptions:
+    """The pipeline itself."""
+    dir: str = option("runs/recipe", "run folder: stage outputs left at their defaults, stamps, report.md")
+    stages: list[str] = option(default_factory=lambda: list(STAGE_ORDER[:4]),
+                               help=f"stages to run, in order, from {', '.join(STAGE_ORDER)}")
+    force: list[str] = option(default_factory=list, help="stages to rerun even when their stamp matches")
+
+
+def _run_config_class() -> type:
+    fields = [("run", RunOptions, field(default_factory=RunOptions, metadata={"help": "the pipeline"})),
+              ("sample", SampleConfig, field(default_factory=SampleConfig, metadata={"help": "scotd sample"})),
+              ("select", SelectConfig, field(default_factory=SelectConfig, metadata={"help": "scotd select"})),
+              ("train", TrainConfig, field(default_factory=TrainConfig, metadata={"help": "scotd train"})),
+              ("eval", EvalConfig, field(default_factory=EvalConfig, metadata={"help": "scotd eval"}))]
+    if ExportConfig is not None:
+        fields.append(("export", ExportConfig, field(default_factory=ExportConfig, metadata={"help": "scotd export"})))
+    return dataclasses.make_dataclass("RunConfig", fields)
+
+
+RunConfig = _run_config_class()
+
+
+def _default(cls: type, name: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def link_stages(cfg: Any) -> None:
+    """Place default-valued paths under run.dir and point each stage at the previous one's output."""
+    root = Path(cfg.run.dir)
+    if cfg.sample.out == _default(SampleConfig, "out"):
+        cfg.sample.out = str(root / "cots.jsonl")
+    if not cfg.select.input:
+        cfg.select.input = cfg.sample.out
+    if not cfg.select.out:
+        cfg.select.out = str(root / "train_cots.jsonl")
+    if cfg.train.out == _default(TrainConfig, "out"):
+        cfg.train.out = str(root / "train")
+    if not cfg.train.data.cots and cfg.train.mode == "cot":
+        cfg.train.data.cots = cfg.select.out
+    if not cfg.train.data.examples:
+        cfg.train.data.examples, cfg.train.data.seed = cfg.sample.data.source, cfg.sample.data.seed
+    student = str(Path(cfg.train.out) / "student")
+    if not cfg.eval.model:
+        cfg.eval.model = student
+    if not cfg.eval.out:
+        cfg.eval.out = str(root / "eval")
+    if not cfg.eval.data.source:
+        cfg.eval.data.source, cfg.eval.data.seed = cfg.sample.data.source, cfg.sample.data.seed
+    if ExportConfig is not None:
+        if cfg.export.model == _default(ExportConfig, "model"):
+            cfg.export.model = student
+        if not cfg.export.out:
+            cfg.export.out = str(root / f"onnx-{cfg.export.precision}")
+
+
+@dataclass
+class Stage:
+    """How to run one stage: its config, the files it reads, the paths it writes, and a one-line result."""
+    name: str
+    config: Any
+    inputs: list[str]
+    outputs: list[str]
+    call: Callable[[], Any]
+    describe: Callable[[Any], str]
+
+
+def _local(source: str) -> list[str]:
+    return [source] if Path(source).is_file() else []
+
+
+def build_stages(cfg: Any) -> dict[str, Stage]:
+    from distill import evaluate, sample, select, train
+
+    stages = {
+        "sample": Stage("sample", cfg.sample, _local(cfg.sample.data.source), [cfg.sample.out],
+                        lambda: sample.run(cfg.sample),
+                        lambda r: f"{r['samples']} rationales for {r['instances']} questions, teacher accuracy "
+                                  f"{r['teacher_accuracy']:.3f}"),
+        "select": Stage("select", cfg.select, [cfg.select.input], [cfg.select.out],
+                        lambda: select.run(cfg.select),
+                        lambda r: f"kept {r['records_kept']} of {r['records_in']} rationales for "
+                                  f"{r['instances_kept']} questions"),
+        "train": Stage("train", cfg.train, [p for p in (cfg.train.data.cots,) if p] + _local(cfg.train.data.examples),
+                       [str(Path(cfg.train.out) / "student")], lambda: train.run(cfg.train), _train_result),
+        "eval": Stage("eval", cfg.eval, [cfg.eval.model] + _local(cfg.eval.data.source),
+                      [str(Path(cfg.eval.out) / "summary.json")], lambda: evaluate.run(cfg.eval), _eval_result),
+    }
+    if ExportConfig is not None:
+        from export import export_model
+
+        export_cfg = dataclasses.replace(cfg.export, force=True)  # a stale export of an older student goes
+        stages["export"] = Stage("export", cfg.export, [cfg.export.model],
+                                 [str(Path(cfg.export.out) / "export_report.json")],
+                                 lambda: export_model.run(export_cfg), _export_result)
+        # The same eval on the exported model, so quantization loss is measured, not guessed.
+        eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
+                                          name="", mode=cfg.train.mode, backend="auto")
+        stages["eval_export"] = Stage("eval_export", eval_export, [eval_export.model] + _local(cfg.eval.data.source),
+                                      [str(Path(eval_export.out) / "summary.json")],
+                                      lambda: evaluate.run(eval_export), _eval_result)
+    return stages
+
+
+def _train_result(student: Path) -> str:
+    summary = json.loads((Path(student).parent / "train_summary.json").read_text())
+    return f"{summary['global_step']} steps, train loss {summary['train_loss']:.3f} -> {student}"
+
+
+def _eval_result(summary: dict) -> str:
+    low, high = summary["ci95"]
+    return f"accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}] on {summary['n']} ({summary['backend']})"
+
+
+def _export_result(out: Path) -> str:
+    report = json.loads((Path(out) / "export_report.json").read_text())
+    return f"{report['precision']} {report['size_mb']['export']} MB via {report['backend']} -> {out}"
+
+
+def stage_key(stage: Stage) -> tuple[str, dict[str, Optional[str]]]:
+    inputs = {p: path_sha256(p) for p in stage.inputs}
+    blob = json.dumps({"config": to_dict(stage.config), "inputs": inputs}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest(), inputs
+
+
+def is_current(stamp_file: Path, key: str, stage: Stage) -> bool:
+    if not stamp_file.is_file() or not all(Path(p).exists() for p in stage.outputs):
+        return False
+    return json.loads(stamp_file.read_text()).get("key") == key
+
+
+def report_table(rows: list[dict]) -> str:
+    lines = ["| stage | status | seconds | result |", "|---|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['status']} | {r['seconds']:.1f} | {r['result']} |" for r in rows]
+    total = sum(r["seconds"] for r in rows)
+    lines.append(f"| total | | {total:.1f} | |")
+    return "\n".join(lines) + "\n"
+
+
+def fetch_missing_models(cfg: Any) -> None:
+    """Registry models the recipe names (student, local teacher) are fetched once, so a fresh checkout runs."""
+    from serve.registry import load_registry
+
+    registry = load_registry()
+    names = set()
+    if "train" in cfg.run.stages:
+        names.add(cfg.train.model)
+    if "sample" in cfg.run.stages and cfg.sample.teacher.backend == "hf":
+        names.add(cfg.sample.teacher.model)
+    for name in sorted(n for n in names if n in registry and not registry[n].is_fetched()):
+        from serve.fetch import fetch_model
+
+        print(f"[scotd run] fetching model '{name}' (once)", file=sys.stderr)
+        fetch_model(name)
+
+
+def run(cfg: Any) -> dict:
+    unknown = [s for s in cfg.run.stages + cfg.run.force if s not in STAGE_ORDER]
+    if unknown:
+        raise UserError(f"unknown stage(s) {unknown} in run.stages/run.force; valid: {', '.join(STAGE_ORDER)}")
+    link_stages(cfg)
+    fetch_missing_models(cfg)
+    root = Path(cfg.run.dir)
+    (root / "stages").mkdir(parents=True, exist_ok=True)
+    save_yaml(cfg, root / "recipe.resolved.yaml")
+    stages = build_stages(cfg)
+    rows, results = [], {}
+    for name in [s for s in STAGE_ORDER if s in cfg.run.stages]:
+        if name not in stages:
+            print(f"[scotd run] skipping '{name}': the export stage is not available; "
+                  "install it with: pip install -e '.[export]'", file=sys.stderr)
+            rows.append({"stage": name, "status": "unavailable", "seconds": 0.0, "result": "pip install -e '.[export]'"})
+            continue
+        stage = stages[name]
+        stamp_file = root / "stages" / f"{name}.json"
+        key, inputs = stage_key(stage)
+        if name not in cfg.run.force and is_current(stamp_file, key, stage):
+            stamp = json.loads(stamp_file.read_text())
+            print(f"[scotd run] {name}: up to date (inputs and config unchanged), skipped", file=sys.stderr)
+            rows.append({"stage": name, "status": "skipped", "seconds": 0.0, "result": stamp.get("result", "")})
+            continue
+        print(f"[scotd run] {name}: running", file=sys.stderr)
+        started = time.perf_counter()
+        result = stage.call()
+        seconds = time.perf_counter() - started
+        line = stage.describe(result)
+        results[name] = result
+        stamp_file.write_text(json.dumps({"key": key, "inputs": inputs, "outputs": stage.outputs,
+                                          "config": to_dict(stage.config), "seconds": round(seconds, 2),
+                                          "result": line, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                                         indent=2, default=str) + "\n")
+        rows.append({"stage": name, "status": "ran", "seconds": seconds, "result": line})
+    table = report_table(rows)
+    (root / "report.md").write_text(f"# scotd run {root}\n\n{table}")
+    (root / "run.json").write_text(json.dumps({"stages": rows, "git_commit": git_commit(),
+                                               "versions": package_versions()}, indent=2, default=str) + "\n")
+    _plot_losses(cfg, root)
+    print(table, end="")
+    return {"stages": rows, "table": table}
+
+
+def _plot_losses(cfg: Any, root: Path) -> None:
+    metrics = Path(cfg.train.out) / "metrics.jsonl"
+    if "train" in cfg.run.stages and metrics.is_file():
+        from distill.plots import plot_loss_curves
+
+        plot_loss_curves({Path(cfg.train.out).name: metrics}, root / "loss.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-"):  # scotd run RECIPE.yaml [--train.lr ...]
+        argv = ["--config", argv[0], *argv[1:]]
+    if not argv:
+        raise ConfigError("scotd run needs a recipe: scotd run recipes/quickstart.yaml (see recipes/)")
+    cfg = parse_args(RunConfig, argv, prog="scotd run", description=__doc__.strip().splitlines()[0])
+    run(cfg)
+    return 0

@@ -1,0 +1,135 @@
+"""Solve BIG-bench ``tracking_shuffled_objects`` and narrate the solution as a rationale.
+
+A question names people, what each holds at the start (a ball, a present, a
+position, a book, a dance partner), a sequence of pairwise swaps, and asks what
+one person holds at the end. The solver replays the swaps exactly, so every
+rationale it writes is correct.
+
+N samples per instance must differ, as an LM teacher's would. Each sample draws,
+from a generator seeded by (example id, sample index): the opening template, the
+order people are listed in, one of several phrasings per swap, whether to restate
+everyone's holding after a swap or only the two who traded, and the closing
+sentence. With 5 swaps and these choices there are thousands of distinct
+rationales per question, so 30 samples are almost always 30 different texts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+_HOLD_PHRASES = ("is dancing with", "is playing", "has an", "has a", "gets", "has")
+_ASSIGNMENT = re.compile(r"^(?:and\s+)?([A-Z]\w*) (" + "|".join(_HOLD_PHRASES) + r") (.+?)\.?$")
+_SWAP = re.compile(r"(?:First|Then|Finally), ([A-Z]\w*) and ([A-Z]\w*) (?:swap|trade|switch)")
+_QUERY = re.compile(r"At the end of the \w+, ([A-Z]\w*) (?:has|is playing|is dancing with)")
+
+
+@dataclass
+class Puzzle:
+    start: dict[str, str]  # person -> item at the start
+    swaps: list[tuple[str, str]]
+    query: str
+    verb: str  # how the question says "holds": "has", "is playing", "is dancing with"
+    article: bool = True  # items are common nouns ("a blue ball"), not names or titles
+
+    def final_state(self) -> dict[str, str]:
+        state = dict(self.start)
+        for a, b in self.swaps:
+            state[a], state[b] = state[b], state[a]
+        return state
+
+
+class UnsolvableQuestion(ValueError):
+    """The question does not follow the tracking_shuffled_objects pattern."""
+
+
+def parse_puzzle(question: str) -> Puzzle:
+    head, colon, rest = question.partition(":")
+    if not colon:
+        raise UnsolvableQuestion("no ':' introducing the starting assignment")
+    assignment_text = rest.split("\n")[0].strip().rstrip(".")
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+(?=[A-Z]\w* (?:has|is|gets))", assignment_text)
+    start, verb, article = {}, "has", False
+    for part in parts:
+        match = _ASSIGNMENT.match(part.strip())
+        if not match:
+            raise UnsolvableQuestion(f"cannot read the assignment '{part.strip()}'")
+        person, phrase, item = match.groups()
+        start[person] = item.strip()
+        verb = {"is dancing with": "is dancing with", "is playing": "is playing"}.get(phrase, "has")
+        article = phrase in ("has a", "has an")
+    swaps = _SWAP.findall(question)
+    query = _QUERY.search(question)
+    if not swaps or not query:
+        raise UnsolvableQuestion("no swaps or no final question found")
+    for a, b in swaps:
+        if a not in start or b not in start:
+            raise UnsolvableQuestion(f"swap between unknown people {a} and {b}")
+    if query.group(1) not in start:
+        raise UnsolvableQuestion(f"question about unknown person {query.group(1)}")
+    return Puzzle(start=start, swaps=swaps, query=query.group(1), verb=verb, article=article)
+
+
+def _item(article: bool, item: str) -> str:
+    """'the blue ball' for things, the bare name for partners, positions and book titles."""
+    return f"the {item}" if article else item
+
+
+def _listing(state: dict[str, str], people: list[str], verb: str, article: bool) -> str:
+    phrases = [f"{p} {verb} {_item(article, state[p])}" for p in people]
+    return ", ".join(phrases[:-1]) + f" and {phrases[-1]}" if len(phrases) > 1 else phrases[0]
+
+
+_OPENINGS = (
+    "At the start, {listing}.",
+    "Initially, {listing}.",
+    "Let's track who {verb} what. In the beginning, {listing}.",
+    "Start: {listing}.",
+)
+_SWAP_LINES = (
+    "{ordinal}, {a} and {b} swap, so {a} {verb} {item_a} and {b} {verb} {item_b}.",
+    "After {a} and {b} trade, {a} {verb} {item_a} and {b} {verb} {item_b}.",
+    "Swap {n}: {a} and {b}. Now {b} {verb} {item_b} and {a} {verb} {item_a}.",
+)
+_STATE_LINES = ("Now {listing}.", "So far: {listing}.", "The state is: {listing}.")
+_CLOSINGS = (
+    "At the end, {query} {verb} {item}.",
+    "So after all the swaps, {query} {verb} {item}.",
+    "Therefore {query} ends up with {item}.",
+)
+_ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth", "Tenth")
+
+
+def narrate(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
+    """(rationale, final item of the queried person) with wording drawn from ``rng``."""
+    people = list(puzzle.start)
+    order = people[:]
+    rng.shuffle(order)
+    verb, article = puzzle.verb, puzzle.article
+    lines = [rng.choice(_OPENINGS).format(listing=_listing(puzzle.start, order, verb, article), verb=verb)]
+    restate = rng.random() < 0.5
+    state = dict(puzzle.start)
+    swap_template = rng.choice(_SWAP_LINES)  # one voice per rationale reads more naturally
+    for n, (a, b) in enumerate(puzzle.swaps, start=1):
+        state[a], state[b] = state[b], state[a]
+        lines.append(swap_template.format(ordinal=_ORDINALS[min(n, len(_ORDINALS)) - 1], n=n, a=a, b=b, verb=verb,
+                                          item_a=_item(article, state[a]), item_b=_item(article, state[b])))
+        if restate and n < len(puzzle.swaps):
+            lines.append(rng.choice(_STATE_LINES).format(listing=_listing(state, order, verb, article)))
+    final = state[puzzle.query]
+    closing = rng.choice(_CLOSINGS)
+    if verb != "has":
+        closing = _CLOSINGS[0] if "ends up with" in closing else closing
+    lines.append(closing.format(query=puzzle.query, verb=verb, item=_item(article, final)))
+    return " ".join(lines), final
+
+
+def match_choice(item: str, choices: list[str]) -> int:
+    """Index of the answer choice naming ``item`` ("blue ball." matches "a blue ball")."""
+    def norm(text: str) -> str:
+        return re.sub(r"^(?:a|an|the) ", "", text.strip().rstrip(".").strip().lower())
+    for index, choice in enumerate(choices):
+        if norm(choice) == norm(item):
+            return index
+    raise UnsolvableQuestion(f"no answer choice matches '{item}'")

@@ -1,0 +1,222 @@
+"""``scotd export``: a Hugging Face student -> a self-contained, gated ONNX folder.
+
+Recipe, top to bottom:
+1. check the input folder (config, safetensors weights, tokenizer) and pick a backend
+   (``BACKENDS``: the genai builder where it supports the architecture, else optimum);
+2. build the ONNX model into the output folder and copy tokenizer, chat template and
+   generation config next to it, so the folder runs with no other file;
+3. gates against PyTorch fp32: greedy-token parity (exact for fp32/int8) and task
+   accuracy (the gate for int4);
+4. write ``export_report.json`` and the model card. A failing gate writes
+   ``export_report.FAILED.json`` instead, keeps the artifacts, and fails the command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from export import gates
+from export.model_card import write_model_card
+from serve.config import option, parse_args, to_dict
+from serve.errors import UserError
+from serve.registry import load_registry, resolve_model_dir
+
+# name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
+BACKENDS: dict[str, str] = {
+    "genai": "export.backend_genai",
+    "optimum": "export.backend_optimum",
+}
+SELF_CONTAINED_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json",
+                        "generation_config.json", "config.json"]
+PACKAGES = ["scotd", "onnxruntime", "onnxruntime-genai", "onnx", "onnx-ir", "torch", "transformers", "tokenizers"]
+
+
+@dataclass
+class ExportConfig:
+    """Export a Hugging Face causal LM to ONNX, quantize it, and gate it against PyTorch fp32."""
+    model: str = option("smollm2-135m-instruct", "model folder or registry name", aliases=("--in",))
+    out: str = option("", "output folder (default: models/NAME/onnx-PRECISION, or <model_dir>-onnx-PRECISION)")
+    precision: Literal["int8", "fp32", "int4"] = option("int8", "weights: int8 (default), fp32 (reference), "
+                                                                 "int4 (smallest, accuracy-gated)")
+    backend: Literal["auto", "genai", "optimum"] = option("auto", "exporter; auto picks genai when it supports "
+                                                                  "the architecture, else optimum")
+    fallback: bool = option(True, "let --backend auto fall back to optimum for architectures genai lacks")
+    block_size: int = option(32, "quantization block size (int8/int4)")
+    accuracy_level: int = option(4, "MatMulNBits accuracy level (4: int8 activations inside the kernel)")
+    force: bool = option(False, "replace an existing output folder")
+    parity: gates.ParityGate = field(default_factory=gates.ParityGate)
+    accuracy: gates.AccuracyGate = field(default_factory=gates.AccuracyGate)
+
+
+def _log(message: str) -> None:
+    print(f"[scotd export] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- input checks
+
+def check_model_folder(model_dir: Path) -> dict:
+    """The folder's config.json, after checking it has what an export needs."""
+    config_file = model_dir / "config.json"
+    if not config_file.is_file():
+        raise UserError(f"'{model_dir}' has no config.json; pass a Hugging Face model folder "
+                        "(config.json + *.safetensors + tokenizer.json)")
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"'{config_file}' is not valid JSON ({exc}); restore the file from the training run") from None
+    if not any(model_dir.glob("*.safetensors")):
+        pickles = [p.name for p in model_dir.glob("*.bin")]
+        hint = (f" (it has {', '.join(pickles)}: scotd loads safetensors only; re-save with "
+                "model.save_pretrained(dir, safe_serialization=True))" if pickles else "")
+        raise UserError(f"'{model_dir}' has no weights: no *.safetensors file{hint}; "
+                        "point --model at a trained student or a fetched model")
+    if not (model_dir / "tokenizer.json").is_file():
+        raise UserError(f"'{model_dir}' has no tokenizer (tokenizer.json); the export must ship one: save it with "
+                        "tokenizer.save_pretrained(dir) into the model folder")
+    if not config.get("architectures"):
+        raise UserError(f"'{config_file}' names no architectures; expected e.g. \"architectures\": "
+                        "[\"LlamaForCausalLM\"]")
+    return config
+
+
+def _backend(name: str):
+    return importlib.import_module(BACKENDS[name])
+
+
+def choose_backend(cfg: ExportConfig, architecture: str) -> str:
+    if cfg.backend != "auto":
+        if architecture not in _backend(cfg.backend).supported_architectures():
+            raise UserError(f"backend '{cfg.backend}' does not support {architecture}; "
+                            f"supported: {', '.join(sorted(_backend(cfg.backend).supported_architectures()))}")
+        return cfg.backend
+    if architecture in _backend("genai").supported_architectures():
+        return "genai"
+    if architecture in _backend("optimum").supported_architectures():
+        if cfg.fallback:
+            return "optimum"
+        raise UserError(f"the genai builder does not support {architecture} and the optimum fallback is disabled; "
+                        "pass --fallback true (or --backend optimum) to export it with optimum-onnx")
+    raise UserError(f"no export backend supports {architecture}; genai supports "
+                    f"{', '.join(sorted(_backend('genai').supported_architectures()))}; optimum supports "
+                    f"{', '.join(sorted(_backend('optimum').supported_architectures()))}")
+
+
+def default_out(model: str, model_dir: Path, precision: str) -> Path:
+    registry = load_registry()
+    if model in registry:
+        return registry[model].folder / f"onnx-{precision}"
+    return model_dir.parent / f"{model_dir.name}-onnx-{precision}"
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def folder_mb(folder: Path, pattern: str = "*") -> float:
+    return round(sum(p.stat().st_size for p in folder.glob(pattern) if p.is_file()) / 2**20, 1)
+
+
+# --------------------------------------------------------------------------- recipe
+
+def run(cfg: ExportConfig) -> Path:
+    model_dir = resolve_model_dir(cfg.model)
+    config = check_model_folder(model_dir)
+    architecture = config["architectures"][0]
+    backend = choose_backend(cfg, architecture)
+    _log(f"{architecture} -> backend '{backend}'" + (" (picked by --backend auto)" if cfg.backend == "auto" else ""))
+    out = Path(cfg.out) if cfg.out else default_out(cfg.model, model_dir, cfg.precision)
+    if out.exists() and any(out.iterdir()):
+        if not cfg.force:
+            raise UserError(f"'{out}' already exists; pass --force true to replace it, or --out another folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    _log(f"building {cfg.precision} ONNX model into {out} (log: {out / 'build.log'})")
+    started = time.time()
+    build = _backend(backend).build(model_dir, out, cfg.precision, cfg.block_size, cfg.accuracy_level)
+    for name in SELF_CONTAINED_FILES:
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, out / name)
+    export_seconds = round(time.time() - started, 1)
+    _log(f"built in {export_seconds} s: {folder_mb(out)} MB")
+
+    report = {"model": cfg.model, "source_dir": str(model_dir.resolve()), "architecture": architecture,
+              "backend": backend, "precision": cfg.precision, "build": build,
+              "export_seconds": export_seconds,
+              "size_mb": {"export": folder_mb(out), "source_safetensors": folder_mb(model_dir, "*.safetensors")},
+              "versions": _versions(), "config": to_dict(cfg), "gates": {}}
+    report["size_mb"]["ratio"] = round(report["size_mb"]["export"] / max(report["size_mb"]["source_safetensors"], 1e-9), 3)
+    failures = run_gates(cfg, model_dir, out, report)
+    report["passed"] = not failures
+    report["failures"] = failures
+    report["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    name = "export_report.json" if not failures else "export_report.FAILED.json"
+    (out / name).write_text(json.dumps(report, indent=2) + "\n")
+    write_model_card(out, report)
+    if failures:
+        raise UserError(f"export gate failed: {'; '.join(failures)}; artifacts kept for inspection in {out} "
+                        f"(report: {out / name})")
+    _log(f"passed; report: {out / name}")
+    return out
+
+
+def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> list[str]:
+    """Run the enabled gates, record them in ``report``, return the failures as sentences."""
+    if not (cfg.parity.enabled or cfg.accuracy.enabled):
+        return []
+    from serve.engine_onnx import OnnxEngine
+
+    engine = OnnxEngine(out)
+    failures = []
+    loaded: list = []
+
+    def reference():  # loaded once, and not at all when parity is off and the accuracy run is cached
+        if not loaded:
+            loaded.append(gates.load_reference(model_dir))
+        return loaded[0]
+
+    if cfg.parity.enabled:
+        started = time.time()
+        parity = gates.run_parity(reference(), engine, cfg.parity)
+        parity["seconds"] = round(time.time() - started, 1)
+        parity["required_exact"] = cfg.precision in cfg.parity.exact_for
+        report["gates"]["parity"] = parity
+        _log(f"parity: {parity['tokens_matched']}/{parity['tokens_compared']} greedy tokens match PyTorch fp32 "
+             f"({parity['exact_prompts']}/{parity['prompts']} prompts exact)")
+        if parity["required_exact"] and not parity["exact"]:
+            what = "the tokenizers disagree" if not parity["tokenizer_match"] else \
+                f"{parity['tokens_matched']}/{parity['tokens_compared']} greedy tokens match"
+            failures.append(f"{cfg.precision} must match PyTorch fp32 token for token but {what}")
+    if cfg.accuracy.enabled:
+        accuracy = gates.run_accuracy(model_dir, reference, engine, cfg.accuracy)
+        report["gates"]["accuracy"] = accuracy
+        _log(f"accuracy on {accuracy['task']} ({accuracy['examples']} examples): PyTorch fp32 "
+             f"{accuracy['reference_accuracy']}%, export {accuracy['export_accuracy']}% "
+             f"(drop {accuracy['drop_points']} points, limit {cfg.accuracy.max_drop_points})")
+        if accuracy["drop_points"] > cfg.accuracy.max_drop_points:
+            advice = "; use --precision int8, which keeps greedy parity" if cfg.precision == "int4" else ""
+            failures.append(f"{cfg.precision} loses {accuracy['drop_points']} accuracy points on {accuracy['task']} "
+                            f"(limit {cfg.accuracy.max_drop_points}){advice}")
+    engine.close()
+    return failures
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse_args(ExportConfig, argv, prog="scotd export", description=__doc__.split("\n\n")[0])
+    run(cfg)
+    return 0

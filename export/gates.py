@@ -1,0 +1,203 @@
+"""Export gates: the exported model against the PyTorch fp32 model it came from.
+
+1. Greedy-token parity: 8 fixed chat prompts, 32 greedy tokens each, token ids
+   compared one by one (the PyTorch side is a plain KV-cache argmax loop, so no
+   generation-config default can change the reference).
+2. Task accuracy: a BIG-bench slice answered greedily in the student format by
+   both models; the difference is reported in accuracy points.
+
+The PyTorch accuracy run is cached under ``cache_dir()/export-reference`` keyed by
+the weights and the settings, so exporting three precisions pays for it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from tqdm import tqdm
+
+from serve.answers import answers_match, infer_answer_type, parse_answer
+from serve.config import option
+from serve.engine import SamplingParams
+from serve.paths import cache_dir
+from serve.student_format import render_prompt
+
+PARITY_QUESTIONS = [
+    ("Which is heavier, a kilogram of iron or a kilogram of feathers?", ["the iron", "the feathers", "neither"]),
+    ("Is the sun a star?", None),
+    ("Alice has 3 apples and buys 5 more. How many apples does she have?", None),
+    ("Yesterday was April 30, 2021. What is the date today?", ["05/01/2021", "04/29/2021", "05/30/2021"]),
+    ("Write one sentence about why the sky looks blue.", None),
+    ("Alice, Bob and Claire each hold a ball. Alice and Bob swap balls. Who holds Alice's first ball?",
+     ["Alice", "Bob", "Claire"]),
+    ("Would a pear sink in water?", None),
+    ("Name a prime number between 10 and 20 and explain how you know.", None),
+]
+
+
+@dataclass
+class ParityGate:
+    """Greedy-token parity against PyTorch fp32 on fixed prompts."""
+    enabled: bool = option(True, "run the parity gate")
+    prompts: int = option(8, "how many of the fixed prompts to use (at most 8)")
+    tokens: int = option(32, "greedy tokens compared per prompt")
+    exact_for: list[str] = option(default_factory=lambda: ["fp32", "int8"],
+                                  help="precisions whose export fails unless every token matches")
+
+
+@dataclass
+class AccuracyGate:
+    """Task accuracy, exported vs PyTorch fp32, on a BIG-bench slice."""
+    enabled: bool = option(True, "run the accuracy check")
+    task: str = option("bigbench:strategyqa", "load_examples source for the slice")
+    split: str = option("test", "split of the task")
+    examples: int = option(25, "number of examples in the slice")
+    seed: int = option(0, "seed of the slice")
+    max_new_tokens: int = option(64, "greedy tokens per answer")
+    # 5 points on 25 examples (4 points each): one net flipped answer passes, two fail. The slice is a
+    # smoke alarm, not a significance test (the parity gate is the precise instrument): losing two
+    # answers in 25 is already the size of the gains SCoTD reports from sampling more rationales.
+    max_drop_points: float = option(5.0, "refuse the export when it loses more accuracy points than this")
+
+
+# --------------------------------------------------------------------------- PyTorch reference
+
+def load_reference(hf_dir: Path):
+    """(model, tokenizer) in fp32 on CPU, eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32, use_safetensors=True).eval()
+    return model, tokenizer
+
+
+def encode_prompt(tokenizer, prompt: str) -> list[int]:
+    """Token ids the way the engines encode: no second BOS on a prompt that starts with one."""
+    bos = tokenizer.bos_token
+    return tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos)))["input_ids"]
+
+
+def eos_ids_of(model, tokenizer) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def torch_token_stream(model, prompt_ids: Sequence[int], max_new_tokens: int, eos_ids: set[int] = frozenset(),
+                       ignore_eos: bool = False) -> Iterator[int]:
+    """Greedy ids from a KV-cache loop; stops at EOS (not yielded) unless ``ignore_eos``."""
+    import torch
+
+    with torch.inference_mode():
+        inputs = torch.tensor([list(prompt_ids)])
+        past = None
+        for _ in range(max_new_tokens):
+            out = model(input_ids=inputs, past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            token = int(out.logits[0, -1].argmax())
+            if token in eos_ids and not ignore_eos:
+                return
+            yield token
+            inputs = torch.tensor([[token]])
+
+
+# --------------------------------------------------------------------------- gate 1: parity
+
+def parity_prompts(tokenizer, count: int) -> list[str]:
+    return [render_prompt(q, c, tokenizer=tokenizer) for q, c in PARITY_QUESTIONS[:count]]
+
+
+def run_parity(reference, engine, cfg: ParityGate) -> dict[str, Any]:
+    """Compare greedy ids prompt by prompt; ``exact`` means every sequence matched in full."""
+    model, tokenizer = reference
+    eos = eos_ids_of(model, tokenizer)
+    greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
+    rows = []
+    for prompt in tqdm(parity_prompts(tokenizer, cfg.prompts), desc="parity", unit="prompt", leave=False):
+        ids = encode_prompt(tokenizer, prompt)
+        expected = list(torch_token_stream(model, ids, cfg.tokens, eos))
+        got = list(engine.token_ids(ids, greedy))
+        prefix = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+        rows.append({"prompt_tokens": len(ids), "tokenizer_match": engine.encode(prompt) == ids,
+                     "reference_tokens": len(expected), "export_tokens": len(got),
+                     "matched_prefix": prefix, "exact": expected == got})
+    matched = sum(r["matched_prefix"] for r in rows)
+    compared = sum(max(r["reference_tokens"], r["export_tokens"]) for r in rows)
+    return {"prompts": len(rows), "tokens_per_prompt": cfg.tokens, "tokens_matched": matched,
+            "tokens_compared": compared, "exact_prompts": sum(r["exact"] for r in rows),
+            "tokenizer_match": all(r["tokenizer_match"] for r in rows),
+            "exact": all(r["exact"] and r["tokenizer_match"] for r in rows), "per_prompt": rows}
+
+
+# --------------------------------------------------------------------------- gate 2: accuracy
+
+def _score(examples, outputs: list[str]) -> tuple[list[str | None], list[bool]]:
+    predictions, correct = [], []
+    for example, text in zip(examples, outputs):
+        kind = infer_answer_type(example.choices, example.answer)
+        prediction = parse_answer(text, example.choices, kind)
+        predictions.append(prediction)
+        correct.append(answers_match(prediction, example.answer))
+    return predictions, correct
+
+
+def _reference_key(hf_dir: Path, cfg: AccuracyGate) -> str:
+    weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in hf_dir.glob("*.safetensors"))
+    settings = [str(hf_dir.resolve()), weights, cfg.task, cfg.split, cfg.examples, cfg.seed, cfg.max_new_tokens, 1]
+    return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
+
+
+def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: AccuracyGate) -> tuple[list[str], float, bool]:
+    """PyTorch fp32 greedy outputs for ``prompts`` (cached); returns (outputs, seconds, from_cache).
+
+    The same unbatched KV-cache argmax loop as the parity gate: no padding, so an export with
+    token parity gives identical text and the accuracy difference is exactly zero.
+    """
+    cache = cache_dir() / "export-reference" / f"{_reference_key(hf_dir, cfg)}.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved.get("prompts") == prompts:
+            return saved["outputs"], saved["seconds"], True
+    model, tokenizer = reference() if callable(reference) else reference
+    eos = eos_ids_of(model, tokenizer)
+    started, outputs = time.time(), []
+    for prompt in tqdm(prompts, desc="accuracy (pytorch fp32)", unit="example", leave=False):
+        ids = list(torch_token_stream(model, encode_prompt(tokenizer, prompt), cfg.max_new_tokens, eos))
+        outputs.append(tokenizer.decode(ids, skip_special_tokens=True))
+    seconds = round(time.time() - started, 1)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"prompts": prompts, "outputs": outputs, "seconds": seconds}))
+    return outputs, seconds, False
+
+
+def run_accuracy(hf_dir: Path, reference, engine, cfg: AccuracyGate) -> dict[str, Any]:
+    """``reference`` is (model, tokenizer) or a function that loads them (skipped on a cache hit)."""
+    from serve.data import load_examples
+
+    examples = load_examples(cfg.task, split=cfg.split, limit=cfg.examples, seed=cfg.seed)
+    prompts = [render_prompt(e.question, e.choices, tokenizer=engine) for e in examples]
+    reference_texts, reference_s, cached = reference_outputs(hf_dir, reference, prompts, cfg)
+    greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0)
+    started = time.time()
+    exported = ["".join(engine.stream_prompt(p, greedy))
+                for p in tqdm(prompts, desc="accuracy (export)", unit="example", leave=False)]
+    export_s = round(time.time() - started, 1)
+    ref_pred, ref_ok = _score(examples, reference_texts)
+    exp_pred, exp_ok = _score(examples, exported)
+    n = max(1, len(examples))
+    ref_acc, exp_acc = 100.0 * sum(ref_ok) / n, 100.0 * sum(exp_ok) / n
+    return {"task": cfg.task, "split": cfg.split, "examples": len(examples),
+            "max_new_tokens": cfg.max_new_tokens, "reference_accuracy": round(ref_acc, 2),
+            "export_accuracy": round(exp_acc, 2), "drop_points": round(ref_acc - exp_acc, 2),
+            "max_drop_points": cfg.max_drop_points,
+            "answer_agreement": round(100.0 * sum(a == b for a, b in zip(ref_pred, exp_pred)) / n, 2),
+            "identical_outputs": sum(a == b for a, b in zip(reference_texts, exported)),
+            "reference_seconds": reference_s, "reference_cached": cached, "export_seconds": export_s}

@@ -1,0 +1,168 @@
+"""What the Gradio app does on each click, as plain generators (no Gradio layout here).
+
+Every handler yields complete output values as the reply streams. Engine failures
+and over-long inputs become messages in the UI rather than exceptions, so one bad
+request never takes the server down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+from serve.engine import SamplingParams
+from serve.errors import UserError
+from serve.model_pick import EngineCache
+from serve.reply import Reply, Vote, display_answer, parse_options, self_consistency, stream_reply
+
+THINKING_TITLE = "Thinking"
+
+BUILTIN_EXAMPLES = [
+    ["Would a pear sink in water?", ""],
+    ["Today is Christmas Eve of 1937. What is the date tomorrow in MM/DD/YYYY?",
+     "12/11/1937\n12/25/1937\n01/04/1938\n12/04/1937\n12/25/2006\n07/25/1937"],
+    ["Alice, Bob, and Claire are holding a red, a green and a blue ball. Alice and Bob swap balls, "
+     "then Bob and Claire swap balls. At the end, which ball does Bob have? Alice started with red, "
+     "Bob with green, Claire with blue.", "red ball\ngreen ball\nblue ball"],
+]
+
+
+@dataclass
+class Limits:
+    max_input_chars: int = 2000
+
+
+def load_example_questions(source: str, limit: int = 8) -> tuple[list[list[str]], str]:
+    """(question, options text) pairs from a data source, or built-in ones and why."""
+    if not source:
+        return BUILTIN_EXAMPLES, "built-in example questions"
+    if source.startswith("bigbench:"):
+        from serve.bigbench import task_file
+
+        task = source.split(":", 1)[1].strip("/")
+        if not task_file(task).is_file():
+            return BUILTIN_EXAMPLES, (f"built-in example questions: BIG-bench data for '{task}' is not cached "
+                                      f"(scotd sample --data.source {source} fetches it once)")
+    try:
+        from serve.data import load_examples
+
+        examples = load_examples(source, split="test", limit=limit)
+    except (UserError, ImportError, OSError) as exc:
+        return BUILTIN_EXAMPLES, f"built-in example questions ({source} could not be read: {exc})"
+    pairs = [[e.question, "\n".join(e.choices or [])] for e in examples]
+    return (pairs or BUILTIN_EXAMPLES), f"examples from {source} (test split)"
+
+
+def steps_markdown(reply: Reply) -> str:
+    steps = reply.steps
+    if not steps:
+        return "…"
+    return "\n".join(f"{i}. {step}" for i, step in enumerate(steps, start=1))
+
+
+def answer_markdown(reply: Reply, choices, vote: Optional[Vote] = None) -> str:
+    if not reply.done:
+        return "*thinking…*"
+    if vote is not None and vote.winner is not None:
+        return f"### Answer: {display_answer(vote.winner, choices, vote.winner)} (majority of {len(vote.replies)})"
+    return f"### Answer: {display_answer(reply.answer, choices, reply.answer_phrase)}"
+
+
+def chat_messages(question_text: str, reply: Reply, choices, vote: Optional[Vote] = None) -> list[dict]:
+    thinking = {"role": "assistant", "content": steps_markdown(reply),
+                "metadata": {"title": THINKING_TITLE, "status": "done" if reply.done else "pending"}}
+    messages = [{"role": "user", "content": question_text}, thinking]
+    if reply.done:
+        messages.append({"role": "assistant", "content": answer_markdown(reply, choices, vote)})
+    return messages
+
+
+def _error_text(exc: BaseException) -> str:
+    if not isinstance(exc, UserError):
+        traceback.print_exc(file=sys.stderr)
+    return f"⚠️ The model failed on this request: {exc}"
+
+
+def _too_long(text: str, limits: Limits) -> Optional[str]:
+    if len(text) > limits.max_input_chars:
+        return (f"⚠️ Input too long: {len(text)} characters; the limit is {limits.max_input_chars} "
+                "(shorten the question, or restart with scotd serve --max_input_chars N).")
+    return None
+
+
+def sampling_from(temperature: float, top_p: float, max_tokens: int) -> SamplingParams:
+    return SamplingParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p))
+
+
+def ask(engines: EngineCache, models: dict[str, Path], limits: Limits, history: list, question: str,
+        options: str, model_label: str, temperature: float, top_p: float, max_tokens: int,
+        k: int) -> Iterator[tuple[list, str, str, str]]:
+    """Chat tab: yields (chat history, answer, stats, vote table)."""
+    history = list(history or [])
+    question = (question or "").strip()
+    choices = parse_options(options)
+    shown = question + ("".join(f"\n({chr(97 + i)}) {c}" for i, c in enumerate(choices)) if choices else "")
+    if not question:
+        yield history, "", "Type a question first.", ""
+        return
+    problem = _too_long(shown, limits)
+    if problem:
+        yield history + [{"role": "user", "content": shown[:200] + "…"},
+                         {"role": "assistant", "content": problem}], "", problem, ""
+        return
+    k = max(1, int(k))
+    sampling = sampling_from(temperature, top_p, max_tokens)
+    if k > 1 and sampling.greedy:
+        from serve.reply import SELF_CONSISTENCY_TEMPERATURE
+        sampling = dataclasses.replace(sampling, temperature=SELF_CONSISTENCY_TEMPERATURE)
+    reply = Reply()
+    try:
+        engine = engines.get(models.get(model_label, model_label))
+        for reply in stream_reply(engine, question, choices, sampling):
+            yield history + chat_messages(shown, reply, choices), answer_markdown(reply, choices), \
+                reply.stats_line(), ""
+        if k > 1:
+            yield history + chat_messages(shown, reply, choices), answer_markdown(reply, choices), \
+                reply.stats_line() + f" · sampling {k - 1} more for the vote…", ""
+            vote = self_consistency(engine, question, choices, sampling, k, first=reply)
+            yield history + chat_messages(shown, reply, choices, vote), answer_markdown(reply, choices, vote), \
+                reply.stats_line(), vote.table(choices)
+    except Exception as exc:  # noqa: BLE001 - shown to the user, logged for the operator
+        message = _error_text(exc)
+        yield history + [{"role": "user", "content": shown}, {"role": "assistant", "content": message}], \
+            "### Answer: (error)", message, ""
+
+
+def reply_card(label: str, reply: Reply, choices) -> str:
+    return (f"**{label}**\n\n{answer_markdown(reply, choices)}\n\n<details open><summary>{THINKING_TITLE}</summary>"
+            f"\n\n{steps_markdown(reply)}\n\n</details>\n\n<small>{reply.stats_line()}</small>")
+
+
+def compare(engines: EngineCache, models: dict[str, Path], limits: Limits, question: str, options: str,
+            model_a: str, model_b: str, temperature: float, top_p: float,
+            max_tokens: int) -> Iterator[tuple[str, str]]:
+    """Compare tab: the same question to two models, one after the other (they share the CPU)."""
+    question = (question or "").strip()
+    choices = parse_options(options)
+    if not question:
+        yield "Type a question first.", ""
+        return
+    problem = _too_long(question + (options or ""), limits)
+    if problem:
+        yield problem, problem
+        return
+    sampling = sampling_from(temperature, top_p, max_tokens)
+    cards = ["*waiting…*", "*waiting…*"]
+    for side, label in enumerate((model_a, model_b)):
+        try:
+            engine = engines.get(models.get(label, label))
+            for reply in stream_reply(engine, question, choices, sampling):
+                cards[side] = reply_card(label, reply, choices)
+                yield cards[0], cards[1]
+        except Exception as exc:  # noqa: BLE001
+            cards[side] = _error_text(exc)
+            yield cards[0], cards[1]

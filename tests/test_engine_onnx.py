@@ -1,0 +1,114 @@
+"""The ONNX engine on a real genai export of a tiny model: streaming, sampling, stops, no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export_fixtures import lively_llama, llama_fp32_export  # noqa: F401 (fixtures)
+from serve.chat_template import render_chat
+from serve.engine import SamplingParams, load_engine
+from serve.engine_onnx import OnnxEngine, pick_token
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def engine(llama_fp32_export) -> OnnxEngine:
+    return OnnxEngine(llama_fp32_export)
+
+
+def test_load_engine_picks_onnx_for_an_export(llama_fp32_export):
+    engine = load_engine(llama_fp32_export)
+    assert isinstance(engine, OnnxEngine) and engine.layout == "genai" and engine.precision == "fp32"
+
+
+def test_importing_and_running_the_onnx_engine_never_imports_torch(llama_fp32_export):
+    script = (
+        "import sys, json\n"
+        "from serve.engine import load_engine, SamplingParams\n"
+        f"engine = load_engine({str(llama_fp32_export)!r})\n"
+        "text = ''.join(engine.stream([{'role': 'user', 'content': 'Is the sky blue?'}],"
+        " SamplingParams(max_new_tokens=8, temperature=0.7, top_p=0.9, seed=1)))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules,"
+        " 'chars': len(text)}))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"torch": False, "transformers": False, "chars": seen["chars"]} and seen["chars"] > 0
+
+
+def test_chat_template_and_encoding_match_transformers(engine, lively_llama):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(lively_llama)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is 4 even?"}]
+    expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert engine.apply_chat_template(messages) == expected
+    assert engine.encode(expected) == tokenizer(expected, add_special_tokens=False)["input_ids"]
+    assert engine.count_tokens("So the answer is yes.") == len(tokenizer.encode("So the answer is yes.",
+                                                                               add_special_tokens=False))
+
+
+def test_greedy_streaming_matches_token_ids_and_max_tokens(engine):
+    prompt = engine.apply_chat_template([{"role": "user", "content": "How many legs do two dogs have?"}])
+    greedy = SamplingParams(max_new_tokens=12)
+    ids = list(engine.token_ids(engine.encode(prompt), greedy))
+    chunks = list(engine.stream_prompt(prompt, greedy))
+    assert len(ids) <= 12 and len(chunks) >= 2
+    assert "".join(chunks) == engine.tokenizer.decode(ids, skip_special_tokens=True)
+    assert len(list(engine.token_ids(engine.encode(prompt), SamplingParams(max_new_tokens=3)))) <= 3
+
+
+def test_stop_string_cuts_the_stream(engine):
+    prompt = engine.apply_chat_template([{"role": "user", "content": "Is the sky blue?"}])
+    full = "".join(engine.stream_prompt(prompt, SamplingParams(max_new_tokens=24)))
+    stop = full[len(full) // 2: len(full) // 2 + 2]
+    assert stop.strip()
+    cut = "".join(engine.stream_prompt(prompt, SamplingParams(max_new_tokens=24, stop=[stop])))
+    assert cut == full[: full.find(stop)]
+
+
+def test_sampling_is_seeded_and_top_k_1_is_greedy(engine):
+    prompt = engine.apply_chat_template([{"role": "user", "content": "Is the sky blue?"}])
+    ids = engine.encode(prompt)
+    hot = SamplingParams(max_new_tokens=16, temperature=1.5, seed=7)
+    first, again = list(engine.token_ids(ids, hot)), list(engine.token_ids(ids, hot))
+    other = list(engine.token_ids(ids, SamplingParams(max_new_tokens=16, temperature=1.5, seed=8)))
+    greedy = list(engine.token_ids(ids, SamplingParams(max_new_tokens=16)))
+    top1 = list(engine.token_ids(ids, SamplingParams(max_new_tokens=16, temperature=1.5, top_k=1, seed=3)))
+    assert first == again and first != other and top1 == greedy
+
+
+def test_pick_token_cuts():
+    rng = np.random.default_rng(0)
+    logits = np.array([0.0, 3.0, 2.9, -1.0, 1.0], dtype=np.float32)
+    assert pick_token(logits, SamplingParams(), rng) == 1
+    top2 = {pick_token(logits, SamplingParams(temperature=1.0, top_k=2), rng) for _ in range(200)}
+    assert top2 == {1, 2}
+    nucleus = {pick_token(logits, SamplingParams(temperature=1.0, top_p=0.5), rng) for _ in range(200)}
+    assert nucleus <= {1, 2} and 1 in nucleus
+    spread = {pick_token(logits, SamplingParams(temperature=5.0), rng) for _ in range(400)}
+    assert spread == {0, 1, 2, 3, 4}
+
+
+def test_prompt_longer_than_the_context_is_a_user_error(engine):
+    from serve.errors import UserError
+
+    with pytest.raises(UserError, match="shorten the input"):
+        list(engine.token_ids([5] * (engine.decoder.context_length + 1), SamplingParams()))
+
+
+def test_render_chat_supports_raise_exception_and_special_tokens():
+    template = ("{% if messages[0]['role'] != 'user' %}{{ raise_exception('user first') }}{% endif %}"
+                "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}")
+    assert render_chat(template, [{"role": "user", "content": "hi"}], bos_token="<s>", eos_token="</s>") == "<s>hi</s>"
+    from serve.errors import UserError
+
+    with pytest.raises(UserError, match="user first"):
+        render_chat(template, [{"role": "assistant", "content": "hi"}])

@@ -1,0 +1,141 @@
+"""scotd eval: scoring helpers, greedy and self-consistency runs on a trained tiny student, label-only
+students, --compare, and the same command on an exported ONNX folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill.evaluate import (EvalConfig, bootstrap_interval, majority_vote, parse_output, run as eval_run,
+                              student_mode)
+from distill.train import TrainConfig, run as train_run
+from serve.answers import answers_match
+from serve.cli import main as cli_main
+from serve.config import parse_args
+from serve.data import load_examples
+from serve.records import Example
+from train_fixtures import train_argv, write_task
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    return write_task(tmp_path_factory.mktemp("eval-task"), n_train=16, n_test=8)
+
+
+@pytest.fixture(scope="module")
+def cot_student(tiny_llama_dir, task, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cot-student")
+    return train_run(parse_args(TrainConfig, train_argv(
+        tiny_llama_dir, *task, out, "--max_steps", "40", "--batch_size", "8", "--lr", "3e-3", "--eval_every", "0",
+        "--save_every", "1000", "--data.dev_fraction", "0")))
+
+
+def _eval(model: Path, task, out: Path, *extra: str) -> dict:
+    return eval_run(parse_args(EvalConfig, [str(model), "--data.source", str(task[0]), "--out", str(out),
+                                            "--max_new_tokens", "40", *extra]))
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():
+    rng = np.random.default_rng(0)
+    small, large = rng.random(40) < 0.6, rng.random(1600) < 0.6
+    for sample in (small, large):
+        low, high = bootstrap_interval(sample, 1000, seed=1)
+        assert low < sample.mean() < high
+    assert np.subtract(*bootstrap_interval(large, 1000)[::-1]) < np.subtract(*bootstrap_interval(small, 1000)[::-1])
+    assert bootstrap_interval([True] * 10) == (1.0, 1.0)
+    assert bootstrap_interval([]) == (0.0, 0.0)
+
+
+def test_majority_vote_ignores_unparsed_samples_and_breaks_ties_by_first_seen():
+    assert majority_vote(["(a)", None, "(b)", "(b)"]) == ("(b)", {"(a)": 1, "(b)": 2})
+    assert majority_vote(["(c)", "(a)", "(a)", "(c)"])[0] == "(c)"
+    assert majority_vote([None, None]) == (None, {})
+
+
+def test_label_only_outputs_parse_for_every_answer_type():
+    mc = Example("1", "t", "q", "(b)", choices=["red", "blue"])
+    assert parse_output("(b).", mc, "label_only") == "(b)"
+    assert parse_output("blue", mc, "label_only") == "(b)"
+    assert parse_output("8.", Example("2", "t", "q", "8"), "label_only") == "8"
+    assert parse_output("yes.", Example("3", "t", "q", "yes"), "label_only") == "yes"
+    assert parse_output("It has 8 legs. So the answer is 7.", Example("2", "t", "q", "8"), "cot") == "7"
+
+
+def test_greedy_eval_writes_per_example_rows_summary_and_table(cot_student, task, tmp_path):
+    summary = _eval(cot_student, task, tmp_path / "greedy", "--name", "tiny-cot")
+    rows = [json.loads(line) for line in (tmp_path / "greedy" / "predictions.jsonl").read_text().splitlines()]
+    gold = {e.id: e.answer for e in load_examples(str(task[0]), "test")}
+    assert [r["id"] for r in rows] == list(gold) and summary["n"] == 8
+    for row in rows:
+        assert set(row) >= {"question", "output", "parsed", "gold", "correct"}
+        assert row["gold"] == gold[row["id"]]
+        assert row["correct"] == answers_match(row["parsed"], row["gold"])
+    assert summary["accuracy"] == pytest.approx(sum(r["correct"] for r in rows) / len(rows))
+    low, high = summary["ci95"]
+    assert low <= summary["accuracy"] <= high
+    assert summary["mode"] == "cot" and summary["decoding"] == "greedy" and summary["backend"] == "torch"
+    assert summary["parsed_fraction"] == pytest.approx(sum(r["parsed"] is not None for r in rows) / len(rows))
+    assert sum("So the answer is" in r["output"] for r in rows) >= 4  # it learned the student format
+    table = (tmp_path / "greedy" / "summary.md").read_text()
+    assert "| tiny-cot |" in table and f"{summary['accuracy']:.3f}" in table
+
+
+def test_self_consistency_votes_over_k_samples(cot_student, task, tmp_path):
+    summary = _eval(cot_student, task, tmp_path / "sc", "--self_consistency", "3", "--temperature", "1.0")
+    rows = [json.loads(line) for line in (tmp_path / "sc" / "predictions.jsonl").read_text().splitlines()]
+    assert summary["decoding"].startswith("self-consistency k=3")
+    for row in rows:
+        assert len(row["samples"]) == len(row["sample_answers"]) == 3
+        assert sum(row["votes"].values()) == sum(a is not None for a in row["sample_answers"])
+        assert row["parsed"] == majority_vote(row["sample_answers"])[0]
+    assert len({s for r in rows for s in r["samples"]}) > len(rows)  # samples differ: really sampled
+
+
+def test_label_only_student_is_scored_as_label_only(tiny_llama_dir, task, tmp_path):
+    student = train_run(parse_args(TrainConfig, [
+        "--model", str(tiny_llama_dir), "--data.examples", str(task[0]), "--mode", "label_only",
+        "--out", str(tmp_path / "lo"), "--max_steps", "30", "--batch_size", "8", "--lr", "3e-3",
+        "--eval_every", "0", "--save_every", "1000", "--data.dev_fraction", "0"]))
+    assert student_mode(student, "auto") == "label_only"
+    summary = _eval(student, task, tmp_path / "lo-eval")
+    rows = [json.loads(line) for line in (tmp_path / "lo-eval" / "predictions.jsonl").read_text().splitlines()]
+    assert summary["mode"] == "label_only"
+    assert all(len(r["output"]) < 120 for r in rows)  # 16 new tokens at most
+    assert summary["parsed_fraction"] > 0.5
+
+
+def test_compare_prints_one_table_across_runs(cot_student, task, tmp_path, capsys):
+    _eval(cot_student, task, tmp_path / "a", "--name", "run-a")
+    _eval(cot_student, task, tmp_path / "b", "--name", "run-b", "--data.limit", "4")
+    capsys.readouterr()
+    assert cli_main(["eval", "--compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("| run | model |") and len(lines) == 4
+    assert "| run-a |" in lines[2] and "| run-b |" in lines[3] and "| 4 |" in lines[3]
+    assert cli_main(["eval", "--compare", str(tmp_path / "missing")]) == 2
+    assert "has no summary.json" in capsys.readouterr().err
+
+
+def test_missing_source_is_a_one_line_error(cot_student, capsys):
+    assert cli_main(["eval", str(cot_student)]) == 2
+    assert "eval needs data.source" in capsys.readouterr().err
+
+
+def test_same_command_scores_an_exported_onnx_folder(cot_student, task, tmp_path):
+    pytest.importorskip("onnxruntime_genai")
+    from export.export_model import ExportConfig, run as export_run
+    from serve.config import build
+
+    exported = export_run(build(ExportConfig, {"model": str(cot_student), "out": str(tmp_path / "onnx"),
+                                               "precision": "fp32", "accuracy": {"enabled": False}}))
+    torch_summary = _eval(cot_student, task, tmp_path / "torch")
+    onnx_summary = _eval(exported, task, tmp_path / "onnx-eval")
+    assert onnx_summary["backend"] == "onnx" and torch_summary["backend"] == "torch"
+    torch_rows = (tmp_path / "torch" / "predictions.jsonl").read_text().splitlines()
+    onnx_rows = (tmp_path / "onnx-eval" / "predictions.jsonl").read_text().splitlines()
+    # fp32 export, greedy decoding: the same answers, question by question.
+    assert [json.loads(r)["parsed"] for r in torch_rows] == [json.loads(r)["parsed"] for r in onnx_rows]
+    assert onnx_summary["accuracy"] == torch_summary["accuracy"]

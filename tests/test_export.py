@@ -1,0 +1,127 @@
+"""scotd export on tiny random models: genai fp32 parity, gate failures, broken input, the decode bench."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, run as run_bench, write_section
+from export.export_model import ExportConfig, run as run_export
+from serve.config import build
+from serve.errors import UserError
+from export_fixtures import lively_llama, llama_fp32_export  # noqa: F401 (fixtures)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def scotd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "serve.cli", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_genai_fp32_export_of_tiny_llama_has_exact_greedy_parity(llama_fp32_export):
+    report = json.loads((llama_fp32_export / "export_report.json").read_text())
+    parity = report["gates"]["parity"]
+    assert report["backend"] == "genai" and report["precision"] == "fp32" and report["passed"]
+    assert parity["exact"] and parity["tokenizer_match"] and parity["prompts"] == 8
+    assert parity["tokens_matched"] == parity["tokens_compared"] > 8 * 16
+    for name in ("model.onnx", "genai_config.json", "tokenizer.json", "chat_template.jinja",
+                 "generation_config.json", "README.md"):
+        assert (llama_fp32_export / name).is_file(), name
+    card = (llama_fp32_export / "README.md").read_text()
+    assert "onnxruntime-genai" in card and f"{parity['tokens_matched']}/{parity['tokens_compared']}" in card
+    assert report["size_mb"]["export"] > 0 and report["versions"]["onnxruntime-genai"]
+
+
+def test_parity_compares_varied_tokens(lively_llama):
+    # Guards the test above: the reference must not be one token repeated.
+    from export.gates import encode_prompt, load_reference, parity_prompts, torch_token_stream
+
+    model, tokenizer = load_reference(lively_llama)
+    ids = list(torch_token_stream(model, encode_prompt(tokenizer, parity_prompts(tokenizer, 1)[0]), 32))
+    assert len(set(ids)) >= 8
+
+
+def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path):
+    data = tmp_path / "slice.jsonl"
+    rows = [{"id": f"q{i}", "question": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"} for i in range(4)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "export"
+    # No export can lose fewer than -1 points against an identical reference: the gate must refuse.
+    result = scotd("export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
+                   "--parity.enabled", "false", "--accuracy.task", str(data), "--accuracy.split", "all",
+                   "--accuracy.max_new_tokens", "8", "--accuracy.max_drop_points", "-1")
+    assert result.returncode == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert re.match(r"scotd export: error: export gate failed: fp32 loses -?[\d.]+ accuracy points", error)
+    assert str(out) in error
+    report = json.loads((out / "export_report.FAILED.json").read_text())
+    assert not report["passed"] and report["gates"]["accuracy"]["examples"] == 4
+    assert not (out / "export_report.json").exists() and (out / "model.onnx").is_file()
+    assert "FAILED" in (out / "README.md").read_text()
+
+
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_folder_without_weights_is_a_one_line_error(lively_llama, tmp_path):
+    folder = tmp_path / "no-weights"
+    shutil.copytree(lively_llama, folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    error = _one_line_error(scotd("export", "--model", str(folder), "--out", str(tmp_path / "o")))
+    assert "has no weights" in error and "safetensors" in error
+    assert not (tmp_path / "o").exists()
+
+
+def test_folder_without_tokenizer_is_a_one_line_error(lively_llama, tmp_path):
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(lively_llama, folder, ignore=shutil.ignore_patterns("tokenizer*"))
+    error = _one_line_error(scotd("export", "--model", str(folder), "--out", str(tmp_path / "o")))
+    assert "has no tokenizer" in error and "tokenizer.save_pretrained" in error
+
+
+def test_unsupported_architecture_with_fallback_disabled_is_a_one_line_error(tmp_path):
+    from tiny_models import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "opt", "opt")
+    error = _one_line_error(scotd("export", "--model", str(folder), "--fallback", "false"))
+    assert "does not support OPTForCausalLM" in error and "--fallback true" in error
+    config = json.loads((folder / "config.json").read_text())
+    config["architectures"] = ["BertForMaskedLM"]
+    (folder / "config.json").write_text(json.dumps(config))
+    error = _one_line_error(scotd("export", "--model", str(folder)))
+    assert "no export backend supports BertForMaskedLM" in error
+
+
+def test_existing_output_needs_force(llama_fp32_export, lively_llama):
+    with pytest.raises(UserError, match="already exists; pass --force true"):
+        run_export(build(ExportConfig, {"model": str(lively_llama), "out": str(llama_fp32_export)}))
+
+
+def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export, tmp_path):
+    linked = tmp_path / "student"
+    shutil.copytree(lively_llama, linked)
+    shutil.copytree(llama_fp32_export, tmp_path / "student-onnx-fp32")
+    markdown = tmp_path / "BENCH.md"
+    markdown.write_text("# Benchmarks\n\n## Other section\nkeep me\n")
+    cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 6, "repeats": 3,
+                                    "json": str(tmp_path / "rows.json"), "markdown": str(markdown)})
+    rows = run_bench(cfg)
+    assert [(r["backend"], r["precision"]) for r in rows] == [("pytorch", "fp32"), ("onnx-genai", "fp32")]
+    assert json.loads((tmp_path / "rows.json").read_text()) == rows
+    for row in rows:
+        assert row["decode_tok_s"] > 0 and row["prefill_ms"] > 0 and row["load_s"] > 0
+        assert row["peak_rss_mb"] > 50 and row["size_mb"] > 0
+    text = markdown.read_text()
+    assert "keep me" in text and text.count(SECTION_START) == 1 and "onnx-genai" in text
+    write_section(markdown, f"{SECTION_START}\nnew table\n{SECTION_END}")
+    assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
+    assert "keep me" in markdown.read_text()

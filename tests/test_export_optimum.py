@@ -1,0 +1,59 @@
+"""The optimum fallback (its own pinned venv, built on first use) on tiny random OPT and GPT-2 models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from export.backend_optimum import translate_config, translate_tokenizer_config
+from export.export_model import ExportConfig, run as run_export
+from export_fixtures import lively_model
+from serve.config import build
+from serve.engine import SamplingParams, load_engine
+
+
+def test_translation_for_transformers_4_keeps_rope_theta_and_tokenizer_class():
+    config = translate_config({"rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"},
+                               "dtype": "float32", "model_type": "llama"})
+    assert config["rope_theta"] == 100000.0 and "rope_parameters" not in config and "rope_scaling" not in config
+    assert config["torch_dtype"] == "float32"
+    scaled = translate_config({"rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3", "factor": 8.0}})
+    assert scaled["rope_scaling"] == {"rope_type": "llama3", "factor": 8.0} and scaled["rope_theta"] == 5e5
+    tokenizer = translate_tokenizer_config({"tokenizer_class": "TokenizersBackend", "backend": "tokenizers"})
+    assert tokenizer == {"tokenizer_class": "PreTrainedTokenizerFast"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["opt", "gpt2"])
+def test_optimum_fp32_export_has_exact_greedy_parity(arch, tmp_path):
+    source = lively_model(tmp_path / arch, arch)
+    cfg = build(ExportConfig, {"model": str(source), "out": str(tmp_path / "onnx"), "precision": "fp32",
+                               "accuracy": {"enabled": False}})
+    out = run_export(cfg)
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["backend"] == "optimum"  # picked by --backend auto: genai has no OPT/GPT-2 builder
+    assert report["build"]["venv_versions"]["transformers"].startswith("4.")
+    parity = report["gates"]["parity"]
+    assert parity["exact"] and parity["tokens_matched"] == parity["tokens_compared"] > 8 * 16
+    engine = load_engine(out)
+    assert engine.layout == "optimum"
+    prompt = engine.apply_chat_template([{"role": "user", "content": "Is the sky blue?"}])
+    hot = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.9, seed=4)
+    assert "".join(engine.stream_prompt(prompt, hot)) == "".join(engine.stream_prompt(prompt, hot))
+
+
+@pytest.mark.slow
+def test_optimum_int8_export_is_weight_quantized(tmp_path):
+    source = lively_model(tmp_path / "opt", "opt")
+    cfg = build(ExportConfig, {"model": str(source), "out": str(tmp_path / "onnx"), "precision": "int8",
+                               "backend": "optimum", "block_size": 32, "accuracy": {"enabled": False},
+                               "parity": {"exact_for": []}})
+    out = run_export(cfg)
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx"), load_external_data=False).graph.node}
+    assert "MatMulNBits" in ops
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["gates"]["parity"]["tokens_compared"] > 0 and "MatMulNBits 8-bit" in report["build"]["tool"]

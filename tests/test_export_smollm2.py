@@ -1,0 +1,28 @@
+"""The real SmolLM2-135M-Instruct through scotd export (slow tier: minutes on a 2-core CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from export.export_model import ExportConfig, run as run_export
+from serve.config import build
+from serve.engine import SamplingParams, load_engine
+
+
+@pytest.mark.slow
+def test_smollm2_fp32_export_matches_pytorch_and_answers(smollm2_dir, tmp_path):
+    cfg = build(ExportConfig, {"model": str(smollm2_dir), "out": str(tmp_path / "onnx-fp32"), "precision": "fp32",
+                               "parity": {"prompts": 4, "tokens": 24},
+                               "accuracy": {"examples": 4, "max_new_tokens": 32}})
+    out = run_export(cfg)
+    report = json.loads((out / "export_report.json").read_text())
+    parity, accuracy = report["gates"]["parity"], report["gates"]["accuracy"]
+    assert report["passed"] and parity["exact"] and parity["tokens_matched"] == parity["tokens_compared"] >= 4 * 8
+    assert accuracy["examples"] == 4 and accuracy["drop_points"] <= cfg.accuracy.max_drop_points
+    assert report["size_mb"]["export"] > 400  # fp32 weights: about the size of the safetensors
+    engine = load_engine(out)
+    text = "".join(engine.stream([{"role": "user", "content": "What is the capital of France?"}],
+                                 SamplingParams(max_new_tokens=16)))
+    assert "Paris" in text
