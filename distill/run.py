@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class RunOptions:
     stages: list[str] = option(default_factory=lambda: list(STAGE_ORDER[:4]),
                                help=f"stages to run, in order, from {', '.join(STAGE_ORDER)}")
     force: list[str] = option(default_factory=list, help="stages to rerun even when their stamp matches")
+    train_processes: int = option(1, "processes for the train stage; > 1 launches it under torchrun "
+                                     "(DDP: one process per GPU, or gloo on CPU)")
 
 
 def _run_config_class() -> type:
@@ -117,7 +120,7 @@ def _local(source: str) -> list[str]:
 
 
 def build_stages(cfg: Any) -> dict[str, Stage]:
-    from distill import evaluate, sample, select, train
+    from distill import evaluate, sample, select
 
     stages = {
         "sample": Stage("sample", cfg.sample, _local(cfg.sample.data.source), [cfg.sample.out],
@@ -129,7 +132,7 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
                         lambda r: f"kept {r['records_kept']} of {r['records_in']} rationales for "
                                   f"{r['instances_kept']} questions"),
         "train": Stage("train", cfg.train, [p for p in (cfg.train.data.cots,) if p] + _local(cfg.train.data.examples),
-                       [str(Path(cfg.train.out) / "student")], lambda: train.run(cfg.train), _train_result),
+                       [str(Path(cfg.train.out) / "student")], lambda: _train(cfg), _train_result),
         "eval": Stage("eval", cfg.eval, [cfg.eval.model] + _local(cfg.eval.data.source),
                       [str(Path(cfg.eval.out) / "summary.json")], lambda: evaluate.run(cfg.eval), _eval_result),
     }
@@ -147,6 +150,22 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
                                       [str(Path(eval_export.out) / "summary.json")],
                                       lambda: evaluate.run(eval_export), _eval_result)
     return stages
+
+
+def _train(cfg: Any) -> Path:
+    """In this process, or under torchrun with run.train_processes ranks (same code, DDP)."""
+    from distill import train
+
+    if cfg.run.train_processes <= 1:
+        return train.run(cfg.train)
+    config_file = Path(cfg.run.dir) / "configs" / "train.yaml"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", str(cfg.run.train_processes), "-m", "distill.train", "--config", str(config_file)]
+    print(f"[scotd run] train: {' '.join(command[1:])}", file=sys.stderr)
+    if subprocess.run(command).returncode != 0:
+        raise UserError(f"the torchrun train stage failed (see the output above); rerun it alone with: "
+                        f"{' '.join(command[1:])}")
+    return Path(cfg.train.out) / "student"
 
 
 def _train_result(student: Path) -> str:
@@ -211,6 +230,8 @@ def run(cfg: Any) -> dict:
     (root / "stages").mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, root / "recipe.resolved.yaml")
     stages = build_stages(cfg)
+    for name, stage in stages.items():  # each stage's own config, e.g. for torchrun -m distill.train --config
+        save_yaml(stage.config, root / "configs" / f"{name}.yaml")
     rows, results = [], {}
     for name in [s for s in STAGE_ORDER if s in cfg.run.stages]:
         if name not in stages:

@@ -9,9 +9,10 @@ tab asks two models the same question. Binds 127.0.0.1 unless ``--host`` says ot
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from serve.config import option, parse_args
 from serve.model_pick import EngineCache, model_label, resolve_serving_model, servable_models
@@ -29,7 +30,7 @@ class ServeConfig:
     compare_with: Optional[str] = option(None, "second model preselected in the compare tab (name or folder)")
     models: list[str] = option(help="more model folders for the picker (models/*/* are listed anyway)",
                                default_factory=list)
-    backend: str = option("auto", "engine backend: auto (from the folder), torch or onnx")
+    backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     host: str = option("127.0.0.1", "interface to bind; 0.0.0.0 exposes the server to the network")
     port: int = option(7860, "port to listen on (0: a free one)")
     api: bool = option(False, "serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) instead of the UI")
@@ -114,9 +115,15 @@ def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
     return demo
 
 
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def launch(cfg: ServeConfig, block: bool = True):
     demo = build_app(cfg)
-    demo.launch(server_name=cfg.host, server_port=cfg.port or None, share=False, show_error=True,
+    demo.launch(server_name=cfg.host, server_port=cfg.port or free_port(cfg.host), share=False, show_error=True,
                 prevent_thread_lock=not block, css=CSS, footer_links=["api"])
     return demo
 

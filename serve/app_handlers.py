@@ -73,8 +73,11 @@ def answer_markdown(reply: Reply, choices, vote: Optional[Vote] = None) -> str:
 
 
 def chat_messages(question_text: str, reply: Reply, choices, vote: Optional[Vote] = None) -> list[dict]:
-    thinking = {"role": "assistant", "content": steps_markdown(reply),
-                "metadata": {"title": THINKING_TITLE, "status": "done" if reply.done else "pending"}}
+    # Gradio folds a thought whose status is "done"; a finished one carries no status so the
+    # steps stay unfolded (the user can still fold them) and shows its duration instead.
+    metadata = {"title": THINKING_TITLE, "duration": round(reply.elapsed_s, 2)} if reply.done \
+        else {"title": THINKING_TITLE, "status": "pending"}
+    thinking = {"role": "assistant", "content": steps_markdown(reply), "metadata": metadata}
     messages = [{"role": "user", "content": question_text}, thinking]
     if reply.done:
         messages.append({"role": "assistant", "content": answer_markdown(reply, choices, vote)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Optional, TextIO
+from typing import Literal, Optional, TextIO
 
 from serve.config import option, parse_args
 from serve.engine import Engine, SamplingParams
@@ -22,7 +22,7 @@ HELP = "Type a question (options after '|', e.g. 'Which is heavier? | a brick | 
 class ChatConfig:
     model: Optional[str] = option(None, "registry name or folder; default: the int8 ONNX export of "
                                         "smollm2-135m-instruct, else its PyTorch folder", positional=True)
-    backend: str = option("auto", "engine backend: auto (from the folder), torch or onnx")
+    backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     max_new_tokens: int = option(256, "most tokens per reply")
     temperature: float = option(0.0, "0 = greedy")
     top_p: float = option(1.0, "nucleus sampling cut when temperature > 0")

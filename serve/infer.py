@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from serve.answers import answers_match, infer_answer_type
 from serve.config import option, parse_args
@@ -33,7 +33,7 @@ class InferConfig:
     output: Path = option(help="JSONL file of answers; appended to, so a rerun resumes", aliases=("--out",))
     model: Optional[str] = option(None, "registry name or folder; default: the int8 ONNX export of "
                                         "smollm2-135m-instruct, else its PyTorch folder")
-    backend: str = option("auto", "engine backend: auto (from the folder), torch or onnx")
+    backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     max_new_tokens: int = option(256, "most tokens generated per answer")
     temperature: float = option(0.0, "0 = greedy")
     top_p: float = option(1.0, "nucleus sampling cut when temperature > 0")

@@ -53,7 +53,7 @@ class TeacherServer:
             self.counter += 1
             fault = self.faults[index % len(self.faults)]
             self.log.append({"path": path, "n": body.get("n", 1), "fault": fault, "authorization": auth,
-                             "model": body.get("model")})
+                             "model": body.get("model"), "messages": len(body.get("messages") or [])})
         return fault, index
 
     def _completion(self, prompt_text: str, index: int, n: int, chat: bool, logprobs: bool) -> dict:

@@ -60,17 +60,16 @@ def test_ask_in_the_browser_and_see_reasoning_and_answer(served_app, artifacts_d
             page.locator("#ask").click()
             expect(page.locator("#answer")).to_contain_text("Answer: (a) a brick", timeout=60_000)
             chat = page.locator("#chat")
-            expect(chat.locator("ol li")).to_have_text(["A brick is dense.", "A feather is light."])
-            # Gradio folds a thought once its status is "done"; open it (again) for the screenshot.
-            title = chat.locator("[role=button]", has_text="Thinking")
-            page.wait_for_timeout(500)
-            if "expanded" not in (title.get_attribute("class") or ""):
-                title.click()
-            expect(chat.get_by_text("A brick is dense.")).to_be_visible()
-            expect(chat.get_by_text("A feather is light.")).to_be_visible()
+            steps = chat.locator("ol li")
+            expect(steps).to_have_text(["A brick is dense.", "A feather is light."])
+            expect(steps.first).to_be_visible()
             expect(page.locator("#stats")).to_contain_text("tok/s")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(artifacts_dir / "reasoning_chat.png"), full_page=True)
+            page.screenshot(path=str(artifacts_dir / "reasoning_chat.png"))
+            title = chat.locator("[role=button]", has_text="Thinking")
+            title.click()  # the thinking block folds ...
+            expect(steps).to_have_count(0)
+            title.click()  # ... and unfolds again
+            expect(steps.first).to_be_visible()
         finally:
             browser.close()
     assert (artifacts_dir / "reasoning_chat.png").stat().st_size > 10_000

@@ -1,0 +1,132 @@
+"""scotd run: a recipe chains sample -> select -> train -> eval (-> export -> eval of the export) and skips
+every stage whose config and input hashes are unchanged. The teacher is a real OpenAI-compatible HTTP
+server on 127.0.0.1; the student is the tiny random llama."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from distill.run import RunConfig, link_stages
+from serve.cli import main as cli_main
+from serve.config import parse_args
+from teacher_server import TeacherServer
+from train_fixtures import write_task
+
+
+def _recipe(folder: Path, examples: Path, student: Path, base_url: str, stages: list[str]) -> Path:
+    recipe = {
+        "run": {"dir": str(folder / "run"), "stages": stages},
+        "sample": {"data": {"source": str(examples), "split": "train"},
+                   "teacher": {"backend": "openai", "model": "test-teacher", "base_url": base_url},
+                   "sampling": {"n": 3}},
+        "select": {"filter": "correct"},
+        "train": {"model": str(student), "max_steps": 4, "batch_size": 4, "lr": 3e-3, "eval_every": 0,
+                  "save_every": 100, "log_every": 1, "data": {"dev_fraction": 0}},
+        "eval": {"data": {"split": "test"}, "max_new_tokens": 12},
+        "export": {"precision": "fp32", "accuracy": {"enabled": False}},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def _stamps(run_dir: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in (run_dir / "stages").glob("*.json")}
+
+
+def _statuses(run_dir: Path) -> dict[str, str]:
+    return {row["stage"]: row["status"] for row in json.loads((run_dir / "run.json").read_text())["stages"]}
+
+
+def test_links_stages_under_the_run_folder(tmp_path):
+    cfg = parse_args(RunConfig, ["--config", str(_recipe(tmp_path, tmp_path / "q.jsonl", tmp_path / "m", "u", []))])
+    link_stages(cfg)
+    run_dir = tmp_path / "run"
+    assert cfg.sample.out == str(run_dir / "cots.jsonl") and cfg.select.input == cfg.sample.out
+    assert cfg.train.data.cots == cfg.select.out == str(run_dir / "train_cots.jsonl")
+    assert cfg.train.data.examples == cfg.eval.data.source == str(tmp_path / "q.jsonl")
+    assert cfg.eval.model == cfg.export.model == str(run_dir / "train" / "student")
+
+
+def test_recipe_runs_end_to_end_then_skips_until_an_input_changes(tiny_llama_dir, tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=12, n_test=4)
+    run_dir = tmp_path / "run"
+    stages = ["sample", "select", "train", "eval"]
+    with TeacherServer(seed=1) as server:
+        recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url, stages)
+        assert cli_main(["run", str(recipe)]) == 0
+        first = capsys.readouterr().out
+        assert _statuses(run_dir) == dict.fromkeys(stages, "ran")
+        requests = len(server.log)
+        assert requests > 0
+        summary = json.loads((run_dir / "eval" / "summary.json").read_text())
+        assert summary["n"] == 4 and summary["model"] == str(run_dir / "train" / "student")
+        assert "| eval | ran |" in first and f"{summary['accuracy']:.3f}" in first
+        assert (run_dir / "report.md").read_text().count("| ran |") == 4
+        assert (run_dir / "loss.png").stat().st_size > 1000
+        kept = [json.loads(line) for line in (run_dir / "train_cots.jsonl").read_text().splitlines()]
+        assert kept and all(r["correct"] for r in kept)
+        stamps = _stamps(run_dir)
+        assert stamps["train"]["inputs"][str(run_dir / "train_cots.jsonl")]
+
+        # Same recipe again: every stage is up to date, the teacher is not asked again.
+        assert cli_main(["run", str(recipe)]) == 0
+        assert _statuses(run_dir) == dict.fromkeys(stages, "skipped")
+        assert len(server.log) == requests and _stamps(run_dir) == stamps
+
+        # A training setting changes: sample and select stay, train and eval rerun (train under torchrun).
+        assert cli_main(["run", str(recipe), "--train.max_steps", "5", "--run.train_processes", "2"]) == 0
+        assert _statuses(run_dir) == {"sample": "skipped", "select": "skipped", "train": "ran", "eval": "ran"}
+        train_summary = json.loads((run_dir / "train" / "train_summary.json").read_text())
+        assert (train_summary["global_step"], train_summary["world_size"]) == (5, 2)
+
+        # select keeps one rationale per instance: its output hash changes, so train and eval follow.
+        assert cli_main(["run", str(recipe), "--train.max_steps", "5", "--select.per_instance", "1"]) == 0
+        assert _statuses(run_dir) == {"sample": "skipped", "select": "ran", "train": "ran", "eval": "ran"}
+
+        # --run.force reruns a stage whose stamp matches.
+        assert cli_main(["run", str(recipe), "--train.max_steps", "5", "--select.per_instance", "1",
+                         "--run.force", "eval"]) == 0
+        assert _statuses(run_dir)["eval"] == "ran" and _statuses(run_dir)["train"] == "skipped"
+    assert len(server.log) == requests
+
+
+def test_export_stage_and_eval_of_the_export(tiny_llama_dir, tmp_path):
+    pytest.importorskip("onnxruntime_genai")
+    examples, _ = write_task(tmp_path / "task", n_train=8, n_test=4)
+    run_dir = tmp_path / "run"
+    with TeacherServer(seed=2) as server:
+        recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url,
+                         ["sample", "select", "train", "eval", "export", "eval_export"])
+        assert cli_main(["run", str(recipe)]) == 0
+    assert set(_statuses(run_dir).values()) == {"ran"}
+    report = json.loads((run_dir / "onnx-fp32" / "export_report.json").read_text())
+    assert report["passed"] and report["source_dir"] == str((run_dir / "train" / "student").resolve())
+    torch_eval = json.loads((run_dir / "eval" / "summary.json").read_text())
+    onnx_eval = json.loads((run_dir / "eval-export" / "summary.json").read_text())
+    assert (torch_eval["backend"], onnx_eval["backend"]) == ("torch", "onnx")
+    assert onnx_eval["accuracy"] == torch_eval["accuracy"]  # fp32 export, greedy: same answers
+
+
+def test_shipped_recipes_parse():
+    recipes = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml"))
+    assert {"quickstart.yaml", "paper-csqa.yaml", "paper-obqa.yaml", "paper-quarel.yaml"} <= {p.name for p in recipes}
+    for recipe in recipes:
+        cfg = parse_args(RunConfig, ["--config", str(recipe)])
+        assert cfg.sample.sampling.n >= 1 and cfg.train.model
+
+
+def test_bad_recipes_are_one_line_errors(tmp_path, capsys):
+    assert cli_main(["run"]) == 2
+    assert "needs a recipe" in capsys.readouterr().err
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("run: {stages: [sample, distill]}\n")
+    assert cli_main(["run", str(recipe)]) == 2
+    assert "unknown stage(s) ['distill']" in capsys.readouterr().err
+    recipe.write_text("trian: {max_steps: 3}\n")
+    assert cli_main(["run", str(recipe)]) == 2
+    assert "unknown config key 'trian'" in capsys.readouterr().err

@@ -1,0 +1,26 @@
+"""``scotd bench sample`` end to end on a tiny model: JSON written, only its markdown section replaced."""
+
+from __future__ import annotations
+
+import json
+
+from distill.bench_sample import SECTION_END, SECTION_START, main
+
+
+def test_bench_writes_json_and_replaces_only_its_section(tmp_path, tiny_llama_dir, capsys):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"})
+                                 + "\n" for i in range(6)))
+    markdown = tmp_path / "BENCHMARKS.md"
+    markdown.write_text(f"# Benchmarks\n\n## Decode\nkeep me\n\n{SECTION_START}\nold numbers\n{SECTION_END}\n\n## Other\n")
+    args = ["--model", str(tiny_llama_dir), "--source", str(questions), "--questions", "2", "--n", "3",
+            "--max_new_tokens", "4", "--json_out", str(tmp_path / "sample.json"), "--markdown", str(markdown)]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "sample.json").read_text())
+    assert [arm["samples"] for arm in result["arms"]] == [6, 6, 6]
+    ratio = result["arms"][1]["samples_per_s"] / result["arms"][0]["samples_per_s"]
+    assert abs(result["speedup_samples_per_s"] - ratio) < 0.01
+    text = markdown.read_text()
+    assert "keep me" in text and "## Other" in text and "old numbers" not in text
+    assert text.count(SECTION_START) == 1 and "| one sample per generate call | 6 |" in text
+    assert "samples/s" in capsys.readouterr().out
