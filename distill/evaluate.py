@@ -48,7 +48,7 @@ class EvalData:
 @dataclass
 class EvalConfig:
     model: str = option("", "model folder (PyTorch or exported ONNX) or registry name", positional=True)
-    out: str = option("", "eval folder (default: runs/eval/<model folder name>)", aliases=("--out",))
+    out: str = option("", "eval folder (default: runs/eval/<model folder name>)")
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine; auto picks by the folder's contents")
     mode: Literal["auto", "cot", "label_only"] = option(
         "auto", "what the model writes; auto reads scotd_student.json in the model folder (else cot)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ class LoraOptions:
 @dataclass
 class TrainConfig:
     model: str = option(DEFAULT_MODEL, "student: a models/ registry name, a folder, or a Hugging Face id")
-    out: str = option("runs/train", "run folder; the student is saved in OUT/student", aliases=("--out",))
+    out: str = option("runs/train", "run folder; the student is saved in OUT/student")
     mode: Literal["cot", "label_only"] = option("cot", "cot: rationale + answer; label_only: the answer alone")
     cot_policy: Literal["sample_one", "all"] = option(
         "sample_one", "sample_one: one kept rationale per instance, redrawn each epoch; all: every kept rationale")
@@ -218,11 +219,15 @@ def run(cfg: TrainConfig) -> Path:
 
     args = training_arguments(cfg, out, has_dev=dev_set is not None)
     checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
-    if checkpoints and not cfg.resume and args.process_index == 0:
-        print(f"[scotd train] {out / 'checkpoints'} has checkpoints from an earlier run; starting over "
-              "(pass --resume to continue from the last one)")
+    if args.process_index == 0 and not cfg.resume:
+        # A fresh run must not pick an older run's checkpoint as its "best" or resume point.
+        if checkpoints:
+            print(f"[scotd train] removing {len(checkpoints)} checkpoint(s) of an earlier run in "
+                  f"{out / 'checkpoints'} (pass --resume to continue from them instead)")
+            for old in checkpoints:
+                shutil.rmtree(old)
+        (out / "metrics.jsonl").unlink(missing_ok=True)
     if args.process_index == 0:
-        (out / "metrics.jsonl").unlink(missing_ok=True) if not cfg.resume else None
         save_yaml(cfg, out / "train_config.yaml")
         write_run_info(out / "run_info.json", inputs={"cots": cfg.data.cots, "model": source},
                        extra={"data": stats, "train_items": len(train_set), "dev_items": len(dev_items),

@@ -47,7 +47,12 @@ class ParityGate:
     prompts: int = option(8, "how many of the fixed prompts to use (at most 8)")
     tokens: int = option(32, "greedy tokens compared per prompt")
     exact_for: list[str] = option(default_factory=lambda: ["fp32", "int8"],
-                                  help="precisions whose export fails unless every token matches")
+                                  help="precisions whose export fails unless every token matches (up to near-ties)")
+    # Measured on SmolLM2-135M int8: every divergence came where PyTorch's own top two logits were
+    # 0.07-0.13 apart (on logits of ~30, with the third choice > 1.5 below). Weight rounding moves logits
+    # by about that much; a real quantization error shows up as a gap of whole logits.
+    tie_margin: float = option(0.25, "a quantized export may pick another token only where PyTorch fp32 "
+                                     "scores the two within this many logits (fp32 exports get no margin)")
 
 
 @dataclass
@@ -115,8 +120,22 @@ def parity_prompts(tokenizer, count: int) -> list[str]:
     return [render_prompt(q, c, tokenizer=tokenizer) for q, c in PARITY_QUESTIONS[:count]]
 
 
-def run_parity(reference, engine, cfg: ParityGate) -> dict[str, Any]:
-    """Compare greedy ids prompt by prompt; ``exact`` means every sequence matched in full."""
+def divergence_gap(model, prompt_ids: list[int], expected: list[int], got: list[int], at: int,
+                   eos: set[int]) -> float:
+    """PyTorch's logit of its own token minus its logit of the export's token where they part."""
+    import torch
+
+    stop = min(eos) if eos else 0
+    ref_token = expected[at] if at < len(expected) else stop
+    got_token = got[at] if at < len(got) else stop
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([prompt_ids + expected[:at]])).logits[0, -1]
+    return round(float(logits[ref_token] - logits[got_token]), 4)
+
+
+def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> dict[str, Any]:
+    """Compare greedy ids prompt by prompt. ``exact``: every sequence matched in full; ``passed``:
+    every sequence matched or parted only at a near-tie (PyTorch gap <= ``tie_margin``)."""
     model, tokenizer = reference
     eos = eos_ids_of(model, tokenizer)
     greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
@@ -126,15 +145,20 @@ def run_parity(reference, engine, cfg: ParityGate) -> dict[str, Any]:
         expected = list(torch_token_stream(model, ids, cfg.tokens, eos))
         got = list(engine.token_ids(ids, greedy))
         prefix = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+        exact = expected == got
+        gap = None if exact else divergence_gap(model, ids, expected, got, prefix, eos)
         rows.append({"prompt_tokens": len(ids), "tokenizer_match": engine.encode(prompt) == ids,
                      "reference_tokens": len(expected), "export_tokens": len(got),
-                     "matched_prefix": prefix, "exact": expected == got})
+                     "matched_prefix": prefix, "exact": exact, "divergence_gap": gap,
+                     "near_tie": gap is not None and abs(gap) <= tie_margin})
     matched = sum(r["matched_prefix"] for r in rows)
     compared = sum(max(r["reference_tokens"], r["export_tokens"]) for r in rows)
+    tokenizer_match = all(r["tokenizer_match"] for r in rows)
     return {"prompts": len(rows), "tokens_per_prompt": cfg.tokens, "tokens_matched": matched,
             "tokens_compared": compared, "exact_prompts": sum(r["exact"] for r in rows),
-            "tokenizer_match": all(r["tokenizer_match"] for r in rows),
-            "exact": all(r["exact"] and r["tokenizer_match"] for r in rows), "per_prompt": rows}
+            "near_tie_prompts": sum(r["near_tie"] for r in rows), "tie_margin": tie_margin,
+            "tokenizer_match": tokenizer_match, "exact": tokenizer_match and all(r["exact"] for r in rows),
+            "passed": tokenizer_match and all(r["exact"] or r["near_tie"] for r in rows), "per_prompt": rows}
 
 
 # --------------------------------------------------------------------------- gate 2: accuracy

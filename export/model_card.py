@@ -22,7 +22,8 @@ def _gate_lines(report: dict) -> list[str]:
     if parity:
         lines.append(f"- Greedy-token parity with PyTorch fp32: {parity['tokens_matched']}/{parity['tokens_compared']} "
                      f"tokens over {parity['prompts']} prompts x {parity['tokens_per_prompt']} tokens "
-                     f"({'exact' if parity['exact'] else 'not exact'}; required exact: {parity['required_exact']}).")
+                     f"({parity['exact_prompts']} prompts exact, {parity['near_tie_prompts']} part at a near-tie of "
+                     f"<= {parity['tie_margin']} logits in PyTorch; required: {parity['required_exact']}).")
     accuracy = report["gates"].get("accuracy")
     if accuracy:
         lines.append(f"- Task accuracy on `{accuracy['task']}` ({accuracy['split']}, {accuracy['examples']} examples, "

@@ -139,3 +139,15 @@ def test_same_command_scores_an_exported_onnx_folder(cot_student, task, tmp_path
     # fp32 export, greedy decoding: the same answers, question by question.
     assert [json.loads(r)["parsed"] for r in torch_rows] == [json.loads(r)["parsed"] for r in onnx_rows]
     assert onnx_summary["accuracy"] == torch_summary["accuracy"]
+
+
+def test_plots_loss_curve_and_accuracy_vs_samples_per_instance(cot_student, task, tmp_path):
+    from distill.plots import eval_point, main as plots_main
+
+    _eval(cot_student, task, tmp_path / "e", "--data.limit", "2")
+    point = eval_point(tmp_path / "e")
+    assert point["samples_per_instance"] == 2.0  # two correct rationales kept per training question
+    assert plots_main(["accuracy", str(tmp_path / "e"), "--out", str(tmp_path / "acc.png")]) == 0
+    assert plots_main(["loss", str(cot_student.parent), "--out", str(tmp_path / "loss.png")]) == 0
+    for png in ("acc.png", "loss.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / png).stat().st_size > 5000

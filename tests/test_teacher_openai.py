@@ -111,5 +111,6 @@ def test_retries_exhausted_is_an_actionable_error(tmp_path):
 def test_prompt_style_text_sends_the_few_shot_text_as_one_chat_turn(tmp_path):
     with TeacherServer() as server:
         run(config(tmp_path, server, n=1, count=2, prompt_style="text"))
-        run(config(tmp_path / "turns", server, n=1, count=2)) if (tmp_path / "turns").mkdir() is None else None
+        (tmp_path / "turns").mkdir()
+        run(config(tmp_path / "turns", server, n=1, count=2))
     assert [e["messages"] for e in server.log] == [1, 1, 10, 10]  # system + 4 demonstrations x 2 + question
