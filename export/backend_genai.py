@@ -40,8 +40,11 @@ def builder_options(precision: str, block_size: int, accuracy_level: int) -> lis
         return []
     options = [f"block_size={block_size}", f"accuracy_level={accuracy_level}"]
     if precision == "int4":
-        # The LM head is the most output-sensitive weight: keep it at int8 inside an int4 body.
-        options.append("matmul_mixed_precision=last_matmul:int8")
+        # The LM head is the most output-sensitive weight: keep it at int8 inside an int4 body. A tied
+        # head shared with the embedding gets no separate int8 copy (the builder writes a dangling
+        # reference), so untie them: int8 head MatMul, int4 embedding Gather.
+        options += ["matmul_mixed_precision=last_matmul:int8", "shared_embeddings=false",
+                    "op_types_to_quantize=MatMul/Gather"]
     return options
 
 

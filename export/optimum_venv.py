@@ -12,6 +12,7 @@ file written last marks a venv as complete: a half-built one is rebuilt.
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import subprocess
 import sys
@@ -100,5 +101,4 @@ def installed_versions(root: Path | None = None) -> dict[str, str]:
     script = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
               "['optimum-onnx', 'optimum', 'transformers', 'torch', 'onnx']}))")
     result = subprocess.run([str(venv_python(root)), "-c", script], capture_output=True, text=True)
-    import json
     return json.loads(result.stdout) if result.returncode == 0 else {}

@@ -125,3 +125,19 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     write_section(markdown, f"{SECTION_START}\nnew table\n{SECTION_END}")
     assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
     assert "keep me" in markdown.read_text()
+
+
+def test_divergence_gap_is_the_reference_logit_difference(lively_llama):
+    import torch
+
+    from export.gates import divergence_gap, encode_prompt, load_reference, parity_prompts, torch_token_stream
+
+    model, tokenizer = load_reference(lively_llama)
+    ids = encode_prompt(tokenizer, parity_prompts(tokenizer, 1)[0])
+    expected = list(torch_token_stream(model, ids, 6))
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids + expected[:3]])).logits[0, -1]
+    runner_up = int(torch.topk(logits, 2).indices[1])
+    got = expected[:3] + [runner_up]
+    gap = divergence_gap(model, ids, expected, got, 3, set())
+    assert gap == pytest.approx(float(logits[expected[3]] - logits[runner_up]), abs=1e-3) and gap >= 0
