@@ -253,7 +253,13 @@ def run(cfg: Any) -> dict:
             continue
         print(f"[scotd run] {name}: running", file=sys.stderr)
         started = time.perf_counter()
-        result = stage.call()
+        try:
+            result = stage.call()
+        except (UserError, KeyboardInterrupt) as exc:  # keep the report of what finished, then stop
+            rows.append({"stage": name, "status": "FAILED", "seconds": time.perf_counter() - started,
+                         "result": str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})
+            _write_report(cfg, root, rows)
+            raise
         seconds = time.perf_counter() - started
         line = stage.describe(result)
         results[name] = result
@@ -262,13 +268,18 @@ def run(cfg: Any) -> dict:
                                           "result": line, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                                          indent=2, default=str) + "\n")
         rows.append({"stage": name, "status": "ran", "seconds": seconds, "result": line})
+    table = _write_report(cfg, root, rows)
+    print(table, end="")
+    return {"stages": rows, "table": table}
+
+
+def _write_report(cfg: Any, root: Path, rows: list[dict]) -> str:
     table = report_table(rows)
     (root / "report.md").write_text(f"# scotd run {root}\n\n{table}")
     (root / "run.json").write_text(json.dumps({"stages": rows, "git_commit": git_commit(),
                                                "versions": package_versions()}, indent=2, default=str) + "\n")
     _plot_losses(cfg, root)
-    print(table, end="")
-    return {"stages": rows, "table": table}
+    return table
 
 
 def _plot_losses(cfg: Any, root: Path) -> None:

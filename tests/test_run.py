@@ -130,3 +130,15 @@ def test_bad_recipes_are_one_line_errors(tmp_path, capsys):
     recipe.write_text("trian: {max_steps: 3}\n")
     assert cli_main(["run", str(recipe)]) == 2
     assert "unknown config key 'trian'" in capsys.readouterr().err
+
+
+def test_a_failing_stage_keeps_the_report_of_finished_ones(tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=4, n_test=2)
+    with TeacherServer(seed=3) as server:
+        recipe = _recipe(tmp_path, examples, tmp_path / "unused", server.base_url, ["sample", "select"])
+        assert cli_main(["run", str(recipe), "--select.per_instance", "-1"]) == 2
+    assert "--per-instance must be >= 0" in capsys.readouterr().err
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "| sample | ran |" in report and "| select | FAILED |" in report
+    assert (tmp_path / "run" / "stages" / "sample.json").is_file()
+    assert not (tmp_path / "run" / "stages" / "select.json").exists()
