@@ -49,8 +49,8 @@ def _arm(name: str, run_fn, jobs: list[Job]) -> dict:
     seconds = time.perf_counter() - started
     tokens = sum(s.tokens for s in samples)
     assert len(samples) == sum(j.n for j in jobs), f"{name}: {len(samples)} samples"
-    return {"arm": name, "samples": len(samples), "generated_tokens": tokens, "seconds": round(seconds, 2),
-            "samples_per_s": round(len(samples) / seconds, 3), "tokens_per_s": round(tokens / seconds, 2)}
+    return {"arm": name, "samples": len(samples), "generated_tokens": tokens, "seconds": round(seconds, 3),
+            "samples_per_s": round(len(samples) / seconds, 4), "tokens_per_s": round(tokens / seconds, 3)}
 
 
 def run(cfg: BenchSampleConfig) -> dict:
@@ -63,6 +63,7 @@ def run(cfg: BenchSampleConfig) -> dict:
     jobs = [Job(e.id, build_prompt(e, prompt_set_for(e, "auto", prompt_sets)), cfg.n) for e in examples]
     params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=0)
     teacher = HFTeacher(TeacherConfig(backend="hf", model=cfg.model, batch_size=cfg.batch_size), params)
+    load_start = os.getloadavg()[0]
     prompt_tokens = [len(teacher.tokenizer(teacher.render(j))["input_ids"]) for j in jobs]
     teacher.generate([teacher.render(jobs[0])], 2)  # warm-up: first-call allocations, kernel selection
 
@@ -84,7 +85,10 @@ def run(cfg: BenchSampleConfig) -> dict:
         "device": str(teacher.device), "dtype": str(teacher.dtype).replace("torch.", ""),
         "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "torch": torch.__version__, "arms": arms,
-        "speedup_samples_per_s": round(arms[1]["samples_per_s"] / arms[0]["samples_per_s"], 2),
+        # the machine may be shared: a high load average means every arm was slowed, the ratio less so
+        "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        # from the timings, not the rounded rates (both arms produce the same number of samples)
+        "speedup_samples_per_s": round(arms[0]["seconds"] / arms[1]["seconds"], 2),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     write_outputs(cfg, result)
@@ -95,7 +99,9 @@ def markdown_table(result: dict) -> str:
     lines = [f"`scotd bench sample`: {result['model']} on {result['device']} ({result['dtype']}, "
              f"{result['torch_threads']} threads, {result['cpu_count']} CPUs), {result['questions']} few-shot prompts "
              f"from {result['source']} (mean {result['prompt_tokens_mean']} prompt tokens) x {result['n']} samples, "
-             f"{result['max_new_tokens']} new tokens, temperature {result['temperature']}; {result['created']}.", "",
+             f"{result['max_new_tokens']} new tokens, temperature {result['temperature']}; {result['created']}"
+             + (f", 1-min load average {result['load_average_1min'][0]} at start, {result['load_average_1min'][1]} at end"
+                if result.get("load_average_1min") else "") + ".", "",
              "| arm | samples | seconds | samples/s | generated tokens/s |", "|---|---|---|---|---|"]
     for arm in result["arms"]:
         lines.append(f"| {arm['arm']} | {arm['samples']} | {arm['seconds']} | {arm['samples_per_s']} | "
@@ -103,6 +109,8 @@ def markdown_table(result: dict) -> str:
     lines += ["", f"Batched / one-at-a-time samples/s: **{result['speedup_samples_per_s']}x** (measured in one run). "
               "The batched arm runs each few-shot prompt through the model once and copies its KV cache to the "
               "n samples; the last row shows the same batching with the prompt repeated per sample instead."]
+    if result.get("note"):
+        lines += ["", f"Note: {result['note']}."]
     return "\n".join(lines)
 
 
