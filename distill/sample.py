@@ -140,7 +140,7 @@ def run(cfg: SampleConfig) -> dict[str, Any]:
         todo = [i for i in range(cfg.sampling.n) if (example.id, i) not in store]
         if todo:
             prompt = build_prompt(example, prompt_set_for(example, cfg.prompt.set, prompt_sets), cfg.prompt.rationalize)
-            jobs.append(Job(example.id, prompt, len(todo)))
+            jobs.append(Job(example.id, prompt, len(todo), example=example, indices=tuple(todo)))
             missing[example.id] = todo
     by_id = {e.id: e for e in examples}
     todo_total = sum(len(v) for v in missing.values())

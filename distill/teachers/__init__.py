@@ -9,6 +9,7 @@ from serve.errors import UserError
 TEACHERS: dict[str, str] = {
     "openai": "distill.teachers.openai_api:OpenAITeacher",
     "hf": "distill.teachers.hf:HFTeacher",
+    "program": "distill.teachers.program:ProgramTeacher",
 }
 
 

@@ -16,12 +16,13 @@ from typing import Iterator, Literal, Optional
 from distill.prompting import TeacherPrompt
 from serve.config import option
 from serve.engine import SamplingParams
+from serve.records import Example
 
 
 @dataclass
 class TeacherConfig:
     """The teacher model and how to reach it."""
-    backend: str = option("openai", "teacher backend: openai (any OpenAI-compatible server) or hf (local transformers)")
+    backend: str = option("openai", "teacher backend: openai (any OpenAI-compatible server), hf (local transformers) or program (a task solver, see distill/solvers)")
     model: str = option("", "model name sent to the server (openai) or registry name / folder (hf)")
     base_url: str = option("http://127.0.0.1:8000/v1", "openai: server URL up to /v1")
     api: Literal["chat", "completions"] = option("chat", "openai: /v1/chat/completions or /v1/completions")
@@ -48,6 +49,8 @@ class Job:
     example_id: str
     prompt: TeacherPrompt
     n: int
+    example: Optional[Example] = None  # the question itself, for teachers that solve rather than prompt
+    indices: tuple[int, ...] = ()  # the sample indices this job fills, in order
 
 
 @dataclass

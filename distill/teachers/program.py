@@ -1,0 +1,57 @@
+"""A teacher that solves instead of sampling: a task solver narrates a correct rationale.
+
+For tasks with a known algorithm (``distill.solvers.SOLVERS``) this gives a teacher
+whose rationales are right by construction, so an experiment can separate "the
+student cannot learn from CoTs" from "the teacher's CoTs were wrong". Variety
+between the N samples of one instance comes from the solver's wording choices,
+drawn from a generator seeded by (sampling seed, example id, sample index): a
+rerun or a resumed run writes the same text for the same key.
+
+``teacher.model`` names the solver, or ``auto`` to pick by each example's task.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from distill.solvers import SOLVERS, UnsolvableQuestion
+from distill.teachers.base import Job, Sample, Teacher
+
+from serve.errors import UserError
+from serve.student_format import ANSWER_PREFIX
+
+
+class ProgramTeacher(Teacher):
+    def __init__(self, config, sampling):
+        super().__init__(config, sampling)
+        solver = config.model or "auto"
+        if solver != "auto" and solver not in SOLVERS:
+            raise UserError(f"teacher.model '{solver}' is not a program solver; use auto or one of {', '.join(SOLVERS)}")
+        self.solver = solver
+        self.name = f"program:{solver}"
+
+    def _solver_for(self, job: Job):
+        if job.example is None:
+            raise UserError("the program teacher needs the question itself; this sampler passed only a prompt")
+        family = self.solver if self.solver != "auto" else job.example.task.split("/")[0]
+        if family not in SOLVERS:
+            raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for {', '.join(SOLVERS)}")
+        return SOLVERS[family]
+
+    def sample(self, jobs: list[Job]) -> Iterator[tuple[Job, list[Sample]]]:
+        for job in jobs:
+            solve = self._solver_for(job)
+            indices = job.indices or tuple(range(job.n))
+            samples = []
+            for index in indices:
+                rng = random.Random(f"{self.sampling.seed}|{job.example_id}|{index}")
+                try:
+                    rationale, answer = solve(job.example, rng)
+                except UnsolvableQuestion as exc:
+                    samples.append(Sample(text="", finish_reason=f"unsolvable: {exc}"))
+                    continue
+                text = f"{rationale} {ANSWER_PREFIX} {answer}."
+                samples.append(Sample(text=text, tokens=len(text.split()), finish_reason="stop"))
+            self.usage.requests += 1
+            yield job, samples
