@@ -7,11 +7,8 @@ import sys
 from serve.cli import Verb, _load
 
 BENCHMARKS: dict[str, Verb] = {
-    # benchmarks: sampling
     "sample": Verb("distill.bench_sample:main", "distill", "batched hf teacher sampling vs one sample at a time (samples/s)"),
-    # benchmarks: decode
     "decode": Verb("export.bench_decode:main", "export", "decode tok/s, prefill, load, RSS, size: PyTorch fp32 vs ONNX exports"),
-    # benchmarks: serving
     "serve": Verb("serve.bench_serve:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
 }
 

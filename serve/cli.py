@@ -23,16 +23,12 @@ class Verb:
 
 VERBS: dict[str, Verb] = {
     "models": Verb("serve.models_cli:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
-    # verbs: sampling (sample, select)
     "sample": Verb("distill.sample:main", "distill", "sample N chain-of-thought rationales per question from a teacher"),
     "select": Verb("distill.select:main", "distill", "filter and downsample teacher rationales into a training set"),
-    # verbs: training (train, eval, run)
     "train": Verb("distill.train:main", "distill", "fine-tune a student on kept rationales (full or LoRA; DDP under torchrun)"),
     "eval": Verb("distill.evaluate:main", "distill", "accuracy of a model folder (PyTorch or ONNX): greedy or self-consistency"),
     "run": Verb("distill.run:main", "distill", "run a recipe: sample -> select -> train -> eval -> export, skipping done stages"),
-    # verbs: export (export)
     "export": Verb("export.export_model:main", "export", "export a model to ONNX (int8/fp32/int4), gated on parity and accuracy vs PyTorch"),
-    # verbs: serving (serve, chat, infer)
     "serve": Verb("serve.app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model"),
     "chat": Verb("serve.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning"),
     "infer": Verb("serve.infer:main", "serve", "answer a JSONL file of questions offline (resumable, one line out per line in)"),
