@@ -20,6 +20,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 from serve.errors import UserError  # noqa: E402
 
 
+def _finish(figure, axis, out: Path) -> Path:
+    axis.grid(alpha=0.3)
+    axis.legend()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    return out
+
+
 def read_metrics(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"'{path}' not found; pass a training run folder (with metrics.jsonl) or the file itself")
@@ -40,13 +50,7 @@ def plot_loss_curves(runs: Mapping[str, Path], out: Path) -> Path:
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("loss (target tokens)")
     axis.set_title("scotd training loss")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    return out
+    return _finish(figure, axis, out)
 
 
 def plot_accuracy_vs_samples(points: Sequence[dict], out: Path, baseline: dict | None = None) -> Path:
@@ -63,13 +67,7 @@ def plot_accuracy_vs_samples(points: Sequence[dict], out: Path, baseline: dict |
     axis.set_xlabel("kept rationales per instance")
     axis.set_ylabel("accuracy")
     axis.set_title("accuracy vs. samples per instance")
-    axis.grid(alpha=0.3)
-    axis.legend()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
-    return out
+    return _finish(figure, axis, out)
 
 
 def eval_point(eval_dir: Path) -> dict:
