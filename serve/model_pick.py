@@ -1,12 +1,14 @@
 """Which model a serving verb loads, the models a picker offers, and a cache of loaded engines.
 
 The default is the int8 ONNX export of ``smollm2-135m-instruct`` (fast on a CPU,
-no torch); if it has not been exported yet, the PyTorch folder is used and the
-user is told the one command that makes the export.
+no torch). On first use the model is fetched and, where the ``export`` extra is
+installed, exported (gates included); an edge install without it, or an export
+whose gate fails, serves the PyTorch folder and says which command makes the export.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 from collections import OrderedDict
@@ -35,11 +37,33 @@ def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) 
         return export
     hint = f"scotd export --model {DEFAULT_MODEL} --precision int8"
     if not entry.is_fetched():
-        raise UserError(f"the default model '{DEFAULT_MODEL}' is not fetched; run: scotd models fetch {DEFAULT_MODEL} "
-                        f"(then, for fast CPU serving: {hint})")
+        from serve.fetch import fetch_model
+
+        log(f"first use: fetching {DEFAULT_MODEL}")
+        fetch_model(DEFAULT_MODEL)
+    if export_available() and not export.exists():
+        log(f"first use: exporting {DEFAULT_MODEL} to int8 ONNX with parity and accuracy gates (a few minutes)")
+        try:
+            return export_default_int8()
+        except UserError as exc:
+            log(f"the int8 export did not pass: {exc}")
     log(f"no int8 ONNX export of {DEFAULT_MODEL} at {export}; serving the PyTorch fp32 model "
         f"(several times slower on a CPU). Create the export with: {hint}")
     return entry.hf_dir
+
+
+def export_available() -> bool:
+    """True where the export extra (torch, transformers, the genai builder) is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "export"))
+
+
+def export_default_int8() -> Path:
+    # Imported here: serve must stay importable (and torch-free) on an edge install without the export extra.
+    from export.export_model import ExportConfig, run
+
+    from serve.config import build
+
+    return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": "int8"}))
 
 
 def resolve_serving_model(model: Optional[str]) -> Path:
