@@ -16,19 +16,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
+from serve import downloads
+
 PACKAGES = ("scotd", "torch", "transformers", "accelerate", "peft", "datasets", "onnxruntime", "onnxruntime-genai")
 _SKIPPED_PARTS = {"checkpoints", "tensorboard", "__pycache__"}
 
 
 def file_sha256(path: str | Path) -> Optional[str]:
     path = Path(path)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return downloads.file_sha256(path) if path.is_file() else None
 
 
 def path_sha256(path: str | Path) -> Optional[str]:

@@ -19,7 +19,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from serve.answers import canonical_number, letter
+from serve.downloads import PipDownloadFailed, pip_download
 from serve.errors import UserError
 from serve.paths import cache_dir
 from serve.records import Example
@@ -57,13 +57,15 @@ def _download_sdist(dest: Path) -> Path:
             raise UserError(f"SCOTD_BIGBENCH_SDIST='{local}' is not a file; point it at bigbench-1.0.0.tar.gz or unset it")
         return Path(local)
     _log(f"pip download --no-deps --no-binary :all: {SDIST} (358 MB, once; only task files are kept)")
-    result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                             "--disable-pip-version-check", "-q", "-d", str(dest), SDIST],
-                            capture_output=True, text=True)
+    failure = None
+    try:
+        pip_download(SDIST, dest, sdist=True)
+    except PipDownloadFailed as exc:
+        failure = str(exc)
     archives = list(dest.glob("bigbench-*.tar.gz"))
-    if result.returncode != 0 or not archives:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"could not download {SDIST} from PyPI ({tail[0]}); check the network, or download "
+    if failure is not None or not archives:
+        failure = failure or "no output"
+        raise UserError(f"could not download {SDIST} from PyPI ({failure}); check the network, or download "
                         "it elsewhere and set SCOTD_BIGBENCH_SDIST=/path/to/bigbench-1.0.0.tar.gz")
     return archives[0]
 

