@@ -25,6 +25,7 @@ import numpy as np
 from serve.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
 from serve.engine import Engine, SamplingParams, StopStringFilter
 from serve.errors import UserError
+from serve.student_format import plain_prompt
 
 
 def detect_layout(model_dir: Path) -> str:
@@ -185,7 +186,7 @@ class OnnxEngine(Engine):
     def apply_chat_template(self, messages: list[dict[str, str]], tokenize: bool = False,
                             add_generation_prompt: bool = True) -> str:
         if not self.chat_template:
-            return f"Q: {messages[-1]['content'].strip()}\nA:"
+            return plain_prompt(messages[-1]["content"])  # the student format's form for the last user turn
         prompt = render_chat(self.chat_template, messages, add_generation_prompt=add_generation_prompt,
                              **self.special_tokens)
         return self.encode(prompt) if tokenize else prompt

@@ -21,6 +21,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria,
 
 from serve.engine import Engine, SamplingParams, StopStringFilter
 from serve.errors import UserError
+from serve.student_format import plain_prompt
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -83,8 +84,7 @@ class TorchEngine(Engine):
     def apply_chat_template(self, messages: list[dict[str, str]], tokenize: bool = False,
                             add_generation_prompt: bool = True) -> str:
         if not self.chat_template:
-            # No template: the student format's plain form for the last user turn.
-            return f"Q: {messages[-1]['content'].strip()}\nA:"
+            return plain_prompt(messages[-1]["content"])  # the student format's form for the last user turn
         return self.tokenizer.apply_chat_template(messages, tokenize=tokenize,
                                                   add_generation_prompt=add_generation_prompt)
 

@@ -32,6 +32,11 @@ def student_messages(question: str, choices: Sequence[str] | None = None) -> lis
     return [{"role": "user", "content": format_question(question, choices)}]
 
 
+def plain_prompt(user_text: str) -> str:
+    """The prompt for a model without a chat template."""
+    return f"Q: {user_text.strip()}\nA:"
+
+
 def render_prompt(question: str, choices: Sequence[str] | None = None, tokenizer: Any = None,
                   chat_template: bool | None = None) -> str:
     """The exact prompt string; ``tokenizer`` is a transformers tokenizer (or None for plain)."""
@@ -39,7 +44,7 @@ def render_prompt(question: str, choices: Sequence[str] | None = None, tokenizer
     if use_template and tokenizer is not None:
         return tokenizer.apply_chat_template(student_messages(question, choices), tokenize=False,
                                              add_generation_prompt=True)
-    return f"Q: {format_question(question, choices)}\nA:"
+    return plain_prompt(format_question(question, choices))
 
 
 def target_text(answer: str, rationale: str | None = None, mode: str = "cot") -> str:
