@@ -19,15 +19,14 @@ from serve.errors import UserError
 
 
 def _pick_device_dtype(device: str, dtype: str):
-    import torch
+    """The serving engine's rule (bf16 on a GPU that has it, fp32 on CPU), with errors naming the teacher keys."""
+    from serve.engine_torch import pick_device, pick_dtype
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    if not hasattr(torch, dtype):
-        raise UserError(f"teacher.dtype '{dtype}' is not a torch dtype; use auto, float32, bfloat16 or float16")
-    return torch.device(device), getattr(torch, dtype)
+    try:
+        chosen = pick_device(device)
+        return chosen, pick_dtype(dtype, chosen)
+    except UserError as exc:
+        raise UserError(f"teacher.dtype '{dtype}': {exc}") from None
 
 
 class HFTeacher(Teacher):
