@@ -125,7 +125,6 @@ def test_missing_source_is_a_one_line_error(cot_student, capsys):
 
 
 def test_same_command_scores_an_exported_onnx_folder(cot_student, task, tmp_path):
-    pytest.importorskip("onnxruntime_genai")
     from export.export_model import ExportConfig, run as export_run
     from serve.config import build
 

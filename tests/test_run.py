@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from distill.run import RunConfig, link_stages
@@ -96,7 +95,6 @@ def test_recipe_runs_end_to_end_then_skips_until_an_input_changes(tiny_llama_dir
 
 
 def test_export_stage_and_eval_of_the_export(tiny_llama_dir, tmp_path):
-    pytest.importorskip("onnxruntime_genai")
     examples, _ = write_task(tmp_path / "task", n_train=8, n_test=4)
     run_dir = tmp_path / "run"
     with TeacherServer(seed=2) as server:
