@@ -17,7 +17,6 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig

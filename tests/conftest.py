@@ -12,6 +12,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_models import build_tiny_model  # noqa: E402
+# Session fixtures shared by the export and ONNX-engine tests: declared here so the tiny export is built once.
+from export_fixtures import lively_llama, llama_fp32_export  # noqa: E402,F401
 
 ARTIFACTS = Path(os.environ.get("SCOTD_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 

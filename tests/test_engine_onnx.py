@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export_fixtures import lively_llama, llama_fp32_export  # noqa: F401 (fixtures)
 from serve.chat_template import render_chat
 from serve.engine import SamplingParams, load_engine
 from serve.engine_onnx import OnnxEngine, pick_token

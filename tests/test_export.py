@@ -15,7 +15,6 @@ from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, r
 from export.export_model import ExportConfig, run as run_export
 from serve.config import build
 from serve.errors import UserError
-from export_fixtures import lively_llama, llama_fp32_export  # noqa: F401 (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 
