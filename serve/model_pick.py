@@ -15,7 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
-from serve.engine import Engine, load_engine
+from serve.engine import Engine, detect_backend, load_engine
 from serve.errors import UserError
 from serve.paths import models_dir
 from serve.registry import DEFAULT_MODEL, get_entry, resolve_model_dir
@@ -25,9 +25,13 @@ DEFAULT_EXPORT = "onnx-int8"
 
 def is_model_folder(path: Path) -> bool:
     """A finished export (it writes export_report.json last, after its gates pass) or an HF folder."""
-    if (path / "genai_config.json").is_file() or any(path.glob("*.onnx")):
+    try:
+        backend = detect_backend(path)
+    except UserError:
+        return False
+    if backend == "onnx":
         return (path / "export_report.json").is_file()
-    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+    return any(path.glob("*.safetensors"))
 
 
 def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> Path:
@@ -53,7 +57,7 @@ def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) 
 
 
 def export_available() -> bool:
-    """True where the export extra (torch, transformers, the genai builder) is installed."""
+    """True where torch, transformers and scotd's export package are importable."""
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "export"))
 
 
@@ -68,9 +72,7 @@ def export_default_int8() -> Path:
 
 def resolve_serving_model(model: Optional[str]) -> Path:
     """A folder for ``model`` (registry name, folder path) or the default when empty."""
-    if not model:
-        return default_model_dir()
-    if model == DEFAULT_MODEL:
+    if not model or model == DEFAULT_MODEL:
         return default_model_dir()
     return resolve_model_dir(model)
 
