@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional, Sequence
+from typing import Callable, Literal, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -53,6 +53,10 @@ class EvalConfig:
     mode: Literal["auto", "cot", "label_only"] = option(
         "auto", "what the model writes; auto reads scotd_student.json in the model folder (else cot)")
     data: EvalData = option(default_factory=EvalData)
+    prompt: Literal["student", "few_shot"] = option(
+        "student", "student: the question alone, as students are trained; few_shot: the teacher's few-shot CoT "
+                   "prompt (distill/prompts), for scoring an untrained base model")
+    prompt_set: str = option("auto", "few_shot prompt set: auto (by answer type), a name in distill/prompts, or a path")
     self_consistency: int = option(1, "k samples per question with a majority vote (1 = greedy decoding)")
     temperature: float = option(0.7, "sampling temperature for self-consistency")
     top_p: float = option(1.0, "nucleus sampling for self-consistency")
@@ -101,16 +105,33 @@ def parse_output(text: str, example: Example, mode: str) -> Optional[str]:
     return parse_answer(text, choices=example.choices, answer_type=kind)
 
 
+def prompt_renderer(engine, cfg: EvalConfig) -> tuple[Callable[[Example], str], list[str]]:
+    """How a question becomes the prompt string, and the stop strings that go with it."""
+    if cfg.prompt == "student":
+        return (lambda e: render_prompt(e.question, e.choices, tokenizer=engine)), []
+    from distill.prompting import TEXT_STOP, build_prompt, prompt_set_for
+
+    prompt_sets: dict = {}
+    use_chat = bool(engine.chat_template)
+
+    def few_shot(example: Example) -> str:
+        prompt = build_prompt(example, prompt_set_for(example, cfg.prompt_set, prompt_sets))
+        return engine.apply_chat_template(list(prompt.messages)) if use_chat else prompt.text
+
+    return few_shot, ([] if use_chat else list(TEXT_STOP))
+
+
 def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig) -> list[dict]:
     """One result row per example, decoded ``batch_size`` prompts at a time."""
     k = max(1, cfg.self_consistency)
-    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens if mode == "cot" else 16,
+    render, stop = prompt_renderer(engine, cfg)
+    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens if mode == "cot" else 16, stop=stop,
                               temperature=0.0 if k == 1 else cfg.temperature, top_p=cfg.top_p, seed=cfg.seed)
     rows = []
     with tqdm(total=len(examples), desc=f"eval {mode} k={k}", unit="q") as bar:
         for start in range(0, len(examples), cfg.batch_size):
             batch = examples[start:start + cfg.batch_size]
-            prompts = [render_prompt(e.question, e.choices, tokenizer=engine) for e in batch]
+            prompts = [render(e) for e in batch]
             outputs = engine.generate(prompts, sampling, n=k)
             for example, samples in zip(batch, outputs):
                 parsed = [parse_output(text, example, mode) for text in samples]
@@ -131,7 +152,8 @@ def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, 
     k = max(1, cfg.self_consistency)
     return {
         "run": cfg.name or Path(cfg.out).name, "model": str(model_dir), "backend": backend, "mode": mode,
-        "decoding": "greedy" if k == 1 else f"self-consistency k={k} T={cfg.temperature}",
+        "decoding": ("greedy" if k == 1 else f"self-consistency k={k} T={cfg.temperature}")
+                    + (" few-shot" if cfg.prompt == "few_shot" else ""),
         "source": cfg.data.source, "split": cfg.data.split, "n": len(rows),
         "accuracy": float(np.mean(correct)) if rows else 0.0, "ci95": [low, high],
         "parsed_fraction": float(np.mean([r["parsed"] is not None for r in rows])) if rows else 0.0,

@@ -1,4 +1,4 @@
-"""``scotd run RECIPE.yaml``: sample -> select -> train -> eval (-> export -> eval of the export).
+"""``scotd run RECIPE.yaml``: sample -> select -> train -> eval (-> eval_sc, eval_transfer, export, eval_export).
 
 A recipe is one YAML file whose sections are the stages' own configs (``sample:``,
 ``select:``, ``train:``, ``eval:``, ``export:``) plus ``run:`` (folder, stages, force).
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from distill.evaluate import EvalConfig
-from distill.run_info import package_versions, path_sha256, git_commit
+from distill.run_info import git_commit, hardware, package_versions, path_sha256
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
 from distill.train import TrainConfig
@@ -32,8 +32,8 @@ from serve.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.errors import UserError
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train -> "
-               "eval -> export -> eval_export; a stage whose config and input hashes are unchanged is skipped.")
-STAGE_ORDER = ("sample", "select", "train", "eval", "export", "eval_export")
+               "eval (-> eval_sc, eval_transfer) -> export -> eval_export; a stage whose config and input hashes are unchanged is skipped.")
+STAGE_ORDER = ("sample", "select", "train", "eval", "eval_sc", "eval_transfer", "export", "eval_export")
 
 
 def _export_config_type() -> Any:
@@ -58,12 +58,26 @@ class RunOptions:
                                      "(DDP: one process per GPU, or gloo on CPU)")
 
 
+@dataclass
+class ExtraEvals:
+    """More scores of the same student, each its own stage: self-consistency and a transfer task."""
+    self_consistency: int = option(0, "k for stage eval_sc: self-consistency (majority of k samples) on eval's "
+                                      "questions; 0 = no such stage")
+    transfer_source: str = option("", "question source for stage eval_transfer: a harder or unseen task the "
+                                      "student never trained on (e.g. bigbench:tracking_shuffled_objects/five_objects)")
+    transfer_split: str = option("all", "split of the transfer source (all: it was never trained on)")
+    transfer_limit: Optional[int] = option(None, "score at most this many transfer questions (a seeded subset)")
+    transfer_max_new_tokens: int = option(0, "generation budget for eval_transfer (0 = eval's)")
+
+
 def _run_config_class() -> type:
     fields = [("run", RunOptions, field(default_factory=RunOptions, metadata={"help": "the pipeline"})),
               ("sample", SampleConfig, field(default_factory=SampleConfig, metadata={"help": "scotd sample"})),
               ("select", SelectConfig, field(default_factory=SelectConfig, metadata={"help": "scotd select"})),
               ("train", TrainConfig, field(default_factory=TrainConfig, metadata={"help": "scotd train"})),
-              ("eval", EvalConfig, field(default_factory=EvalConfig, metadata={"help": "scotd eval"}))]
+              ("eval", EvalConfig, field(default_factory=EvalConfig, metadata={"help": "scotd eval"})),
+              ("evals", ExtraEvals, field(default_factory=ExtraEvals, metadata={"help": "stages eval_sc and "
+                                                                                         "eval_transfer"}))]
     if ExportConfig is not None:
         fields.append(("export", ExportConfig, field(default_factory=ExportConfig, metadata={"help": "scotd export"})))
     else:  # keep recipes with an export section loadable; the stage itself reports what to install
@@ -140,6 +154,7 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
         "eval": Stage("eval", cfg.eval, [cfg.eval.model] + _local(cfg.eval.data.source),
                       [str(Path(cfg.eval.out) / "summary.json")], lambda: evaluate.run(cfg.eval), _eval_result),
     }
+    stages.update(extra_eval_stages(cfg))
     if ExportConfig is not None:
         from export import export_model
 
@@ -154,6 +169,31 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
                                       [str(Path(eval_export.out) / "summary.json")],
                                       lambda: evaluate.run(eval_export), _eval_result)
     return stages
+
+
+def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
+    """eval_sc and eval_transfer: the eval stage's settings with one thing changed, each in its own folder."""
+    from distill import evaluate
+
+    root, more, stages = Path(cfg.run.dir), cfg.evals, {}
+    variants = {}
+    if more.self_consistency > 1:
+        variants["eval_sc"] = dataclasses.replace(cfg.eval, self_consistency=more.self_consistency,
+                                                  out=str(root / "eval-sc"), name="")
+    if more.transfer_source:
+        data = dataclasses.replace(cfg.eval.data, source=more.transfer_source, split=more.transfer_split,
+                                   limit=more.transfer_limit)
+        variants["eval_transfer"] = dataclasses.replace(
+            cfg.eval, data=data, out=str(root / "eval-transfer"), name="",
+            max_new_tokens=more.transfer_max_new_tokens or cfg.eval.max_new_tokens)
+    for name, config in variants.items():
+        stages[name] = Stage(name, config, [config.model] + _local(config.data.source),
+                             [str(Path(config.out) / "summary.json")],
+                             lambda config=config: evaluate.run(config), _eval_result)
+    return stages
+
+
+NEEDS = {"eval_sc": "evals.self_consistency set to k > 1", "eval_transfer": "evals.transfer_source set"}
 
 
 def _train(cfg: Any) -> Path:
@@ -237,6 +277,10 @@ def run(cfg: Any) -> dict:
     for name, stage in stages.items():  # each stage's own config, e.g. for torchrun -m distill.train --config
         save_yaml(stage.config, root / "configs" / f"{name}.yaml")
     rows, results = [], {}
+    missing = [f"{s} needs {NEEDS[s]}" for s in cfg.run.stages if s in NEEDS and s not in stages]
+    if missing:
+        raise UserError(f"run.stages lists a stage its recipe does not configure: {'; '.join(missing)} "
+                        "(or drop it from run.stages)")
     for name in [s for s in STAGE_ORDER if s in cfg.run.stages]:
         if name not in stages:
             print(f"[scotd run] skipping '{name}': the export stage is not available; "
@@ -276,7 +320,7 @@ def run(cfg: Any) -> dict:
 def _write_report(cfg: Any, root: Path, rows: list[dict]) -> str:
     table = report_table(rows)
     (root / "report.md").write_text(f"# scotd run {root}\n\n{table}")
-    (root / "run.json").write_text(json.dumps({"stages": rows, "git_commit": git_commit(),
+    (root / "run.json").write_text(json.dumps({"stages": rows, "git_commit": git_commit(), "hardware": hardware(),
                                                "versions": package_versions()}, indent=2, default=str) + "\n")
     _plot_losses(cfg, root)
     return table

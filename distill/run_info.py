@@ -53,6 +53,21 @@ def package_versions() -> dict[str, Optional[str]]:
     return versions
 
 
+def hardware() -> str:
+    """The machine in words, for result tables: CPU model and cores, and the GPUs torch can see."""
+    import os
+
+    cpuinfo = Path("/proc/cpuinfo")
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")), "") if cpuinfo.is_file() else ""
+    text = f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        text = f"{len(names)}x {names[0]} + {text}"
+    return text
+
+
 def git_commit() -> Optional[str]:
     try:
         result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,

@@ -1,6 +1,9 @@
 """``scotd bench decode``: PyTorch fp32 vs every ONNX export of the same model, in one run.
 
 Each variant runs in its own fresh process, so load time and peak RSS are its own.
+PyTorch runs twice: a lean KV-cache loop under inference_mode (the fastest plain
+PyTorch we know how to write, and the baseline of the "vs PyTorch" column) and
+transformers' ``generate()`` (what most users run; the baseline of "vs generate").
 All variants get the same prompt token ids and generate the same number of tokens
 (EOS ignored). Per repeat: prefill = time to the first new token, decode tok/s =
 the remaining tokens over their time; one warm-up, then the median of the repeats.
@@ -60,7 +63,8 @@ def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[di
         return [_export_variant(model, hf_dir)]
     exports = registry[model].exports() if model in registry else \
         sorted(p for p in hf_dir.parent.glob(f"{hf_dir.name}-onnx-*") if (p / "export_report.json").is_file())
-    variants = [{"model": model, "kind": "torch", "backend": "pytorch", "precision": "fp32", "path": str(hf_dir)}] \
+    variants = [{"model": model, "kind": kind, "backend": backend, "precision": "fp32", "path": str(hf_dir)}
+                for kind, backend in (("torch", "pytorch"), ("torch_generate", "pytorch-generate"))] \
         if with_torch else []
     variants += [_export_variant(model, p) for p in exports]
     if with_llama_cpp and model in registry:
@@ -114,6 +118,11 @@ def _token_stream(variant: dict, ids: list[int], new_tokens: int):
 
         model, _ = load_reference(Path(variant["path"]))
         return time.perf_counter() - started, lambda n: torch_token_stream(model, ids, n, ignore_eos=True)
+    if variant["kind"] == "torch_generate":
+        from export.gates import load_reference
+
+        model, _ = load_reference(Path(variant["path"]))
+        return time.perf_counter() - started, lambda n: generate_token_stream(model, ids, n)
     if variant["kind"] == "onnx":
         from serve.engine import SamplingParams
         from serve.engine_onnx import OnnxEngine
@@ -134,6 +143,39 @@ def _token_stream(variant: dict, ids: list[int], new_tokens: int):
     return time.perf_counter() - started, llama_stream
 
 
+def generate_token_stream(model, ids: list[int], n: int):
+    """Token ids as ``model.generate`` (greedy, exactly n new tokens) emits them, through a streamer."""
+    import queue
+    import threading
+
+    import torch
+    from transformers.generation.streamers import BaseStreamer
+
+    tokens: queue.Queue = queue.Queue()
+
+    class IdStreamer(BaseStreamer):
+        prompt_seen = False
+
+        def put(self, value):
+            if not self.prompt_seen:  # generate() first hands over the prompt itself
+                self.prompt_seen = True
+                return
+            for token in value.reshape(-1).tolist():
+                tokens.put(token)
+
+        def end(self):
+            tokens.put(None)
+
+    inputs = torch.tensor([ids])
+    worker = threading.Thread(target=lambda: model.generate(
+        inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=n, min_new_tokens=n, do_sample=False,
+        streamer=IdStreamer(), pad_token_id=model.config.eos_token_id))
+    worker.start()
+    while (token := tokens.get()) is not None:
+        yield token
+    worker.join()
+
+
 def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dict:
     load_s, stream = _token_stream(variant, ids, new_tokens)
     list(stream(min(16, new_tokens)))  # warm-up: allocations, kernel selection, caches
@@ -147,7 +189,7 @@ def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dic
         decode_tok_s.append((len(stamps) - 1) / (stamps[-1] - stamps[0]))
     path = Path(variant["path"])
     files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
-    if variant["kind"] == "torch":
+    if variant["kind"].startswith("torch"):
         files = list(path.glob("*.safetensors"))
     return {**{k: variant[k] for k in ("model", "backend", "precision")},
             "decode_tok_s": round(statistics.median(decode_tok_s), 1),
@@ -184,18 +226,19 @@ def run_variant(variant: dict, ids: list[int], cfg: DecodeBenchConfig) -> dict:
 
 def markdown_table(rows: list[dict], cfg: DecodeBenchConfig) -> str:
     baseline = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch"}
+    generate = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch-generate"}
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else "?"
     lines = [SECTION_START, "## Decode speed (`scotd bench decode`)", "",
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({cpu}), {cfg.prompt_tokens}-token prompt, "
              f"{cfg.new_tokens} greedy tokens (EOS ignored), 1 warm-up then the median of {cfg.repeats}; each row "
              "in a fresh process. Command: `scotd bench decode --models " + " ".join(cfg.models) + "`", "",
-             "| model | backend | precision | decode tok/s | vs PyTorch | prefill ms | load s | peak RSS MB | size MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | backend | precision | decode tok/s | vs PyTorch | vs generate | prefill ms | load s | "
+             "peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        base = baseline.get(r["model"])
-        ratio = f"{r['decode_tok_s'] / base:.1f}x" if base else "-"
-        lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['decode_tok_s']} | {ratio} | "
+        ratios = [f"{r['decode_tok_s'] / base:.1f}x" if base else "-"
+                  for base in (baseline.get(r["model"]), generate.get(r["model"]))]
+        lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['decode_tok_s']} | {' | '.join(ratios)} | "
                      f"{r['prefill_ms']} | {r['load_s']} | {r['peak_rss_mb']} | {r['size_mb']} |")
     return "\n".join(lines + ["", SECTION_END])
 

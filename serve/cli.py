@@ -28,6 +28,7 @@ VERBS: dict[str, Verb] = {
     "train": Verb("distill.train:main", "distill", "fine-tune a student on kept rationales (full or LoRA; DDP under torchrun)"),
     "eval": Verb("distill.evaluate:main", "distill", "accuracy of a model folder (PyTorch or ONNX): greedy or self-consistency"),
     "run": Verb("distill.run:main", "distill", "run a recipe: sample -> select -> train -> eval -> export, skipping done stages"),
+    "results": Verb("distill.results:main", "distill", "tabulate an experiment's arms (run folders): accuracy, CIs, plot vs N"),
     "export": Verb("export.export_model:main", "export", "export a model to ONNX (int8/fp32/int4), gated on parity and accuracy vs PyTorch"),
     "serve": Verb("serve.app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model"),
     "chat": Verb("serve.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning"),

@@ -188,7 +188,9 @@ def save_yaml(cfg: Any, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML mapping; ``extends: OTHER.yaml`` (relative to this file) loads OTHER first and
+    overlays this file on it, section by section, so variants of a recipe state only what differs."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found; pass --config with the path of an existing YAML file")
@@ -200,7 +202,29 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file '{path}'{line} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of keys at the top level, got {type(data).__name__}")
-    return data
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"'extends' in {path} must be the path of another YAML file, got {parent!r}")
+    parent_path = (path.parent / parent).resolve()
+    chain = (*_chain, path.resolve())
+    if parent_path in chain:
+        raise ConfigError(f"'extends' in {path} loops back to {parent_path}; remove one link of the chain")
+    if not parent_path.is_file():
+        raise ConfigError(f"'extends: {parent}' in {path}: no such file {parent_path}; "
+                          "the path is relative to the file that names it")
+    return _overlay(read_yaml(parent_path, chain), data)
+
+
+def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 # --------------------------------------------------------------------------- command line

@@ -89,3 +89,28 @@ def test_saved_yaml_round_trips(tmp_path):
     cfg = parse_args(Stage, ["--steps", "3", "--optim.lr", "0.5"])
     save_yaml(cfg, tmp_path / "resolved.yaml")
     assert parse_args(Stage, ["--config", str(tmp_path / "resolved.yaml")]) == cfg
+
+
+def test_extends_overlays_a_parent_recipe_section_by_section(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "parent.yaml").write_text("steps: 5\ntasks: [p]\noptim:\n  lr: 0.001\n  schedule: linear\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: base/parent.yaml\nsteps: 9\noptim:\n  lr: 0.5\n")
+    cfg = parse_args(Stage, ["--config", str(child), "--tasks", "flag"])
+    assert cfg.steps == 9 and cfg.optim.lr == 0.5
+    assert cfg.optim.schedule == "linear"  # kept from the parent: sections merge, they are not replaced
+    assert cfg.tasks == ["flag"]
+
+
+def test_extends_keeps_strict_keys_and_names_bad_links(tmp_path):
+    (tmp_path / "parent.yaml").write_text("optim:\n  lrr: 0.1\n")
+    (tmp_path / "child.yaml").write_text("extends: parent.yaml\nsteps: 2\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'optim.lrr'"):
+        parse_args(Stage, ["--config", str(tmp_path / "child.yaml")])
+    (tmp_path / "orphan.yaml").write_text("extends: gone.yaml\n")
+    with pytest.raises(ConfigError, match=r"'extends: gone.yaml' in .*orphan.yaml: no such file .*relative"):
+        parse_args(Stage, ["--config", str(tmp_path / "orphan.yaml")])
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        parse_args(Stage, ["--config", str(tmp_path / "a.yaml")])

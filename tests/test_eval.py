@@ -150,3 +150,29 @@ def test_plots_loss_curve_and_accuracy_vs_samples_per_instance(cot_student, task
     assert plots_main(["loss", str(cot_student.parent), "--out", str(tmp_path / "loss.png")]) == 0
     for png in ("acc.png", "loss.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / png).stat().st_size > 5000
+
+
+def test_few_shot_prompt_scores_an_untrained_model_with_the_teacher_prompt(tiny_llama_dir, task, tmp_path):
+    from distill.evaluate import prompt_renderer
+    from distill.prompting import TEXT_STOP, load_prompt_set
+    from serve.engine import load_engine
+
+    example = load_examples(str(task[0]), "test")[0]
+    demos = load_prompt_set("multiple_choice").demonstrations
+    engine = load_engine(tiny_llama_dir, backend="torch")
+    try:
+        cfg = parse_args(EvalConfig, [str(tiny_llama_dir), "--prompt", "few_shot"])
+        render, stop = prompt_renderer(engine, cfg)
+        chat = render(example)
+        assert chat.count("<|im_start|>user") == len(demos) + 1 and demos[0].question in chat
+        assert chat.rstrip().endswith("<|im_start|>assistant") and example.question in chat and stop == []
+        engine.chat_template = None  # a base model without a template gets the plain Q:/A: text and its stops
+        render, stop = prompt_renderer(engine, cfg)
+        text = render(example)
+        assert text.count("\nQ: ") == len(demos) + 1 and text.endswith("A:") and stop == list(TEXT_STOP)
+        student, _ = prompt_renderer(engine, parse_args(EvalConfig, [str(tiny_llama_dir)]))
+        assert demos[0].question not in student(example)
+    finally:
+        engine.close()
+    summary = _eval(tiny_llama_dir, task, tmp_path / "base", "--prompt", "few_shot", "--mode", "cot")
+    assert summary["decoding"] == "greedy few-shot" and summary["n"] == 8

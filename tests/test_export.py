@@ -114,16 +114,35 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 6, "repeats": 3,
                                     "json": str(tmp_path / "rows.json"), "markdown": str(markdown)})
     rows = run_bench(cfg)
-    assert [(r["backend"], r["precision"]) for r in rows] == [("pytorch", "fp32"), ("onnx-genai", "fp32")]
+    assert [(r["backend"], r["precision"]) for r in rows] == [("pytorch", "fp32"), ("pytorch-generate", "fp32"),
+                                                              ("onnx-genai", "fp32")]
     assert json.loads((tmp_path / "rows.json").read_text()) == rows
     for row in rows:
         assert row["decode_tok_s"] > 0 and row["prefill_ms"] > 0 and row["load_s"] > 0
         assert row["peak_rss_mb"] > 50 and row["size_mb"] > 0
     text = markdown.read_text()
     assert "keep me" in text and text.count(SECTION_START) == 1 and "onnx-genai" in text
+    onnx_line = next(line for line in text.splitlines() if "| onnx-genai |" in line)
+    speed = {r["backend"]: r["decode_tok_s"] for r in rows}
+    assert f"| {speed['onnx-genai'] / speed['pytorch']:.1f}x | {speed['onnx-genai'] / speed['pytorch-generate']:.1f}x |" \
+        in onnx_line
     write_section(markdown, f"{SECTION_START}\nnew table\n{SECTION_END}")
     assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
     assert "keep me" in markdown.read_text()
+
+
+def test_generate_baseline_streams_the_same_greedy_tokens_as_the_kv_loop(lively_llama):
+    from export.bench_decode import generate_token_stream
+    from export.gates import encode_prompt, load_reference, parity_prompts, torch_token_stream
+
+    model, tokenizer = load_reference(lively_llama)
+    ids = encode_prompt(tokenizer, parity_prompts(tokenizer, 1)[0])
+    loop = list(torch_token_stream(model, ids, 12, ignore_eos=True))
+    streamed = list(generate_token_stream(model, ids, 12))
+    assert len(streamed) == 12
+    eos = model.config.eos_token_id
+    first_eos = loop.index(eos) if eos in loop else len(loop)  # generate() may not emit EOS before n tokens
+    assert streamed[:first_eos] == loop[:first_eos] and first_eos > 0
 
 
 def test_divergence_gap_is_the_reference_logit_difference(lively_llama):

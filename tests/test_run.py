@@ -113,6 +113,11 @@ def test_export_stage_and_eval_of_the_export(tiny_llama_dir, tmp_path):
 def test_shipped_recipes_parse():
     recipes = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml"))
     assert {"quickstart.yaml", "paper-csqa.yaml", "paper-obqa.yaml", "paper-quarel.yaml"} <= {p.name for p in recipes}
+    arms = {p.stem: parse_args(RunConfig, ["--config", str(p)]) for p in recipes if p.stem.startswith("experiment-tso")}
+    assert len({cfg.run.dir for cfg in arms.values()}) == len(arms) >= 7  # every arm writes its own folder
+    trained = [cfg for cfg in arms.values() if "train" in cfg.run.stages]
+    assert {(c.train.max_steps, c.train.batch_size, c.train.data.limit, c.sample.data.limit) for c in trained} \
+        == {(48, 4, 32, 32)}  # same compute and questions in every arm
     for recipe in recipes:
         cfg = parse_args(RunConfig, ["--config", str(recipe)])
         assert cfg.sample.sampling.n >= 1 and cfg.train.model
@@ -140,3 +145,63 @@ def test_a_failing_stage_keeps_the_report_of_finished_ones(tmp_path, capsys):
     assert "| sample | ran |" in report and "| select | FAILED |" in report
     assert (tmp_path / "run" / "stages" / "sample.json").is_file()
     assert not (tmp_path / "run" / "stages" / "select.json").exists()
+
+
+def test_extra_eval_stages_and_the_results_table(tiny_llama_dir, tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=8, n_test=4)
+    transfer, _ = write_task(tmp_path / "transfer", n_train=0, n_test=5, seed=7)
+    run_dir = tmp_path / "run"
+    stages = ["sample", "select", "train", "eval", "eval_sc", "eval_transfer"]
+    with TeacherServer(seed=4) as server:
+        recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url, stages)
+        assert cli_main(["run", str(recipe), "--run.stages", "sample", "select", "train", "eval", "eval_sc",
+                         "--evals.transfer_source", str(transfer)]) == 2
+        assert "eval_sc needs evals.self_consistency set to k > 1" in capsys.readouterr().err
+        assert cli_main(["run", str(recipe), "--evals.self_consistency", "3", "--evals.transfer_source",
+                         str(transfer), "--evals.transfer_split", "test", "--evals.transfer_max_new_tokens", "7"]) == 0
+    assert _statuses(run_dir) == dict.fromkeys(stages, "ran")
+    greedy, sc, moved = (json.loads((run_dir / d / "summary.json").read_text())
+                         for d in ("eval", "eval-sc", "eval-transfer"))
+    assert (greedy["decoding"], sc["decoding"], moved["decoding"]) == ("greedy", "self-consistency k=3 T=0.7", "greedy")
+    assert greedy["source"] == sc["source"] == str(examples) and (greedy["n"], sc["n"]) == (4, 4)
+    assert moved["source"] == str(transfer) and moved["n"] == 5
+    assert yaml.safe_load((run_dir / "configs" / "eval_transfer.yaml").read_text())["max_new_tokens"] == 7
+    capsys.readouterr()
+
+    # scotd results reads the arm back: label from the recipe, cells from the three summaries.
+    out = tmp_path / "docs" / "tiny"
+    assert cli_main(["results", "--runs", str(run_dir), "--title", "tiny task", "--out", str(out)]) == 0
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert len(rows) == 1 and rows[0]["arm"] == "CoT N=3" and rows[0]["sampled_n"] == 3
+    assert rows[0]["greedy"]["accuracy"] == greedy["accuracy"] and rows[0]["transfer"]["n"] == 5
+    assert rows[0]["self_consistency"]["accuracy"] == sc["accuracy"]
+    train_summary = json.loads((run_dir / "train" / "train_summary.json").read_text())
+    assert rows[0]["train_tokens"] == train_summary["num_input_tokens_seen"] > 0
+    assert rows[0]["hardware"] and "CPU cores" in rows[0]["hardware"]
+    table = out.with_suffix(".md").read_text()
+    assert "### tiny task" in table and f"{100 * greedy['accuracy']:.1f} [" in table
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_results_labels_every_kind_of_arm():
+    from distill.results import arm_label
+
+    def recipe(stages, mode="cot", n=30, keep=0, strategy="random", prompt="student"):
+        return {"run": {"stages": stages}, "train": {"mode": mode}, "eval": {"prompt": prompt},
+                "sample": {"sampling": {"n": n}}, "select": {"per_instance": keep, "strategy": strategy}}
+
+    trained = ["sample", "select", "train", "eval"]
+    assert arm_label(recipe(trained)) == ("CoT N=30", 30.0)
+    assert arm_label(recipe(trained, n=1, keep=1)) == ("CoT N=1", 1.0)
+    assert arm_label(recipe(trained, keep=5, strategy="diverse")) == ("CoT N=30 -> 5 (diverse)", None)
+    assert arm_label(recipe(["train", "eval"], mode="label_only")) == ("label-only", None)
+    assert arm_label(recipe(["eval"], prompt="few_shot")) == ("untrained base, few-shot CoT", None)
+    from distill.results import read_arm
+    from serve.errors import UserError
+
+    try:
+        read_arm(Path("/nonexistent-run"))
+    except UserError as exc:
+        assert "no recipe.resolved.yaml" in str(exc)
+    else:
+        raise AssertionError("a folder without a resolved recipe must be refused")

@@ -1,0 +1,150 @@
+"""``scotd results``: one table (and an accuracy-vs-N plot) over the arms of an experiment.
+
+Each arm is a folder written by ``scotd run``. The arm's label comes from its resolved
+recipe (label-only, N sampled rationales, N downsampled to K by a strategy, or the
+untrained base with a few-shot prompt); the columns from the folders its stages wrote:
+``eval`` (greedy), ``eval-sc`` (self-consistency), ``eval-transfer`` (a task the arm never
+trained on), ``train/train_summary.json`` (tokens seen), the stage stamps (seconds) and
+``run.json`` (hardware). A missing stage leaves its cell as "not run", never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from serve.config import option, parse_args
+from serve.errors import UserError
+
+DESCRIPTION = "Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs, plot vs N."
+COLUMNS = ("arm", "kept CoTs / question", "greedy (95% CI)", "self-consistency (95% CI)", "transfer greedy (95% CI)",
+           "train tokens", "wall time", "hardware")
+
+
+@dataclass
+class ResultsConfig:
+    runs: list[str] = option(default_factory=list, help="run folders written by scotd run, one per arm")
+    title: str = option("", "heading of the table")
+    out: str = option("", "write OUT.md (table) and OUT.json (rows); with plot, also OUT.png")
+    plot: bool = option(True, "draw accuracy vs kept rationales per question (OUT.png)")
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def arm_label(recipe: dict) -> tuple[str, Optional[float]]:
+    """What the arm is, and its sampled N when it is a pure-N CoT arm (the x of the plot)."""
+    stages = recipe["run"]["stages"]
+    if "train" not in stages:
+        prompt = recipe["eval"].get("prompt", "student")
+        return ("untrained base, few-shot CoT" if prompt == "few_shot" else "untrained base"), None
+    if recipe["train"]["mode"] == "label_only":
+        return "label-only", None
+    n, keep = recipe["sample"]["sampling"]["n"], recipe["select"]["per_instance"]
+    if keep and keep < n:
+        return f"CoT N={n} -> {keep} ({recipe['select']['strategy']})", None
+    return f"CoT N={n}", float(n)
+
+
+def _accuracy(summary: Optional[dict]) -> Optional[dict]:
+    if summary is None:
+        return None
+    return {"accuracy": summary["accuracy"], "ci95": summary["ci95"], "n": summary["n"],
+            "source": summary.get("source"), "decoding": summary.get("decoding")}
+
+
+def read_arm(run_dir: Path) -> dict:
+    recipe_file = run_dir / "recipe.resolved.yaml"
+    if not recipe_file.is_file():
+        raise UserError(f"'{run_dir}' has no recipe.resolved.yaml; pass folders written by scotd run (run.dir)")
+    recipe = yaml.safe_load(recipe_file.read_text())
+    label, sampled_n = arm_label(recipe)
+    train = _read_json(Path(recipe["train"]["out"]) / "train_summary.json") if "train" in recipe["run"]["stages"] \
+        else None
+    run_info = _read_json(Path(recipe["train"]["out"]) / "run_info.json") if train else None
+    stats = (run_info or {}).get("data") or {}
+    seconds = sum(json.loads(p.read_text()).get("seconds", 0.0) for p in sorted((run_dir / "stages").glob("*.json")))
+    return {
+        "arm": label, "run_dir": str(run_dir), "sampled_n": sampled_n,
+        "kept_per_question": stats["targets"] / max(1, stats["instances"]) if stats and label != "label-only" else None,
+        "greedy": _accuracy(_read_json(run_dir / "eval" / "summary.json")),
+        "self_consistency": _accuracy(_read_json(run_dir / "eval-sc" / "summary.json")),
+        "transfer": _accuracy(_read_json(run_dir / "eval-transfer" / "summary.json")),
+        "train_tokens": train.get("num_input_tokens_seen") if train else None,
+        "train_steps": train.get("global_step") if train else None,
+        "seconds": round(seconds, 1),
+        "hardware": (_read_json(run_dir / "run.json") or {}).get("hardware"),
+    }
+
+
+def _cell(result: Optional[dict]) -> str:
+    if result is None:
+        return "not run"
+    low, high = result["ci95"]
+    return f"{100 * result['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] (n={result['n']})"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def markdown(rows: list[dict], title: str = "") -> str:
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        kept = f"{row['kept_per_question']:.1f}" if row["kept_per_question"] is not None else "-"
+        tokens = f"{row['train_tokens']:,}" if row["train_tokens"] else "-"
+        lines.append("| " + " | ".join([row["arm"], kept, _cell(row["greedy"]), _cell(row["self_consistency"]),
+                                        _cell(row["transfer"]), tokens, _minutes(row["seconds"]),
+                                        row["hardware"] or "?"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], out: Path, title: str = "") -> Path:
+    from distill.plots import _finish, plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    line = sorted((r for r in rows if r["sampled_n"] and r["greedy"]), key=lambda r: r["sampled_n"])
+    for key, name, marker in (("greedy", "greedy", "o"), ("self_consistency", "self-consistency k=5", "s"),
+                              ("transfer", "transfer (greedy)", "^")):
+        points = [(r["sampled_n"], r[key]) for r in line if r[key]]
+        if not points:
+            continue
+        xs, results = zip(*points)
+        ys = [p["accuracy"] for p in results]
+        errors = [[y - p["ci95"][0] for y, p in zip(ys, results)], [p["ci95"][1] - y for y, p in zip(ys, results)]]
+        axis.errorbar(xs, ys, yerr=errors, marker=marker, capsize=4, label=f"CoT student, {name}")
+    for row, style in zip([r for r in rows if not r["sampled_n"] and r["greedy"]], ("--", ":", "-.", (0, (1, 4)))):
+        axis.axhline(row["greedy"]["accuracy"], color="grey", linestyle=style, label=f"{row['arm']} (greedy)")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("rationales sampled per training question (N)")
+    axis.set_ylabel("accuracy on held-out questions")
+    axis.set_title(title or "accuracy vs. N")
+    return _finish(figure, axis, out)
+
+
+def run(cfg: ResultsConfig) -> dict:
+    if not cfg.runs:
+        raise UserError("results needs run folders: scotd results --runs runs/experiment/a runs/experiment/b ...")
+    rows = [read_arm(Path(d)) for d in cfg.runs]
+    table = markdown(rows, cfg.title)
+    print(table, end="")
+    if cfg.out:
+        out = Path(cfg.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".md").write_text(table)
+        out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+        if cfg.plot:
+            plot(rows, out.with_suffix(".png"), cfg.title)
+        print(f"[scotd results] wrote {out.with_suffix('.md')}, .json" + (", .png" if cfg.plot else ""))
+    return {"rows": rows, "table": table}
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(parse_args(ResultsConfig, argv, prog="scotd results", description=DESCRIPTION))
+    return 0
