@@ -6,6 +6,9 @@ untrained base with a few-shot prompt); the columns from the folders its stages 
 ``eval`` (greedy), ``eval-sc`` (self-consistency), ``eval-transfer`` (a task the arm never
 trained on), ``train/train_summary.json`` (tokens seen), the stage stamps (seconds) and
 ``run.json`` (hardware). A missing stage leaves its cell as "not run", never a guess.
+Where the task has a grader (``distill.solvers.GRADERS``), the greedy rationales are also
+checked step by step: the share of swap steps stated correctly, and how often the answer
+letter is the one the rationale's own final claim points to.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from serve.errors import UserError
 
 DESCRIPTION = "Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs, plot vs N."
 COLUMNS = ("arm", "kept CoTs / question", "greedy (95% CI)", "self-consistency (95% CI)", "transfer greedy (95% CI)",
-           "train tokens", "wall time", "hardware")
+           "steps right", "answer follows own claim", "train tokens", "wall time", "hardware")
 
 
 @dataclass
@@ -58,6 +61,28 @@ def _accuracy(summary: Optional[dict]) -> Optional[dict]:
             "source": summary.get("source"), "decoding": summary.get("decoding")}
 
 
+def step_check(eval_dir: Path) -> Optional[dict]:
+    """Step-level grading of a greedy CoT eval's rationales, when its task has a grader."""
+    from distill.solvers import GRADERS, UnsolvableQuestion, match_choice, task_family
+    from serve.answers import letter
+
+    summary = _read_json(eval_dir / "summary.json")
+    if summary is None or summary.get("mode") != "cot" or task_family(summary["source"]) not in GRADERS:
+        return None
+    grade = GRADERS[task_family(summary["source"])]
+    steps = right = follows = 0
+    rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines() if line.strip()]
+    for row in rows:
+        result = grade(row["question"], row["output"])
+        steps, right = steps + result.steps, right + result.steps_right
+        try:
+            claimed = letter(match_choice(result.final_item, row["choices"])) if result.final_item else None
+        except UnsolvableQuestion:
+            claimed = None
+        follows += claimed is not None and claimed == row["parsed"]
+    return {"steps": steps, "steps_right": right, "answers": len(rows), "answer_follows_claim": follows}
+
+
 def read_arm(run_dir: Path) -> dict:
     recipe_file = run_dir / "recipe.resolved.yaml"
     if not recipe_file.is_file():
@@ -75,6 +100,7 @@ def read_arm(run_dir: Path) -> dict:
         "greedy": _accuracy(_read_json(run_dir / "eval" / "summary.json")),
         "self_consistency": _accuracy(_read_json(run_dir / "eval-sc" / "summary.json")),
         "transfer": _accuracy(_read_json(run_dir / "eval-transfer" / "summary.json")),
+        "step_check": step_check(run_dir / "eval"),
         "train_tokens": train.get("num_input_tokens_seen") if train else None,
         "train_steps": train.get("global_step") if train else None,
         "seconds": round(seconds, 1),
@@ -99,8 +125,12 @@ def markdown(rows: list[dict], title: str = "") -> str:
     for row in rows:
         kept = f"{row['kept_per_question']:.1f}" if row["kept_per_question"] is not None else "-"
         tokens = f"{row['train_tokens']:,}" if row["train_tokens"] else "-"
+        check = row["step_check"]
+        steps = f"{100 * check['steps_right'] / max(1, check['steps']):.1f}% ({check['steps_right']}/{check['steps']})" \
+            if check else "-"
+        follows = f"{check['answer_follows_claim']}/{check['answers']}" if check else "-"
         lines.append("| " + " | ".join([row["arm"], kept, _cell(row["greedy"]), _cell(row["self_consistency"]),
-                                        _cell(row["transfer"]), tokens, _minutes(row["seconds"]),
+                                        _cell(row["transfer"]), steps, follows, tokens, _minutes(row["seconds"]),
                                         row["hardware"] or "?"]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -45,3 +45,44 @@ def test_samples_differ_in_wording_but_not_in_answer():
 def test_off_pattern_question_is_rejected():
     with pytest.raises(UnsolvableQuestion):
         parse_puzzle("What is the capital of France?")
+
+
+def test_grader_gives_teacher_rationales_full_marks_and_catches_a_wrong_step():
+    from distill.solvers.tracking_shuffled_objects import grade_rationale
+
+    puzzle = parse_puzzle(QUESTION)
+    for seed in range(40):  # every template, listing order and restating choice
+        rationale, final = narrate(puzzle, random.Random(seed))
+        grade = grade_rationale(QUESTION, rationale)
+        assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (3, 3, final.lower(), True)
+    # After Bob and Claire switch, Bob dances with Izzi and Claire with Karl: claim the reverse.
+    wrong_first = ("At the start, Alice is dancing with Patrick, Bob is dancing with Karl and Claire is dancing with "
+                   "Izzi. First, Bob and Claire swap, so Bob is dancing with Karl and Claire is dancing with Izzi. "
+                   "Second, Claire and Alice swap, so Claire is dancing with Patrick and Alice is dancing with Karl. "
+                   "Third, Claire and Bob swap, so Claire is dancing with Izzi and Bob is dancing with Patrick. "
+                   "At the end, Alice is dancing with Karl.")
+    grade = grade_rationale(QUESTION, wrong_first)
+    assert grade.steps_right == 2 and grade.final_item == "karl" and grade.final_right is True
+    truncated = wrong_first.split(" Third,")[0]  # the third swap never stated
+    grade = grade_rationale(QUESTION, truncated)
+    assert grade.steps_right == 1 and grade.final_item == "karl"
+    assert grade_rationale(QUESTION, "The answer is (a).").steps_right == 0
+
+
+def test_results_step_check_reads_an_eval_folder(tmp_path):
+    import json
+
+    from distill.results import step_check
+
+    puzzle = parse_puzzle(QUESTION)
+    good, final = narrate(puzzle, random.Random(3))
+    choices = ["Patrick.", "Karl.", "Izzi."]
+    right_letter = "(" + "abc"[match_choice(final, choices)] + ")"
+    rows = [{"question": QUESTION, "choices": choices, "output": good, "parsed": right_letter},
+            {"question": QUESTION, "choices": choices, "output": "I am not sure.", "parsed": "(a)"}]
+    (tmp_path / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = {"mode": "cot", "source": "bigbench:tracking_shuffled_objects/three_objects"}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    assert step_check(tmp_path) == {"steps": 6, "steps_right": 3, "answers": 2, "answer_follows_claim": 1}
+    (tmp_path / "summary.json").write_text(json.dumps({**summary, "source": "bigbench:strategyqa"}))
+    assert step_check(tmp_path) is None  # no grader for that task

@@ -133,3 +133,47 @@ def match_choice(item: str, choices: list[str]) -> int:
         if norm(choice) == norm(item):
             return index
     raise UnsolvableQuestion(f"no answer choice matches '{item}'")
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_STEP_MARK = re.compile(r"\b(?:(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth), |After |"
+                        r"Swap \d+: )([A-Z][a-z]+) and ([A-Z][a-z]+)")
+_CLAIM = re.compile(r"\b([A-Z][a-z]+) (?:has|is playing|is dancing with|ends up with) ([^,.;]+?)"
+                    r"(?= and [A-Z][a-z]+ (?:has|is)|[,.;]| So |$)")
+
+
+def _norm(item: str) -> str:
+    return re.sub(r"^(?:the|a|an) ", "", item.strip().rstrip(".").strip().lower())
+
+
+@dataclass
+class StepGrade:
+    steps: int  # swaps in the puzzle
+    steps_right: int  # swap lines naming the right pair and both right holdings after it, in order
+    final_item: str | None  # what the rationale's last claim says the queried person holds
+    final_right: bool
+
+
+def grade_rationale(question: str, rationale: str) -> StepGrade:
+    """Check a rationale written in the program teacher's style against the true state, swap by swap.
+
+    Step k is right when the k-th swap line of the text names the k-th swap's two people and
+    both of its holdings claims match the state after that swap; a missing line is wrong.
+    This credits partial tracking that a wrong final letter would hide."""
+    puzzle = parse_puzzle(question)
+    marks = list(_STEP_MARK.finditer(rationale))
+    state, right = dict(puzzle.start), 0
+    for k, (a, b) in enumerate(puzzle.swaps):
+        state[a], state[b] = state[b], state[a]
+        if k >= len(marks) or {marks[k].group(1), marks[k].group(2)} != {a, b}:
+            continue
+        end = marks[k + 1].start() if k + 1 < len(marks) else len(rationale)
+        claims: dict[str, str] = {}
+        for person, item in _CLAIM.findall(rationale[marks[k].end():end]):
+            claims.setdefault(person, _norm(item))
+        right += claims.get(a) == _norm(state[a]) and claims.get(b) == _norm(state[b])
+    tail = rationale[marks[-1].end():] if marks else rationale
+    finals = [_norm(item) for person, item in _CLAIM.findall(tail) if person == puzzle.query]
+    final_item = finals[-1] if finals else None
+    return StepGrade(len(puzzle.swaps), right, final_item, final_item == _norm(state[puzzle.query]))
