@@ -82,6 +82,12 @@ def eval_point(eval_dir: Path) -> dict:
     return {**summary, "mode": info.get("mode", summary.get("mode")), "samples_per_instance": per_instance}
 
 
+def run_label(path: Path) -> str:
+    """A training folder's name, or its run's name when scotd run called it 'train'."""
+    folder = path if path.is_dir() else path.parent
+    return folder.parent.name if folder.name == "train" else folder.name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m distill.plots", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("loss", "accuracy"))
@@ -89,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
     args = parser.parse_args(argv)
     if args.kind == "loss":
-        plot_loss_curves({p.name if p.is_dir() else p.parent.name: (p / "metrics.jsonl" if p.is_dir() else p)
-                          for p in args.runs}, args.out)
+        plot_loss_curves({run_label(p): (p / "metrics.jsonl" if p.is_dir() else p) for p in args.runs}, args.out)
     else:
         points = [eval_point(p) for p in args.runs]
         baseline = next((p for p in points if p["mode"] == "label_only"), None)

@@ -87,3 +87,23 @@ def test_cli_writes_training_set_and_stats(tmp_path, capsys):
     assert "kept 6 of 15 rationales for 3 of 3 instances" in capsys.readouterr().out
     with pytest.raises(UserError, match="--out must differ from --in"):
         run(SelectConfig(input=str(source), out=str(source)))
+
+
+def test_teacher_report_counts_votes_pass_at_n_and_restricts_to_a_subset():
+    from distill.teacher_report import teacher_report
+    from serve.records import CoTRecord
+
+    def rec(q, i, pred, gold):
+        return CoTRecord(example_id=q, sample_index=i, teacher="t", prompt_sha="p", rationale="r", prediction=pred,
+                         gold=gold, correct=pred == gold)
+
+    records = [rec("q1", 0, "yes", "yes"), rec("q1", 1, "no", "yes"), rec("q1", 2, "yes", "yes"),
+               rec("q2", 0, "yes", "no"), rec("q2", 1, None, "no"), rec("q2", 2, "yes", "no"),
+               rec("q3", 0, "no", "no")]
+    report = teacher_report(records)
+    assert report["questions"] == 3 and report["samples"] == 7
+    assert report["accuracy"] == 3 / 7 and report["parse_rate"] == 6 / 7
+    assert report["pass_at_n"] == 2 / 3 and report["majority_vote_accuracy"] == 2 / 3
+    assert report["most_common_gold_share"] == 2 / 3
+    only = teacher_report(records, gold={"q2": "no"})
+    assert (only["questions"], only["accuracy"], only["pass_at_n"]) == (1, 0.0, 0.0)

@@ -1,0 +1,69 @@
+"""How good is a teacher? Accuracy, pass@N and majority-vote accuracy over a CoT JSONL.
+
+``python -m distill.teacher_report runs/teacher.jsonl --source bigbench:strategyqa --split dev --limit 10``
+
+``scotd sample`` prints accuracy and pass@N for everything it sampled; this report adds the
+majority vote over each question's samples (the teacher's own self-consistency) and the
+share of the most common gold answer, and can restrict itself to the questions of a smaller
+seeded subset, so two teachers sampled on different-sized slices are compared on the same
+questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional
+
+from serve.records import CoTRecord, read_records
+
+
+def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = None) -> dict:
+    """``gold`` (example id -> answer) restricts the report to those questions."""
+    if gold is not None:
+        records = [r for r in records if r.example_id in gold]
+    gold = gold or {r.example_id: r.gold for r in records}
+    by_question: dict[str, list[CoTRecord]] = defaultdict(list)
+    for record in records:
+        by_question[record.example_id].append(record)
+    if not by_question:
+        return {"questions": 0}
+
+    def vote(samples: list[CoTRecord]) -> Optional[str]:
+        counts = Counter(s.prediction for s in samples if s.prediction is not None)
+        return counts.most_common(1)[0][0] if counts else None
+
+    answered = [gold[q] for q in by_question]
+    return {
+        "questions": len(by_question), "samples": len(records),
+        "samples_per_question": round(len(records) / len(by_question), 2),
+        "parse_rate": sum(r.prediction is not None for r in records) / len(records),
+        "accuracy": sum(r.correct for r in records) / len(records),
+        "pass_at_n": sum(any(s.correct for s in v) for v in by_question.values()) / len(by_question),
+        "majority_vote_accuracy": sum(vote(v) == gold[q] for q, v in by_question.items()) / len(by_question),
+        "most_common_gold_share": Counter(answered).most_common(1)[0][1] / len(answered),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m distill.teacher_report", description=__doc__.splitlines()[0])
+    parser.add_argument("cots", type=Path, help="CoT JSONL written by scotd sample")
+    parser.add_argument("--source", help="question source to restrict to (with --split/--limit/--seed)")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    gold = None
+    if args.source:
+        from serve.data import load_examples
+
+        gold = {e.id: e.answer for e in load_examples(args.source, split=args.split, limit=args.limit, seed=args.seed)}
+    report = teacher_report(read_records(args.cots, CoTRecord), gold)
+    print(f"{args.cots}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in report.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
