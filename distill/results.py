@@ -152,9 +152,11 @@ def plot(rows: list[dict], out: Path, title: str = "") -> Path:
     for row, style in zip([r for r in rows if not r["sampled_n"] and r["greedy"]], ("--", ":", "-.", (0, (1, 4)))):
         axis.axhline(row["greedy"]["accuracy"], color="grey", linestyle=style, label=f"{row['arm']} (greedy)")
     axis.set_xscale("log", base=2)
+    if line:
+        axis.set_xticks([r["sampled_n"] for r in line], [f"{r['sampled_n']:g}" for r in line])
     axis.set_xlabel("rationales sampled per training question (N)")
     axis.set_ylabel("accuracy on held-out questions")
-    axis.set_title(title or "accuracy vs. N")
+    axis.set_title(title.split(",")[0] if title else "accuracy vs. N")  # the full title heads the table
     return _finish(figure, axis, out)
 
 
