@@ -138,7 +138,7 @@ def _local(source: str) -> list[str]:
 
 
 def build_stages(cfg: Any) -> dict[str, Stage]:
-    from distill import evaluate, sample, select
+    from distill import sample, select
 
     stages = {
         "sample": Stage("sample", cfg.sample, _local(cfg.sample.data.source), [cfg.sample.out],
@@ -151,8 +151,7 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
                                   f"{r['instances_kept']} questions"),
         "train": Stage("train", cfg.train, [p for p in (cfg.train.data.cots,) if p] + _local(cfg.train.data.examples),
                        [str(Path(cfg.train.out) / "student")], lambda: _train(cfg), _train_result),
-        "eval": Stage("eval", cfg.eval, [cfg.eval.model] + _local(cfg.eval.data.source),
-                      [str(Path(cfg.eval.out) / "summary.json")], lambda: evaluate.run(cfg.eval), _eval_result),
+        "eval": _eval_stage("eval", cfg.eval),
     }
     stages.update(extra_eval_stages(cfg))
     if ExportConfig is not None:
@@ -165,18 +164,21 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
         # The same eval on the exported model, so quantization loss is measured, not guessed.
         eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
                                           name="", mode=cfg.train.mode, backend="auto")
-        stages["eval_export"] = Stage("eval_export", eval_export, [eval_export.model] + _local(cfg.eval.data.source),
-                                      [str(Path(eval_export.out) / "summary.json")],
-                                      lambda: evaluate.run(eval_export), _eval_result)
+        stages["eval_export"] = _eval_stage("eval_export", eval_export)
     return stages
+
+
+def _eval_stage(name: str, config: EvalConfig) -> Stage:
+    """A scotd eval of ``config.model`` on ``config.data.source``, done when its summary.json exists."""
+    from distill import evaluate
+
+    return Stage(name, config, [config.model] + _local(config.data.source),
+                 [str(Path(config.out) / "summary.json")], lambda: evaluate.run(config), _eval_result)
 
 
 def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
     """eval_sc and eval_transfer: the eval stage's settings with one thing changed, each in its own folder."""
-    from distill import evaluate
-
-    root, more, stages = Path(cfg.run.dir), cfg.evals, {}
-    variants = {}
+    root, more, variants = Path(cfg.run.dir), cfg.evals, {}
     if more.self_consistency > 1:
         variants["eval_sc"] = dataclasses.replace(cfg.eval, self_consistency=more.self_consistency,
                                                   out=str(root / "eval-sc"), name="")
@@ -186,11 +188,7 @@ def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
         variants["eval_transfer"] = dataclasses.replace(
             cfg.eval, data=data, out=str(root / "eval-transfer"), name="",
             max_new_tokens=more.transfer_max_new_tokens or cfg.eval.max_new_tokens)
-    for name, config in variants.items():
-        stages[name] = Stage(name, config, [config.model] + _local(config.data.source),
-                             [str(Path(config.out) / "summary.json")],
-                             lambda config=config: evaluate.run(config), _eval_result)
-    return stages
+    return {name: _eval_stage(name, config) for name, config in variants.items()}
 
 
 NEEDS = {"eval_sc": "evals.self_consistency set to k > 1", "eval_transfer": "evals.transfer_source set"}
