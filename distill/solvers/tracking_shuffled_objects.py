@@ -125,12 +125,15 @@ def narrate(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
     return " ".join(lines), final
 
 
+def _norm(item: str) -> str:
+    """'A blue ball.' -> 'blue ball': how an item reads without article, case or full stop."""
+    return re.sub(r"^(?:the|a|an) ", "", item.strip().rstrip(".").strip().lower())
+
+
 def match_choice(item: str, choices: list[str]) -> int:
     """Index of the answer choice naming ``item`` ("blue ball." matches "a blue ball")."""
-    def norm(text: str) -> str:
-        return re.sub(r"^(?:a|an|the) ", "", text.strip().rstrip(".").strip().lower())
     for index, choice in enumerate(choices):
-        if norm(choice) == norm(item):
+        if _norm(choice) == _norm(item):
             return index
     raise UnsolvableQuestion(f"no answer choice matches '{item}'")
 
@@ -141,10 +144,6 @@ _STEP_MARK = re.compile(r"\b(?:(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|
                         r"Swap \d+: )([A-Z][a-z]+) and ([A-Z][a-z]+)")
 _CLAIM = re.compile(r"\b([A-Z][a-z]+) (?:has|is playing|is dancing with|ends up with) ([^,.;]+?)"
                     r"(?= and [A-Z][a-z]+ (?:has|is)|[,.;]| So |$)")
-
-
-def _norm(item: str) -> str:
-    return re.sub(r"^(?:the|a|an) ", "", item.strip().rstrip(".").strip().lower())
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from distill.solvers import SOLVERS, UnsolvableQuestion
+from distill.solvers import SOLVERS, UnsolvableQuestion, task_family
 from distill.teachers.base import Job, Sample, Teacher
 
 from serve.errors import UserError
@@ -34,7 +34,7 @@ class ProgramTeacher(Teacher):
     def _solver_for(self, job: Job):
         if job.example is None:
             raise UserError("the program teacher needs the question itself; this sampler passed only a prompt")
-        family = self.solver if self.solver != "auto" else job.example.task.split("/")[0]
+        family = self.solver if self.solver != "auto" else task_family(job.example.task)
         if family not in SOLVERS:
             raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for {', '.join(SOLVERS)}")
         return SOLVERS[family]
