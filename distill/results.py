@@ -65,13 +65,14 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     """Step-level grading of a greedy CoT eval's rationales, when its task has a grader."""
     from distill.solvers import GRADERS, UnsolvableQuestion, match_choice, task_family
     from serve.answers import letter
+    from serve.records import read_jsonl
 
     summary = _read_json(eval_dir / "summary.json")
     if summary is None or summary.get("mode") != "cot" or task_family(summary["source"]) not in GRADERS:
         return None
     grade = GRADERS[task_family(summary["source"])]
     steps = right = follows = 0
-    rows = [json.loads(line) for line in (eval_dir / "predictions.jsonl").read_text().splitlines() if line.strip()]
+    rows = [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
     for row in rows:
         result = grade(row["question"], row["output"])
         steps, right = steps + result.steps, right + result.steps_right

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from serve import downloads
+from serve.machine import cpu_model
 
 PACKAGES = ("scotd", "torch", "transformers", "accelerate", "peft", "datasets", "onnxruntime", "onnxruntime-genai")
 _SKIPPED_PARTS = {"checkpoints", "tensorboard", "__pycache__"}
@@ -57,10 +58,7 @@ def hardware() -> str:
     """The machine in words, for result tables: CPU model and cores, and the GPUs torch can see."""
     import os
 
-    cpuinfo = Path("/proc/cpuinfo")
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")), "") if cpuinfo.is_file() else ""
-    text = f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    text = f"{cpu_model() or platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

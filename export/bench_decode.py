@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from serve.config import option, parse_args
 from serve.errors import UserError
+from serve.machine import CPUINFO, cpu_model
 from serve.paths import project_root
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
@@ -227,8 +228,7 @@ def run_variant(variant: dict, ids: list[int], cfg: DecodeBenchConfig) -> dict:
 def markdown_table(rows: list[dict], cfg: DecodeBenchConfig) -> str:
     baseline = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch"}
     generate = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch-generate"}
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else "?"
+    cpu = (cpu_model() or platform.processor()) if CPUINFO.is_file() else "?"
     lines = [SECTION_START, "## Decode speed (`scotd bench decode`)", "",
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({cpu}), {cfg.prompt_tokens}-token prompt, "
              f"{cfg.new_tokens} greedy tokens (EOS ignored), 1 warm-up then the median of {cfg.repeats}; each row "
