@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from distill.teachers.base import Job, TeacherConfig
 from serve.config import option, parse_args
 from serve.data import load_examples
 from serve.engine import SamplingParams
+from serve.bench_cli import write_section
 from serve.paths import project_root
 
 SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
@@ -132,15 +132,11 @@ def markdown_table(result: dict) -> str:
 
 def write_outputs(cfg: BenchSampleConfig, result: dict) -> None:
     root = project_root()
-    json_path, md_path = root / cfg.json_out, root / cfg.markdown
+    json_path = root / cfg.json_out
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    section = f"{SECTION_START}\n## Sampling (teacher throughput)\n\n{markdown_table(result)}\n{SECTION_END}"
-    text = md_path.read_text() if md_path.is_file() else "# Benchmarks\n\nWritten by `scotd bench ...`.\n"
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(text)
+    write_section(root / cfg.markdown, SECTION_START, SECTION_END,
+                  f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
 
 
 def main(argv: list[str]) -> int:

@@ -158,7 +158,20 @@ def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, 
         "accuracy": float(np.mean(correct)) if rows else 0.0, "ci95": [low, high],
         "parsed_fraction": float(np.mean([r["parsed"] is not None for r in rows])) if rows else 0.0,
         "seconds": round(seconds, 2), "seconds_per_question": round(seconds / max(1, len(rows)), 3),
+        "by_task": by_task(rows, cfg),
     }
+
+
+def by_task(rows: list[dict], cfg: EvalConfig) -> dict[str, dict]:
+    """Accuracy with a 95% CI per task, for a mixture source (the task is the example id less its index)."""
+    groups: dict[str, list[bool]] = {}
+    for row in rows:
+        groups.setdefault(row["id"].rsplit("/", 1)[0], []).append(row["correct"])
+    if len(groups) < 2:
+        return {}
+    return {task: {"n": len(correct), "accuracy": float(np.mean(correct)),
+                   "ci95": list(bootstrap_interval(correct, cfg.bootstrap, cfg.seed))}
+            for task, correct in groups.items()}
 
 
 def table_row(summary: dict) -> list[str]:

@@ -63,8 +63,7 @@ def _accuracy(summary: Optional[dict]) -> Optional[dict]:
 
 def step_check(eval_dir: Path) -> Optional[dict]:
     """Step-level grading of a greedy CoT eval's rationales, when its task has a grader."""
-    from distill.solvers import GRADERS, UnsolvableQuestion, match_choice, task_family
-    from serve.answers import letter
+    from distill.solvers import GRADERS, UnsolvableQuestion, task_family
     from serve.records import read_jsonl
 
     summary = _read_json(eval_dir / "summary.json")
@@ -74,13 +73,12 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     steps = right = follows = 0
     rows = [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
     for row in rows:
-        result = grade(row["question"], row["output"])
-        steps, right = steps + result.steps, right + result.steps_right
         try:
-            claimed = letter(match_choice(result.final_item, row["choices"])) if result.final_item else None
+            result = grade(row["question"], row.get("choices"), row["output"])
         except UnsolvableQuestion:
-            claimed = None
-        follows += claimed is not None and claimed == row["parsed"]
+            continue
+        steps, right = steps + result.steps, right + result.steps_right
+        follows += result.claimed_answer is not None and result.claimed_answer == row["parsed"]
     return {"steps": steps, "steps_right": right, "answers": len(rows), "answer_follows_claim": follows}
 
 

@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
@@ -28,8 +28,10 @@ from transformers.integrations import TensorBoardCallback
 from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
+from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
 from serve.config import option, parse_args, save_yaml
 from serve.errors import UserError
+from serve.machine import cpu_has_native_bf16
 from serve.records import CoTRecord, read_records
 from serve.registry import DEFAULT_MODEL, resolve_model_dir
 
@@ -69,6 +71,7 @@ class TrainConfig:
         "sample_one", "sample_one: one kept rationale per instance, redrawn each epoch; all: every kept rationale")
     data: TrainData = option(default_factory=TrainData)
     lora: LoraOptions = option(default_factory=LoraOptions)
+    speed: SpeedOptions = option(default_factory=SpeedOptions)
     epochs: float = option(3.0, "training epochs (ignored when max_steps > 0)")
     max_steps: int = option(-1, "optimizer steps; -1 = run for `epochs`")
     batch_size: int = option(8, "sequences per device per micro-batch")
@@ -82,7 +85,8 @@ class TrainConfig:
     save_every: int = option(50, "checkpoint every K steps (a multiple of eval_every when eval is on)")
     save_total_limit: int = option(2, "checkpoints kept (the best one is always kept)")
     log_every: int = option(5, "log loss, lr, tokens/s every K steps")
-    precision: Literal["auto", "bf16", "fp32"] = option("auto", "auto: bf16 on a GPU that has it, else fp32")
+    precision: Literal["auto", "bf16", "fp32"] = option(
+        "auto", "auto: bf16 mixed precision on a GPU or CPU that computes bf16 natively (AMX, AVX512-BF16), else fp32")
     seed: int = option(42, "seed for initialisation, shuffling and the per-epoch CoT draw")
     resume: bool = option(False, "continue from the last checkpoint in OUT/checkpoints")
     trust_remote_code: bool = option(False, "allow model code from the model folder (off: safetensors + stock code)")
@@ -146,10 +150,32 @@ class EpochDraw(TrainerCallback):
 
 
 class StudentTrainer(Trainer):
-    """Adds training tokens/s over each logging interval to the logs."""
+    """Adds training tokens/s to the logs; computes the loss from target positions only when asked."""
 
     _last_tokens = 0
     _last_time: Optional[float] = None
+    target_logits = False
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.target_logits or return_outputs or isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if not self.model_accepts_loss_kwargs:
+            num_items_in_batch = None  # the Trainer will then average over accumulation steps itself
+        with self.accelerator.autocast():  # the model's own forward is wrapped in it; these calls bypass that
+            loss = target_only_loss(model, inputs, num_items_in_batch)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes  # as Trainer.compute_loss does for a model's own loss
+        return loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        # The length-grouped sampler would otherwise fetch every item to measure it.
+        if self.args.train_sampling_strategy == "group_by_length":
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=self.train_dataset.lengths(),
+                                        generator=torch.Generator().manual_seed(self.args.data_seed))
+        return super()._get_train_sampler(train_dataset)
 
     def log(self, logs: dict[str, float], start_time: Optional[float] = None) -> None:
         if "loss" in logs:
@@ -162,9 +188,11 @@ class StudentTrainer(Trainer):
 
 def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingArguments:
     on_gpu = torch.cuda.is_available()
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and on_gpu and torch.cuda.is_bf16_supported())
-    if bf16 and not on_gpu:
-        raise UserError("precision=bf16 needs a GPU here; use --precision fp32 (or auto) on CPU")
+    native_bf16 = torch.cuda.is_bf16_supported() if on_gpu else cpu_has_native_bf16()
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and native_bf16)
+    if bf16 and not native_bf16:
+        raise UserError("precision=bf16 needs a GPU or a CPU with AMX/AVX512-BF16 (this one would emulate it, "
+                        "slower than fp32); use --precision fp32 (or auto)")
     evaluating = has_dev and cfg.eval_every > 0
     if evaluating and cfg.save_every % cfg.eval_every:
         raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
@@ -182,6 +210,7 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         load_best_model_at_end=evaluating, metric_for_best_model="eval_loss" if evaluating else None,
         logging_steps=cfg.log_every, report_to="none",
         include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="group_by_length" if cfg.speed.group_by_length else "random",
         bf16=bf16, use_cpu=not on_gpu, seed=cfg.seed, data_seed=cfg.seed,
         ddp_backend=("gloo" if distributed and not on_gpu else None),
         dataloader_num_workers=0, remove_unused_columns=False, ddp_find_unused_parameters=False,
@@ -192,6 +221,7 @@ def load_student(cfg: TrainConfig, source: str):
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, use_safetensors=True,
                                                  trust_remote_code=cfg.trust_remote_code)
     if not cfg.lora.enabled:
+        apply_freezing(model, cfg.speed)
         return model
     from peft import LoraConfig, get_peft_model
 
@@ -201,7 +231,8 @@ def load_student(cfg: TrainConfig, source: str):
     return get_peft_model(model, lora)
 
 
-def run(cfg: TrainConfig) -> Path:
+def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[StudentTrainer, Any, bool]:
+    """The Trainer of a run, ready to train; also the tokenizer and whether it resumes."""
     out = Path(cfg.out)
     source = resolve_student(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
@@ -237,15 +268,24 @@ def run(cfg: TrainConfig) -> Path:
               f"{stats['without_kept_cot']} without a kept CoT) -> {len(train_set)} training sequences per epoch, "
               f"{len(dev_items)} dev; mode={cfg.mode} policy={cfg.cot_policy} lora={cfg.lora.enabled}")
 
-    callbacks = [MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set)]
+    callbacks = [MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set), *extra_callbacks]
     if args.process_index == 0:
         from torch.utils.tensorboard import SummaryWriter
 
         callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard"))))
+    if cfg.speed.threads > 0:
+        torch.set_num_threads(cfg.speed.threads)
     model = load_student(cfg, source)
     trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
                              data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks)
-    resume = bool(cfg.resume and checkpoints)
+    trainer.target_logits = cfg.speed.target_logits and supports_target_logits(model)
+    return trainer, tokenizer, bool(cfg.resume and checkpoints)
+
+
+def run(cfg: TrainConfig) -> Path:
+    out = Path(cfg.out)
+    trainer, tokenizer, resume = build_trainer(cfg)
+    args = trainer.args
     result = trainer.train(resume_from_checkpoint=True if resume else None)
 
     student_dir = out / "student"

@@ -100,6 +100,9 @@ class StudentDataset(torch.utils.data.Dataset):
                 self.encoded.append((item.example_id, pairs))
         self.flat = [(i, j) for i, (_, pairs) in enumerate(self.encoded) for j in range(len(pairs))]
 
+    def _draw(self, example_id: str, count: int) -> int:
+        return random.Random(f"{self.seed}:{self.epoch}:{example_id}").randrange(count)
+
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
@@ -109,7 +112,7 @@ class StudentDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, list[int]]:
         if self.policy == "sample_one":
             example_id, pairs = self.encoded[index]
-            choice = random.Random(f"{self.seed}:{self.epoch}:{example_id}").randrange(len(pairs))
+            choice = self._draw(example_id, len(pairs))
         else:
             item_index, choice = self.flat[index]
             example_id, pairs = self.encoded[item_index]
@@ -117,6 +120,12 @@ class StudentDataset(torch.utils.data.Dataset):
             with self.fetch_log.open("a") as handle:
                 handle.write(json.dumps({"epoch": self.epoch, "example_id": example_id, "target": choice}) + "\n")
         return pairs[choice]
+
+    def lengths(self) -> list[int]:
+        """Sequence length of each item as __getitem__ would return it now (sample_one: this epoch's draw)."""
+        if self.policy == "sample_one":
+            return [len(pairs[self._draw(example_id, len(pairs))]["input_ids"]) for example_id, pairs in self.encoded]
+        return [len(self.encoded[i][1][j]["input_ids"]) for i, j in self.flat]
 
     def token_count(self) -> int:
         return sum(len(p["input_ids"]) for _, pairs in self.encoded for p in pairs)

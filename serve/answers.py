@@ -42,10 +42,23 @@ def letter(index: int) -> str:
     return f"({LETTERS[index]})"
 
 
+_TENS_WORDS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+
+
+def _number_words(text: str) -> Optional[int]:
+    """'seven' -> 7, 'twenty-one' -> 21, 'forty' -> 40; None for anything else."""
+    if text in _NUMBER_WORDS:
+        return _NUMBER_WORDS[text]
+    tens, _, unit = text.replace(" ", "-").partition("-")
+    if tens in _TENS_WORDS and (not unit or (unit in _NUMBER_WORDS and 0 < _NUMBER_WORDS[unit] < 10)):
+        return _TENS_WORDS[tens] + (_NUMBER_WORDS[unit] if unit else 0)
+    return None
+
+
 def canonical_number(value: str) -> Optional[str]:
     text = value.strip().lower().replace(",", "")
-    if text in _NUMBER_WORDS:
-        return str(_NUMBER_WORDS[text])
+    if _number_words(text) is not None:
+        return str(_number_words(text))
     try:
         number = float(text)
     except ValueError:

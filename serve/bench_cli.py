@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
 
 from serve.cli import Verb, _load
 
@@ -10,7 +12,18 @@ BENCHMARKS: dict[str, Verb] = {
     "sample": Verb("distill.bench_sample:main", "distill", "batched hf teacher sampling vs one sample at a time (samples/s)"),
     "decode": Verb("export.bench_decode:main", "export", "decode tok/s, prefill, load, RSS, size: PyTorch fp32 vs ONNX exports"),
     "serve": Verb("serve.bench_serve:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
+    "train": Verb("distill.bench_train:main", "distill", "student training s/step, tokens/s, RSS, share of peak FLOP/s per speed lever"),
 }
+
+
+def write_section(markdown: Path, start: str, end: str, body: str) -> None:
+    """Replace the text between the ``start`` and ``end`` markers of a docs file (append it when absent)."""
+    section = f"{start}\n{body}\n{end}"
+    text = markdown.read_text() if markdown.is_file() else "# Benchmarks\n\nWritten by `scotd bench ...`.\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    markdown.parent.mkdir(parents=True, exist_ok=True)
+    markdown.write_text(text)
 
 
 def main(argv: list[str]) -> int:

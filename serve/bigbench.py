@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from serve.answers import canonical_number, letter
+from serve.answers import LETTERS, canonical_number, letter
 from serve.downloads import PipDownloadFailed, pip_download
 from serve.errors import UserError
 from serve.paths import cache_dir
@@ -35,7 +35,8 @@ SDIST = "bigbench==1.0.0"
 TASKS_PREFIX = "bigbench/benchmark_tasks/"
 # Extracted on the first fetch besides the task asked for, so the usual tasks never need a second download.
 DEFAULT_TASKS = ("social_iqa", "strategyqa", "date_understanding", "tracking_shuffled_objects",
-                 "logical_deduction", "causal_judgment", "sports_understanding", "navigate")
+                 "logical_deduction", "causal_judgment", "sports_understanding", "navigate", "arithmetic",
+                 "object_counting", "word_sorting", "dyck_languages", "temporal_sequences", "penguins_in_a_table")
 
 
 def bigbench_dir() -> Path:
@@ -130,15 +131,21 @@ def _example_seed(task: str, index: int) -> int:
     return int(hashlib.sha256(f"{task}/{index}".encode()).hexdigest()[:12], 16)
 
 
-def convert_example(task: str, index: int, raw: dict[str, Any], where: str) -> Example:
+def convert_example(task: str, index: int, raw: dict[str, Any], where: str, instruction: str = "") -> Example:
     if "input" not in raw:
         raise UserError(f"{where}: example {index} has no 'input' field")
-    question = str(raw["input"]).strip()
+    question = f"{instruction}{raw['input']}".strip()
     example_id = f"{task}/{index}"
     meta: dict[str, Any] = {"source": f"bigbench:{task}", "index": index}
     if isinstance(raw.get("target"), str) and raw.get("target_scores"):
         meta["explanation"] = raw["target"]
     scores = raw.get("target_scores")
+    if scores and len(scores) > len(LETTERS):
+        # More options than letters (dyck_languages lists 84 closing sequences): the best-scored
+        # ones become the exact-match targets instead of a prompt swamped by options.
+        best = max(scores.values())
+        raw = {**raw, "target": [c.strip() for c, s in scores.items() if s == best]}
+        scores = None
     if scores:
         best = max(scores.values())
         if {c.strip().lower() for c in scores} == {"yes", "no"}:
@@ -170,4 +177,13 @@ def load_task(task: str) -> list[Example]:
     """Every example of a BIG-bench JSON task (``task`` or ``task/subtask``), in file order, split unset."""
     data = read_task(task)
     where = str(task_file(task))
-    return [convert_example(task, i, raw, where) for i, raw in enumerate(data["examples"])]
+    return [convert_example(task, i, raw, where, task_instruction(data)) for i, raw in enumerate(data["examples"])]
+
+
+def task_instruction(data: dict[str, Any]) -> str:
+    """The text BIG-bench puts before every input of a task: without it "( [ {" (dyck_languages), a bare
+    word list (word_sorting) or a question about an unseen table (penguins_in_a_table) has no task."""
+    prefix = str(data.get("task_prefix") or "").strip()
+    if not prefix:
+        return ""
+    return f"{prefix}\n{str(data.get('example_input_prefix') or '').strip()} ".replace("\n ", "\n")

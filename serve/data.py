@@ -237,9 +237,17 @@ def load_file(path: Path, fields: dict[str, Any] | str | None = None) -> list[Ex
 
 def load_examples(source: str, split: str = "train", limit: int | None = None, seed: int = 0,
                   fields: dict[str, Any] | str | None = None) -> list[Example]:
-    """Examples of ``split`` (train|dev|test|all) from ``source``; ``limit`` takes a seeded subset."""
+    """Examples of ``split`` (train|dev|test|all) from ``source``; ``limit`` takes a seeded subset.
+
+    Several sources joined by ``+`` make a mixture (a multi-task student): each source is
+    loaded on its own, ``limit`` applies to each, and the examples are concatenated."""
     if limit is not None and limit < 0:
         raise UserError(f"limit must be >= 0, got {limit}")
+    if "+" in source:
+        parts = [part.strip() for part in source.split("+")]
+        if not all(parts):
+            raise UserError(f"empty source in the mixture '{source}'; join sources as A + B")
+        return [e for part in parts for e in load_examples(part, split, limit, seed, fields)]
     if source.startswith("bigbench:"):
         from serve.bigbench import load_task
 

@@ -1,36 +1,35 @@
-"""Rule-based solvers that write correct step-by-step rationales for tasks with a known algorithm.
+"""Program teachers: rule-based solvers that write correct step-by-step rationales, one module per family.
 
-``SOLVERS`` maps a BIG-bench task family to its solve function,
-``solve(example, rng) -> (rationale, canonical answer)``; the ``program`` teacher
-picks one by the example's task (its top-level name). ``GRADERS`` maps a family to
-``grade(question, rationale) -> StepGrade``, which checks a student's rationale step
-by step against the solver's state (used by ``scotd results``).
+Each module defines ``FAMILY`` (see ``distill.solvers.base``): a solve function per rationale
+style and a step grader. Adding a family is adding its module and one line to ``_MODULES``.
+``FAMILIES`` maps a BIG-bench task (top-level name) to its family; ``SOLVERS`` and ``GRADERS``
+are the default-style solve functions and the graders, by the same names.
 """
 
 from __future__ import annotations
 
-import random
-from typing import Callable
+from importlib import import_module
 
-from serve.answers import letter
-from serve.records import Example
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice
 
-from distill.solvers.tracking_shuffled_objects import (StepGrade, UnsolvableQuestion, grade_rationale, match_choice,
-                                                      narrate, parse_puzzle)
+_MODULES = (
+    "tracking_shuffled_objects",
+    "arithmetic",
+    "object_counting",
+    "word_sorting",
+    "dyck_languages",
+    "navigate",
+    "temporal_sequences",
+    "logical_deduction",
+)
 
+FAMILIES: dict[str, Family] = {}
+for _name in _MODULES:
+    _family = import_module(f"distill.solvers.{_name}").FAMILY
+    FAMILIES[_family.name] = _family
 
-def solve_tracking_shuffled_objects(example: Example, rng: random.Random) -> tuple[str, str]:
-    rationale, final = narrate(parse_puzzle(example.question), rng)
-    return rationale, letter(match_choice(final, example.choices or []))
-
-
-SOLVERS: dict[str, Callable[[Example, random.Random], tuple[str, str]]] = {
-    "tracking_shuffled_objects": solve_tracking_shuffled_objects,
-}
-
-GRADERS: dict[str, Callable[[str, str], StepGrade]] = {
-    "tracking_shuffled_objects": grade_rationale,
-}
+SOLVERS = {name: family.solve for name, family in FAMILIES.items()}
+GRADERS = {name: family.grade for name, family in FAMILIES.items()}
 
 
 def task_family(source: str) -> str:
@@ -38,4 +37,5 @@ def task_family(source: str) -> str:
     return source.split(":", 1)[-1].split("/", 1)[0]
 
 
-__all__ = ["GRADERS", "SOLVERS", "StepGrade", "UnsolvableQuestion", "task_family"]
+__all__ = ["FAMILIES", "GRADERS", "SOLVERS", "Family", "StepGrade", "UnsolvableQuestion", "match_choice",
+           "task_family"]

@@ -5,12 +5,17 @@ position, a book, a dance partner), a sequence of pairwise swaps, and asks what
 one person holds at the end. The solver replays the swaps exactly, so every
 rationale it writes is correct.
 
-N samples per instance must differ, as an LM teacher's would. Each sample draws,
-from a generator seeded by (example id, sample index): the opening template, the
-order people are listed in, one of several phrasings per swap, whether to restate
-everyone's holding after a swap or only the two who traded, and the closing
-sentence. With 5 swaps and these choices there are thousands of distinct
-rationales per question, so 30 samples are almost always 30 different texts.
+Two rationale styles:
+- ``state`` (the default): each swap line first copies the two holdings from the line
+  before ("Bob had the white ball and Claire had the red ball"), then crosses them, then
+  restates everyone's holding; the last step quotes the matching option. Every step is a
+  copy or a swap of the line just before it, which a 135M student can learn.
+- ``pairs``: the first format, kept for comparison: each swap states only the two new
+  holdings (half the samples restate the whole state) and no option is quoted.
+
+N samples per instance must differ, as an LM teacher's would. Each sample draws, from a
+generator seeded by (seed, example id, sample index): the opening template, the order
+people are listed in, the phrasing of the swap and state lines, and the closing sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from serve.answers import letter
+from serve.records import Example
+
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
 
 _HOLD_PHRASES = ("is dancing with", "is playing", "has an", "has a", "gets", "has")
 _ASSIGNMENT = re.compile(r"^(?:and\s+)?([A-Z]\w*) (" + "|".join(_HOLD_PHRASES) + r") (.+?)\.?$")
@@ -38,10 +49,6 @@ class Puzzle:
         for a, b in self.swaps:
             state[a], state[b] = state[b], state[a]
         return state
-
-
-class UnsolvableQuestion(ValueError):
-    """The question does not follow the tracking_shuffled_objects pattern."""
 
 
 def parse_puzzle(question: str) -> Puzzle:
@@ -101,8 +108,40 @@ _CLOSINGS = (
 _ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth", "Tenth")
 
 
+_PAST = {"has": "had", "is playing": "was playing", "is dancing with": "was dancing with"}
+_CROSS_LINES = (
+    "Swap {n}: {a} and {b}. {a} {past} {item_a} and {b} {past} {item_b}, so now {a} {verb} {item_b} and {b} {verb} "
+    "{item_a}.",
+    "Swap {n}, {a} and {b}: {a} {past} {item_a} and {b} {past} {item_b}; after the swap {a} {verb} {item_b} and {b} "
+    "{verb} {item_a}.",
+    "Swap {n}: {a} and {b} trade. Before it {a} {past} {item_a} and {b} {past} {item_b}. Now {a} {verb} {item_b} and "
+    "{b} {verb} {item_a}.",
+)
+_FULL_STATE_LINES = ("Now {listing}.", "State: {listing}.", "So {listing}.")
+_STATE_CLOSINGS = ("At the end, {query} {verb} {item}.", "So in the end {query} {verb} {item}.",
+                   "After the last swap, {query} {verb} {item}.")
+
+
+def narrate_state(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
+    """(rationale, final item) in the ``state`` style: copy the two holdings, cross them, restate everyone."""
+    order = list(puzzle.start)
+    rng.shuffle(order)
+    verb, article = puzzle.verb, puzzle.article
+    lines = [rng.choice(_OPENINGS).format(listing=_listing(puzzle.start, order, verb, article), verb=verb)]
+    cross, restate = rng.choice(_CROSS_LINES), rng.choice(_FULL_STATE_LINES)
+    state = dict(puzzle.start)
+    for n, (a, b) in enumerate(puzzle.swaps, start=1):
+        lines.append(cross.format(n=n, a=a, b=b, verb=verb, past=_PAST[verb], item_a=_item(article, state[a]),
+                                  item_b=_item(article, state[b])))
+        state[a], state[b] = state[b], state[a]
+        lines.append(restate.format(listing=_listing(state, order, verb, article)))
+    final = state[puzzle.query]
+    lines.append(rng.choice(_STATE_CLOSINGS).format(query=puzzle.query, verb=verb, item=_item(article, final)))
+    return " ".join(lines), final
+
+
 def narrate(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
-    """(rationale, final item of the queried person) with wording drawn from ``rng``."""
+    """(rationale, final item of the queried person) in the ``pairs`` style, with wording drawn from ``rng``."""
     people = list(puzzle.start)
     order = people[:]
     rng.shuffle(order)
@@ -125,36 +164,15 @@ def narrate(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
     return " ".join(lines), final
 
 
-def _norm(item: str) -> str:
-    """'A blue ball.' -> 'blue ball': how an item reads without article, case or full stop."""
-    return re.sub(r"^(?:the|a|an) ", "", item.strip().rstrip(".").strip().lower())
-
-
-def match_choice(item: str, choices: list[str]) -> int:
-    """Index of the answer choice naming ``item`` ("blue ball." matches "a blue ball")."""
-    for index, choice in enumerate(choices):
-        if _norm(choice) == _norm(item):
-            return index
-    raise UnsolvableQuestion(f"no answer choice matches '{item}'")
-
-
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _STEP_MARK = re.compile(r"\b(?:(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth), |After |"
-                        r"Swap \d+: )([A-Z][a-z]+) and ([A-Z][a-z]+)")
+                        r"Swap \d+[:,] )([A-Z][a-z]+) and ([A-Z][a-z]+)")
 _CLAIM = re.compile(r"\b([A-Z][a-z]+) (?:has|is playing|is dancing with|ends up with) ([^,.;]+?)"
                     r"(?= and [A-Z][a-z]+ (?:has|is)|[,.;]| So |$)")
 
 
-@dataclass
-class StepGrade:
-    steps: int  # swaps in the puzzle
-    steps_right: int  # swap lines naming the right pair and both right holdings after it, in order
-    final_item: str | None  # what the rationale's last claim says the queried person holds
-    final_right: bool
-
-
-def grade_rationale(question: str, rationale: str) -> StepGrade:
+def grade_rationale(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     """Check a rationale written in the program teacher's style against the true state, swap by swap.
 
     Step k is right when the k-th swap line of the text names the k-th swap's two people and
@@ -170,9 +188,29 @@ def grade_rationale(question: str, rationale: str) -> StepGrade:
         end = marks[k + 1].start() if k + 1 < len(marks) else len(rationale)
         claims: dict[str, str] = {}
         for person, item in _CLAIM.findall(rationale[marks[k].end():end]):
-            claims.setdefault(person, _norm(item))
-        right += claims.get(a) == _norm(state[a]) and claims.get(b) == _norm(state[b])
+            claims.setdefault(person, norm(item))
+        right += claims.get(a) == norm(state[a]) and claims.get(b) == norm(state[b])
     tail = rationale[marks[-1].end():] if marks else rationale
-    finals = [_norm(item) for person, item in _CLAIM.findall(tail) if person == puzzle.query]
+    finals = [norm(item) for person, item in _CLAIM.findall(tail) if person == puzzle.query]
     final_item = finals[-1] if finals else None
-    return StepGrade(len(puzzle.swaps), right, final_item, final_item == _norm(state[puzzle.query]))
+    claimed = quoted_option(rationale)
+    if claimed is None and final_item and choices:
+        try:
+            claimed = letter(match_choice(final_item, choices))
+        except UnsolvableQuestion:
+            claimed = None
+    return StepGrade(len(puzzle.swaps), right, final_item, final_item == norm(state[puzzle.query]), claimed)
+
+
+def solve_state(example: Example, rng: random.Random) -> tuple[str, str]:
+    rationale, final = narrate_state(parse_puzzle(example.question), rng)
+    index = match_choice(final, example.choices or [])
+    return f"{rationale} {option_line(example.choices, index, rng)}", letter(index)
+
+
+def solve_pairs(example: Example, rng: random.Random) -> tuple[str, str]:
+    rationale, final = narrate(parse_puzzle(example.question), rng)
+    return rationale, letter(match_choice(final, example.choices or []))
+
+
+FAMILY = Family("tracking_shuffled_objects", solve_state, grade_rationale, styles={"pairs": solve_pairs})

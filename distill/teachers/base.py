@@ -42,6 +42,8 @@ class TeacherConfig:
     prompt_style: Literal["auto", "chat", "text"] = option(
         "auto", "chat messages or plain few-shot text; auto = chat for the chat API or a model with a chat template")
     trust_remote_code: bool = option(False, "hf: run model code shipped with the checkpoint (off: only built-in architectures)")
+    rationale_style: str = option("default", "program: the solver's rationale style (tracking_shuffled_objects: "
+                                             "default = whole state restated + option quoted, pairs = the first format)")
 
 
 @dataclass

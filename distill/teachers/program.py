@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from distill.solvers import SOLVERS, UnsolvableQuestion, task_family
+from distill.solvers import FAMILIES, UnsolvableQuestion, task_family
 from distill.teachers.base import Job, Sample, Teacher
 
 from serve.errors import UserError
@@ -26,18 +26,28 @@ class ProgramTeacher(Teacher):
     def __init__(self, config, sampling):
         super().__init__(config, sampling)
         solver = config.model or "auto"
-        if solver != "auto" and solver not in SOLVERS:
-            raise UserError(f"teacher.model '{solver}' is not a program solver; use auto or one of {', '.join(SOLVERS)}")
-        self.solver = solver
-        self.name = f"program:{solver}"
+        if solver != "auto" and solver not in FAMILIES:
+            raise UserError(f"teacher.model '{solver}' is not a program solver; use auto or one of "
+                            f"{', '.join(FAMILIES)}")
+        self.solver, self.style = solver, config.rationale_style
+        if self.style != "default" and solver != "auto" and self.style not in FAMILIES[solver].styles:
+            raise UserError(self._style_error(solver))
+        self.name = f"program:{solver}" + ("" if self.style == "default" else f":{self.style}")
+
+    def _style_error(self, family: str) -> str:
+        known = ", ".join(["default", *FAMILIES[family].styles])
+        return f"teacher.rationale_style '{self.style}' is not a style of the {family} solver; use one of: {known}"
 
     def _solver_for(self, job: Job):
         if job.example is None:
             raise UserError("the program teacher needs the question itself; this sampler passed only a prompt")
         family = self.solver if self.solver != "auto" else task_family(job.example.task)
-        if family not in SOLVERS:
-            raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for {', '.join(SOLVERS)}")
-        return SOLVERS[family]
+        if family not in FAMILIES:
+            raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for "
+                            f"{', '.join(FAMILIES)}")
+        if self.style != "default" and self.style not in FAMILIES[family].styles:
+            raise UserError(self._style_error(family))
+        return FAMILIES[family].solver(self.style)
 
     def sample(self, jobs: list[Job]) -> Iterator[tuple[Job, list[Sample]]]:
         for job in jobs:

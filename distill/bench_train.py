@@ -1,0 +1,242 @@
+"""``scotd bench train``: student training speed per lever, on real program-teacher records, in one run.
+
+Every variant trains the same student on the same sequences (same seed, same steps) in a
+fresh subprocess, so each row has its own peak RSS and no variant inherits another's
+warm caches or thread state. The first optimizer step of each variant is a warm-up and is
+not timed. Per variant: seconds per step, tokens/s over all sequence tokens and over
+target (labelled) tokens, padding share, peak RSS, and the share of this CPU's peak FLOP/s
+(a float32 matmul timed in the same run) that the *useful* work reaches. Useful work is the
+same count for every variant: 6 x non-embedding parameters per token, the attention
+products, and the LM head at target positions, so a variant that skips work (frozen
+layers) shows as faster, not as more efficient.
+
+Output: JSON (``docs/bench/train.json``) and a markdown section in ``docs/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from serve.bench_cli import write_section
+from serve.config import option, parse_args
+from serve.paths import project_root
+
+SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
+
+# id -> (what the row says, train config overrides); "today" is the path before the speed work.
+_FP32 = {"precision": "fp32"}
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "today": ("today: full logits, random batches", {**_FP32, "speed.target_logits": False,
+                                                    "speed.group_by_length": False, "speed.freeze_embeddings": False}),
+    "target_logits": ("target-only logits", {**_FP32, "speed.group_by_length": False,
+                                             "speed.freeze_embeddings": False}),
+    "grouped": ("length-grouped batches", {**_FP32, "speed.target_logits": False, "speed.freeze_embeddings": False}),
+    "frozen_embedding": ("frozen embedding", {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
+    "fp32_levers": ("target-only logits + length-grouped + frozen embedding (fp32)", _FP32),
+    "freeze10": ("fp32 levers + lowest 10 of 30 blocks frozen", {**_FP32, "speed.freeze_layers": 10}),
+    "freeze20": ("fp32 levers + lowest 20 of 30 blocks frozen", {**_FP32, "speed.freeze_layers": 20}),
+    "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
+    "bf16": ("fp32 levers + bf16 autocast (AMX / AVX512-BF16 CPUs)", {"precision": "bf16"}),
+}
+BASELINE = "today"
+
+
+@dataclass
+class BenchTrainConfig:
+    model: str = option("smollm2-135m-instruct", "student: registry name or folder")
+    source: str = option("bigbench:tracking_shuffled_objects/three_objects", "task the program teacher solves")
+    questions: int = option(96, "training questions (train split)")
+    rationales: int = option(4, "program-teacher rationales per question")
+    batch_size: int = option(8, "sequences per step")
+    steps: int = option(5, "timed optimizer steps per variant (after one untimed warm-up step)")
+    variants: list[str] = option(default_factory=lambda: list(VARIANTS), help=f"variants to run: {', '.join(VARIANTS)}")
+    json_out: str = option("docs/bench/train.json", "where the JSON result goes (relative to the project root)")
+    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose training section is rewritten")
+    worker: str = field(default="", metadata={"help": "internal: run one variant from this JSON spec"})
+
+
+def peak_flops(seconds: float = 3.0, size: int = 1024) -> float:
+    """float32 matmul FLOP/s at torch's thread count: the CPU's practical peak for this workload."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        torch.mm(a, b)
+        done += 1
+    return 2 * size ** 3 * done / (time.perf_counter() - started)
+
+
+def useful_flops(config, tokens: int, target_tokens: int, squared_lengths: int) -> float:
+    """Training FLOPs the data requires, whatever the implementation skips (see the module docstring)."""
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    intermediate = getattr(config, "intermediate_size", 4 * hidden)
+    heads, kv_heads = config.num_attention_heads, getattr(config, "num_key_value_heads", config.num_attention_heads)
+    head_dim = getattr(config, "head_dim", None) or hidden // heads
+    per_layer = hidden * head_dim * (2 * heads + 2 * kv_heads) + 3 * hidden * intermediate
+    attention = 2 * 2 * layers * heads * head_dim * squared_lengths / 2  # QK^T and AV, causal half
+    forward = 2 * layers * per_layer * tokens + attention + 2 * hidden * config.vocab_size * target_tokens
+    return 3 * forward
+
+
+def _worker(spec: dict) -> dict:
+    import resource
+
+    import torch
+    from transformers import TrainerCallback
+
+    from distill.train import TrainConfig, build_trainer
+    from serve.config import build
+
+    class Clock(TrainerCallback):
+        def __init__(self):
+            self.starts, self.ends = [], []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.starts.append(time.perf_counter())
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.ends.append(time.perf_counter())
+
+    cfg = build(TrainConfig, spec["train"])
+    clock = Clock()
+    trainer, _, _ = build_trainer(cfg, extra_callbacks=(clock,))
+    counts = {"tokens": 0, "target_tokens": 0, "padded_positions": 0, "squared_lengths": 0}
+    collate = trainer.data_collator
+
+    def counting_collate(batch):
+        out = collate(batch)
+        if len(clock.starts) >= 1:  # the warm-up step's batch is not counted
+            lengths = out["attention_mask"].sum(dim=1)
+            counts["tokens"] += int(lengths.sum())
+            counts["target_tokens"] += int((out["labels"][:, 1:] != -100).sum())
+            counts["padded_positions"] += int(out["attention_mask"].numel())
+            counts["squared_lengths"] += int((lengths ** 2).sum())
+        return out
+
+    trainer.data_collator = counting_collate
+    trainer.train()
+    step_seconds = [end - start for start, end in zip(clock.starts[1:], clock.ends[1:])]
+    seconds = sum(step_seconds)
+    flops = useful_flops(trainer.model.config, counts["tokens"], counts["target_tokens"], counts["squared_lengths"])
+    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    return {**counts, "steps": len(step_seconds), "seconds": round(seconds, 3),
+            "seconds_per_step": round(seconds / max(1, len(step_seconds)), 3),
+            "tokens_per_s": round(counts["tokens"] / seconds, 1),
+            "target_tokens_per_s": round(counts["target_tokens"] / seconds, 1),
+            "padding_share": round(1 - counts["tokens"] / max(1, counts["padded_positions"]), 4),
+            "useful_flops_per_s": flops / seconds, "torch_threads": torch.get_num_threads(),
+            "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+            "last_loss": losses[-1] if losses else None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
+    from distill.sample import SampleConfig
+    from distill.sample import run as sample
+    from serve.config import build
+
+    out = folder / "cots.jsonl"
+    sample(build(SampleConfig, {"data": {"source": cfg.source, "split": "train", "limit": cfg.questions},
+                                "teacher": {"backend": "program", "model": "auto"},
+                                "sampling": {"n": cfg.rationales}, "out": str(out)}))
+    return out
+
+
+def run(cfg: BenchTrainConfig) -> dict:
+    unknown = [v for v in cfg.variants if v not in VARIANTS]
+    if unknown:
+        from serve.errors import UserError
+        raise UserError(f"unknown variant(s) {unknown}; valid: {list(VARIANTS)}")
+    import torch
+
+    with tempfile.TemporaryDirectory(prefix="scotd-bench-train-") as tmp:
+        folder = Path(tmp)
+        cots = _records(cfg, folder)
+        peak = peak_flops()
+        load_start = os.getloadavg()[0]
+        rows = []
+        for name in cfg.variants:
+            label, overrides = VARIANTS[name]
+            train = {"model": cfg.model, "out": str(folder / "run"), "max_steps": cfg.steps + 1,
+                     "batch_size": cfg.batch_size, "lr": 1e-4, "warmup": 0, "eval_every": 0,
+                     "save_every": 10_000, "log_every": 1, "seed": 0,
+                     "data": {"cots": str(cots), "examples": cfg.source, "limit": cfg.questions,
+                              "dev_fraction": 0.0}}
+            for key, value in overrides.items():
+                section, _, leaf = key.partition(".")
+                if leaf:
+                    train.setdefault(section, {})[leaf] = value
+                else:
+                    train[section] = value
+            print(f"[scotd bench train] {label} ...", file=sys.stderr, flush=True)
+            spec = json.dumps({"train": train})
+            done = subprocess.run([sys.executable, "-m", "distill.bench_train", "--worker", spec],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"variant '{name}' failed:\n{done.stderr[-3000:]}")
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row["peak_flops_share"] = round(row.pop("useful_flops_per_s") / peak, 4)
+            rows.append({"variant": name, "label": label, **row})
+            print(f"  {row['seconds_per_step']} s/step, {row['tokens_per_s']} tok/s", file=sys.stderr, flush=True)
+    by_name = {row["variant"]: row for row in rows}
+    for row in rows:
+        if BASELINE in by_name:
+            row["speedup_vs_today"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
+    result = {"benchmark": "train", "model": cfg.model, "source": cfg.source, "questions": cfg.questions,
+              "rationales_per_question": cfg.rationales, "batch_size": cfg.batch_size, "timed_steps": cfg.steps,
+              "peak_matmul_gflops": round(peak / 1e9, 1), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+              "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+              "created": time.strftime("%Y-%m-%d %H:%M:%S"), "variants": rows}
+    write_outputs(cfg, result)
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    lines = [f"`scotd bench train`: {result['model']} full fine-tune (fp32, {result['cpu_count']} CPUs) on "
+             f"{result['questions']} questions of {result['source']} x {result['rationales_per_question']} program-"
+             f"teacher rationales, batch {result['batch_size']}, {result['timed_steps']} timed steps per variant after "
+             f"a warm-up step, same seed and sequences for every variant; peak float32 matmul "
+             f"{result['peak_matmul_gflops']} GFLOP/s; 1-min load average {result['load_average_1min'][0]} at start, "
+             f"{result['load_average_1min'][1]} at end; {result['created']}.", "",
+             "| variant | s/step | tokens/s (all) | target tokens/s | padding | trainable params | peak RSS MB | "
+             "useful FLOP/s share of peak | tokens/s vs today |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["variants"]:
+        lines.append(f"| {row['label']} | {row['seconds_per_step']} | {row['tokens_per_s']} | "
+                     f"{row['target_tokens_per_s']} | {row['padding_share']:.1%} | "
+                     f"{row['trainable_parameters'] / 1e6:.1f}M | {row['peak_rss_mb']} | "
+                     f"{row['peak_flops_share']:.1%} | {row.get('speedup_vs_today', '-')}x |")
+    return "\n".join(lines)
+
+
+def write_outputs(cfg: BenchTrainConfig, result: dict) -> None:
+    root = project_root()
+    json_path = root / cfg.json_out
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    write_section(root / cfg.markdown, SECTION_START, SECTION_END,
+                    f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse_args(BenchTrainConfig, argv, prog="scotd bench train",
+                     description="Student training speed per lever (s/step, tokens/s, RSS, share of peak FLOP/s).")
+    if cfg.worker:
+        print(json.dumps(_worker(json.loads(cfg.worker))))
+        return 0
+    result = run(cfg)
+    print(markdown_table(result))
+    print(f"[scotd bench train] wrote {cfg.json_out} and the training section of {cfg.markdown}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

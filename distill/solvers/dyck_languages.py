@@ -1,0 +1,209 @@
+"""Solve BIG-bench ``dyck_languages`` and narrate the solution as a rationale.
+
+Task format: the question is a prefix of a Dyck word over ( ) [ ] { } < >, written as
+space-separated symbols ("{ [ [ [ { [ ] } ] ]"); the answer is the sequence that closes
+every bracket still open ("] }"). BIG-bench stores it as multiple choice over all 84
+closing sequences of length 1 to 3; the solver answers with the option letter when the
+example has choices, and with the closing sequence itself when it is exact match.
+
+Algorithm: a stack. An opener is pushed; a closer must match the top, which it pops
+(anything else, or nothing left open at the end, is not a question this family reads).
+The answer closes the remaining stack from the top.
+
+Rationale format: an opening sentence, then one step per symbol, separated by "; ", each
+starting with the symbol and restating the whole stack after it, bottom to top
+("{ opens, stack { [ {", "] closes [, stack {"), then the open brackets top first and
+their closers ("top first, the open ones are [ {, so we add ] }."), then, for multiple
+choice, the option quote. Each rationale draws from ``rng`` its opening, one step
+style, and the two halves of the closing; steps keep that one style so a small student
+sees a regular pattern. Separators are ";" and "," because the student's tokenizer
+merges "(:" and "(." into one token, hiding the bracket.
+
+Grading: the reference steps are (symbol, bracket it closes, stack after it) for every
+symbol plus the closing sequence. A student step is a ";"- or "."-separated chunk that
+starts with a bracket; its first bracket is the symbol, the next one (for a closer) the
+bracket it closes, the rest the stack. Steps count when they appear in order (longest
+common subsequence), so one wrong or missing step costs exactly one.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, norm, option_line, quoted_option
+from serve.answers import letter
+from serve.records import Example
+
+CLOSER_OF = {"(": ")", "[": "]", "{": "}", "<": ">"}
+OPENER_OF = {closer: opener for opener, closer in CLOSER_OF.items()}
+OPENERS, CLOSERS = set(CLOSER_OF), set(OPENER_OF)
+# A bracket standing alone as a symbol: not the "(" of an option letter "(c)".
+_BRACKET = re.compile(r"(?<![^\s:,;])[()\[\]{}<>](?![^\s:,;.])")
+
+
+@dataclass(frozen=True)
+class Step:
+    symbol: str
+    closed: Optional[str]  # the opener a closing symbol pops; None when the symbol opens
+    stack: tuple[str, ...]  # brackets open after the symbol, bottom to top
+
+
+def parse_symbols(question: str) -> list[str]:
+    """'{ [ ] (' -> ['{', '[', ']', '(']; tolerates a task prefix ending in 'Input:'."""
+    text = question.rsplit("Input:", 1)[-1].split("Output:", 1)[0]
+    symbols = list(re.sub(r"\s+", "", text))
+    if not symbols or any(s not in OPENERS | CLOSERS for s in symbols):
+        raise UnsolvableQuestion("the question is not a sequence of brackets")
+    return symbols
+
+
+def trace(symbols: Sequence[str]) -> list[Step]:
+    """The stack after every symbol; raises when a closer does not match the open top."""
+    stack: list[str] = []
+    steps = []
+    for position, symbol in enumerate(symbols, start=1):
+        if symbol in OPENERS:
+            stack.append(symbol)
+            steps.append(Step(symbol, None, tuple(stack)))
+        elif stack and stack[-1] == OPENER_OF[symbol]:
+            steps.append(Step(symbol, stack.pop(), tuple(stack)))
+        else:
+            raise UnsolvableQuestion(f"symbol {position} ({symbol}) does not close the open top")
+    if not stack:
+        raise UnsolvableQuestion("every bracket is already closed")
+    return steps
+
+
+def closing_sequence(stack: Sequence[str]) -> list[str]:
+    return [CLOSER_OF[opener] for opener in reversed(stack)]
+
+
+# --------------------------------------------------------------------------- writing the rationale
+
+@dataclass(frozen=True)
+class StepStyle:
+    opens: str
+    closes: str
+    empty: str  # how the style says that nothing is open
+
+
+_OPENINGS = (
+    "Keep a stack of the open brackets.",
+    "Track the open brackets on a stack, bottom to top.",
+    "Push each opener and pop it at its closer.",
+    "Read the symbols in order, keeping a stack of open ones.",
+    "Use a stack: an opener goes on top, a closer removes the top.",
+    "Go symbol by symbol and track what is still open.",
+)
+_STEP_STYLES = (
+    StepStyle("{symbol} opens, stack {stack}", "{symbol} closes {closed}, stack {stack}", "empty"),
+    StepStyle("{symbol} gives {stack}", "{symbol} pops {closed}, giving {stack}", "nothing"),
+    StepStyle("{symbol} pushed, now {stack}", "{symbol} pops {closed}, now {stack}", "empty"),
+    StepStyle("{symbol} added, so {stack}", "{symbol} matches {closed}, leaving {stack}", "nothing"),
+)
+_STILL_OPEN = (
+    "top first, the open ones are {open}",
+    "still open, top first: {open}",
+    "left open, from the top: {open}",
+    "reading the stack from the top: {open}",
+)
+_CLOSE_THEM = (", so we add {closing}.", "; closing them gives {closing}.", ", closed by {closing}.",
+               ", so the rest is {closing}.")
+
+
+def narrate(steps: Sequence[Step], rng: random.Random) -> str:
+    style = rng.choice(_STEP_STYLES)
+    lines = []
+    for step in steps:
+        stack = " ".join(step.stack) or style.empty
+        template = style.opens if step.closed is None else style.closes
+        lines.append(template.format(symbol=step.symbol, closed=step.closed, stack=stack))
+    left_open = steps[-1].stack
+    closing = (rng.choice(_STILL_OPEN).format(open=" ".join(reversed(left_open)))
+               + rng.choice(_CLOSE_THEM).format(closing=" ".join(closing_sequence(left_open))))
+    return f"{rng.choice(_OPENINGS)} {'; '.join(lines)}; {closing}"
+
+
+def _same_sequence(choice: str, closing: Sequence[str]) -> bool:
+    return "".join(choice.split()) == "".join(closing)
+
+
+def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+    steps = trace(parse_symbols(example.question))
+    rationale = narrate(steps, rng)
+    closing = closing_sequence(steps[-1].stack)
+    if not example.choices:
+        return rationale, " ".join(closing)
+    matches = [i for i, choice in enumerate(example.choices) if _same_sequence(choice, closing)]
+    if len(matches) != 1:
+        raise UnsolvableQuestion(f"{len(matches)} answer choices read {' '.join(closing)}")
+    return f"{rationale} {option_line(example.choices, matches[0], rng)}", letter(matches[0])
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_ANSWER_CUE = re.compile(r"the answer is", re.IGNORECASE)
+_CHUNK_END = re.compile(r"[.;\n]")
+
+
+def read_step(chunk: str) -> Optional[Step]:
+    """A chunk that starts with a bracket, read as (symbol, bracket it closes, stack after)."""
+    chunk = chunk.strip()
+    brackets = _BRACKET.findall(chunk)
+    if not _BRACKET.match(chunk):
+        return None
+    symbol = brackets[0]
+    if symbol in OPENERS:
+        return Step(symbol, None, tuple(brackets[1:]))
+    return Step(symbol, brackets[1] if len(brackets) > 1 else "", tuple(brackets[2:]))
+
+
+def _in_order(claimed: Sequence[Step], reference: Sequence[Step]) -> int:
+    """Length of the longest common subsequence: reference steps stated right and in order."""
+    previous = [0] * (len(reference) + 1)
+    for step in claimed:
+        current = [0]
+        for j, expected in enumerate(reference):
+            current.append(previous[j] + 1 if step == expected else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def _last_closing_run(chunk: str) -> list[str]:
+    runs: list[list[str]] = [[]]
+    for bracket in _BRACKET.findall(chunk):
+        if bracket in CLOSERS:
+            runs[-1].append(bracket)
+        elif runs[-1]:
+            runs.append([])
+    return next((run for run in reversed(runs) if run), [])
+
+
+def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
+    reference = trace(parse_symbols(question))
+    answer = closing_sequence(reference[-1].stack)
+    cue = _ANSWER_CUE.search(rationale)
+    chunks = _CHUNK_END.split(rationale[:cue.start()] if cue else rationale)
+    read = [read_step(chunk) for chunk in chunks]
+    claimed = [step for step in read if step is not None]
+    steps_right = _in_order(claimed, reference)
+
+    after_steps = max((i for i, step in enumerate(read) if step is not None), default=-1) + 1
+    runs = [_last_closing_run(chunk) for chunk in chunks[after_steps:] if "option" not in chunk.lower()]
+    final = next((run for run in reversed(runs) if run), None)
+    steps_right += final == answer
+    final_item = norm(" ".join(final)) if final else None
+
+    claimed_answer = final_item
+    if choices:
+        claimed_answer = quoted_option(rationale)
+        if claimed_answer is None and final:
+            matches = [i for i, choice in enumerate(choices) if _same_sequence(choice, final)]
+            claimed_answer = letter(matches[0]) if len(matches) == 1 else None
+    return StepGrade(len(reference) + 1, steps_right, final_item, final == answer, claimed_answer)
+
+
+FAMILY = Family("dyck_languages", solve, grade)

@@ -1,0 +1,226 @@
+"""Solve BIG-bench ``navigate`` and narrate the walk as a rationale.
+
+A question is BIG-bench's task instruction "If you follow these instructions, do you return
+to the starting point?" (the loader puts it first; ``parse_walk`` skips it, and the rationale
+does not repeat it), then a list of instructions; the choices are "True" and "False".
+There are two kinds:
+
+- turns: "Take 3 steps." moves the way you face; "Turn left/right/around." changes it.
+- face forward: "Always face forward." first, then "Take 3 steps forward/backward/left/right."
+
+The solver walks on a grid: x points east, y north, the start is (0, 0) facing north.
+Turning right is a quarter turn clockwise (north -> east), left the other way, around
+a half turn. A relative step ("left") turns the move, not the walker. The answer is True
+exactly when the walk ends at (0, 0).
+
+Rationale: an opening that fixes the start, one sentence per instruction that restates
+the whole state after it (a move names its count, its direction and the new position,
+compass words for the turns kind, the question's own words when always facing north; a
+turn names the side, the new facing and the position), a verdict comparing the end with
+(0, 0), and the option quote. For example: "Start at (0, 0) facing north. Take 3 steps
+north to (0, 3). Turn around: now facing south at (0, 3). Take 3 steps south to (0, 0).
+We end at (0, 0), the starting point, so True. That is option (b), True."
+Each sentence's template is drawn from ``rng``, so samples differ in wording only.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
+from serve.answers import letter
+from serve.records import Example
+
+COMPASS = ("north", "east", "south", "west")  # clockwise, so a right turn adds 1
+TURNS = {"right": 1, "around": 2, "left": 3}
+RELATIVE = {"forward": 0, "right": 1, "backward": 2, "left": 3}  # quarter turns from the facing
+UNIT = {"north": (0, 1), "east": (1, 0), "south": (0, -1), "west": (-1, 0)}
+
+_FACE_FORWARD = "Always face forward."
+_TURN = re.compile(r"Turn (left|right|around)\.")
+_MOVE = re.compile(r"Take (\d+) steps?(?: (forward|backward|left|right))?\.")
+
+
+@dataclass(frozen=True)
+class State:
+    x: int = 0
+    y: int = 0
+    facing: str = "north"
+
+    @property
+    def position(self) -> str:
+        return f"({self.x}, {self.y})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One instruction and the state after it."""
+
+    turn: Optional[str]  # "left", "right", "around" for a turn, else None
+    count: int  # steps taken (0 for a turn)
+    direction: str  # how the rationale names the move: compass word, or the question's relative word
+    after: State
+
+
+@dataclass
+class Walk:
+    face_forward: bool
+    steps: list[Step]
+
+    @property
+    def end(self) -> State:
+        return self.steps[-1].after if self.steps else State()
+
+    @property
+    def returns(self) -> bool:
+        return (self.end.x, self.end.y) == (0, 0)
+
+
+_INSTRUCTION = re.compile(r"^If you follow these instructions, do you return to the starting point\?\s*")
+
+
+def parse_walk(question: str) -> Walk:
+    question = _INSTRUCTION.sub("", question.strip())  # BIG-bench's task prefix, as the loader keeps it
+    sentences = re.findall(r"[^.]+\.", question.strip())
+    if not sentences or "".join(sentences).replace(" ", "") != question.replace(" ", "").strip():
+        raise UnsolvableQuestion("the question is not a list of full-stopped instructions")
+    sentences = [s.strip() for s in sentences]
+    face_forward = sentences[0] == _FACE_FORWARD
+    if face_forward:
+        sentences = sentences[1:]
+    state, steps = State(), []
+    for sentence in sentences:
+        if turn := _TURN.fullmatch(sentence):
+            if face_forward:
+                raise UnsolvableQuestion("a turn while always facing forward")
+            side = turn.group(1)
+            state = State(state.x, state.y, COMPASS[(COMPASS.index(state.facing) + TURNS[side]) % 4])
+            steps.append(Step(side, 0, state.facing, state))
+        elif move := _MOVE.fullmatch(sentence):
+            count, relative = int(move.group(1)), move.group(2) or "forward"
+            heading = COMPASS[(COMPASS.index(state.facing) + RELATIVE[relative]) % 4]
+            dx, dy = UNIT[heading]
+            state = State(state.x + count * dx, state.y + count * dy, state.facing)
+            steps.append(Step(None, count, relative if face_forward else heading, state))
+        else:
+            raise UnsolvableQuestion(f"cannot read the instruction '{sentence}'")
+    if not steps:
+        raise UnsolvableQuestion("no instructions to follow")
+    return Walk(face_forward, steps)
+
+
+# --------------------------------------------------------------------------- narration
+
+_OPENINGS = ("Start at (0, 0) facing north.", "We begin at (0, 0), facing north.",
+             "Say x points east and y north; we start at (0, 0) facing north.",
+             "Let the start be (0, 0), and we face north.")
+_FORWARD_OPENINGS = ("Start at (0, 0) and always face north: forward is +y, right is +x.",
+                     "We begin at (0, 0), always facing north, so forward/backward change y and right/left change x.",
+                     "Say we face north the whole time from (0, 0); forward is +y, backward -y, right +x, left -x.",
+                     "Start at (0, 0) facing north throughout: forward adds to y, right adds to x.")
+_MOVES = ("Take {n} {unit} {direction} to {position}.",
+          "{n} {unit} {direction}: now at {position}.",
+          "After {n} {unit} {direction}, we are at {position}.",
+          "Walking {n} {unit} {direction} brings us to {position}.")
+_TURN_LINES = ("Turn {side}: now facing {facing} at {position}.",
+               "Turning {side}, we face {facing}, still at {position}.",
+               "After turning {side}, we face {facing} at {position}.",
+               "Turn {side} to face {facing}; still at {position}.")
+_RETURNED = ("We end at {position}, the starting point, so True.",
+             "The final position {position} is where we started: True.",
+             "We finish at {position}, back at the start, so we do return: True.",
+             "Our end point {position} is the start, so True.")
+_AWAY = ("We end at {position}, not the start (0, 0), so False.",
+         "The final position {position} is not the starting point (0, 0): False.",
+         "We finish at {position}, not back at (0, 0), so we do not return: False.",
+         "Our end point {position} differs from the start (0, 0), so False.")
+
+
+def narrate(walk: Walk, rng: random.Random) -> str:
+    lines = [rng.choice(_FORWARD_OPENINGS if walk.face_forward else _OPENINGS)]
+    for step in walk.steps:
+        position = step.after.position
+        if step.turn:
+            lines.append(rng.choice(_TURN_LINES).format(side=step.turn, facing=step.after.facing, position=position))
+        else:
+            line = rng.choice(_MOVES).format(n=step.count, unit="step" if step.count == 1 else "steps",
+                                             direction=step.direction, position=position)
+            lines.append(line[0].upper() + line[1:])
+    lines.append(rng.choice(_RETURNED if walk.returns else _AWAY).format(position=walk.end.position))
+    return " ".join(lines)
+
+
+def _truth(walk: Walk) -> str:
+    return "True" if walk.returns else "False"
+
+
+def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+    walk = parse_walk(example.question)
+    if not example.choices:
+        raise UnsolvableQuestion("navigate is multiple choice, but the example has no choices")
+    index = match_choice(_truth(walk), example.choices)
+    return narrate(walk, rng) + " " + option_line(example.choices, index, rng), letter(index)
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_POSITION = re.compile(r"\((-?\d+), ?(-?\d+)\)")
+_TURN_CLAIM = re.compile(r"\bturn(?:s|ed|ing)? (left|right|around)\b", re.IGNORECASE)
+_FACING_CLAIM = re.compile(r"\bfac(?:e|es|ing) (north|east|south|west)\b", re.IGNORECASE)
+_MOVE_CLAIM = re.compile(r"\b(\d+) steps? (north|east|south|west|forward|backward|left|right)\b", re.IGNORECASE)
+_VERDICT = re.compile(r"\b(true|false)\b", re.IGNORECASE)
+
+
+def _position(sentence: str) -> Optional[tuple[int, int]]:
+    """The first position a sentence names (a step's new position comes first in every template)."""
+    found = _POSITION.search(sentence)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _states_step(sentence: str, step: Step) -> bool:
+    """Whether one sentence names ``step``'s instruction and the whole state after it."""
+    if step.turn:
+        turn, facing = _TURN_CLAIM.search(sentence), _FACING_CLAIM.search(sentence)
+        if not (turn and facing and (turn.group(1).lower(), facing.group(1).lower()) == (step.turn, step.after.facing)):
+            return False
+    else:
+        move = _MOVE_CLAIM.search(sentence)
+        if not (move and (int(move.group(1)), move.group(2).lower()) == (step.count, step.direction)):
+            return False
+    return _position(sentence) == (step.after.x, step.after.y)
+
+
+def _in_order(steps: Sequence[Step], sentences: Sequence[str]) -> int:
+    """Most steps stated right by sentences in the same order (a longest common subsequence), so a
+    skipped step costs that step only, and no sentence is credited twice."""
+    best = [[0] * (len(sentences) + 1) for _ in range(len(steps) + 1)]
+    for i, step in enumerate(steps):
+        for j, sentence in enumerate(sentences):
+            best[i + 1][j + 1] = max(best[i][j + 1], best[i + 1][j], best[i][j] + _states_step(sentence, step))
+    return best[-1][-1]
+
+
+def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
+    """Steps: the state after each instruction, then the verdict (the last sentence saying True or
+    False must also name the final position first)."""
+    walk = parse_walk(question)
+    sentences = [s for s in _SENTENCE_END.split(rationale.strip()) if s]
+    right = _in_order(walk.steps, sentences)
+    verdicts = [s for s in sentences if _VERDICT.search(s) and _POSITION.search(s)]
+    if verdicts:
+        said = _VERDICT.findall(verdicts[-1])[-1].lower()
+        right += _position(verdicts[-1]) == (walk.end.x, walk.end.y) and said == norm(_truth(walk))
+    claims = _VERDICT.findall(rationale)
+    final_item = norm(claims[-1]) if claims else None
+    claimed = quoted_option(rationale)
+    if claimed is None and final_item is not None and choices:
+        matches = [i for i, choice in enumerate(choices) if norm(choice) == final_item]
+        claimed = letter(matches[0]) if matches else None
+    return StepGrade(len(walk.steps) + 1, right, final_item, final_item == norm(_truth(walk)), claimed)
+
+
+FAMILY = Family("navigate", solve, grade)

@@ -1,0 +1,229 @@
+"""Solve BIG-bench ``temporal_sequences`` and narrate the solution as a rationale.
+
+A question reads::
+
+    Today, Susan went to the coffee shop. Between what times could they have gone?
+    We know that:
+    Susan woke up at 7am.
+    Linda saw Susan driving to the water park from 7am to 11am.
+    ...                                   (3 to 5 sightings, each "X saw P ... from A to B.")
+    The coffee shop was closed after 9pm.
+    Between what times could Susan have gone to the coffee shop?
+
+with four options such as "6pm to 9pm". The visit fits between waking up and closing time,
+outside every sighting. The solver turns times into hours 0-23, adds the sightings one by one
+to a busy timeline kept as merged intervals in time order, and takes the hours from wake-up
+to closing that no interval covers. They must form one interval naming exactly one option,
+otherwise the question is unreadable (never the case in BIG-bench).
+
+Rationale: an opening naming the window (wake-up, closing); one sentence per sighting that
+quotes it and restates the whole busy timeline after it ("Linda saw Susan from 7am to 11am;
+busy so far: 7am to 11am."); the free slot restating the window ("Between 7am and 9pm, the
+only free time is 6pm to 9pm."); the option quote. Merging keeps the timeline one or two
+intervals long, so each step is a short edit of the previous one and the gap is plain to see.
+The grader's steps are the sightings (the timeline after each) and the free slot.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, join_list, match_choice, norm, option_line,
+                                  quoted_option)
+from serve.answers import letter
+from serve.records import Example
+
+_TIME = r"(\d{1,2}) ?([ap]m)"
+_HEAD = re.compile(r"^Today, ([A-Z]\w*) went to (?:the )?(.+?)\. Between what times could they have gone\?$")
+_WOKE = re.compile(r"^([A-Z]\w*) woke up at " + _TIME + r"\.$")
+_SIGHTING = re.compile(r"^([A-Z]\w*) saw ([A-Z]\w*) .+ from " + _TIME + " to " + _TIME + r"\.$")
+_CLOSED = re.compile(r"^The (.+?) was closed after " + _TIME + r"\.$")
+_QUERY = re.compile(r"^Between what times could ([A-Z]\w*) have gone to (?:the )?(.+?)\?$")
+
+Interval = tuple[int, int]  # [start, end) in hours since midnight
+
+
+def hour(number: str, half: str) -> int:
+    """('12', 'pm') -> 12, ('7', 'am') -> 7, ('9', 'pm') -> 21."""
+    value = int(number)
+    if not 1 <= value <= 12:
+        raise UnsolvableQuestion(f"no such hour {number}{half}")
+    return value % 12 + (12 if half == "pm" else 0)
+
+
+def clock(hours: int) -> str:
+    """21 -> '9pm', 12 -> '12pm'."""
+    return f"{(hours - 1) % 12 + 1}{'am' if hours < 12 else 'pm'}"
+
+
+def span(interval: Interval) -> str:
+    return f"{clock(interval[0])} to {clock(interval[1])}"
+
+
+def merge(intervals: Sequence[Interval]) -> list[Interval]:
+    """Busy intervals in time order, touching or overlapping ones joined: [(7,11),(11,12)] -> [(7,12)]."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@dataclass
+class Sighting:
+    seer: str
+    interval: Interval
+
+
+@dataclass
+class Day:
+    person: str
+    place: str
+    wake: int
+    close: int
+    sightings: list[Sighting]
+
+    def timelines(self) -> list[list[Interval]]:
+        """The merged busy timeline after each sighting in turn."""
+        return [merge([s.interval for s in self.sightings[:k]]) for k in range(1, len(self.sightings) + 1)]
+
+    def free_slot(self) -> Interval:
+        busy = {h for s in self.sightings for h in range(*s.interval)}
+        free = [h for h in range(self.wake, self.close) if h not in busy]
+        if not free or free[-1] - free[0] + 1 != len(free):
+            raise UnsolvableQuestion(f"the free hours {free} are not one interval")
+        return free[0], free[-1] + 1
+
+
+def parse_day(question: str) -> Day:
+    lines = [line.strip() for line in question.strip().split("\n") if line.strip()]
+    if len(lines) < 6 or lines[1] != "We know that:":
+        raise UnsolvableQuestion("not a 'Today, X went to ... We know that:' question")
+    head, woke, closed, query = (_HEAD.match(lines[0]), _WOKE.match(lines[2]), _CLOSED.match(lines[-2]),
+                                 _QUERY.match(lines[-1]))
+    sightings = [_SIGHTING.match(line) for line in lines[3:-2]]
+    if not (head and woke and closed and query) or not all(sightings):
+        raise UnsolvableQuestion("a line does not follow the temporal_sequences pattern")
+    person, place = head.groups()
+    if {woke.group(1), query.group(1), *(s.group(2) for s in sightings)} != {person}:
+        raise UnsolvableQuestion("the lines are not all about one person")
+    if norm(closed.group(1)) != norm(place) or norm(query.group(2)) != norm(place):
+        raise UnsolvableQuestion("the lines are not all about one place")
+    day = Day(person, place, hour(*woke.groups()[1:]), hour(*closed.groups()[1:]),
+              [Sighting(s.group(1), (hour(s.group(3), s.group(4)), hour(s.group(5), s.group(6)))) for s in sightings])
+    if any(not day.wake <= s.interval[0] < s.interval[1] <= day.close for s in day.sightings):
+        raise UnsolvableQuestion("a sighting falls outside the day")
+    return day
+
+
+_OPENINGS = (
+    "{person} woke up at {wake} and the {place} closed at {close}.",
+    "The window runs from {wake}, when {person} woke up, to {close}, when the {place} closed.",
+    "{person} was up at {wake}; the {place} closed at {close}.",
+    "We need a time after {wake} (wake-up) and before {close} (closing).",
+    "{person} was awake from {wake}, and the {place} was open until {close}.",
+)
+_STEPS = (  # every step sentence reads "<seer> saw <person> ... A to B<sep> <timeline>."
+    "{seer} saw {person} from {sighting}; {busy}: {timeline}.",
+    "{seer} saw {person} from {sighting}, so {busy}: {timeline}.",
+    "{seer} saw {person} {sighting}. {Busy}: {timeline}.",
+)
+_BUSY = ("busy so far", "busy now", "taken so far", "busy", "busy times")
+_FREE_LINES = (
+    "Between {wake} and {close}, the only free time is {free}.",
+    "From {wake} to {close}, {person} is free only from {free}.",
+    "The only free slot between {wake} and {close} is {free}.",
+    "So between {wake} and {close}, the one free time left is {free}.",
+    "Between {wake} and {close}, {person} was free only from {free}.",
+)
+
+
+def narrate(day: Day, rng: random.Random) -> tuple[str, Interval]:
+    """(rationale without the option quote, the free slot), wording drawn from ``rng``."""
+    names = dict(person=day.person, place=day.place, wake=clock(day.wake), close=clock(day.close))
+    lines = [rng.choice(_OPENINGS).format(**names)]
+    step, busy = rng.choice(_STEPS), rng.choice(_BUSY)  # one voice per rationale: regular steps are easier to learn
+    for sighting, timeline in zip(day.sightings, day.timelines()):
+        lines.append(step.format(seer=sighting.seer, person=day.person, sighting=span(sighting.interval),
+                                 busy=busy, Busy=busy.capitalize(), timeline=join_list([span(i) for i in timeline])))
+    free = day.free_slot()
+    lines.append(rng.choice(_FREE_LINES).format(free=span(free), **names))
+    return " ".join(lines), free
+
+
+def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+    day = parse_day(example.question)
+    rationale, free = narrate(day, rng)
+    choices = example.choices or []
+    if sum(norm(c) == norm(span(free)) for c in choices) != 1:
+        raise UnsolvableQuestion(f"the free slot {span(free)} is not exactly one of the options")
+    index = match_choice(span(free), choices)
+    return f"{rationale} {option_line(choices, index, rng)}", letter(index)
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_INTERVAL = re.compile(_TIME + r" to " + _TIME)
+_STEP_MARK = re.compile(r"\b([A-Z][a-z]+) saw [A-Z][a-z]+ (?:from )?" + _TIME + " to " + _TIME)
+_FREE_MARK = re.compile(r"\bfree\b")
+
+
+def _intervals(text: str) -> list[Interval]:
+    """Every 'A to B' in the text, as hours; a malformed hour ('13pm') is skipped."""
+    found = []
+    for n1, h1, n2, h2 in _INTERVAL.findall(text):
+        try:
+            found.append((hour(n1, h1), hour(n2, h2)))
+        except UnsolvableQuestion:
+            continue
+    return found
+
+
+def _sentence_rest(text: str, start: int) -> str:
+    """From ``start`` to the end of its step: the next full stop, or past it for a 'Busy: ...' sentence."""
+    stop = text.find(".", start)
+    if stop != -1 and text[stop + 1:].lstrip().lower().startswith(tuple(b + ":" for b in _BUSY)):
+        stop = text.find(".", stop + 1)
+    return text[start:] if stop == -1 else text[start:stop]
+
+
+def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
+    """Check a rationale in this family's style against the true timeline, sighting by sighting.
+
+    Step k is right when a sighting sentence, after the one matched for step k-1, names the k-th
+    sighting's seer and interval and the busy timeline it states equals the true one after that
+    sighting (intervals are merged before comparing, so an unmerged but equal listing counts);
+    a missing sentence is wrong but does not shift the later ones. The last step is right when
+    the last 'free' sentence after the matched sightings names the free slot as its first interval."""
+    day = parse_day(question)
+    truth = span(day.free_slot())
+    marks = list(_STEP_MARK.finditer(rationale))
+    right, next_mark, after = 0, 0, 0
+    for sighting, timeline in zip(day.sightings, day.timelines()):
+        for j in range(next_mark, len(marks)):
+            seer, *hours = marks[j].groups()
+            try:
+                interval = (hour(*hours[:2]), hour(*hours[2:]))
+            except UnsolvableQuestion:
+                continue
+            if interval == sighting.interval:
+                stated = merge(_intervals(_sentence_rest(rationale, marks[j].end())))
+                right += seer == sighting.seer and stated == timeline
+                next_mark, after = j + 1, marks[j].end()
+                break
+    free_claims = [_intervals(_sentence_rest(rationale, m.end())) for m in _FREE_MARK.finditer(rationale, after)]
+    right += bool(free_claims and free_claims[-1] and span(free_claims[-1][0]) == truth)
+    claims = _intervals(rationale)
+    final_item = norm(span(claims[-1])) if claims else None
+    claimed = quoted_option(rationale)
+    if claimed is None and final_item is not None and choices:
+        claimed = next((letter(i) for i, c in enumerate(choices) if norm(c) == final_item), None)
+    return StepGrade(len(day.sightings) + 1, right, final_item, final_item == norm(truth), claimed)
+
+
+FAMILY = Family("temporal_sequences", solve, grade)

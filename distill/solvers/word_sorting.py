@@ -1,0 +1,209 @@
+"""Solve BIG-bench ``word_sorting`` and narrate the sort as a rationale.
+
+A question is BIG-bench's instruction, then a list of lower-case words separated by spaces:
+"Sort the following words alphabetically:", a line break, "List: stick gelatine" (the loader
+puts the instruction first; ``parse_words`` reads only what follows "List:", and the rationale
+does not repeat the instruction). The target is the words in Python ``sorted`` order joined by
+spaces (checked against all 1900 targets). A few words hold an ampersand, an apostrophe or a
+dot ("r&d", "o'dell", "u.s.a"): in that order these come before every letter, and a word that
+has ended comes before any longer word it starts ("o" before "o'dell").
+
+Algorithm: a most-significant-letter bucket sort. Bucket the words by first letter; in each
+bucket holding several words, find the longest prefix they all share and bucket them again by
+the letter after it; repeat until every bucket holds one word. Reading the buckets in order
+gives the sorted list.
+
+Rationale, one sentence per step:
+
+    First letters: stick (s), gelatine (g), sheath (s), she'll (s).
+    By first letter: g: gelatine; s: stick, sheath, she'll.
+    The s- words differ at letter 2: h: sheath, she'll; t: stick.
+    The she- words differ at letter 4: apostrophe: she'll; a: sheath.
+    So the s- words go: she'll, sheath, stick.
+    Sorted: gelatine she'll sheath stick.
+
+Each first-letter group of several words gets its tie lines (depth first, buckets in order),
+then, when it took more than one tie line, its words in order. Buckets keep the words in list order; "end" labels a word that has no
+letter there. The lead-in of each kind of sentence is drawn from ``rng`` once per rationale.
+Graded steps: each first-letter bucket, each tie line (prefix, letter number and buckets), and
+each position of the final list.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, norm
+
+_WORD = re.compile(r"[a-z][a-z&'.]*")
+_SYMBOL_NAMES = {"": "end", "&": "ampersand", "'": "apostrophe", ".": "dot"}
+
+
+def bucket_label(word: str, index: int) -> str:
+    """What the sort compares at ``index`` (0-based): the letter, a symbol's name, or "end"."""
+    char = word[index:index + 1]
+    return _SYMBOL_NAMES.get(char, char)
+
+
+@dataclass
+class Split:
+    """One bucketing step: words sharing ``prefix`` sorted by the character after it."""
+    prefix: str
+    buckets: list[tuple[str, list[str]]]  # (label, words in list order), labels in sort order
+
+    @property
+    def letter_number(self) -> int:  # 1-based, as the rationale says it
+        return len(self.prefix) + 1
+
+
+def split(words: list[str], prefix: str) -> Split:
+    index = len(prefix)
+    keys = sorted({word[index:index + 1] for word in words})  # "" sorts first: a word that ended
+    return Split(prefix, [(bucket_label(key, 0), [w for w in words if w[index:index + 1] == key]) for key in keys])
+
+
+def resolve(words: list[str]) -> tuple[list[Split], list[str]]:
+    """(tie splits in narration order, the words sorted) for words that share a first letter."""
+    if len(words) == 1:
+        return [], words
+    tie = split(words, os.path.commonprefix(words))
+    ties, order = [tie], []
+    for _, bucket in tie.buckets:
+        sub_ties, sub_order = resolve(bucket)
+        ties, order = ties + sub_ties, order + sub_order
+    return ties, order
+
+
+@dataclass
+class Group:
+    letter: str
+    ties: list[Split]
+    order: list[str]
+
+
+@dataclass
+class Sort:
+    words: list[str]  # as the question lists them
+    first: Split  # by first letter
+    groups: list[Group]  # first-letter buckets of several words, in order
+
+    @property
+    def result(self) -> list[str]:
+        resolved = {group.letter: group.order for group in self.groups}
+        return [w for label, bucket in self.first.buckets for w in resolved.get(label, bucket)]
+
+
+def parse_words(question: str) -> list[str]:
+    text = question.rsplit("List:", 1)[-1].split("Sorted:", 1)[0]
+    words = text.split()
+    if not words:
+        raise UnsolvableQuestion("no words to sort")
+    for word in words:
+        if not _WORD.fullmatch(word):
+            raise UnsolvableQuestion(f"'{word}' is not a lower-case word")
+    if len(set(words)) != len(words):
+        raise UnsolvableQuestion("the list repeats a word")
+    return words
+
+
+def sort_words(words: list[str]) -> Sort:
+    first = split(words, "")
+    groups = [Group(label, *resolve(bucket)) for label, bucket in first.buckets if len(bucket) > 1]
+    plan = Sort(words, first, groups)
+    assert plan.result == sorted(words), words  # the narration must reach Python's order
+    return plan
+
+
+# --------------------------------------------------------------------------- narration
+
+_FIRST_LETTERS = ("First letters: {pairs}.", "Each word's first letter: {pairs}.", "The words begin with: {pairs}.",
+                  "Start with the first letters: {pairs}.", "Look at the first letters: {pairs}.",
+                  "Initial letters: {pairs}.", "Noting each first letter: {pairs}.",
+                  "The first letter of each word: {pairs}.")
+_BY_FIRST = ("By first letter: {buckets}.", "Grouped by first letter: {buckets}.",
+             "Grouping them by first letter in order: {buckets}.", "In order of first letter: {buckets}.",
+             "Bucketing by first letter: {buckets}.", "Sorted by first letter: {buckets}.",
+             "First-letter groups in order: {buckets}.", "Now group by first letter: {buckets}.")
+_TIES = ("The {prefix}- words differ at letter {number}: {buckets}.",
+         "For the {prefix}- words, letter {number} decides: {buckets}.",
+         "The {prefix}- words split at letter {number}: {buckets}.",
+         "Within {prefix}-, compare letter {number}: {buckets}.",
+         "Comparing letter {number} of the {prefix}- words: {buckets}.")
+_GROUP_ORDERS = ("So the {letter}- words go: {words}.", "That orders the {letter}- words: {words}.",
+                 "The {letter}- words in order: {words}.", "So the {letter}- group is: {words}.")
+_FINAL_LEADS = ("Sorted", "So the sorted list is", "All together", "Putting the groups in order",
+                "The full order is", "In alphabetical order", "Joining the groups", "Final order")
+
+
+def _buckets(split_: Split) -> str:
+    return "; ".join(f"{label}: {', '.join(words)}" for label, words in split_.buckets)
+
+
+def narrate(plan: Sort, rng: random.Random) -> str:
+    pairs = ", ".join(f"{word} ({bucket_label(word, 0)})" for word in plan.words)
+    lines = [rng.choice(_FIRST_LETTERS).format(pairs=pairs), rng.choice(_BY_FIRST).format(buckets=_buckets(plan.first))]
+    tie_line, group_line = rng.choice(_TIES), rng.choice(_GROUP_ORDERS)  # one voice per rationale
+    for group in plan.groups:
+        lines += [tie_line.format(prefix=tie.prefix, number=tie.letter_number, buckets=_buckets(tie))
+                  for tie in group.ties]
+        if len(group.ties) > 1:  # after a single tie line the group's order is already on that line
+            lines.append(group_line.format(letter=group.letter, words=", ".join(group.order)))
+    lines.append(f"{rng.choice(_FINAL_LEADS)}: {' '.join(plan.result)}.")
+    return " ".join(lines)
+
+
+def solve(example, rng: random.Random) -> tuple[str, str]:
+    plan = sort_words(parse_words(example.question))
+    return narrate(plan, rng), " ".join(plan.result)
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # words are lower case, so a capital starts a sentence
+_BUCKET = re.compile(r"(?:^|(?<=\s))(end|ampersand|apostrophe|dot|[a-z]): ([^;:]*)")
+_TIE_PREFIX = re.compile(r"\b([a-z][a-z&'.]*)-(?=[ ,])")
+_TIE_NUMBER = re.compile(r"\bletter (\d+)\b")
+_FINAL = re.compile(r"^(?:(?:" + "|".join(map(re.escape, _FINAL_LEADS)) + r"):|(?:So t|T)he answer is:?) (.*)$")
+
+
+def read_buckets(text: str) -> list[tuple[str, frozenset[str]]]:
+    return [(label, frozenset(w.strip() for w in words.split(",") if w.strip()))
+            for label, words in _BUCKET.findall(text)]
+
+
+def _as_buckets(split_: Split) -> list[tuple[str, frozenset[str]]]:
+    return [(label, frozenset(words)) for label, words in split_.buckets]
+
+
+def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
+    """Steps: each first-letter bucket (same words under the same letter), each tie line (same
+    prefix, letter number and buckets), each position of the final list. Missing ones are wrong."""
+    plan = sort_words(parse_words(question))
+    first_buckets: Optional[dict[str, frozenset[str]]] = None
+    ties: dict[str, tuple[int, list]] = {}
+    claim: Optional[list[str]] = None
+    for sentence in _SENTENCE_END.split(rationale.strip()):
+        sentence = sentence.strip()
+        sentence = sentence[:-1] if sentence.endswith(".") else sentence
+        final, prefix, number = _FINAL.match(sentence), _TIE_PREFIX.search(sentence), _TIE_NUMBER.search(sentence)
+        if final:
+            claim = final.group(1).split()
+        elif prefix and number:
+            ties.setdefault(prefix.group(1), (int(number.group(1)), read_buckets(sentence[number.end():])))
+        elif first_buckets is None and _BUCKET.search(sentence):
+            first_buckets = dict(read_buckets(sentence))
+    right = sum((first_buckets or {}).get(label) == words for label, words in _as_buckets(plan.first))
+    all_ties = [tie for group in plan.groups for tie in group.ties]
+    right += sum(ties.get(tie.prefix) == (tie.letter_number, _as_buckets(tie)) for tie in all_ties)
+    truth = plan.result
+    right += sum(a == b for a, b in zip(claim or [], truth))
+    steps = len(plan.first.buckets) + len(all_ties) + len(truth)
+    claimed = " ".join(claim).lower() if claim else None
+    return StepGrade(steps, right, norm(claimed) if claimed else None, claim == truth, claimed)
+
+
+FAMILY = Family("word_sorting", solve, grade)

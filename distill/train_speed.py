@@ -1,0 +1,105 @@
+"""Levers that make student training cheaper on a CPU without changing what is learned from a step.
+
+Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them one by one
+(docs/BENCHMARKS.md) and the defaults are the ones that paid on a 2-core CPU.
+
+- ``target_logits``: the LM head (hidden x vocabulary, the largest matrix of a small model)
+  and the cross-entropy run only at positions that carry a label, not at every prompt and
+  padding position. Same loss to rounding; skipped under DDP, whose gradient hooks need the
+  wrapped forward.
+- ``group_by_length``: batches of similar-length sequences (transformers' length-grouped
+  sampler), so less of each batch is padding.
+- ``freeze_embeddings``: the (usually tied) token embedding / LM head gets no gradient and no
+  optimizer state.
+- ``freeze_layers``: the lowest K blocks get no gradient, so backward stops above them.
+- ``threads``: torch intra-op threads (0 = torch's default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+
+from serve.config import option
+
+IGNORE_INDEX = -100
+# Output transforms some architectures apply after the LM head: the target-only path must repeat them.
+_LOGIT_SOFTCAP = "final_logit_softcapping"
+_UNSUPPORTED_SCALES = ("logit_scale", "logits_scaling")
+
+
+@dataclass
+class SpeedOptions:
+    """Training-speed levers (see distill/train_speed.py and docs/BENCHMARKS.md)."""
+    target_logits: bool = option(True, "compute the LM head and loss only where labels are (same loss, less compute)")
+    group_by_length: bool = option(True, "batch sequences of similar length together (less padding)")
+    freeze_embeddings: bool = option(True, "no gradient for the token embedding / tied LM head")
+    freeze_layers: int = option(0, "no gradient for the lowest K transformer blocks (backward stops above them)")
+    threads: int = option(0, "torch intra-op threads (0 = torch's default)")
+
+
+def _blocks(model: Any) -> Optional[torch.nn.ModuleList]:
+    """The stack of transformer blocks of a causal LM, wherever its architecture keeps it."""
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    for owner in (decoder, getattr(model, "transformer", None)):
+        for name in ("layers", "h"):
+            blocks = getattr(owner, name, None) if owner is not None else None
+            if isinstance(blocks, torch.nn.ModuleList):
+                return blocks
+    return None
+
+
+def apply_freezing(model: Any, speed: SpeedOptions) -> dict[str, int]:
+    """Turn off gradients as the options say; returns trainable and frozen parameter counts."""
+    if speed.freeze_embeddings:
+        for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+            if module is not None:
+                for parameter in module.parameters():
+                    parameter.requires_grad_(False)
+    if speed.freeze_layers > 0:
+        blocks = _blocks(model)
+        if blocks is None:
+            from serve.errors import UserError
+            raise UserError(f"speed.freeze_layers: cannot find the transformer blocks of {type(model).__name__}; "
+                            "set --speed.freeze_layers 0")
+        for block in blocks[: speed.freeze_layers]:
+            for parameter in block.parameters():
+                parameter.requires_grad_(False)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    return {"trainable_parameters": trainable, "frozen_parameters": frozen}
+
+
+def supports_target_logits(model: Any) -> bool:
+    """True when the model is a plain decoder + LM head whose logits the target-only path can reproduce."""
+    config = getattr(model, "config", None)
+    if config is None or any(getattr(config, name, None) not in (None, 1, 1.0) for name in _UNSUPPORTED_SCALES):
+        return False
+    try:
+        return model.get_decoder() is not None and model.get_output_embeddings() is not None
+    except (AttributeError, NotImplementedError):
+        return False
+
+
+def target_only_loss(model: Any, inputs: dict[str, torch.Tensor],
+                     num_items_in_batch: Optional[torch.Tensor | int] = None) -> torch.Tensor:
+    """Causal-LM cross-entropy computed from the LM head at labelled positions only.
+
+    Normalised as transformers normalises its own loss: the sum over label tokens divided by
+    ``num_items_in_batch`` when the Trainer passes it (gradient accumulation, DDP), else the mean."""
+    labels = inputs["labels"]
+    hidden = model.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                                 use_cache=False).last_hidden_state
+    next_labels = labels[:, 1:]
+    where = next_labels != IGNORE_INDEX
+    logits = model.get_output_embeddings()(hidden[:, :-1][where]).float()
+    cap = getattr(model.config, _LOGIT_SOFTCAP, None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    total = F.cross_entropy(logits, next_labels[where], reduction="sum")
+    if num_items_in_batch is None:
+        return total / where.sum().clamp(min=1)
+    return total / num_items_in_batch

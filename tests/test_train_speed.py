@@ -1,0 +1,92 @@
+"""The training-speed levers: same loss and same gradients as the plain path, on tiny models of four families."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from distill.train import run as train_run
+from distill.train_data import IGNORE_INDEX, PadCollator, StudentDataset, TrainItem
+from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
+from serve.config import build
+from tiny_models import build_tiny_model
+from train_fixtures import write_task
+
+
+def _batch(vocab: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab, (3, 24), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[1, 17:] = 0  # a padded row
+    labels = ids.clone()
+    labels[:, :9] = IGNORE_INDEX  # the prompt
+    labels[2, :14] = IGNORE_INDEX  # a longer prompt
+    labels[mask == 0] = IGNORE_INDEX
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "opt", "gpt2"])
+def test_target_only_loss_and_gradients_match_the_full_forward(tmp_path, arch):
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path, arch), dtype=torch.float32)
+    assert supports_target_logits(model)
+    batch = _batch(model.config.vocab_size)
+    full = model(**batch).loss
+    full.backward()
+    reference = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    fast = target_only_loss(model, batch)
+    fast.backward()
+    assert abs(full.item() - fast.item()) < 1e-5
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.grad, reference[name], atol=1e-5, rtol=1e-4, msg=name)
+    # Normalised by a count given from outside (gradient accumulation), as transformers does.
+    items = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+    summed = model(**batch, num_items_in_batch=2 * items).loss
+    assert abs(target_only_loss(model, batch, 2 * items).item() - summed.item()) < 1e-5
+
+
+def test_freezing_turns_off_the_embedding_and_the_lowest_blocks(tmp_path):
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path, "llama"), dtype=torch.float32)
+    blocks = model.get_decoder().layers
+    counts = apply_freezing(model, SpeedOptions(freeze_embeddings=True, freeze_layers=1))
+    assert not model.get_input_embeddings().weight.requires_grad
+    assert not any(p.requires_grad for p in blocks[0].parameters())
+    assert all(p.requires_grad for block in blocks[1:] for p in block.parameters())
+    assert counts["trainable_parameters"] + counts["frozen_parameters"] == sum(p.numel() for p in model.parameters())
+    loss = target_only_loss(model, _batch(model.config.vocab_size))
+    loss.backward()
+    assert blocks[0].self_attn.q_proj.weight.grad is None and blocks[1].self_attn.q_proj.weight.grad is not None
+
+
+def test_lengths_follow_the_epoch_draw(tiny_llama_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    items = [TrainItem(f"q{i}", "Q: a question?\nA:", ["short.", "a much longer rationale " * (i + 1)])
+             for i in range(6)]
+    dataset = StudentDataset(items, tokenizer, "sample_one", seed=3)
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        assert dataset.lengths() == [len(dataset[i]["input_ids"]) for i in range(len(dataset))]
+    flat = StudentDataset(items, tokenizer, "all", seed=3)
+    assert flat.lengths() == [len(flat[i]["input_ids"]) for i in range(len(flat))]
+    batch = PadCollator(tokenizer.pad_token_id)([flat[i] for i in range(4)])
+    assert batch["input_ids"].shape[1] == max(flat.lengths()[:4])
+
+
+def test_default_levers_train_the_same_model_as_the_plain_path(tiny_llama_dir, tmp_path):
+    """Same data order (grouping off), target-only logits on vs off: the same losses step by step."""
+    examples, cots = write_task(tmp_path / "task")
+    losses = {}
+    for name, target_logits in (("plain", False), ("fast", True)):
+        cfg = build(__import__("distill.train", fromlist=["TrainConfig"]).TrainConfig, {
+            "model": str(tiny_llama_dir), "out": str(tmp_path / name), "max_steps": 4, "batch_size": 4,
+            "lr": 1e-3, "log_every": 1, "eval_every": 0, "save_every": 100,
+            "data": {"examples": str(examples), "cots": str(cots), "dev_fraction": 0.0},
+            "speed": {"target_logits": target_logits, "group_by_length": False}})
+        train_run(cfg)
+        rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        losses[name] = [row["loss"] for row in rows if "loss" in row]
+    assert len(losses["plain"]) == 4
+    assert losses["fast"] == pytest.approx(losses["plain"], abs=1e-4)
