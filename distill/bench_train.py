@@ -33,17 +33,19 @@ SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end
 # id -> (what the row says, train config overrides); "today" is the path before the speed work.
 _FP32 = {"precision": "fp32"}
 VARIANTS: dict[str, tuple[str, dict]] = {
-    "today": ("today: full logits, random batches", {**_FP32, "speed.target_logits": False,
-                                                    "speed.group_by_length": False, "speed.freeze_embeddings": False}),
-    "target_logits": ("target-only logits", {**_FP32, "speed.group_by_length": False,
-                                             "speed.freeze_embeddings": False}),
-    "grouped": ("length-grouped batches", {**_FP32, "speed.target_logits": False, "speed.freeze_embeddings": False}),
-    "frozen_embedding": ("frozen embedding", {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
-    "fp32_levers": ("target-only logits + length-grouped + frozen embedding (fp32)", _FP32),
-    "freeze10": ("fp32 levers + lowest 10 of 30 blocks frozen", {**_FP32, "speed.freeze_layers": 10}),
-    "freeze20": ("fp32 levers + lowest 20 of 30 blocks frozen", {**_FP32, "speed.freeze_layers": 20}),
+    "today": ("today: fp32, full logits, random batches", {**_FP32, "speed.target_logits": False,
+                                                          "speed.group_by_length": False}),
+    "target_logits": ("target-only logits", {**_FP32, "speed.group_by_length": False}),
+    "grouped": ("length-grouped batches", {**_FP32, "speed.target_logits": False}),
+    "frozen_embedding": ("frozen embedding", {**_FP32, "speed.target_logits": False, "speed.group_by_length": False,
+                                              "speed.freeze_embeddings": True}),
+    "fp32_levers": ("target-only logits + length-grouped (fp32)", _FP32),
+    "freeze10": ("fp32 levers + frozen embedding + lowest 10 of 30 blocks frozen",
+                 {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 10}),
+    "freeze20": ("fp32 levers + frozen embedding + lowest 20 of 30 blocks frozen",
+                 {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 20}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
-    "bf16": ("fp32 levers + bf16 autocast (AMX / AVX512-BF16 CPUs)", {"precision": "bf16"}),
+    "bf16": ("new default here: fp32 levers + bf16 autocast (AMX / AVX512-BF16 CPUs)", {"precision": "bf16"}),
 }
 BASELINE = "today"
 

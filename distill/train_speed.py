@@ -36,7 +36,8 @@ class SpeedOptions:
     """Training-speed levers (see distill/train_speed.py and docs/BENCHMARKS.md)."""
     target_logits: bool = option(True, "compute the LM head and loss only where labels are (same loss, less compute)")
     group_by_length: bool = option(True, "batch sequences of similar length together (less padding)")
-    freeze_embeddings: bool = option(True, "no gradient for the token embedding / tied LM head")
+    freeze_embeddings: bool = option(False, "no gradient for the token embedding / tied LM head (a pretrained "
+                                            "student only: a randomly initialised one must learn its embedding)")
     freeze_layers: int = option(0, "no gradient for the lowest K transformer blocks (backward stops above them)")
     threads: int = option(0, "torch intra-op threads (0 = torch's default)")
 

@@ -129,9 +129,9 @@ def _number_in(candidate: str) -> Optional[str]:
     found = re.search(r"-?\d[\d,]*(?:\.\d+)?", candidate.replace("$", ""))
     if found:
         return canonical_number(found.group(0).rstrip(","))
-    for word in re.findall(r"[a-z]+", candidate.lower()):
-        if word in _NUMBER_WORDS:
-            return str(_NUMBER_WORDS[word])
+    for word in re.findall(r"[a-z]+(?:-[a-z]+)?", candidate.lower()):
+        if _number_words(word) is not None:
+            return str(_number_words(word))
     return None
 
 

@@ -25,7 +25,8 @@ CSS = """
 
 @dataclass
 class ServeConfig:
-    model: Optional[str] = option(None, "registry name or folder of the model to serve; default: the int8 ONNX "
+    model: Optional[str] = option(None, "registry name or folder of the model to serve; default: the distilled "
+                                        "reasoner (scotd run recipes/reasoner.yaml builds it), else the int8 ONNX "
                                         "export of smollm2-135m-instruct, else its PyTorch folder", positional=True)
     compare_with: Optional[str] = option(None, "second model preselected in the compare tab (name or folder)")
     models: list[str] = option(help="more model folders for the picker (models/*/* are listed anyway)",
@@ -42,9 +43,10 @@ class ServeConfig:
     concurrency: int = option(1, "requests generated at once (more share the same CPU cores); others queue")
     max_queue: int = option(32, "requests waiting at most; beyond this, users are asked to retry")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
-    examples: str = option("bigbench:date_understanding", "source of example questions (any scotd data source; "
-                                                          "empty: built-in ones)")
-    examples_count: int = option(6, "number of example questions shown")
+    examples: str = option("bigbench:tracking_shuffled_objects/three_objects + bigbench:arithmetic/2_digit_addition + "
+                           "bigbench:navigate", "source of example questions, test split (any scotd data source; "
+                                                "A + B: a few from each; empty: built-in ones)")
+    examples_count: int = option(2, "example questions shown per source")
 
 
 def build_app(cfg: ServeConfig, engines: EngineCache | None = None):

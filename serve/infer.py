@@ -31,8 +31,8 @@ from serve.student_format import render_prompt
 class InferConfig:
     input: Path = option(help="JSONL file of questions (one JSON object per line)", aliases=("--in",))
     output: Path = option(help="JSONL file of answers; appended to, so a rerun resumes", aliases=("--out",))
-    model: Optional[str] = option(None, "registry name or folder; default: the int8 ONNX export of "
-                                        "smollm2-135m-instruct, else its PyTorch folder")
+    model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
+                                        "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)")
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     max_new_tokens: int = option(256, "most tokens generated per answer")
     temperature: float = option(0.0, "0 = greedy")

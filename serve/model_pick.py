@@ -1,7 +1,9 @@
 """Which model a serving verb loads, the models a picker offers, and a cache of loaded engines.
 
-The default is the int8 ONNX export of ``smollm2-135m-instruct`` (fast on a CPU,
-no torch). On first use the model is fetched and, where the ``export`` extra is
+The default is the distilled reasoner (``scotd-reasoner-135m``, int8 ONNX) once
+``scotd run recipes/reasoner.yaml`` has built it; until then the int8 ONNX export of
+``smollm2-135m-instruct`` (fast on a CPU, no torch), with a one-line hint how to build
+the reasoner. On first use the model is fetched and, where the ``export`` extra is
 installed, exported (gates included); an edge install without it, or an export
 whose gate fails, serves the PyTorch folder and says which command makes the export.
 """
@@ -18,7 +20,7 @@ from typing import Optional
 from serve.engine import Engine, detect_backend, load_engine
 from serve.errors import UserError
 from serve.paths import models_dir
-from serve.registry import DEFAULT_MODEL, get_entry, resolve_model_dir
+from serve.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, resolve_model_dir
 
 DEFAULT_EXPORT = "onnx-int8"
 
@@ -35,6 +37,16 @@ def is_model_folder(path: Path) -> bool:
 
 
 def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> Path:
+    reasoner = get_entry(REASONER_MODEL)
+    if is_model_folder(reasoner.folder / DEFAULT_EXPORT):
+        return reasoner.folder / DEFAULT_EXPORT
+    log(f"serving the undistilled {DEFAULT_MODEL}; build the distilled reasoner with: "
+        f"scotd run {reasoner.built_by()}")
+    return base_model_dir(log)
+
+
+def base_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> Path:
+    """The undistilled base's int8 export, fetched and exported on first use where possible."""
     entry = get_entry(DEFAULT_MODEL)
     export = entry.folder / DEFAULT_EXPORT
     if is_model_folder(export):
@@ -72,8 +84,10 @@ def export_default_int8() -> Path:
 
 def resolve_serving_model(model: Optional[str]) -> Path:
     """A folder for ``model`` (registry name, folder path) or the default when empty."""
-    if not model or model == DEFAULT_MODEL:
+    if not model:
         return default_model_dir()
+    if model == DEFAULT_MODEL:
+        return base_model_dir()
     return resolve_model_dir(model)
 
 

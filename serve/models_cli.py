@@ -24,8 +24,10 @@ def list_models() -> None:
     rows = [("name", "params", "arch", "fetched", "exports", "sources")]
     for entry in registry.values():
         exports = ",".join(p.name.removeprefix("onnx-") for p in entry.exports()) or "-"
+        sources = " > ".join(f"built by {s['recipe']}" if s["kind"] == "recipe" else s["kind"] for s in entry.sources)
+        built = entry.built_by() and not entry.exports()
         rows.append((entry.name, entry.parameters, entry.architecture, "yes" if entry.is_fetched() else "no",
-                     exports, " > ".join(s["kind"] for s in entry.sources)))
+                     exports, sources + (f" (build: scotd run {entry.built_by()})" if built else "")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

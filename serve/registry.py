@@ -17,6 +17,7 @@ from serve.errors import UserError
 from serve.paths import models_dir, registry_file
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+REASONER_MODEL = "scotd-reasoner-135m"  # served by default once recipes/reasoner.yaml has built it
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class ModelEntry:
 
     def is_fetched(self) -> bool:
         return (self.hf_dir / "config.json").is_file() and any(self.hf_dir.glob("*.safetensors"))
+
+    def built_by(self) -> str | None:
+        """The recipe that builds this model, for models made by scotd rather than downloaded."""
+        return next((s["recipe"] for s in self.sources if s.get("kind") == "recipe"), None)
 
     def exports(self) -> list[Path]:
         """Exported ONNX folders (``onnx-int8`` etc.) that carry an export report."""
@@ -77,6 +82,10 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
         entry = registry[str(name_or_path)]
         if entry.is_fetched():
             return entry.hf_dir
+        if entry.exports():
+            return entry.exports()[0]
+        if entry.built_by():
+            raise UserError(f"model '{entry.name}' is not built yet; build it with: scotd run {entry.built_by()}")
         raise UserError(f"model '{entry.name}' is not fetched yet; run: scotd models fetch {entry.name}")
     raise UserError(f"'{name_or_path}' is neither a folder nor a known model name; "
                     f"known models: {', '.join(registry)}")

@@ -44,6 +44,8 @@ def test_yes_no_phrasings(text, expected):
     ("So the answer is $1,234.", "1234"),
     ("So the answer is 3.50 dollars", "3.5"),
     ("So the answer is twelve.", "12"),
+    ("So the answer is twenty-one.", "21"),
+    ("So the answer is forty.", "40"),
     ("There are 3 cats and 4 dogs, 7 animals", "7"),
     ("So the answer is unknown.", None),
 ])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import tarfile
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from serve.data import load_examples
 from serve.errors import UserError
 
+CLOSINGS = [" ".join(p) for n in (1, 2, 3) for p in itertools.product(")]}>", repeat=n)][:30]  # over 26 options
 TASKS = {
     "mc_task": {"name": "mc_task", "examples": [
         {"input": f"Which one is item {i}?", "target_scores": {f"item {i}": 1, "other": 0, "third": 0, "fourth": 0}}
@@ -20,6 +22,8 @@ TASKS = {
     "em_task": {"name": "em_task", "examples": [
         {"input": "What is 2 + 3?", "target": "5"},
         {"input": "Name a primary color.", "target": ["Red", "blue."]}]},
+    "prefixed": {"name": "prefixed", "task_prefix": "Close the brackets.\n", "example_input_prefix": "\nInput: ",
+                 "examples": [{"input": "( [", "target_scores": {c: int(c == "] )") for c in CLOSINGS}}]},
     "parent": {"name": "parent"},
     "parent/sub": {"name": "sub", "examples": [{"input": "q", "target": "x"}]},
 }
@@ -156,3 +160,19 @@ def test_hugging_face_layouts_from_a_local_copy(tmp_path, layout):
 def test_unknown_source_and_offline_hub_are_one_line_errors():
     with pytest.raises(UserError, match="unknown data source 'nope'"):
         load_examples("nope")
+
+
+def test_bigbench_instruction_and_more_options_than_letters(bigbench_cache):
+    """A task's prefix is part of the question, and more options than letters (dyck_languages) turn exact-match."""
+    (example,) = load_examples("bigbench:prefixed", split="all")
+    assert example.question == "Close the brackets.\nInput: ( ["
+    assert example.choices is None and example.answer == "] )" and example.answer_type == "text"
+    assert load_examples("bigbench:mc_task", split="all")[0].question == "Which one is item 0?"  # no prefix: as is
+
+
+def test_a_mixture_of_sources_takes_limit_from_each(bigbench_cache):
+    mixed = load_examples("bigbench:mc_task + bigbench:em_task", split="all", limit=2)
+    assert [e.task for e in mixed] == ["mc_task", "mc_task", "em_task", "em_task"]
+    assert [e.id for e in mixed[:2]] == [e.id for e in load_examples("bigbench:mc_task", split="all", limit=2)]
+    with pytest.raises(UserError, match="empty source in the mixture"):
+        load_examples("bigbench:mc_task + ", split="all")

@@ -27,3 +27,31 @@ def test_first_use_exports_the_default_model_then_reuses_it(tmp_path, monkeypatc
     assert is_model_folder(chosen)
     mtime = export.stat().st_mtime_ns
     assert resolve_serving_model(None) == chosen and export.stat().st_mtime_ns == mtime  # no second export
+
+
+def test_the_built_reasoner_is_served_by_default_and_the_base_stays_pickable(tmp_path, monkeypatch, capsys,
+                                                                              llama_fp32_export):
+    from serve.cli import main as cli_main
+    from serve.model_pick import servable_models
+
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    shutil.copy(Path(__file__).resolve().parent.parent / "models" / "registry.yaml", home / "models")
+    base_export = home / "models" / "smollm2-135m-instruct" / "onnx-int8"
+    shutil.copytree(llama_fp32_export, base_export)
+    monkeypatch.setenv("SCOTD_HOME", str(home))
+
+    # Not built yet: the base is served, with the command that builds the reasoner.
+    assert resolve_serving_model(None) == base_export
+    assert "scotd run recipes/reasoner.yaml" in capsys.readouterr().err
+    assert cli_main(["models", "fetch", "scotd-reasoner-135m"]) == 2
+    assert "built by scotd, not downloaded: run scotd run recipes/reasoner.yaml" in capsys.readouterr().err
+    assert cli_main(["models", "list"]) == 0
+    assert "(build: scotd run recipes/reasoner.yaml)" in capsys.readouterr().out
+
+    reasoner = home / "models" / "scotd-reasoner-135m" / "onnx-int8"
+    shutil.copytree(llama_fp32_export, reasoner)
+    assert resolve_serving_model(None) == reasoner
+    assert resolve_serving_model("smollm2-135m-instruct") == base_export
+    assert resolve_serving_model("scotd-reasoner-135m") == reasoner
+    assert set(servable_models().values()) >= {reasoner, base_export}
