@@ -10,7 +10,6 @@ sampling settings, in one process: the batched arm is the ``hf`` backend as
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -22,7 +21,7 @@ from distill.teachers.base import Job, TeacherConfig
 from serve.config import option, parse_args
 from serve.data import load_examples
 from serve.engine import SamplingParams
-from serve.bench_cli import write_section
+from serve.bench_cli import write_results
 from serve.paths import project_root
 
 SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
@@ -132,10 +131,7 @@ def markdown_table(result: dict) -> str:
 
 def write_outputs(cfg: BenchSampleConfig, result: dict) -> None:
     root = project_root()
-    json_path = root / cfg.json_out
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    write_section(root / cfg.markdown, SECTION_START, SECTION_END,
+    write_results(root / cfg.json_out, result, root / cfg.markdown, SECTION_START, SECTION_END,
                   f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
 
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serve.bench_cli import write_section
+from serve.bench_cli import write_results
 from serve.config import option, parse_args
 from serve.paths import project_root
 
@@ -112,19 +112,19 @@ def _worker(spec: dict) -> dict:
     clock = Clock()
     trainer, _, _ = build_trainer(cfg, extra_callbacks=(clock,))
     counts = {"tokens": 0, "target_tokens": 0, "padded_positions": 0, "squared_lengths": 0}
-    collate = trainer.data_collator
+    train_step = trainer.training_step
 
-    def counting_collate(batch):
-        out = collate(batch)
-        if len(clock.starts) >= 1:  # the warm-up step's batch is not counted
-            lengths = out["attention_mask"].sum(dim=1)
+    def counting_step(model, inputs, *args, **kwargs):
+        # Counted where the batch is trained (the loader fetches one batch ahead); the warm-up step is not.
+        if len(clock.starts) >= 2:
+            lengths = inputs["attention_mask"].sum(dim=1)
             counts["tokens"] += int(lengths.sum())
-            counts["target_tokens"] += int((out["labels"][:, 1:] != -100).sum())
-            counts["padded_positions"] += int(out["attention_mask"].numel())
+            counts["target_tokens"] += int((inputs["labels"][:, 1:] != -100).sum())
+            counts["padded_positions"] += int(inputs["attention_mask"].numel())
             counts["squared_lengths"] += int((lengths ** 2).sum())
-        return out
+        return train_step(model, inputs, *args, **kwargs)
 
-    trainer.data_collator = counting_collate
+    trainer.training_step = counting_step
     trainer.train()
     step_seconds = [end - start for start, end in zip(clock.starts[1:], clock.ends[1:])]
     seconds = sum(step_seconds)
@@ -154,11 +154,17 @@ def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
 
 
 def run(cfg: BenchTrainConfig) -> dict:
+    from serve.errors import UserError
+    from serve.machine import cpu_has_native_bf16, cpu_model
+
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown:
-        from serve.errors import UserError
-        raise UserError(f"unknown variant(s) {unknown}; valid: {list(VARIANTS)}")
+        raise UserError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
+    if cfg.steps < 1:
+        raise UserError(f"steps must be >= 1 (timed steps per variant), got {cfg.steps}")
     import torch
+
+    skipped = [v for v in cfg.variants if VARIANTS[v][1].get("precision") == "bf16" and not cpu_has_native_bf16()]
 
     with tempfile.TemporaryDirectory(prefix="scotd-bench-train-") as tmp:
         folder = Path(tmp)
@@ -166,7 +172,7 @@ def run(cfg: BenchTrainConfig) -> dict:
         peak = peak_flops()
         load_start = os.getloadavg()[0]
         rows = []
-        for name in cfg.variants:
+        for name in [v for v in cfg.variants if v not in skipped]:
             label, overrides = VARIANTS[name]
             train = {"model": cfg.model, "out": str(folder / "run"), "max_steps": cfg.steps + 1,
                      "batch_size": cfg.batch_size, "lr": 1e-4, "warmup": 0, "eval_every": 0,
@@ -184,18 +190,23 @@ def run(cfg: BenchTrainConfig) -> dict:
             done = subprocess.run([sys.executable, "-m", "distill.bench_train", "--worker", spec],
                                   capture_output=True, text=True)
             if done.returncode != 0:
-                raise RuntimeError(f"variant '{name}' failed:\n{done.stderr[-3000:]}")
+                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                print(done.stderr[-3000:], file=sys.stderr)
+                rows.append({"variant": name, "label": label, "failed": last})
+                continue
             row = json.loads(done.stdout.strip().splitlines()[-1])
             row["peak_flops_share"] = round(row.pop("useful_flops_per_s") / peak, 4)
             rows.append({"variant": name, "label": label, **row})
             print(f"  {row['seconds_per_step']} s/step, {row['tokens_per_s']} tok/s", file=sys.stderr, flush=True)
-    by_name = {row["variant"]: row for row in rows}
-    for row in rows:
+    by_name = {row["variant"]: row for row in rows if "failed" not in row}
+    for row in by_name.values():
         if BASELINE in by_name:
             row["speedup_vs_today"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
     result = {"benchmark": "train", "model": cfg.model, "source": cfg.source, "questions": cfg.questions,
               "rationales_per_question": cfg.rationales, "batch_size": cfg.batch_size, "timed_steps": cfg.steps,
               "peak_matmul_gflops": round(peak / 1e9, 1), "torch": torch.__version__, "cpu_count": os.cpu_count(),
+              "cpu": cpu_model(), "native_bf16": cpu_has_native_bf16(),
+              "skipped": {v: "this CPU has no native bf16 (AMX / AVX512-BF16)" for v in skipped},
               "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "variants": rows}
     write_outputs(cfg, result)
@@ -203,7 +214,7 @@ def run(cfg: BenchTrainConfig) -> dict:
 
 
 def markdown_table(result: dict) -> str:
-    lines = [f"`scotd bench train`: {result['model']} full fine-tune (fp32, {result['cpu_count']} CPUs) on "
+    lines = [f"`scotd bench train`: {result['model']} on {result.get('cpu') or 'this CPU'} ({result['cpu_count']} cores) on "
              f"{result['questions']} questions of {result['source']} x {result['rationales_per_question']} program-"
              f"teacher rationales, batch {result['batch_size']}, {result['timed_steps']} timed steps per variant after "
              f"a warm-up step, same seed and sequences for every variant; peak float32 matmul "
@@ -212,20 +223,21 @@ def markdown_table(result: dict) -> str:
              "| variant | s/step | tokens/s (all) | target tokens/s | padding | trainable params | peak RSS MB | "
              "useful FLOP/s share of peak | tokens/s vs today |", "|---|---|---|---|---|---|---|---|---|"]
     for row in result["variants"]:
+        if "failed" in row:
+            lines.append(f"| {row['label']} | failed: {row['failed']} |" + " |" * 7)
+            continue
         lines.append(f"| {row['label']} | {row['seconds_per_step']} | {row['tokens_per_s']} | "
                      f"{row['target_tokens_per_s']} | {row['padding_share']:.1%} | "
                      f"{row['trainable_parameters'] / 1e6:.1f}M | {row['peak_rss_mb']} | "
                      f"{row['peak_flops_share']:.1%} | {row.get('speedup_vs_today', '-')}x |")
+    lines += [f"| {VARIANTS[v][0]} | skipped: {why} |" + " |" * 7 for v, why in result.get("skipped", {}).items()]
     return "\n".join(lines)
 
 
 def write_outputs(cfg: BenchTrainConfig, result: dict) -> None:
     root = project_root()
-    json_path = root / cfg.json_out
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    write_section(root / cfg.markdown, SECTION_START, SECTION_END,
-                    f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
+    write_results(root / cfg.json_out, result, root / cfg.markdown, SECTION_START, SECTION_END,
+                  f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
 
 
 def main(argv: list[str]) -> int:

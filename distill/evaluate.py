@@ -136,7 +136,7 @@ def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig) -> li
             for example, samples in zip(batch, outputs):
                 parsed = [parse_output(text, example, mode) for text in samples]
                 answer, votes = majority_vote(parsed) if k > 1 else (parsed[0], {})
-                row = {"id": example.id, "question": example.question, "choices": example.choices,
+                row = {"id": example.id, "task": example.task, "question": example.question, "choices": example.choices,
                        "output": samples[0], "parsed": answer, "gold": example.answer,
                        "correct": answers_match(answer, example.answer)}
                 if k > 1:
@@ -163,10 +163,10 @@ def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, 
 
 
 def by_task(rows: list[dict], cfg: EvalConfig) -> dict[str, dict]:
-    """Accuracy with a 95% CI per task, for a mixture source (the task is the example id less its index)."""
+    """Accuracy with a 95% CI per task, when the questions come from several tasks (a mixture source)."""
     groups: dict[str, list[bool]] = {}
     for row in rows:
-        groups.setdefault(row["id"].rsplit("/", 1)[0], []).append(row["correct"])
+        groups.setdefault(row.get("task") or "?", []).append(row["correct"])
     if len(groups) < 2:
         return {}
     return {task: {"n": len(correct), "accuracy": float(np.mean(correct)),

@@ -62,24 +62,29 @@ def _accuracy(summary: Optional[dict]) -> Optional[dict]:
 
 
 def step_check(eval_dir: Path) -> Optional[dict]:
-    """Step-level grading of a greedy CoT eval's rationales, when its task has a grader."""
+    """Step-level grading of a greedy CoT eval's rationales, each row by its own task's grader (a mixture
+    has several); None when no row has a grader."""
     from distill.solvers import GRADERS, UnsolvableQuestion, task_family
     from serve.records import read_jsonl
 
     summary = _read_json(eval_dir / "summary.json")
-    if summary is None or summary.get("mode") != "cot" or task_family(summary["source"]) not in GRADERS:
+    if summary is None or summary.get("mode") != "cot":
         return None
-    grade = GRADERS[task_family(summary["source"])]
-    steps = right = follows = 0
-    rows = [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
-    for row in rows:
+    steps = right = follows = graded = 0
+    for _, row in read_jsonl(eval_dir / "predictions.jsonl"):
+        grade = GRADERS.get(task_family(row.get("task") or row["id"]))
+        if grade is None:
+            continue
         try:
             result = grade(row["question"], row.get("choices"), row["output"])
         except UnsolvableQuestion:
             continue
+        graded += 1
         steps, right = steps + result.steps, right + result.steps_right
         follows += result.claimed_answer is not None and result.claimed_answer == row["parsed"]
-    return {"steps": steps, "steps_right": right, "answers": len(rows), "answer_follows_claim": follows}
+    if not graded:
+        return None
+    return {"steps": steps, "steps_right": right, "answers": graded, "answer_follows_claim": follows}
 
 
 def read_arm(run_dir: Path) -> dict:

@@ -2,8 +2,8 @@
 
 Recipe, top to bottom: load the questions and the kept CoTs -> build prompt/target items
 in the student format (loss on the target only) -> hold out a dev slice for the eval
-loss -> load the student (full fine-tune or LoRA) -> Hugging Face Trainer (bf16 on GPU,
-fp32 on CPU, checkpoints, best-by-dev-loss, TensorBoard) -> save a plain HF folder to
+loss -> load the student (full fine-tune or LoRA) -> Hugging Face Trainer (bf16 where the GPU or
+CPU computes it natively, else fp32; the speed levers of distill/train_speed.py; checkpoints, best-by-dev-loss, TensorBoard) -> save a plain HF folder to
 ``OUT/student`` (LoRA merged in) plus the run record (config, input hashes, versions).
 
 The same command runs data-parallel with no change under ``torchrun`` or
@@ -24,6 +24,7 @@ from typing import Any, Literal, Optional
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 from transformers.integrations import TensorBoardCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
@@ -149,6 +150,23 @@ class EpochDraw(TrainerCallback):
         self.dataset.set_epoch(int(math.floor((state.epoch or 0.0) + 1e-6)))
 
 
+class EpochLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches, reshuffled per epoch from (seed, epoch) alone, so a resumed run sees
+    the same order as an uninterrupted one; lengths follow each epoch's sample_one draw."""
+
+    def __init__(self, dataset: StudentDataset, batch_size: int, seed: int):
+        super().__init__(batch_size, lengths=dataset.lengths(0))
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.lengths = self.dataset.lengths(self.epoch)
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
 class StudentTrainer(Trainer):
     """Adds training tokens/s to the logs; computes the loss from target positions only when asked."""
 
@@ -157,7 +175,7 @@ class StudentTrainer(Trainer):
     target_logits = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if not self.target_logits or return_outputs or isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        if not self.target_logits or return_outputs or model is not self.model:  # wrapped (DDP, DataParallel, ...)
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         if not self.model_accepts_loss_kwargs:
             num_items_in_batch = None  # the Trainer will then average over accumulation steps itself
@@ -168,13 +186,9 @@ class StudentTrainer(Trainer):
         return loss
 
     def _get_train_sampler(self, train_dataset=None):
-        # The length-grouped sampler would otherwise fetch every item to measure it.
         if self.args.train_sampling_strategy == "group_by_length":
-            from transformers.trainer_pt_utils import LengthGroupedSampler
-
-            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                        lengths=self.train_dataset.lengths(),
-                                        generator=torch.Generator().manual_seed(self.args.data_seed))
+            return EpochLengthGroupedSampler(self.train_dataset, self.args.train_batch_size *
+                                             self.args.gradient_accumulation_steps, self.args.data_seed)
         return super()._get_train_sampler(train_dataset)
 
     def log(self, logs: dict[str, float], start_time: Optional[float] = None) -> None:
@@ -223,6 +237,9 @@ def load_student(cfg: TrainConfig, source: str):
     if not cfg.lora.enabled:
         apply_freezing(model, cfg.speed)
         return model
+    if cfg.speed.freeze_embeddings or cfg.speed.freeze_layers:
+        raise UserError("speed.freeze_embeddings / speed.freeze_layers apply to full fine-tuning; LoRA already "
+                        "freezes the base weights: set them to false / 0 with --lora.enabled")
     from peft import LoraConfig, get_peft_model
 
     targets = cfg.lora.target_modules
@@ -276,8 +293,10 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
     if cfg.speed.threads > 0:
         torch.set_num_threads(cfg.speed.threads)
     model = load_student(cfg, source)
+    # processing_class: every checkpoint gets the tokenizer, so `scotd eval OUT/checkpoints/checkpoint-K` works
     trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
-                             data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks)
+                             data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks,
+                             processing_class=tokenizer)
     trainer.target_logits = cfg.speed.target_logits and supports_target_logits(model)
     return trainer, tokenizer, bool(cfg.resume and checkpoints)
 
@@ -302,7 +321,8 @@ def run(cfg: TrainConfig) -> Path:
                    "train_loss": result.training_loss, "best_checkpoint": trainer.state.best_model_checkpoint,
                    "best_eval_loss": trainer.state.best_metric, **result.metrics,
                    "student_sha256": file_sha256(student_dir / "model.safetensors"),
-                   "world_size": args.world_size, "distributed_backend": _backend_name()}
+                   "world_size": args.world_size, "distributed_backend": _backend_name(),
+                   "precision": "bf16" if args.bf16 else "fp32", "target_logits": trainer.target_logits}
         (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"[scotd train] student saved to {student_dir} (train loss {result.training_loss:.4f})")
     if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -100,8 +100,8 @@ class StudentDataset(torch.utils.data.Dataset):
                 self.encoded.append((item.example_id, pairs))
         self.flat = [(i, j) for i, (_, pairs) in enumerate(self.encoded) for j in range(len(pairs))]
 
-    def _draw(self, example_id: str, count: int) -> int:
-        return random.Random(f"{self.seed}:{self.epoch}:{example_id}").randrange(count)
+    def _draw(self, example_id: str, count: int, epoch: Optional[int] = None) -> int:
+        return random.Random(f"{self.seed}:{self.epoch if epoch is None else epoch}:{example_id}").randrange(count)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -121,10 +121,12 @@ class StudentDataset(torch.utils.data.Dataset):
                 handle.write(json.dumps({"epoch": self.epoch, "example_id": example_id, "target": choice}) + "\n")
         return pairs[choice]
 
-    def lengths(self) -> list[int]:
-        """Sequence length of each item as __getitem__ would return it now (sample_one: this epoch's draw)."""
+    def lengths(self, epoch: Optional[int] = None) -> list[int]:
+        """Sequence length of each item as __getitem__ returns it in ``epoch`` (default: the current one)."""
         if self.policy == "sample_one":
-            return [len(pairs[self._draw(example_id, len(pairs))]["input_ids"]) for example_id, pairs in self.encoded]
+            epoch = self.epoch if epoch is None else epoch
+            return [len(pairs[self._draw(example_id, len(pairs), epoch)]["input_ids"])
+                    for example_id, pairs in self.encoded]
         return [len(self.encoded[i][1][j]["input_ids"]) for i, j in self.flat]
 
     def token_count(self) -> int:

@@ -129,9 +129,12 @@ def _number_in(candidate: str) -> Optional[str]:
     found = re.search(r"-?\d[\d,]*(?:\.\d+)?", candidate.replace("$", ""))
     if found:
         return canonical_number(found.group(0).rstrip(","))
-    for word in re.findall(r"[a-z]+(?:-[a-z]+)?", candidate.lower()):
-        if _number_words(word) is not None:
-            return str(_number_words(word))
+    words = re.findall(r"[a-z]+", candidate.lower())
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else ""
+        for phrase in (f"{word}-{following}", word):  # "twenty-one" as 21, "seven-layer" as 7
+            if _number_words(phrase) is not None:
+                return str(_number_words(phrase))
     return None
 
 

@@ -16,6 +16,15 @@ BENCHMARKS: dict[str, Verb] = {
 }
 
 
+def write_results(json_path: Path, result: dict, markdown: Path, start: str, end: str, body: str) -> None:
+    """A benchmark's JSON, and its section of a docs markdown file."""
+    import json
+
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    write_section(markdown, start, end, body)
+
+
 def write_section(markdown: Path, start: str, end: str, body: str) -> None:
     """Replace the text between the ``start`` and ``end`` markers of a docs file (append it when absent)."""
     section = f"{start}\n{body}\n{end}"

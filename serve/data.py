@@ -235,6 +235,9 @@ def load_file(path: Path, fields: dict[str, Any] | str | None = None) -> list[Ex
 
 # --------------------------------------------------------------------------- entry point
 
+MIXTURE_JOIN = " + "
+
+
 def load_examples(source: str, split: str = "train", limit: int | None = None, seed: int = 0,
                   fields: dict[str, Any] | str | None = None) -> list[Example]:
     """Examples of ``split`` (train|dev|test|all) from ``source``; ``limit`` takes a seeded subset.
@@ -243,11 +246,18 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
     loaded on its own, ``limit`` applies to each, and the examples are concatenated."""
     if limit is not None and limit < 0:
         raise UserError(f"limit must be >= 0, got {limit}")
-    if "+" in source:
-        parts = [part.strip() for part in source.split("+")]
+    if MIXTURE_JOIN.strip() in source and not Path(source).exists():
+        parts = [part.strip() for part in source.split(MIXTURE_JOIN.strip())]
         if not all(parts):
-            raise UserError(f"empty source in the mixture '{source}'; join sources as A + B")
-        return [e for part in parts for e in load_examples(part, split, limit, seed, fields)]
+            raise UserError(f"empty source in the mixture '{source}'; join sources as 'A + B'")
+        mixed = [e for part in parts for e in load_examples(part, split, limit, seed, fields)]
+        seen: set[str] = set()
+        for example in mixed:
+            if example.id in seen:
+                raise UserError(f"question id '{example.id}' occurs in two sources of the mixture '{source}'; "
+                                "give each source's questions their own ids")
+            seen.add(example.id)
+        return mixed
     if source.startswith("bigbench:"):
         from serve.bigbench import load_task
 

@@ -20,7 +20,7 @@ from typing import Optional
 from serve.engine import Engine, detect_backend, load_engine
 from serve.errors import UserError
 from serve.paths import models_dir
-from serve.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, resolve_model_dir
+from serve.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
 
 DEFAULT_EXPORT = "onnx-int8"
 
@@ -37,11 +37,12 @@ def is_model_folder(path: Path) -> bool:
 
 
 def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> Path:
-    reasoner = get_entry(REASONER_MODEL)
-    if is_model_folder(reasoner.folder / DEFAULT_EXPORT):
-        return reasoner.folder / DEFAULT_EXPORT
-    log(f"serving the undistilled {DEFAULT_MODEL}; build the distilled reasoner with: "
-        f"scotd run {reasoner.built_by()}")
+    reasoner = load_registry().get(REASONER_MODEL)  # absent from a registry copied before it existed
+    if reasoner is not None:
+        if is_model_folder(reasoner.folder / DEFAULT_EXPORT):
+            return reasoner.folder / DEFAULT_EXPORT
+        log(f"serving the undistilled {DEFAULT_MODEL}; build the distilled reasoner with: "
+            f"scotd run {reasoner.built_by()}")
     return base_model_dir(log)
 
 
@@ -88,6 +89,10 @@ def resolve_serving_model(model: Optional[str]) -> Path:
         return default_model_dir()
     if model == DEFAULT_MODEL:
         return base_model_dir()
+    registry = load_registry()
+    if model in registry and not registry[model].is_fetched() and registry[model].exports():
+        exports = registry[model].exports()  # a built model (the reasoner) has exports and no hf/ folder
+        return next((p for p in exports if p.name == DEFAULT_EXPORT), exports[0])
     return resolve_model_dir(model)
 
 

@@ -82,8 +82,6 @@ def resolve_model_dir(name_or_path: str | Path) -> Path:
         entry = registry[str(name_or_path)]
         if entry.is_fetched():
             return entry.hf_dir
-        if entry.exports():
-            return entry.exports()[0]
         if entry.built_by():
             raise UserError(f"model '{entry.name}' is not built yet; build it with: scotd run {entry.built_by()}")
         raise UserError(f"model '{entry.name}' is not fetched yet; run: scotd models fetch {entry.name}")

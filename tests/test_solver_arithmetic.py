@@ -102,10 +102,15 @@ def test_grader_reads_the_final_claim_and_the_quoted_option():
     example = example_of("3_digit_multiplication", "What is 697 times 205?")
     text = teacher(example)
     assert FAMILY.grade(example.question, example.choices, text).claimed_answer == example.answer
-    closing = _sentences(text)[-2]
+    *body, closing, listing, restated = _sentences(text)  # ..., "So 697 × 205 = 142885.", options, its letter
+    assert "= 142885." in closing and listing.count(" is (") == len(example.choices)
+    assert re.fullmatch(r".*\b142885,? is \(e\)\.", restated) and example.answer == "(e)"
     wrong_end = text.replace(closing, closing.replace("142885", "142886"))
     grade = FAMILY.grade(example.question, example.choices, wrong_end)
     assert grade.final_item == "142886" and not grade.final_right and grade.steps_right == grade.steps
+    # the listing's numbers are options, not claims: without the restated result the closing still counts
+    grade = FAMILY.grade(example.question, example.choices, " ".join([*body, closing, listing]))
+    assert grade.final_item == "142885" and grade.final_right
 
 
 @pytest.mark.parametrize("garbage", ["", "banana banana", "Ones: = = 3 so far", "(b)" * 50, "Sum: 1 + 1 = 2."])

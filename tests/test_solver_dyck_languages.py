@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import solver_checks
@@ -60,9 +61,16 @@ def test_multiple_choice_quotes_the_matching_option():
         rationale, answer = FAMILY.solve(question, random.Random(0))
         assert answer == question.answer
         assert quoted_option(rationale) == answer
-        assert rationale.endswith(f"{answer}, {example.answer}.")
+        listing = "; ".join(f"{choice} is ({'abcd'[i]})" for i, choice in enumerate(question.choices))
+        assert f"{listing}. " in rationale and re.search(rf"{re.escape(example.answer)},? is {re.escape(answer)}\.$", rationale)
         grade = FAMILY.grade(question.question, question.choices, rationale)
-        assert grade.claimed_answer == answer and grade.final_right
+        assert grade.claimed_answer == answer and grade.final_right and grade.final_item == example.answer
+        assert grade.steps_right == grade.steps
+        # the listing's brackets are the options', not steps or the closing: without the restated
+        # result the rationale's own closing is still the final claim
+        listed_only = rationale[: rationale.rindex(f"{listing}.") + len(listing) + 1]
+        grade = FAMILY.grade(question.question, question.choices, listed_only)
+        assert grade.final_item == example.answer and grade.final_right and grade.steps_right == grade.steps
     teacher_gets_full_marks(FAMILY, [with_four_choices(e, e.answer) for e in as_exact_match()[::100]])
 
 

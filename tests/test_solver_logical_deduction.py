@@ -75,8 +75,15 @@ def test_every_step_restates_a_row_that_grows_to_the_answer(subtask):
         for before, after in zip(rows, rows[1:]):  # each row keeps every spot the last one filled
             assert all(a == "?" or a == b for a, b in zip(before, after)), rationale
         assert "?" not in rows[-1] and answer == example.answer
-        assert "So the answer is" not in rationale and rationale.endswith(f"{answer[1]}), "
-                                                                          f"{example.choices[ord(answer[1]) - 97]}")
+        options = [c.rstrip(".") for c in example.choices]
+        listing = "; ".join(f"{option} is {letter(i)}" for i, option in enumerate(options))
+        assert "So the answer is" not in rationale and f"{listing}. " in rationale
+        assert re.search(rf"{re.escape(options[ord(answer[1]) - 97])},? is {re.escape(answer)}\.$", rationale)
+        # the listing names every option: the grader must read the rationale's own claim, not the
+        # listing's last option, even when the restated result after it is missing
+        listed_only = rationale[: rationale.rindex(f"{listing}.") + len(listing) + 1]
+        grade = FAMILY.grade(example.question, example.choices, listed_only)
+        assert grade.final_right and grade.steps_right == grade.steps, listed_only
 
 
 def test_samples_differ():

@@ -67,8 +67,11 @@ def test_grader_catches_a_wrong_and_a_missing_step(examples, example_id):
     steps = len(parse_walk(example.question).steps) + 1
     assert (full.steps, full.steps_right, full.final_right, full.claimed_answer) == (steps, steps, True, answer)
 
-    lines = sentences(rationale)  # opening, one line per instruction, verdict, option quote
-    assert len(lines) == steps + 2
+    lines = sentences(rationale)  # opening, one line per instruction, verdict, option listing, result's letter
+    assert len(lines) == steps + 3
+    truth = example.choices[ord(answer[1]) - 97]
+    assert lines[-2].endswith("; ".join(f"{c} is ({l})" for l, c in zip("ab", example.choices)) + ".")
+    assert re.fullmatch(rf".*\b{truth},? is {re.escape(answer)}\.", lines[-1])
     x, y = map(int, POSITION.search(lines[2]).groups())
     wrong = lines[:2] + [POSITION.sub(f"({x + 1}, {y})", lines[2], count=1)] + lines[3:]
     assert FAMILY.grade(example.question, example.choices, " ".join(wrong)).steps_right == steps - 1
@@ -78,10 +81,15 @@ def test_grader_catches_a_wrong_and_a_missing_step(examples, example_id):
     assert grade.steps_right == steps - 1 and grade.final_right
 
     flipped = {"True": "False", "False": "True"}
-    verdict = re.sub(r"True|False", lambda m: flipped[m.group()], lines[-2])
-    grade = FAMILY.grade(example.question, example.choices, " ".join(lines[:-2] + [verdict]))
+    verdict = re.sub(r"True|False", lambda m: flipped[m.group()], lines[-3])
+    grade = FAMILY.grade(example.question, example.choices, " ".join(lines[:-3] + [verdict]))
     assert grade.steps_right == steps - 1 and not grade.final_right
     assert grade.claimed_answer == next(f"({c})" for c in "ab" if c != answer[1])
+    # the option listing names both True and False: the verdict stays the final claim, listed or not
+    listed = FAMILY.grade(example.question, example.choices, " ".join(lines[:-3] + [verdict, lines[-2]]))
+    assert listed.final_item == grade.final_item == flipped[truth].lower() and not listed.final_right
+    listed = FAMILY.grade(example.question, example.choices, " ".join(lines[:-1]))
+    assert listed.final_item == truth.lower() and listed.final_right and listed.steps_right == steps
 
 
 def test_garbage_gets_no_steps(examples):

@@ -79,14 +79,17 @@ def test_results_step_check_reads_an_eval_folder(tmp_path):
     good, final = narrate(puzzle, random.Random(3))
     choices = ["Patrick.", "Karl.", "Izzi."]
     right_letter = "(" + "abc"[match_choice(final, choices)] + ")"
-    rows = [{"question": QUESTION, "choices": choices, "output": good, "parsed": right_letter},
-            {"question": QUESTION, "choices": choices, "output": "I am not sure.", "parsed": "(a)"}]
+    tracking = {"task": "tracking_shuffled_objects/three_objects", "question": QUESTION, "choices": choices}
+    rows = [{"id": "t/0", **tracking, "output": good, "parsed": right_letter},
+            {"id": "t/1", **tracking, "output": "I am not sure.", "parsed": "(a)"},
+            # a mixture: a row of a task without a grader is left out, not counted as a miss
+            {"id": "s/0", "task": "strategyqa", "question": "Is ice cold?", "choices": None, "output": "Yes.",
+             "parsed": "yes"}]
     (tmp_path / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = {"mode": "cot", "source": "bigbench:tracking_shuffled_objects/three_objects"}
-    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "summary.json").write_text(json.dumps({"mode": "cot", "source": "mixed"}))
     assert step_check(tmp_path) == {"steps": 6, "steps_right": 3, "answers": 2, "answer_follows_claim": 1}
-    (tmp_path / "summary.json").write_text(json.dumps({**summary, "source": "bigbench:strategyqa"}))
-    assert step_check(tmp_path) is None  # no grader for that task
+    (tmp_path / "predictions.jsonl").write_text(json.dumps(rows[-1]) + "\n")
+    assert step_check(tmp_path) is None  # no row has a grader
 
 
 SUBTASKS = ("three_objects", "five_objects", "seven_objects")

@@ -175,6 +175,29 @@ def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_run(tiny_llama_di
     assert losses[-1]["loss"] == pytest.approx(full_losses[-1], rel=1e-4)
 
 
+def test_resume_in_a_later_epoch_keeps_the_length_grouped_order(tiny_llama_dir, task, tmp_path):
+    """Killed in epoch 2 (4 steps an epoch): the resumed run trains the same batches as the uninterrupted one."""
+    args = ["--max_steps", "11", "--batch_size", "4", "--lr", "3e-3", "--eval_every", "0", "--save_every", "9",
+            "--save_total_limit", "3", "--log_every", "1", "--data.dev_fraction", "0", "--log_batches",
+            "--precision", "fp32", "--speed.group_by_length", "true"]
+    out = tmp_path / "run"
+    assert train_main(train_argv(tiny_llama_dir, *task, out, *args)) == 0
+    full = load_file(out / "student" / "model.safetensors")
+    fetched = [json.loads(line) for line in (out / "batches.rank0.jsonl").read_text().splitlines()]
+    epochs = [[(r["example_id"], r["target"]) for r in fetched if r["epoch"] == e] for e in range(3)]
+    assert epochs[0] != epochs[1]  # reshuffled per epoch
+    import shutil
+    shutil.rmtree(out / "checkpoints" / "checkpoint-11")
+    shutil.rmtree(out / "student")
+    (out / "batches.rank0.jsonl").unlink()
+    assert train_main(train_argv(tiny_llama_dir, *task, out, *args, "--resume")) == 0
+    resumed = [(r["example_id"], r["target"]) for r in
+               (json.loads(line) for line in (out / "batches.rank0.jsonl").read_text().splitlines())]
+    assert resumed[-8:] == epochs[2][-8:]  # steps 10-11 of the resumed run are the uninterrupted ones
+    after = load_file(out / "student" / "model.safetensors")
+    assert max((full[k] - after[k]).abs().max().item() for k in full) < 1e-5
+
+
 def test_bad_inputs_are_one_line_errors(tiny_llama_dir, task, tmp_path, capsys):
     examples_file, cots_file = task
     assert cli_main(["train", "--model", str(tiny_llama_dir), "--data.examples", str(examples_file),

@@ -65,21 +65,25 @@ def match_choice(item: str, choices: Sequence[str]) -> int:
     raise UnsolvableQuestion(f"no answer choice matches '{item}'")
 
 
-_OPTION_LINES = ("That is option {letter}, {choice}.", "This matches option {letter}, {choice}.",
-                 "Among the options, that is {letter}, {choice}.")
+_OPTION_OPENINGS = ("The options: ", "Options: ", "The choices: ", "Listing the options: ")
+_OPTION_CLOSINGS = ("So {choice} is {letter}.", "The result, {choice}, is {letter}.", "Ours is {choice}, and {choice} is {letter}.")
 
 
 def option_line(choices: Sequence[str], index: int, rng: random.Random) -> str:
-    """The last step of a multiple-choice rationale: quote the option that matches the result."""
-    choice = choices[index].strip().rstrip(".")
-    return rng.choice(_OPTION_LINES).format(letter=letter(index), choice=choice)
+    """The last steps of a multiple-choice rationale: every option with its letter, item first
+    ("white ball is (c)"), then the result in the same words. A small student finds the letter by
+    copying what followed the same words a line before, instead of looking the letter up."""
+    names = [c.strip().rstrip(".") for c in choices]
+    listing = "; ".join(f"{name} is {letter(i)}" for i, name in enumerate(names))
+    closing = rng.choice(_OPTION_CLOSINGS).format(choice=names[index], letter=letter(index))
+    return f"{rng.choice(_OPTION_OPENINGS)}{listing}. {closing}"
 
 
-_QUOTED_OPTION = re.compile(r"(?:option|options, that is) (\([a-z]\))")
+_QUOTED_OPTION = re.compile(r"\bis (\([a-z]\))")
 
 
 def quoted_option(rationale: str) -> Optional[str]:
-    """The letter the rationale's last option quote names ("(c)"), or None."""
+    """The letter the rationale's last option claim names ("... is (c)"), or None."""
     found = _QUOTED_OPTION.findall(rationale)
     return found[-1] if found else None
 
@@ -90,3 +94,16 @@ def join_list(words: Sequence[str], conjunction: str = "and") -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + f" {conjunction} {words[-1]}"
+
+
+def steps_in_order(reference: Sequence, stated: Sequence, states: Callable[[object, object], bool]) -> int:
+    """How many reference steps the stated ones get right in the same order (a longest common
+    subsequence under ``states(stated_item, reference_step)``): a missing or wrong step costs that
+    step only, and no stated item is credited twice."""
+    previous = [0] * (len(reference) + 1)
+    for item in stated:
+        current = [0]
+        for j, step in enumerate(reference):
+            current.append(previous[j] + 1 if states(item, step) else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]

@@ -14,7 +14,7 @@ Rationale format: an opening sentence, then one step per symbol, separated by ";
 starting with the symbol and restating the whole stack after it, bottom to top
 ("{ opens, stack { [ {", "] closes [, stack {"), then the open brackets top first and
 their closers ("top first, the open ones are [ {, so we add ] }."), then, for multiple
-choice, the option quote. Each rationale draws from ``rng`` its opening, one step
+choice, the option listing and the result with its letter (``option_line``). Each rationale draws from ``rng`` its opening, one step
 style, and the two halves of the closing; steps keep that one style so a small student
 sees a regular pattern. Separators are ";" and "," because the student's tokenizer
 merges "(:" and "(." into one token, hiding the bracket.
@@ -28,12 +28,14 @@ common subsequence), so one wrong or missing step costs exactly one.
 
 from __future__ import annotations
 
+import operator
 import random
 import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, norm, option_line, quoted_option
+from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, norm, option_line, quoted_option,
+                                  steps_in_order)
 from serve.answers import letter
 from serve.records import Example
 
@@ -161,17 +163,6 @@ def read_step(chunk: str) -> Optional[Step]:
     return Step(symbol, brackets[1] if len(brackets) > 1 else "", tuple(brackets[2:]))
 
 
-def _in_order(claimed: Sequence[Step], reference: Sequence[Step]) -> int:
-    """Length of the longest common subsequence: reference steps stated right and in order."""
-    previous = [0] * (len(reference) + 1)
-    for step in claimed:
-        current = [0]
-        for j, expected in enumerate(reference):
-            current.append(previous[j] + 1 if step == expected else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
-
-
 def _last_closing_run(chunk: str) -> list[str]:
     runs: list[list[str]] = [[]]
     for bracket in _BRACKET.findall(chunk):
@@ -182,17 +173,24 @@ def _last_closing_run(chunk: str) -> list[str]:
     return next((run for run in reversed(runs) if run), [])
 
 
+def _names_an_option(chunk: str) -> bool:
+    """An option claim, not a step or the rationale's own closing: a chunk of the option listing
+    ("] } is (b)"), the result restated with its letter ("Ours is ] }, and ] } is (b)"), or an
+    older "option (b)" quote. Its brackets are the options', so they must not read as steps."""
+    return "option" in chunk.lower() or quoted_option(chunk) is not None
+
+
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     reference = trace(parse_symbols(question))
     answer = closing_sequence(reference[-1].stack)
     cue = _ANSWER_CUE.search(rationale)
     chunks = _CHUNK_END.split(rationale[:cue.start()] if cue else rationale)
-    read = [read_step(chunk) for chunk in chunks]
+    read = [None if _names_an_option(chunk) else read_step(chunk) for chunk in chunks]
     claimed = [step for step in read if step is not None]
-    steps_right = _in_order(claimed, reference)
+    steps_right = steps_in_order(reference, claimed, operator.eq)
 
     after_steps = max((i for i, step in enumerate(read) if step is not None), default=-1) + 1
-    runs = [_last_closing_run(chunk) for chunk in chunks[after_steps:] if "option" not in chunk.lower()]
+    runs = [_last_closing_run(chunk) for chunk in chunks[after_steps:] if not _names_an_option(chunk)]
     final = next((run for run in reversed(runs) if run), None)
     steps_right += final == answer
     final_item = norm(" ".join(final)) if final else None

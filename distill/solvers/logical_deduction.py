@@ -21,8 +21,9 @@ satisfy all clues. It then narrates a forward deduction that reaches that order:
 
 Rationale: an opening naming the direction of the order, one sentence per deduction that
 cites its clues and restates the whole row with ? for an open spot ("?, ?, ?, purple, ?"),
-a sentence reading the asked spot off the full row, and the option quote. Grading reads the
-rows in order (one per deduction step) and the last "X is/are/finished ..." claim.
+a sentence reading the asked spot off the full row, then the option listing and the result with
+its letter (``option_line``). Grading reads the rows in order (one per deduction step) and the last
+"X is/are/finished ..." claim outside the option sentences.
 """
 
 from __future__ import annotations
@@ -311,7 +312,9 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
         if hit is not None:
             right, cursor = right + 1, hit + 1
     names = "|".join(re.escape(o) for o in sorted(puzzle.objects, key=len, reverse=True))
-    claims = re.findall(rf"\b({names}) (?:is|are|finished)\b", rationale[row_end:], re.IGNORECASE)
+    # the option listing and the result restated with its letter ("... is (b)") name options, not claims
+    own = " ".join(s for s in re.split(r"(?<=[.!?])\s+", rationale[row_end:]) if quoted_option(s) is None)
+    claims = re.findall(rf"\b({names}) (?:is|are|finished)\b", own, re.IGNORECASE)
     final = next((o for o in puzzle.objects if claims and o.lower() == claims[-1].lower()), None)
     final_right = final == obj
     claimed = quoted_option(rationale)

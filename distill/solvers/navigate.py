@@ -17,9 +17,10 @@ Rationale: an opening that fixes the start, one sentence per instruction that re
 the whole state after it (a move names its count, its direction and the new position,
 compass words for the turns kind, the question's own words when always facing north; a
 turn names the side, the new facing and the position), a verdict comparing the end with
-(0, 0), and the option quote. For example: "Start at (0, 0) facing north. Take 3 steps
-north to (0, 3). Turn around: now facing south at (0, 3). Take 3 steps south to (0, 0).
-We end at (0, 0), the starting point, so True. That is option (b), True."
+(0, 0), then the option listing and the result with its letter (``option_line``). For example:
+"Start at (0, 0) facing north. Take 3 steps north to (0, 3). Turn around: now facing south at
+(0, 3). Take 3 steps south to (0, 0). We end at (0, 0), the starting point, so True. The options:
+False is (a); True is (b). So True is (b)."
 Each sentence's template is drawn from ``rng``, so samples differ in wording only.
 """
 
@@ -30,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
+from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line,
+                                  quoted_option, steps_in_order)
 from serve.answers import letter
 from serve.records import Example
 
@@ -194,27 +196,19 @@ def _states_step(sentence: str, step: Step) -> bool:
     return _position(sentence) == (step.after.x, step.after.y)
 
 
-def _in_order(steps: Sequence[Step], sentences: Sequence[str]) -> int:
-    """Most steps stated right by sentences in the same order (a longest common subsequence), so a
-    skipped step costs that step only, and no sentence is credited twice."""
-    best = [[0] * (len(sentences) + 1) for _ in range(len(steps) + 1)]
-    for i, step in enumerate(steps):
-        for j, sentence in enumerate(sentences):
-            best[i + 1][j + 1] = max(best[i][j + 1], best[i + 1][j], best[i][j] + _states_step(sentence, step))
-    return best[-1][-1]
-
-
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     """Steps: the state after each instruction, then the verdict (the last sentence saying True or
     False must also name the final position first)."""
     walk = parse_walk(question)
-    sentences = [s for s in _SENTENCE_END.split(rationale.strip()) if s]
-    right = _in_order(walk.steps, sentences)
+    # the option listing ("False is (a); True is (b)") and the result restated with its letter name
+    # options, not the rationale's own steps or verdict: only the letter is read from them
+    sentences = [s for s in _SENTENCE_END.split(rationale.strip()) if s and quoted_option(s) is None]
+    right = steps_in_order(walk.steps, sentences, lambda sentence, step: bool(_states_step(sentence, step)))
     verdicts = [s for s in sentences if _VERDICT.search(s) and _POSITION.search(s)]
     if verdicts:
         said = _VERDICT.findall(verdicts[-1])[-1].lower()
         right += _position(verdicts[-1]) == (walk.end.x, walk.end.y) and said == norm(_truth(walk))
-    claims = _VERDICT.findall(rationale)
+    claims = _VERDICT.findall(" ".join(sentences))
     final_item = norm(claims[-1]) if claims else None
     claimed = quoted_option(rationale)
     if claimed is None and final_item is not None and choices:

@@ -218,7 +218,8 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
                 break
     free_claims = [_intervals(_sentence_rest(rationale, m.end())) for m in _FREE_MARK.finditer(rationale, after)]
     right += bool(free_claims and free_claims[-1] and span(free_claims[-1][0]) == truth)
-    claims = _intervals(rationale)
+    own = " ".join(s for s in re.split(r"(?<=[.;])\s+", rationale) if quoted_option(s) is None)  # not the listing
+    claims = _intervals(own)
     final_item = norm(span(claims[-1])) if claims else None
     claimed = quoted_option(rationale)
     if claimed is None and final_item is not None and choices:
