@@ -58,7 +58,8 @@ def _accuracy(summary: Optional[dict]) -> Optional[dict]:
     if summary is None:
         return None
     return {"accuracy": summary["accuracy"], "ci95": summary["ci95"], "n": summary["n"],
-            "source": summary.get("source"), "decoding": summary.get("decoding")}
+            "source": summary.get("source"), "decoding": summary.get("decoding"),
+            "by_task": summary.get("by_task") or {}}
 
 
 def step_check(eval_dir: Path) -> Optional[dict]:
@@ -136,6 +137,19 @@ def markdown(rows: list[dict], title: str = "") -> str:
         lines.append("| " + " | ".join([row["arm"], kept, _cell(row["greedy"]), _cell(row["self_consistency"]),
                                         _cell(row["transfer"]), steps, follows, tokens, _minutes(row["seconds"]),
                                         row["hardware"] or "?"]) + " |")
+    return "\n".join(lines) + "\n" + per_task_table(rows)
+
+
+def per_task_table(rows: list[dict]) -> str:
+    """Greedy accuracy per task and arm, when the arms were scored on a mixture of tasks."""
+    tasks = sorted({task for row in rows if row["greedy"] for task in row["greedy"]["by_task"]})
+    if not tasks:
+        return ""
+    lines = ["", "Greedy accuracy per task (95% CI):", "",
+             "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
+    for task in tasks:
+        cells = [_cell((row["greedy"] or {}).get("by_task", {}).get(task)) for row in rows]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -120,6 +120,9 @@ def summarize(out: Path, examples: list[Example], n: int) -> dict[str, Any]:
         f"pass@{n}": sum(any(r["correct"] for r in rs) for rs in per_example.values()) / max(1, len(examples)),
         "tokens": sum(int(r.get("tokens") or 0) for r in records),
         "truncated": sum(r.get("finish_reason") == "length" for r in records),
+        # questions a program teacher could not read: reported by id, never given a wrong rationale
+        "unsolvable": sorted({r["example_id"] for r in records
+                              if str(r.get("finish_reason") or "").startswith("unsolvable")}),
     }
 
 
@@ -183,7 +186,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     return (f"instances {summary['instances']} (complete {summary['instances_complete']}), samples {summary['samples']}"
             f" (+{summary['written_this_run']} this run), parse rate {summary['parse_rate']:.1%}, teacher accuracy "
             f"{summary['teacher_accuracy']:.1%}, {pass_key} {summary[pass_key]:.1%}, tokens {summary['tokens']}, "
-            f"truncated {summary['truncated']}, {summary['seconds']} s")
+            f"truncated {summary['truncated']}, {summary['seconds']} s"
+            + (f"; unsolvable (skipped): {len(summary['unsolvable'])}, e.g. {', '.join(summary['unsolvable'][:5])}"
+               if summary.get("unsolvable") else ""))
 
 
 def main(argv: list[str]) -> int:

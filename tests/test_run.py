@@ -205,3 +205,28 @@ def test_results_labels_every_kind_of_arm():
         assert "no recipe.resolved.yaml" in str(exc)
     else:
         raise AssertionError("a folder without a resolved recipe must be refused")
+
+
+def test_results_tabulate_each_task_of_a_mixture():
+    from distill.results import per_task_table
+
+    def arm(name, by_task):
+        return {"arm": name, "greedy": {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 4, "by_task": by_task}}
+
+    cell = {"accuracy": 0.75, "ci95": [0.5, 1.0], "n": 4}
+    table = per_task_table([arm("CoT N=4", {"navigate": cell, "arithmetic/2_digit_addition": cell}),
+                            arm("untrained base", {"navigate": {**cell, "accuracy": 0.25}})])
+    lines = table.strip().splitlines()
+    assert lines[2] == "| task | CoT N=4 | untrained base |"
+    assert lines[4] == "| arithmetic/2_digit_addition | 75.0 [50.0, 100.0] (n=4) | not run |"
+    assert lines[5] == "| navigate | 75.0 [50.0, 100.0] (n=4) | 25.0 [50.0, 100.0] (n=4) |"
+    assert per_task_table([arm("single task", {})]) == ""
+
+
+def test_eval_summary_breaks_a_mixture_down_by_task():
+    from distill.evaluate import EvalConfig, by_task
+
+    rows = [{"task": "a", "correct": True}, {"task": "a", "correct": False}, {"task": "b", "correct": True}]
+    result = by_task(rows, EvalConfig())
+    assert {task: (r["n"], r["accuracy"]) for task, r in result.items()} == {"a": (2, 0.5), "b": (1, 1.0)}
+    assert by_task(rows[:2], EvalConfig()) == {}  # one task: the summary's own accuracy says it

@@ -27,3 +27,26 @@ def test_program_teacher_writes_correct_and_varied_rationales(tmp_path):
     rerun = [json.loads(line) for line in again.read_text().splitlines()]
     assert [(r["example_id"], r["sample_index"], r["rationale"]) for r in rerun] == \
         [(r["example_id"], r["sample_index"], r["rationale"]) for r in records]
+
+
+def test_a_question_the_solver_cannot_read_is_reported_by_id_and_never_trained_on(tmp_path, capsys):
+    from distill.sample import main as sample_main
+
+    questions = tmp_path / "q.jsonl"
+    good = ("Alice, Bob, and Claire are playing a game. At the start of the game, they are each holding a ball: "
+            "Alice has a red ball, Bob has a blue ball, and Claire has a green ball. \n\nFirst, Alice and Bob swap "
+            "balls. Then, Bob and Claire swap balls. Finally, Alice and Claire swap balls. At the end of the game, "
+            "Bob has the")
+    rows = [{"id": "tso/0", "question": good, "choices": ["red ball.", "blue ball.", "green ball."],
+             "answer": "(c)", "split": "train"},
+            {"id": "tso/1", "question": "Alice and Bob juggle. Who drops the ball?", "choices": ["Alice", "Bob"],
+             "answer": "(a)", "split": "train"}]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "cots.jsonl"
+    assert sample_main(["--data.source", str(questions), "--teacher.backend", "program", "--teacher.model",
+                        "tracking_shuffled_objects", "--sampling.n", "2", "--out", str(out)]) == 0
+    assert "unsolvable (skipped): 1, e.g. tso/1" in capsys.readouterr().out
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    bad = [r for r in records if r["example_id"] == "tso/1"]
+    assert len(bad) == 2 and not any(r["correct"] or r["rationale"] for r in bad)
+    assert all(r["correct"] for r in records if r["example_id"] == "tso/0")
