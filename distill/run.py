@@ -237,6 +237,13 @@ def is_current(stamp_file: Path, key: str, stage: Stage) -> bool:
     return json.loads(stamp_file.read_text()).get("key") == key
 
 
+def interrupted(started_file: Path, key: str, train_cfg: Any) -> bool:
+    """The train stage started with this very key (config and input hashes) and left checkpoints."""
+    if not started_file.is_file() or json.loads(started_file.read_text()).get("key") != key:
+        return False
+    return any((Path(train_cfg.out) / "checkpoints").glob("checkpoint-*"))
+
+
 def report_table(rows: list[dict]) -> str:
     lines = ["| stage | status | seconds | result |", "|---|---|---|---|"]
     lines += [f"| {r['stage']} | {r['status']} | {r['seconds']:.1f} | {r['result']} |" for r in rows]
@@ -293,6 +300,13 @@ def run(cfg: Any) -> dict:
             print(f"[scotd run] {name}: up to date (inputs and config unchanged), skipped", file=sys.stderr)
             rows.append({"stage": name, "status": "skipped", "seconds": 0.0, "result": stamp.get("result", "")})
             continue
+        started_file = root / "stages" / f"{name}.started.json"
+        if name == "train" and name not in cfg.run.force and interrupted(started_file, key, cfg.train):
+            print(f"[scotd run] train: an earlier run of this stage with the same config and inputs was interrupted; "
+                  f"resuming from its checkpoints in {Path(cfg.train.out) / 'checkpoints'}", file=sys.stderr)
+            cfg.train.resume = True
+            save_yaml(cfg.train, root / "configs" / "train.yaml")
+        started_file.write_text(json.dumps({"key": key}) + "\n")
         print(f"[scotd run] {name}: running", file=sys.stderr)
         started = time.perf_counter()
         try:
@@ -310,6 +324,7 @@ def run(cfg: Any) -> dict:
                                           "result": line, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                                          indent=2, default=str) + "\n")
         rows.append({"stage": name, "status": "ran", "seconds": seconds, "result": line})
+        started_file.unlink(missing_ok=True)
     table = _write_report(cfg, root, rows)
     print(table, end="")
     return {"stages": rows, "table": table}

@@ -5,6 +5,7 @@ server on 127.0.0.1; the student is the tiny random llama."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import yaml
@@ -230,3 +231,27 @@ def test_eval_summary_breaks_a_mixture_down_by_task():
     result = by_task(rows, EvalConfig())
     assert {task: (r["n"], r["accuracy"]) for task, r in result.items()} == {"a": (2, 0.5), "b": (1, 1.0)}
     assert by_task(rows[:2], EvalConfig()) == {}  # one task: the summary's own accuracy says it
+
+
+def test_an_interrupted_train_stage_resumes_from_its_checkpoints(tiny_llama_dir, tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=12, n_test=4)
+    run_dir = tmp_path / "run"
+    with TeacherServer(seed=3) as server:
+        recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url, ["sample", "select", "train"])
+        args = ["run", str(recipe), "--train.max_steps", "6", "--train.save_every", "3", "--train.eval_every", "0",
+                "--train.save_total_limit", "3"]
+        assert cli_main(args) == 0
+        # As if killed after step 3: the stage never finished, its start mark and first checkpoint remain.
+        stamp = json.loads((run_dir / "stages" / "train.json").read_text())
+        (run_dir / "stages" / "train.json").unlink()
+        (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": stamp["key"]}))
+        shutil.rmtree(run_dir / "train" / "checkpoints" / "checkpoint-6")
+        capsys.readouterr()
+        assert cli_main(args) == 0
+        assert "resuming from its checkpoints" in capsys.readouterr().err
+        steps = [json.loads(line)["step"] for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
+        assert 4 in steps and not (run_dir / "stages" / "train.started.json").exists()
+        # Interrupted under another config: a fresh start, never a resume of checkpoints made under the old one.
+        (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": stamp["key"]}))
+        assert cli_main([*args, "--train.lr", "1e-3"]) == 0
+        assert "resuming" not in capsys.readouterr().err
