@@ -124,7 +124,6 @@ class StudentDataset(torch.utils.data.Dataset):
     def lengths(self, epoch: Optional[int] = None) -> list[int]:
         """Sequence length of each item as __getitem__ returns it in ``epoch`` (default: the current one)."""
         if self.policy == "sample_one":
-            epoch = self.epoch if epoch is None else epoch
             return [len(pairs[self._draw(example_id, len(pairs), epoch)]["input_ids"])
                     for example_id, pairs in self.encoded]
         return [len(self.encoded[i][1][j]["input_ids"]) for i, j in self.flat]

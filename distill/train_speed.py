@@ -23,9 +23,9 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
+from distill.train_data import IGNORE_INDEX
 from serve.config import option
 
-IGNORE_INDEX = -100
 # Output transforms some architectures apply after the LM head: the target-only path must repeat them.
 _LOGIT_SOFTCAP = "final_logit_softcapping"
 _UNSUPPORTED_SCALES = ("logit_scale", "logits_scaling")

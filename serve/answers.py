@@ -57,8 +57,8 @@ def _number_words(text: str) -> Optional[int]:
 
 def canonical_number(value: str) -> Optional[str]:
     text = value.strip().lower().replace(",", "")
-    if _number_words(text) is not None:
-        return str(_number_words(text))
+    if (number := _number_words(text)) is not None:
+        return str(number)
     try:
         number = float(text)
     except ValueError:
@@ -133,8 +133,8 @@ def _number_in(candidate: str) -> Optional[str]:
     for index, word in enumerate(words):
         following = words[index + 1] if index + 1 < len(words) else ""
         for phrase in (f"{word}-{following}", word):  # "twenty-one" as 21, "seven-layer" as 7
-            if _number_words(phrase) is not None:
-                return str(_number_words(phrase))
+            if (number := _number_words(phrase)) is not None:
+                return str(number)
     return None
 
 

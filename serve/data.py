@@ -235,7 +235,7 @@ def load_file(path: Path, fields: dict[str, Any] | str | None = None) -> list[Ex
 
 # --------------------------------------------------------------------------- entry point
 
-MIXTURE_JOIN = " + "
+MIXTURE_SEPARATOR = "+"  # "bigbench:A + bigbench:B"
 
 
 def load_examples(source: str, split: str = "train", limit: int | None = None, seed: int = 0,
@@ -246,8 +246,8 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
     loaded on its own, ``limit`` applies to each, and the examples are concatenated."""
     if limit is not None and limit < 0:
         raise UserError(f"limit must be >= 0, got {limit}")
-    if MIXTURE_JOIN.strip() in source and not Path(source).exists():
-        parts = [part.strip() for part in source.split(MIXTURE_JOIN.strip())]
+    if MIXTURE_SEPARATOR in source and not Path(source).exists():
+        parts = [part.strip() for part in source.split(MIXTURE_SEPARATOR)]
         if not all(parts):
             raise UserError(f"empty source in the mixture '{source}'; join sources as 'A + B'")
         mixed = [e for part in parts for e in load_examples(part, split, limit, seed, fields)]

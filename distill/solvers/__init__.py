@@ -2,8 +2,8 @@
 
 Each module defines ``FAMILY`` (see ``distill.solvers.base``): a solve function per rationale
 style and a step grader. Adding a family is adding its module and one line to ``_MODULES``.
-``FAMILIES`` maps a BIG-bench task (top-level name) to its family; ``SOLVERS`` and ``GRADERS``
-are the default-style solve functions and the graders, by the same names.
+``FAMILIES`` maps a BIG-bench task (top-level name) to its family; ``GRADERS`` maps it to the
+family's step grader.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ for _name in _MODULES:
     _family = import_module(f"distill.solvers.{_name}").FAMILY
     FAMILIES[_family.name] = _family
 
-SOLVERS = {name: family.solve for name, family in FAMILIES.items()}
 GRADERS = {name: family.grade for name, family in FAMILIES.items()}
 
 
@@ -37,5 +36,5 @@ def task_family(source: str) -> str:
     return source.split(":", 1)[-1].split("/", 1)[0]
 
 
-__all__ = ["FAMILIES", "GRADERS", "SOLVERS", "Family", "StepGrade", "UnsolvableQuestion", "match_choice",
+__all__ = ["FAMILIES", "GRADERS", "Family", "StepGrade", "UnsolvableQuestion", "match_choice",
            "task_family"]

@@ -1,6 +1,6 @@
 """A teacher that solves instead of sampling: a task solver narrates a correct rationale.
 
-For tasks with a known algorithm (``distill.solvers.SOLVERS``) this gives a teacher
+For tasks with a known algorithm (``distill.solvers.FAMILIES``) this gives a teacher
 whose rationales are right by construction, so an experiment can separate "the
 student cannot learn from CoTs" from "the teacher's CoTs were wrong". Variety
 between the N samples of one instance comes from the solver's wording choices,
