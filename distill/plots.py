@@ -70,6 +70,20 @@ def plot_accuracy_vs_samples(points: Sequence[dict], out: Path, baseline: dict |
     return _finish(figure, axis, out)
 
 
+def plot_dev_curve(points: Sequence[dict], out: Path, title: str) -> Path:
+    """``points``: dicts with step, accuracy, ci95 (one per evaluated checkpoint)."""
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    xs = [p["step"] for p in points]
+    ys = [p["accuracy"] for p in points]
+    errors = [[y - p["ci95"][0] for y, p in zip(ys, points)], [p["ci95"][1] - y for y, p in zip(ys, points)]]
+    axis.errorbar(xs, ys, yerr=errors, marker="o", capsize=4, label="held-out accuracy (95% CI)")
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("accuracy")
+    axis.set_title(title, fontsize=10)
+    return _finish(figure, axis, out)
+
+
 def eval_point(eval_dir: Path) -> dict:
     """An eval folder's summary plus the kept CoTs per instance of the student it scored."""
     summary = json.loads((eval_dir / "summary.json").read_text())

@@ -1,4 +1,4 @@
-"""``scotd run RECIPE.yaml``: sample -> select -> train -> eval (-> eval_sc, eval_transfer, export, eval_export).
+"""``scotd run RECIPE.yaml``: sample -> select -> train (-> eval_curve) -> eval (-> eval_sc, eval_transfer, export, eval_export).
 
 A recipe is one YAML file whose sections are the stages' own configs (``sample:``,
 ``select:``, ``train:``, ``eval:``, ``export:``) plus ``run:`` (folder, stages, force).
@@ -31,9 +31,10 @@ from distill.train import TrainConfig
 from serve.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.errors import UserError
 
-DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train -> "
-               "eval (-> eval_sc, eval_transfer) -> export -> eval_export; a stage whose config and input hashes are unchanged is skipped.")
-STAGE_ORDER = ("sample", "select", "train", "eval", "eval_sc", "eval_transfer", "export", "eval_export")
+DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
+               "(-> eval_curve) -> eval (-> eval_sc, eval_transfer) -> export -> eval_export; a stage whose config and "
+               "input hashes are unchanged is skipped.")
+STAGE_ORDER = ("sample", "select", "train", "eval_curve", "eval", "eval_sc", "eval_transfer", "export", "eval_export")
 
 
 def _export_config_type() -> Any:
@@ -68,6 +69,8 @@ class ExtraEvals:
     transfer_split: str = option("all", "split of the transfer source (all: it was never trained on)")
     transfer_limit: Optional[int] = option(None, "score at most this many transfer questions (a seeded subset)")
     transfer_max_new_tokens: int = option(0, "generation budget for eval_transfer (0 = eval's)")
+    curve_limit: int = option(0, "stage eval_curve: score this many dev-split questions at every kept checkpoint "
+                                 "(train.save_total_limit 0 keeps them all); 0 = no such stage")
 
 
 def _run_config_class() -> type:
@@ -177,7 +180,7 @@ def _eval_stage(name: str, config: EvalConfig) -> Stage:
 
 
 def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
-    """eval_sc and eval_transfer: the eval stage's settings with one thing changed, each in its own folder."""
+    """eval_sc, eval_transfer and eval_curve: the eval stage's settings with one thing changed, each in its own folder."""
     root, more, variants = Path(cfg.run.dir), cfg.evals, {}
     if more.self_consistency > 1:
         variants["eval_sc"] = dataclasses.replace(cfg.eval, self_consistency=more.self_consistency,
@@ -188,10 +191,24 @@ def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
         variants["eval_transfer"] = dataclasses.replace(
             cfg.eval, data=data, out=str(root / "eval-transfer"), name="",
             max_new_tokens=more.transfer_max_new_tokens or cfg.eval.max_new_tokens)
-    return {name: _eval_stage(name, config) for name, config in variants.items()}
+    stages = {name: _eval_stage(name, config) for name, config in variants.items()}
+    if more.curve_limit > 0:
+        stages["eval_curve"] = _curve_stage(cfg)
+    return stages
 
 
-NEEDS = {"eval_sc": "evals.self_consistency set to k > 1", "eval_transfer": "evals.transfer_source set"}
+def _curve_stage(cfg: Any) -> Stage:
+    from distill import dev_curve
+
+    config = dataclasses.replace(cfg.eval, data=dataclasses.replace(cfg.eval.data, split="dev",
+                                                                    limit=cfg.evals.curve_limit), name="")
+    train_out, out = Path(cfg.train.out), Path(cfg.run.dir) / "eval-curve"
+    return Stage("eval_curve", config, [str(train_out / "student")], [str(out / "curve.json")],
+                 lambda: dev_curve.run(config, train_out, out, cfg.train.mode), dev_curve.describe)
+
+
+NEEDS = {"eval_sc": "evals.self_consistency set to k > 1", "eval_transfer": "evals.transfer_source set",
+         "eval_curve": "evals.curve_limit set to a number of dev questions"}
 
 
 def _train(cfg: Any) -> Path:

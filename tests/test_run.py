@@ -255,3 +255,27 @@ def test_an_interrupted_train_stage_resumes_from_its_checkpoints(tiny_llama_dir,
         (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": stamp["key"]}))
         assert cli_main([*args, "--train.lr", "1e-3"]) == 0
         assert "resuming" not in capsys.readouterr().err
+
+
+def test_the_dev_curve_scores_every_kept_checkpoint_on_the_dev_split(tiny_llama_dir, tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=8, n_test=6)
+    rows = [json.loads(line) for line in examples.read_text().splitlines()]
+    for row in rows[8:11]:
+        row["split"] = "dev"
+    examples.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_dir = tmp_path / "run"
+    with TeacherServer(seed=5) as server:
+        recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url, ["sample", "select", "train", "eval_curve"])
+        args = ["run", str(recipe), "--train.max_steps", "6", "--train.save_every", "2", "--train.save_total_limit", "0"]
+        assert cli_main(args) == 2
+        assert "eval_curve needs evals.curve_limit" in capsys.readouterr().err
+        assert cli_main([*args, "--evals.curve_limit", "2"]) == 0
+    curve = json.loads((run_dir / "eval-curve" / "curve.json").read_text())
+    assert curve["split"] == "dev" and [p["step"] for p in curve["points"]] == [2, 4, 6]
+    assert all(p["n"] == 2 and 0.0 <= p["accuracy"] <= 1.0 for p in curve["points"])
+    scored = [json.loads((run_dir / "eval-curve" / f"step-{s}" / "summary.json").read_text())["model"] for s in (2, 6)]
+    assert scored[0].endswith("checkpoint-2") and scored[1].endswith("student")
+    dev_ids = {row["id"] for row in rows if row["split"] == "dev"}
+    predictions = (run_dir / "eval-curve" / "step-4" / "predictions.jsonl").read_text().splitlines()
+    assert {json.loads(line)["id"] for line in predictions} <= dev_ids
+    assert (run_dir / "eval-curve" / "curve.png").stat().st_size > 1000
