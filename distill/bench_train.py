@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serve.bench_cli import write_results
-from serve.config import option, parse_args
-from serve.paths import project_root
+from serve.cli.bench import write_results
+from serve.core.config import option, parse_args
+from serve.core.paths import project_root
 
 SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
 
@@ -96,7 +96,7 @@ def _worker(spec: dict) -> dict:
     from transformers import TrainerCallback
 
     from distill.train import TrainConfig, build_trainer
-    from serve.config import build
+    from serve.core.config import build
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -144,7 +144,7 @@ def _worker(spec: dict) -> dict:
 def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
     from distill.sample import SampleConfig
     from distill.sample import run as sample
-    from serve.config import build
+    from serve.core.config import build
 
     out = folder / "cots.jsonl"
     sample(build(SampleConfig, {"data": {"source": cfg.source, "split": "train", "limit": cfg.questions},
@@ -154,8 +154,8 @@ def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
 
 
 def run(cfg: BenchTrainConfig) -> dict:
-    from serve.errors import UserError
-    from serve.machine import cpu_has_native_bf16, cpu_model
+    from serve.core.errors import UserError
+    from serve.core.machine import cpu_has_native_bf16, cpu_model
 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from distill.evaluate import EvalConfig
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 CHECKPOINT = re.compile(r"checkpoint-(\d+)$")
 

@@ -1,6 +1,6 @@
 """``scotd eval``: accuracy of a student (or any model folder) on a task, with a confidence interval.
 
-Recipe: load the questions -> load an engine through ``serve.engine.load_engine`` (a
+Recipe: load the questions -> load an engine through ``serve.engines.interface.load_engine`` (a
 PyTorch folder gets the TorchEngine, an exported ONNX folder the OnnxEngine, so
 quantization loss is measured with the same code) -> render prompts in the student
 format -> batched greedy decoding, or self-consistency (k samples, majority vote over
@@ -24,13 +24,13 @@ from typing import Callable, Literal, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from serve.answers import answers_match, infer_answer_type, parse_answer
-from serve.config import option, parse_args, save_yaml
-from serve.engine import SamplingParams, load_engine
-from serve.errors import UserError
-from serve.records import Example
-from serve.registry import resolve_model_dir
-from serve.student_format import ANSWER_PREFIX, render_prompt
+from serve.core.answers import answers_match, infer_answer_type, parse_answer
+from serve.core.config import option, parse_args, save_yaml
+from serve.engines.interface import SamplingParams, load_engine
+from serve.core.errors import UserError
+from serve.core.records import Example
+from serve.store.registry import resolve_model_dir
+from serve.core.student_format import ANSWER_PREFIX, render_prompt
 
 STUDENT_INFO = "scotd_student.json"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
@@ -207,7 +207,7 @@ def run(cfg: EvalConfig) -> dict:
         raise UserError("eval needs a model: scotd eval MODEL_DIR --data.source bigbench:TASK (or --compare DIR ...)")
     if not cfg.data.source:
         raise UserError("eval needs data.source (e.g. --data.source bigbench:date_understanding or a .jsonl file)")
-    from serve.data import load_examples
+    from serve.data.sources import load_examples
 
     model_dir = resolve_model_dir(cfg.model)
     if not cfg.out:

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from serve.errors import UserError  # noqa: E402
+from serve.core.errors import UserError  # noqa: E402
 
 
 def _finish(figure, axis, out: Path) -> Path:

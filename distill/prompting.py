@@ -19,9 +19,9 @@ from typing import Any, Optional
 
 import yaml
 
-from serve.errors import UserError
-from serve.records import Example
-from serve.student_format import format_question, target_text
+from serve.core.errors import UserError
+from serve.core.records import Example
+from serve.core.student_format import format_question, target_text
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 # Which prompt set an answer type gets when prompt.set is "auto".

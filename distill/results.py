@@ -20,8 +20,8 @@ from typing import Optional
 
 import yaml
 
-from serve.config import option, parse_args
-from serve.errors import UserError
+from serve.core.config import option, parse_args
+from serve.core.errors import UserError
 
 DESCRIPTION = "Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs, plot vs N."
 COLUMNS = ("arm", "kept CoTs / question", "greedy (95% CI)", "self-consistency (95% CI)", "transfer greedy (95% CI)",
@@ -66,7 +66,7 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     """Step-level grading of a greedy CoT eval's rationales, each row by its own task's grader (a mixture
     has several); None when no row has a grader."""
     from distill.solvers import GRADERS, UnsolvableQuestion, task_family
-    from serve.records import read_jsonl
+    from serve.core.records import read_jsonl
 
     summary = _read_json(eval_dir / "summary.json")
     if summary is None or summary.get("mode") != "cot":

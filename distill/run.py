@@ -28,8 +28,8 @@ from distill.run_info import git_commit, hardware, package_versions, path_sha256
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
 from distill.train import TrainConfig
-from serve.config import ConfigError, option, parse_args, save_yaml, to_dict
-from serve.errors import UserError
+from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
+from serve.core.errors import UserError
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
                "(-> eval_curve) -> eval (-> eval_sc, eval_transfer) -> export -> eval_export; a stage whose config and "
@@ -271,7 +271,7 @@ def report_table(rows: list[dict]) -> str:
 
 def fetch_missing_models(cfg: Any) -> None:
     """Registry models the recipe names (student, local teacher) are fetched once, so a fresh checkout runs."""
-    from serve.registry import load_registry
+    from serve.store.registry import load_registry
 
     registry = load_registry()
     names = set()
@@ -280,7 +280,7 @@ def fetch_missing_models(cfg: Any) -> None:
     if "sample" in cfg.run.stages and cfg.sample.teacher.backend == "hf":
         names.add(cfg.sample.teacher.model)
     for name in sorted(n for n in names if n in registry and not registry[n].is_fetched()):
-        from serve.fetch import fetch_model
+        from serve.store.fetch import fetch_model
 
         print(f"[scotd run] fetching model '{name}' (once)", file=sys.stderr)
         fetch_model(name)

@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
-from serve import downloads
-from serve.machine import cpu_model
+from serve.core import downloads
+from serve.core.machine import cpu_model
 
 PACKAGES = ("scotd", "torch", "transformers", "accelerate", "peft", "datasets", "onnxruntime", "onnxruntime-genai")
 _SKIPPED_PARTS = {"checkpoints", "tensorboard", "__pycache__"}

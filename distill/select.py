@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from serve.config import option, parse_args
-from serve.errors import UserError
-from serve.records import CoTRecord, read_records, to_dict
+from serve.core.config import option, parse_args
+from serve.core.errors import UserError
+from serve.core.records import CoTRecord, read_records, to_dict
 
 
 @dataclass

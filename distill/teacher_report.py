@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
-from serve.records import CoTRecord, read_records
+from serve.core.records import CoTRecord, read_records
 
 
 def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = None) -> dict:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     gold = None
     if args.source:
-        from serve.data import load_examples
+        from serve.data.sources import load_examples
 
         gold = {e.id: e.answer for e in load_examples(args.source, split=args.split, limit=args.limit, seed=args.seed)}
     report = teacher_report(read_records(args.cots, CoTRecord), gold)

@@ -30,11 +30,11 @@ from distill.evaluate import STUDENT_INFO  # written into the student folder; ev
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
 from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
-from serve.config import option, parse_args, save_yaml
-from serve.errors import UserError
-from serve.machine import cpu_has_native_bf16
-from serve.records import CoTRecord, read_records
-from serve.registry import DEFAULT_MODEL, resolve_model_dir
+from serve.core.config import option, parse_args, save_yaml
+from serve.core.errors import UserError
+from serve.core.machine import cpu_has_native_bf16
+from serve.core.records import CoTRecord, read_records
+from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
 
 
 
@@ -111,7 +111,7 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
     if not cfg.data.examples:
         raise UserError("train needs data.examples (the question source, e.g. bigbench:date_understanding "
                         "or a .jsonl file); set it in the config or pass --data.examples")
-    from serve.data import load_examples
+    from serve.data.sources import load_examples
 
     cots = None
     if cfg.data.cots:

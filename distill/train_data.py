@@ -24,8 +24,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from serve.records import CoTRecord, Example
-from serve.student_format import render_prompt, target_text
+from serve.core.records import CoTRecord, Example
+from serve.core.student_format import render_prompt, target_text
 
 IGNORE_INDEX = -100
 COT_POLICIES = ("sample_one", "all")
@@ -69,7 +69,7 @@ def build_items(examples: Sequence[Example], cots: Sequence[CoTRecord] | None, m
 
 def encode(tokenizer: Any, prompt: str, target: str, max_length: int) -> Optional[dict[str, list[int]]]:
     """Token ids and labels for one pair; None when the prompt alone fills ``max_length``."""
-    # Same rule as serve.engine_torch: a prompt that already starts with BOS (a chat template
+    # Same rule as serve.engines.torch_engine: a prompt that already starts with BOS (a chat template
     # rendered it) gets no second one; a plain prompt gets the tokenizer's usual special tokens.
     bos = tokenizer.bos_token
     prompt_ids = tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos)))["input_ids"]

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from distill.train_data import IGNORE_INDEX
-from serve.config import option
+from serve.core.config import option
 
 # Output transforms some architectures apply after the LM head: the target-only path must repeat them.
 _LOGIT_SOFTCAP = "final_logit_softcapping"
@@ -63,7 +63,7 @@ def apply_freezing(model: Any, speed: SpeedOptions) -> dict[str, int]:
     if speed.freeze_layers > 0:
         blocks = _blocks(model)
         if blocks is None:
-            from serve.errors import UserError
+            from serve.core.errors import UserError
             raise UserError(f"speed.freeze_layers: cannot find the transformer blocks of {type(model).__name__}; "
                             "set --speed.freeze_layers 0")
         for block in blocks[: speed.freeze_layers]:

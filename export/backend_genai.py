@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 # Used when the installed builder's dispatch table cannot be read.
 _KNOWN = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "GemmaForCausalLM",

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from export.optimum_venv import ensure_venv, installed_versions
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 ARCHITECTURES = {"OPTForCausalLM", "GPT2LMHeadModel", "GPTNeoForCausalLM", "GPTJForCausalLM", "BloomForCausalLM",
                  "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GemmaForCausalLM",

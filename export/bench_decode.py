@@ -27,10 +27,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from serve.config import option, parse_args
-from serve.errors import UserError
-from serve.machine import CPUINFO, cpu_model
-from serve.paths import project_root
+from serve.core.config import option, parse_args
+from serve.core.errors import UserError
+from serve.core.machine import CPUINFO, cpu_model
+from serve.core.paths import project_root
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
@@ -56,7 +56,7 @@ class DecodeBenchConfig:
 # --------------------------------------------------------------------------- variants
 
 def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[dict]:
-    from serve.registry import load_registry, resolve_model_dir
+    from serve.store.registry import load_registry, resolve_model_dir
 
     registry = load_registry()
     hf_dir = resolve_model_dir(model)
@@ -86,7 +86,7 @@ def _llama_cpp_variants(entry) -> list[dict]:
         import llama_cpp  # noqa: F401
     except ImportError:
         return []
-    from serve.fetch import gguf_path
+    from serve.store.fetch import gguf_path
 
     rows = []
     for source in entry.sources:
@@ -100,7 +100,7 @@ def _llama_cpp_variants(entry) -> list[dict]:
 def prompt_ids(model: str, count: int) -> list[int]:
     from tokenizers import Tokenizer
 
-    from serve.registry import resolve_model_dir
+    from serve.store.registry import resolve_model_dir
 
     tokenizer = Tokenizer.from_file(str(resolve_model_dir(model) / "tokenizer.json"))
     ids = tokenizer.encode(PROMPT_TEXT, add_special_tokens=False).ids
@@ -125,8 +125,8 @@ def _token_stream(variant: dict, ids: list[int], new_tokens: int):
         model, _ = load_reference(Path(variant["path"]))
         return time.perf_counter() - started, lambda n: generate_token_stream(model, ids, n)
     if variant["kind"] == "onnx":
-        from serve.engine import SamplingParams
-        from serve.engine_onnx import OnnxEngine
+        from serve.engines.interface import SamplingParams
+        from serve.engines.onnx_engine import OnnxEngine
 
         engine = OnnxEngine(Path(variant["path"]))
         return time.perf_counter() - started, \

@@ -26,9 +26,9 @@ from typing import Literal
 
 from export import gates
 from export.model_card import write_model_card
-from serve.config import option, parse_args, to_dict
-from serve.errors import UserError
-from serve.registry import load_registry, resolve_model_dir
+from serve.core.config import option, parse_args, to_dict
+from serve.core.errors import UserError
+from serve.store.registry import load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
 BACKENDS: dict[str, str] = {
@@ -179,7 +179,7 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
     """Run the enabled gates, record them in ``report``, return the failures as sentences."""
     if not (cfg.parity.enabled or cfg.accuracy.enabled):
         return []
-    from serve.engine_onnx import OnnxEngine
+    from serve.engines.onnx_engine import OnnxEngine
 
     engine = OnnxEngine(out)
     failures = []

@@ -21,11 +21,11 @@ from typing import Any, Iterator, Sequence
 
 from tqdm import tqdm
 
-from serve.answers import answers_match, infer_answer_type, parse_answer
-from serve.config import option
-from serve.engine import SamplingParams
-from serve.paths import cache_dir
-from serve.student_format import render_prompt
+from serve.core.answers import answers_match, infer_answer_type, parse_answer
+from serve.core.config import option
+from serve.engines.interface import SamplingParams
+from serve.core.paths import cache_dir
+from serve.core.student_format import render_prompt
 
 PARITY_QUESTIONS = [
     ("Which is heavier, a kilogram of iron or a kilogram of feathers?", ["the iron", "the feathers", "neither"]),
@@ -204,7 +204,7 @@ def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: Accuracy
 
 def run_accuracy(hf_dir: Path, reference, engine, cfg: AccuracyGate) -> dict[str, Any]:
     """``reference`` is (model, tokenizer) or a function that loads them (skipped on a cache hit)."""
-    from serve.data import load_examples
+    from serve.data.sources import load_examples
 
     examples = load_examples(cfg.task, split=cfg.split, limit=cfg.examples, seed=cfg.seed)
     prompts = [render_prompt(e.question, e.choices, tokenizer=engine) for e in examples]

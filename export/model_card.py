@@ -62,7 +62,7 @@ def write_model_card(out: Path, report: dict) -> Path:
         "```",
         "From Python, with no torch installed (`pip install 'scotd[serve]'`):",
         "```python",
-        "from serve.engine import load_engine, SamplingParams",
+        "from serve.engines.interface import load_engine, SamplingParams",
         f"engine = load_engine('{out}')",
         "for chunk in engine.stream([{'role': 'user', 'content': 'Is the sun a star?'}], SamplingParams(max_new_tokens=64)):",
         "    print(chunk, end='', flush=True)",

@@ -21,8 +21,8 @@ import venv
 from contextlib import contextmanager
 from pathlib import Path
 
-from serve.errors import UserError
-from serve.paths import cache_dir
+from serve.core.errors import UserError
+from serve.core.paths import cache_dir
 
 # Versions that resolve together (optimum-onnx 0.1.0 needs optimum~=2.1, transformers<4.58).
 PINS = [

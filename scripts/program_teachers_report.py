@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from distill.solvers import FAMILIES  # noqa: E402
 from distill.solvers.base import UnsolvableQuestion  # noqa: E402
-from serve.bigbench import known_tasks, load_task  # noqa: E402
-from serve.student_format import ANSWER_PREFIX  # noqa: E402
+from serve.data.bigbench import known_tasks, load_task  # noqa: E402
+from serve.core.student_format import ANSWER_PREFIX  # noqa: E402
 
 
 def subtasks(family: str) -> list[str]:
@@ -34,7 +34,7 @@ def tokenizer():
     try:
         from transformers import AutoTokenizer
 
-        from serve.registry import resolve_model_dir
+        from serve.store.registry import resolve_model_dir
 
         return AutoTokenizer.from_pretrained(resolve_model_dir("smollm2-135m-instruct"))
     except Exception:  # noqa: BLE001 - the length column is optional

@@ -49,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from distill.solvers import GRADERS, task_family
-    from serve.data import load_examples
+    from serve.data.sources import load_examples
 
     example = load_examples(args.source, split=args.split)[args.index]
     url = f"http://127.0.0.1:{args.port}/"

@@ -31,7 +31,7 @@ def tiny_qwen2_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The real SmolLM2-135M-Instruct folder, fetched once through the registry (slow tier)."""
-    from serve.fetch import fetch_model
+    from serve.store.fetch import fetch_model
 
     return fetch_model("smollm2-135m-instruct")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from export.export_model import ExportConfig, run as run_export
-from serve.config import build
+from serve.core.config import build
 
 
 def lively_model(out_dir: Path, arch: str) -> Path:

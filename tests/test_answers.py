@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve.answers import answers_match, infer_answer_type, parse_answer
+from serve.core.answers import answers_match, infer_answer_type, parse_answer
 
 CHOICES = ["red ball", "blue ball", "a green ball"]
 

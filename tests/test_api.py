@@ -5,9 +5,9 @@ from __future__ import annotations
 import openai
 import pytest
 
-from serve.api import create_api
-from serve.engine import SamplingParams, load_engine
-from serve.student_format import render_prompt
+from serve.apps.api import create_api
+from serve.engines.interface import SamplingParams, load_engine
+from serve.core.student_format import render_prompt
 from serve_helpers import UvicornThread
 from tiny_student import QUESTIONS, build_tiny_student
 
@@ -26,7 +26,7 @@ def client(engine):
 
 
 def ask(item) -> list[dict]:
-    from serve.student_format import format_question
+    from serve.core.student_format import format_question
     return [{"role": "user", "content": format_question(item["question"], item["choices"])}]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from serve.cli import main as cli_main
+from serve.cli.verbs import main as cli_main
 
 
 def test_bench_train_rows_and_markdown(tiny_llama_dir, tmp_path, capsys):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from serve.cli import VERBS
+from serve.cli.verbs import VERBS
 
 
 def scotd(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -54,7 +54,7 @@ def test_unknown_config_key_is_one_actionable_line(tmp_path):
 
 
 def test_serve_package_import_does_not_pull_torch():
-    code = ("import sys, serve.cli, serve.config, serve.registry, serve.engine, serve.student_format, "
-            "serve.records, serve.answers; print('torch' in sys.modules)")
+    code = ("import sys, serve.cli.verbs, serve.core.config, serve.store.registry, serve.engines.interface, "
+            "serve.core.student_format, serve.core.records, serve.core.answers; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr

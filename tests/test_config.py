@@ -5,7 +5,7 @@ from typing import Literal, Optional
 
 import pytest
 
-from serve.config import ConfigError, format_help, option, parse_args, save_yaml
+from serve.core.config import ConfigError, format_help, option, parse_args, save_yaml
 
 
 @dataclass

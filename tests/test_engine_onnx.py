@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serve.chat_template import render_chat
-from serve.engine import SamplingParams, load_engine
-from serve.engine_onnx import OnnxEngine, pick_token
+from serve.engines.chat_template import render_chat
+from serve.engines.interface import SamplingParams, load_engine
+from serve.engines.onnx_engine import OnnxEngine, pick_token
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +30,7 @@ def test_load_engine_picks_onnx_for_an_export(llama_fp32_export):
 def test_importing_and_running_the_onnx_engine_never_imports_torch(llama_fp32_export):
     script = (
         "import sys, json\n"
-        "from serve.engine import load_engine, SamplingParams\n"
+        "from serve.engines.interface import load_engine, SamplingParams\n"
         f"engine = load_engine({str(llama_fp32_export)!r})\n"
         "text = ''.join(engine.stream([{'role': 'user', 'content': 'Is the sky blue?'}],"
         " SamplingParams(max_new_tokens=8, temperature=0.7, top_p=0.9, seed=1)))\n"
@@ -97,7 +97,7 @@ def test_pick_token_cuts():
 
 
 def test_prompt_longer_than_the_context_is_a_user_error(engine):
-    from serve.errors import UserError
+    from serve.core.errors import UserError
 
     with pytest.raises(UserError, match="shorten the input"):
         list(engine.token_ids([5] * (engine.decoder.context_length + 1), SamplingParams()))
@@ -107,7 +107,7 @@ def test_render_chat_supports_raise_exception_and_special_tokens():
     template = ("{% if messages[0]['role'] != 'user' %}{{ raise_exception('user first') }}{% endif %}"
                 "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{{ eos_token }}{% endfor %}")
     assert render_chat(template, [{"role": "user", "content": "hi"}], bos_token="<s>", eos_token="</s>") == "<s>hi</s>"
-    from serve.errors import UserError
+    from serve.core.errors import UserError
 
     with pytest.raises(UserError, match="user first"):
         render_chat(template, [{"role": "assistant", "content": "hi"}])

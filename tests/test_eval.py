@@ -12,11 +12,11 @@ import pytest
 from distill.evaluate import (EvalConfig, bootstrap_interval, majority_vote, parse_output, run as eval_run,
                               student_mode)
 from distill.train import TrainConfig, run as train_run
-from serve.answers import answers_match
-from serve.cli import main as cli_main
-from serve.config import parse_args
-from serve.data import load_examples
-from serve.records import Example
+from serve.core.answers import answers_match
+from serve.cli.verbs import main as cli_main
+from serve.core.config import parse_args
+from serve.data.sources import load_examples
+from serve.core.records import Example
 from train_fixtures import train_argv, write_task
 
 
@@ -126,7 +126,7 @@ def test_missing_source_is_a_one_line_error(cot_student, capsys):
 
 def test_same_command_scores_an_exported_onnx_folder(cot_student, task, tmp_path):
     from export.export_model import ExportConfig, run as export_run
-    from serve.config import build
+    from serve.core.config import build
 
     exported = export_run(build(ExportConfig, {"model": str(cot_student), "out": str(tmp_path / "onnx"),
                                                "precision": "fp32", "accuracy": {"enabled": False}}))
@@ -155,7 +155,7 @@ def test_plots_loss_curve_and_accuracy_vs_samples_per_instance(cot_student, task
 def test_few_shot_prompt_scores_an_untrained_model_with_the_teacher_prompt(tiny_llama_dir, task, tmp_path):
     from distill.evaluate import prompt_renderer
     from distill.prompting import TEXT_STOP, load_prompt_set
-    from serve.engine import load_engine
+    from serve.engines.interface import load_engine
 
     example = load_examples(str(task[0]), "test")[0]
     demos = load_prompt_set("multiple_choice").demonstrations

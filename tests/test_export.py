@@ -13,8 +13,8 @@ import pytest
 
 from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, run as run_bench, write_section
 from export.export_model import ExportConfig, run as run_export
-from serve.config import build
-from serve.errors import UserError
+from serve.core.config import build
+from serve.core.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ import pytest
 from export.backend_optimum import translate_config, translate_tokenizer_config
 from export.export_model import ExportConfig, run as run_export
 from export_fixtures import lively_model
-from serve.config import build
-from serve.engine import SamplingParams, load_engine
+from serve.core.config import build
+from serve.engines.interface import SamplingParams, load_engine
 
 
 def test_translation_for_transformers_4_keeps_rope_theta_and_tokenizer_class():

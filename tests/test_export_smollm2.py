@@ -7,8 +7,8 @@ import json
 import pytest
 
 from export.export_model import ExportConfig, run as run_export
-from serve.config import build
-from serve.engine import SamplingParams, load_engine
+from serve.core.config import build
+from serve.engines.interface import SamplingParams, load_engine
 
 
 @pytest.mark.slow

@@ -22,8 +22,8 @@ def test_fetched_folder_matches_model_loaded_from_gguf(smollm2_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from serve.fetch import gguf_path
-    from serve.registry import get_entry
+    from serve.store.fetch import gguf_path
+    from serve.store.registry import get_entry
 
     assert list(smollm2_dir.glob("*.safetensors")) and not list(smollm2_dir.glob("*.bin"))
     config = json.loads((smollm2_dir / "config.json").read_text())

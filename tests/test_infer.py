@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from serve.cli import main as scotd
+from serve.cli.verbs import main as scotd
 from tiny_student import QUESTIONS, build_tiny_student
 
 

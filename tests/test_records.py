@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from serve.errors import UserError
-from serve.records import CoTRecord, Example, JsonlStore, cot_key, from_dict, read_records, to_dict
+from serve.core.errors import UserError
+from serve.core.records import CoTRecord, Example, JsonlStore, cot_key, from_dict, read_records, to_dict
 
 
 def record(example_id: str, index: int) -> dict:

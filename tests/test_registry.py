@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from serve.errors import UserError
+from serve.store.registry import BUILTIN_REGISTRY
+from serve.core.errors import UserError
 
 
 def run_scotd(*args: str, home: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:
@@ -20,7 +21,7 @@ def run_scotd(*args: str, home: Path, extra_env: dict | None = None) -> subproce
 @pytest.fixture
 def home(tmp_path) -> Path:
     (tmp_path / "models").mkdir()
-    shutil.copy(Path(__file__).resolve().parent.parent / "models" / "registry.yaml", tmp_path / "models")
+    shutil.copy(BUILTIN_REGISTRY, tmp_path / "models")
     return tmp_path
 
 
@@ -63,6 +64,6 @@ def test_unknown_model_name_suggests_known_ones(home):
 
 def test_resolve_unfetched_name_says_how_to_fetch(home, monkeypatch):
     monkeypatch.setenv("SCOTD_HOME", str(home))
-    from serve.registry import resolve_model_dir
+    from serve.store.registry import resolve_model_dir
     with pytest.raises(UserError, match="run: scotd models fetch gemma-3-270m"):
         resolve_model_dir("gemma-3-270m")

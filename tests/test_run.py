@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from distill.run import RunConfig, link_stages
-from serve.cli import main as cli_main
-from serve.config import parse_args
+from serve.cli.verbs import main as cli_main
+from serve.core.config import parse_args
 from teacher_server import TeacherServer
 from train_fixtures import write_task
 
@@ -198,7 +198,7 @@ def test_results_labels_every_kind_of_arm():
     assert arm_label(recipe(["train", "eval"], mode="label_only")) == ("label-only", None)
     assert arm_label(recipe(["eval"], prompt="few_shot")) == ("untrained base, few-shot CoT", None)
     from distill.results import read_arm
-    from serve.errors import UserError
+    from serve.core.errors import UserError
 
     try:
         read_arm(Path("/nonexistent-run"))

@@ -11,10 +11,10 @@ import pytest
 from distill.prompting import build_prompt, load_prompt_set, prompt_set_for
 from distill.sample import SampleConfig, main, run
 from distill.teachers.base import Job, TeacherConfig
-from serve.config import build
-from serve.engine import SamplingParams
-from serve.errors import UserError
-from serve.records import Example
+from serve.core.config import build
+from serve.engines.interface import SamplingParams
+from serve.core.errors import UserError
+from serve.core.records import Example
 
 SHORT_PROMPT = """\
 name: tiny
@@ -124,7 +124,7 @@ def test_prompts_by_answer_type_and_rationalization():
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    from serve.cli import main as scotd
+    from serve.cli.verbs import main as scotd
 
     assert scotd(["sample", "--sampling.nn", "3"]) == 2
     assert "unknown option '--sampling.nn'" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from serve.app import CSS, ServeConfig, build_app
+from serve.apps.gradio_app import CSS, ServeConfig, build_app
 from serve_helpers import free_port
 from tiny_student import QUESTIONS, build_tiny_student
 
@@ -121,7 +121,7 @@ def test_scotd_serve_api_command_serves_v1(student, tmp_path):
 
 @pytest.mark.slow
 def test_default_model_answers_through_the_app():
-    from serve.model_pick import resolve_serving_model
+    from serve.apps.model_pick import resolve_serving_model
 
     model_dir = resolve_serving_model(None)
     demo = build_app(ServeConfig())
@@ -129,7 +129,7 @@ def test_default_model_answers_through_the_app():
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        from serve.model_pick import model_label
+        from serve.apps.model_pick import model_label
         history, answer, stats, _ = client.predict(
             [], "Which is heavier, a brick or a feather? Think step by step.", "a brick\na feather",
             model_label(model_dir), 0.0, 1.0, 96, 1, api_name="/ask")

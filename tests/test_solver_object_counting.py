@@ -8,7 +8,7 @@ import pytest
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.object_counting import FAMILY, _CATEGORY_OF, _SINGULAR_OF, parse_inventory
-from serve.bigbench import load_task
+from serve.data.bigbench import load_task
 from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
 
 TASK = "object_counting"

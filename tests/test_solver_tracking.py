@@ -113,7 +113,7 @@ def test_state_style_restates_everyone_quotes_the_option_and_grades_full():
 
     from distill.solvers import FAMILIES
     from distill.solvers.base import quoted_option
-    from serve.bigbench import load_task
+    from serve.data.bigbench import load_task
 
     family = FAMILIES["tracking_shuffled_objects"]
     for subtask in SUBTASKS:
@@ -132,7 +132,7 @@ def test_state_style_grader_catches_a_crossed_wrong_and_a_missing_swap():
     from distill.solvers import FAMILIES
 
     family = FAMILIES["tracking_shuffled_objects"]
-    example = next(e for e in __import__("serve.bigbench", fromlist=["x"]).load_task(
+    example = next(e for e in __import__("serve.data.bigbench", fromlist=["x"]).load_task(
         "tracking_shuffled_objects/three_objects") if len(set(parse_puzzle(e.question).start.values())) == 3)
     rationale, answer = family.solve(example, random.Random(7))
     full = family.grade(example.question, example.choices, rationale)
@@ -156,7 +156,7 @@ def test_state_style_grader_catches_a_crossed_wrong_and_a_missing_swap():
 def test_unknown_style_is_a_one_line_error():
     from distill.teachers.base import TeacherConfig
     from distill.teachers.program import ProgramTeacher
-    from serve.errors import UserError
+    from serve.core.errors import UserError
 
     with pytest.raises(UserError, match="rationale_style 'fancy'.*default, pairs"):
         ProgramTeacher(TeacherConfig(backend="program", model="tracking_shuffled_objects", rationale_style="fancy"),

@@ -8,7 +8,7 @@ import pytest
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import FAMILY, parse_words
-from serve.bigbench import load_task
+from serve.data.bigbench import load_task
 from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
 
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")

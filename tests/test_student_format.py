@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from serve.answers import parse_answer
-from serve.student_format import (join_prompt_target, reasoning_steps, render_prompt, split_reasoning,
+from serve.core.answers import parse_answer
+from serve.core.student_format import (join_prompt_target, reasoning_steps, render_prompt, split_reasoning,
                                   strip_final_answer, target_text)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from distill.sample import SampleConfig, run
-from serve.config import build
-from serve.errors import UserError
+from serve.core.config import build
+from serve.core.errors import UserError
 from teacher_server import TeacherServer
 
 

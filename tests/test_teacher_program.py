@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from distill.sample import SampleConfig, run
-from serve.config import build
+from serve.core.config import build
 
 
 def test_program_teacher_writes_correct_and_varied_rationales(tmp_path):

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from distill.train import run as train_run
 from distill.train_data import IGNORE_INDEX, PadCollator, StudentDataset, TrainItem
 from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
-from serve.config import build
+from serve.core.config import build
 from tiny_models import build_tiny_model
 from train_fixtures import write_task
 

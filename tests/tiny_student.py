@@ -57,7 +57,7 @@ def train_tiny_student(out: Path, max_steps: int = 200, target_loss: float = 0.0
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from serve.student_format import join_prompt_target, render_prompt, target_text
+    from serve.core.student_format import join_prompt_target, render_prompt, target_text
     from tiny_models import build_tiny_model
 
     build_tiny_model(out, "llama")

@@ -10,7 +10,7 @@ import json
 import random
 from pathlib import Path
 
-from serve.records import CoTRecord, to_dict
+from serve.core.records import CoTRecord, to_dict
 
 NAMES = ["Alice", "Bob", "Claire", "Dave"]
 

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 
 class UnsolvableQuestion(ValueError):

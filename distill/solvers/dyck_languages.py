@@ -36,8 +36,8 @@ from typing import Optional, Sequence
 
 from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, norm, option_line, quoted_option,
                                   steps_in_order)
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 CLOSER_OF = {"(": ")", "[": "]", "{": "}", "<": ">"}
 OPENER_OF = {closer: opener for opener, closer in CLOSER_OF.items()}

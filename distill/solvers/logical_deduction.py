@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, join_list, norm, option_line, quoted_option
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 # kind -> (first end, last end, "before" word, "after" word), the row runs first end -> last end
 _SETTINGS = {"books": ("left", "right", "left of", "right of"), "birds": ("left", "right", "left of", "right of"),

@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 
 from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line,
                                   quoted_option, steps_in_order)
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 COMPASS = ("north", "east", "south", "west")  # clockwise, so a right turn adds 1
 TURNS = {"right": 1, "around": 2, "left": 3}

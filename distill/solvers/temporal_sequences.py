@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 
 from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, join_list, match_choice, norm, option_line,
                                   quoted_option)
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 _TIME = r"(\d{1,2}) ?([ap]m)"
 _HEAD = re.compile(r"^Today, ([A-Z]\w*) went to (?:the )?(.+?)\. Between what times could they have gone\?$")

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from serve.answers import letter
-from serve.records import Example
+from serve.core.answers import letter
+from serve.core.records import Example
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
 

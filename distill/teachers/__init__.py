@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 TEACHERS: dict[str, str] = {
     "openai": "distill.teachers.openai_api:OpenAITeacher",

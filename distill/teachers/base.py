@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal, Optional
 
 from distill.prompting import TeacherPrompt
-from serve.config import option
-from serve.engine import SamplingParams
-from serve.records import Example
+from serve.core.config import option
+from serve.engines.interface import SamplingParams
+from serve.core.records import Example
 
 
 @dataclass

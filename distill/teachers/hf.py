@@ -15,12 +15,12 @@ from typing import Iterator
 
 from distill.prompting import TEXT_STOP, clean_rationale
 from distill.teachers.base import Job, Sample, Teacher
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 
 def _pick_device_dtype(device: str, dtype: str):
     """The serving engine's rule (bf16 on a GPU that has it, fp32 on CPU), with errors naming the teacher keys."""
-    from serve.engine_torch import pick_device, pick_dtype
+    from serve.engines.torch_engine import pick_device, pick_dtype
 
     try:
         chosen = pick_device(device)
@@ -35,7 +35,7 @@ class HFTeacher(Teacher):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from serve.registry import resolve_model_dir
+        from serve.store.registry import resolve_model_dir
 
         if not config.model:
             raise UserError("teacher.model is empty; give a registry name (scotd models) or a model folder")

@@ -25,7 +25,7 @@ import httpx
 
 from distill.prompting import TEXT_STOP, clean_rationale
 from distill.teachers.base import Job, Sample, Teacher
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 _DONE = object()

@@ -18,8 +18,8 @@ from typing import Iterator
 from distill.solvers import FAMILIES, UnsolvableQuestion, task_family
 from distill.teachers.base import Job, Sample, Teacher
 
-from serve.errors import UserError
-from serve.student_format import ANSWER_PREFIX
+from serve.core.errors import UserError
+from serve.core.student_format import ANSWER_PREFIX
 
 
 class ProgramTeacher(Teacher):

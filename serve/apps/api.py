@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve.engine import Engine, SamplingParams
+from serve.engines.interface import Engine, SamplingParams
 
 
 class ApiError(Exception):
@@ -165,8 +165,8 @@ def serve_api(cfg) -> None:
     """Load ``cfg.model`` and serve it with uvicorn on ``cfg.host:cfg.port`` (a ServeConfig)."""
     import uvicorn
 
-    from serve.engine import load_engine
-    from serve.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
+    from serve.apps.model_pick import model_label, resolve_serving_model
 
     model_dir = resolve_serving_model(cfg.model)
     engine = load_engine(model_dir, backend=cfg.backend)

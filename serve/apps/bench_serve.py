@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from serve.config import option, parse_args, to_dict
-from serve.engine import Engine, SamplingParams
-from serve.paths import project_root
-from serve.reply import stream_reply
-from serve.student_format import student_messages
+from serve.core.config import option, parse_args, to_dict
+from serve.engines.interface import Engine, SamplingParams
+from serve.core.paths import project_root
+from serve.apps.reply import stream_reply
+from serve.core.student_format import student_messages
 
 QUESTIONS = [
     "Would a pear sink in water? Think step by step.",
@@ -62,7 +62,7 @@ def time_api(engine: Engine, model_id: str, questions: list[str], sampling: Samp
     import httpx
     import uvicorn
 
-    from serve.api import create_api
+    from serve.apps.api import create_api
 
     with_port = uvicorn.Config(create_api(engine, model_id), host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(with_port)
@@ -97,8 +97,8 @@ def time_api(engine: Engine, model_id: str, questions: list[str], sampling: Samp
 
 
 def run(cfg: ServeBenchConfig) -> dict:
-    from serve.engine import load_engine
-    from serve.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
+    from serve.apps.model_pick import model_label, resolve_serving_model
 
     questions = QUESTIONS[: max(1, min(cfg.questions, len(QUESTIONS)))]
     sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens)

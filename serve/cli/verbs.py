@@ -11,7 +11,7 @@ import importlib
 import sys
 from dataclasses import dataclass
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Verb:
 
 
 VERBS: dict[str, Verb] = {
-    "models": Verb("serve.models_cli:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
+    "models": Verb("serve.cli.models:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
     "sample": Verb("distill.sample:main", "distill", "sample N chain-of-thought rationales per question from a teacher"),
     "select": Verb("distill.select:main", "distill", "filter and downsample teacher rationales into a training set"),
     "train": Verb("distill.train:main", "distill", "fine-tune a student on kept rationales (full or LoRA; DDP under torchrun)"),
@@ -30,10 +30,10 @@ VERBS: dict[str, Verb] = {
     "run": Verb("distill.run:main", "distill", "run a recipe: sample -> select -> train -> eval -> export, skipping done stages"),
     "results": Verb("distill.results:main", "distill", "tabulate an experiment's arms (run folders): accuracy, CIs, plot vs N"),
     "export": Verb("export.export_model:main", "export", "export a model to ONNX (int8/fp32/int4), gated on parity and accuracy vs PyTorch"),
-    "serve": Verb("serve.app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model"),
-    "chat": Verb("serve.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning"),
-    "infer": Verb("serve.infer:main", "serve", "answer a JSONL file of questions offline (resumable, one line out per line in)"),
-    "bench": Verb("serve.bench_cli:main", "serve", "run a benchmark (scotd bench WHAT --help), write JSON + docs/ table"),
+    "serve": Verb("serve.apps.gradio_app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model"),
+    "chat": Verb("serve.apps.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning"),
+    "infer": Verb("serve.apps.infer:main", "serve", "answer a JSONL file of questions offline (resumable, one line out per line in)"),
+    "bench": Verb("serve.cli.bench:main", "serve", "run a benchmark (scotd bench WHAT --help), write JSON + docs/ table"),
 }
 
 
@@ -78,6 +78,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     return int(result or 0)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

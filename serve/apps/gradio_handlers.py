@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from serve.engine import SamplingParams
-from serve.errors import UserError
-from serve.model_pick import EngineCache
-from serve.reply import Reply, Vote, display_answer, parse_options, self_consistency, stream_reply
+from serve.engines.interface import SamplingParams
+from serve.core.errors import UserError
+from serve.apps.model_pick import EngineCache
+from serve.apps.reply import Reply, Vote, display_answer, parse_options, self_consistency, stream_reply
 
 THINKING_TITLE = "Thinking"
 
@@ -43,14 +43,14 @@ def load_example_questions(source: str, limit: int = 8) -> tuple[list[list[str]]
     for part in (p.strip() for p in source.split("+")):
         if not part.startswith("bigbench:"):
             continue
-        from serve.bigbench import task_file
+        from serve.data.bigbench import task_file
 
         task = part.split(":", 1)[1].strip("/")
         if not task_file(task).is_file():
             return BUILTIN_EXAMPLES, (f"built-in example questions: BIG-bench data for '{task}' is not cached "
                                       f"(scotd sample --data.source {part} fetches it once)")
     try:
-        from serve.data import load_examples
+        from serve.data.sources import load_examples
 
         examples = load_examples(source, split="test", limit=limit)
     except (UserError, ImportError, OSError) as exc:
@@ -122,7 +122,7 @@ def ask(engines: EngineCache, models: dict[str, Path], limits: Limits, history: 
     k = max(1, int(k))
     sampling = sampling_from(temperature, top_p, max_tokens)
     if k > 1 and sampling.greedy:
-        from serve.reply import SELF_CONSISTENCY_TEMPERATURE
+        from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE
         sampling = dataclasses.replace(sampling, temperature=SELF_CONSISTENCY_TEMPERATURE)
     reply = Reply()
     try:

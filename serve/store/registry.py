@@ -1,6 +1,7 @@
 """The model registry: which models scotd knows, and where a model name points on disk.
 
-The registry is data (``models/registry.yaml``); fetched weights live under
+The registry is data shipped in this package (``serve/store/registry.yaml``; a
+``registry.yaml`` in the models folder replaces it); fetched weights live under
 ``models/NAME/hf`` (a standard Hugging Face folder) and exports under
 ``models/NAME/onnx-PRECISION``.
 """
@@ -13,11 +14,18 @@ from typing import Any
 
 import yaml
 
-from serve.errors import UserError
-from serve.paths import models_dir, registry_file
+from serve.core.errors import UserError
+from serve.core.paths import models_dir
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 REASONER_MODEL = "scotd-reasoner-135m"  # served by default once recipes/reasoner.yaml has built it
+BUILTIN_REGISTRY = Path(__file__).with_name("registry.yaml")
+
+
+def registry_file() -> Path:
+    """The models folder's own ``registry.yaml`` where there is one, else the one shipped with scotd."""
+    own = models_dir() / "registry.yaml"
+    return own if own.is_file() else BUILTIN_REGISTRY
 
 
 @dataclass(frozen=True)

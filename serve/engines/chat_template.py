@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 
 def read_chat_template(model_dir: Path) -> Optional[str]:

@@ -6,7 +6,7 @@ imported on first use, so loading an ONNX engine never imports torch.
 
 Engines also expose ``chat_template`` and ``apply_chat_template(messages,
 tokenize=False, add_generation_prompt=True)`` so that
-``serve.student_format.render_prompt(..., tokenizer=engine)`` builds the same
+``serve.core.student_format.render_prompt(..., tokenizer=engine)`` builds the same
 prompt a transformers tokenizer would.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 
 @dataclass
@@ -98,8 +98,8 @@ class Engine(ABC):
 
 
 ENGINES: dict[str, str] = {
-    "torch": "serve.engine_torch:TorchEngine",
-    "onnx": "serve.engine_onnx:OnnxEngine",
+    "torch": "serve.engines.torch_engine:TorchEngine",
+    "onnx": "serve.engines.onnx_engine:OnnxEngine",
 }
 
 
@@ -115,7 +115,7 @@ def detect_backend(model_dir: Path) -> str:
 
 def load_engine(model: str | Path, backend: str = "auto", **options) -> Engine:
     """Load ``model`` (folder path or registry name) with ``backend`` (auto|torch|onnx)."""
-    from serve.registry import resolve_model_dir
+    from serve.store.registry import resolve_model_dir
 
     model_dir = resolve_model_dir(model)
     chosen = detect_backend(model_dir) if backend == "auto" else backend

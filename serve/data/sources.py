@@ -2,7 +2,7 @@
 
 ``load_examples(source, split, limit, seed, fields)`` where ``source`` is
 
-- ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task (see ``serve.bigbench``);
+- ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task (see ``serve.data.bigbench``);
 - a Hugging Face dataset id from ``HF_LAYOUTS`` (``commonsense_qa``, ``openbookqa``,
   ``quarel``), loaded with ``datasets`` (needs the hub);
 - ``path/to/file.jsonl`` or ``.csv``: one instance per line/row. ``fields`` maps the
@@ -23,9 +23,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from serve.answers import LETTERS, canonical_number, letter
-from serve.errors import UserError
-from serve.records import Example
+from serve.core.answers import LETTERS, canonical_number, letter
+from serve.core.errors import UserError
+from serve.core.records import Example
 
 SPLITS = ("train", "dev", "test")
 SPLIT_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
@@ -259,7 +259,7 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
             seen.add(example.id)
         return mixed
     if source.startswith("bigbench:"):
-        from serve.bigbench import load_task
+        from serve.data.bigbench import load_task
 
         task = source.split(":", 1)[1].strip("/")
         if not task:

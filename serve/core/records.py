@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Optional, TypeVar
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 EXAMPLE_SCHEMA = "scotd.example/1"
 COT_SCHEMA = "scotd.cot/1"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from serve.config import option, parse_args
-from serve.model_pick import EngineCache, model_label, resolve_serving_model, servable_models
+from serve.core.config import option, parse_args
+from serve.apps.model_pick import EngineCache, model_label, resolve_serving_model, servable_models
 
 CSS = """
 #answer h3 { background: var(--color-accent-soft); border-left: 4px solid var(--color-accent);
@@ -52,7 +52,7 @@ class ServeConfig:
 def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
     import gradio as gr
 
-    from serve import app_handlers as handlers
+    from serve.apps import gradio_handlers as handlers
 
     main_dir = resolve_serving_model(cfg.model)
     models = {model_label(main_dir): main_dir}
@@ -134,7 +134,7 @@ def main(argv: list[str]) -> int:
     cfg = parse_args(ServeConfig, argv, prog="scotd serve",
                      description="Serve a model: a Gradio reasoning chat, or with --api an OpenAI-compatible API.")
     if cfg.api:
-        from serve.api import serve_api
+        from serve.apps.api import serve_api
         serve_api(cfg)
         return 0
     launch(cfg)

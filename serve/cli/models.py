@@ -6,8 +6,8 @@ import sys
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from serve.config import option, parse_args
-from serve.registry import load_registry
+from serve.core.config import option, parse_args
+from serve.store.registry import load_registry
 
 
 @dataclass
@@ -40,9 +40,9 @@ def main(argv: list[str]) -> int:
         list_models()
         return 0
     if not cfg.name:
-        from serve.errors import UserError
+        from serve.core.errors import UserError
         raise UserError(f"'scotd models fetch' needs a model name; known: {', '.join(load_registry())}")
-    from serve.fetch import fetch_model
+    from serve.store.fetch import fetch_model
     path = fetch_model(cfg.name, source_kind=cfg.source, force=cfg.force)
     print(path)
     sys.stdout.flush()

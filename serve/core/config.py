@@ -20,7 +20,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
-from serve.errors import UserError
+from serve.core.errors import UserError
 
 
 class ConfigError(UserError, ValueError):

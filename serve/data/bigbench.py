@@ -25,11 +25,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from serve.answers import LETTERS, canonical_number, letter
-from serve.downloads import PipDownloadFailed, pip_download
-from serve.errors import UserError
-from serve.paths import cache_dir
-from serve.records import Example
+from serve.core.answers import LETTERS, canonical_number, letter
+from serve.core.downloads import PipDownloadFailed, pip_download
+from serve.core.errors import UserError
+from serve.core.paths import cache_dir
+from serve.core.records import Example
 
 SDIST = "bigbench==1.0.0"
 TASKS_PREFIX = "bigbench/benchmark_tasks/"

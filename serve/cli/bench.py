@@ -6,12 +6,12 @@ import re
 import sys
 from pathlib import Path
 
-from serve.cli import Verb, _load
+from serve.cli.verbs import Verb, _load
 
 BENCHMARKS: dict[str, Verb] = {
     "sample": Verb("distill.bench_sample:main", "distill", "batched hf teacher sampling vs one sample at a time (samples/s)"),
     "decode": Verb("export.bench_decode:main", "export", "decode tok/s, prefill, load, RSS, size: PyTorch fp32 vs ONNX exports"),
-    "serve": Verb("serve.bench_serve:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
+    "serve": Verb("serve.apps.bench_serve:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
     "train": Verb("distill.bench_train:main", "distill", "student training s/step, tokens/s, RSS, share of peak FLOP/s per speed lever"),
 }
 
@@ -42,6 +42,6 @@ def main(argv: list[str]) -> int:
         return 0
     name = argv[0]
     if name not in BENCHMARKS:
-        from serve.errors import UserError
+        from serve.core.errors import UserError
         raise UserError(f"unknown benchmark '{name}'; valid: {', '.join(BENCHMARKS)}")
     return int(_load(f"bench {name}", BENCHMARKS[name])(argv[1:]) or 0)

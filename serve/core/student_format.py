@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional, Sequence
 
-from serve.answers import LETTERS, answer_span, parse_answer
+from serve.core.answers import LETTERS, answer_span, parse_answer
 
 ANSWER_PREFIX = "So the answer is"
 MODES = ("cot", "label_only")

@@ -17,10 +17,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
-from serve.engine import Engine, detect_backend, load_engine
-from serve.errors import UserError
-from serve.paths import models_dir
-from serve.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
+from serve.engines.interface import Engine, detect_backend, load_engine
+from serve.core.errors import UserError
+from serve.core.paths import models_dir
+from serve.store.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
 
 DEFAULT_EXPORT = "onnx-int8"
 
@@ -54,7 +54,7 @@ def base_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> 
         return export
     hint = f"scotd export --model {DEFAULT_MODEL} --precision int8"
     if not entry.is_fetched():
-        from serve.fetch import fetch_model
+        from serve.store.fetch import fetch_model
 
         log(f"first use: fetching {DEFAULT_MODEL}")
         fetch_model(DEFAULT_MODEL)
@@ -78,7 +78,7 @@ def export_default_int8() -> Path:
     # Imported here: serve must stay importable (and torch-free) on an edge install without the export extra.
     from export.export_model import ExportConfig, run
 
-    from serve.config import build
+    from serve.core.config import build
 
     return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": "int8"}))
 

@@ -1,0 +1,1 @@
+"""Shared contracts and plumbing every floor uses: errors, paths, configs, records, answers, the student format."""

@@ -1,0 +1,1 @@
+"""Inference engines behind one interface: ONNX Runtime and PyTorch, plus chat-template rendering."""

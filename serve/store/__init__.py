@@ -1,0 +1,1 @@
+"""Models on disk: the registry, fetching weights, and the export-folder contract."""
