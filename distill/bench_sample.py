@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig
+from serve.cli.bench import write_results
 from serve.core.config import option, parse_args
+from serve.core.paths import project_root
 from serve.data.sources import load_examples
 from serve.engines.interface import SamplingParams
-from serve.cli.bench import write_results
-from serve.core.paths import project_root
 
 SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
 

@@ -26,11 +26,11 @@ from tqdm import tqdm
 
 from serve.core.answers import answers_match, infer_answer_type, parse_answer
 from serve.core.config import option, parse_args, save_yaml
-from serve.engines.interface import SamplingParams, load_engine
 from serve.core.errors import UserError
 from serve.core.records import Example
-from serve.store.registry import resolve_model_dir
 from serve.core.student_format import ANSWER_PREFIX, render_prompt
+from serve.engines.interface import SamplingParams, load_engine
+from serve.store.registry import resolve_model_dir
 
 STUDENT_INFO = "scotd_student.json"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")

@@ -21,15 +21,16 @@ from typing import Any, Optional
 
 from tqdm import tqdm
 
+from distill.cot_record import CoTRecord, cot_key
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers import load_teacher
 from distill.teachers.base import Job, TeacherConfig
 from serve.core.answers import answers_match, parse_answer
 from serve.core.config import option, parse_args, read_yaml, save_yaml, to_dict
+from serve.core.errors import UserError
+from serve.core.records import Example, JsonlStore, read_jsonl
 from serve.data.sources import load_examples
 from serve.engines.interface import SamplingParams
-from serve.core.errors import UserError
-from serve.core.records import CoTRecord, Example, JsonlStore, cot_key, read_jsonl
 
 
 @dataclass

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from distill.cot_record import CoTRecord
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
-from serve.core.records import CoTRecord, read_records, to_dict
+from serve.core.records import read_records, to_dict
 
 
 @dataclass

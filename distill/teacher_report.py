@@ -16,7 +16,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Optional
 
-from serve.core.records import CoTRecord, read_records
+from distill.cot_record import CoTRecord
+from serve.core.records import read_records
 
 
 def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = None) -> dict:

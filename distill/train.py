@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCa
 from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from distill.cot_record import CoTRecord
 from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
@@ -33,7 +34,7 @@ from distill.train_speed import SpeedOptions, apply_freezing, supports_target_lo
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.machine import cpu_has_native_bf16
-from serve.core.records import CoTRecord, read_records
+from serve.core.records import read_records
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
 
 

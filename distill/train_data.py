@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from serve.core.records import CoTRecord, Example
+from distill.cot_record import CoTRecord
+from serve.core.records import Example
 from serve.core.student_format import render_prompt, target_text
 
 IGNORE_INDEX = -100

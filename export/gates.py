@@ -23,9 +23,9 @@ from tqdm import tqdm
 
 from serve.core.answers import answers_match, infer_answer_type, parse_answer
 from serve.core.config import option
-from serve.engines.interface import SamplingParams
 from serve.core.paths import cache_dir
 from serve.core.student_format import render_prompt
+from serve.engines.interface import SamplingParams
 
 PARITY_QUESTIONS = [
     ("Which is heavier, a kilogram of iron or a kilogram of feathers?", ["the iron", "the feathers", "neither"]),

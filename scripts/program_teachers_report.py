@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from distill.solvers import FAMILIES  # noqa: E402
 from distill.solvers.base import UnsolvableQuestion  # noqa: E402
-from serve.data.bigbench import known_tasks, load_task  # noqa: E402
 from serve.core.student_format import ANSWER_PREFIX  # noqa: E402
+from serve.data.bigbench import known_tasks, load_task  # noqa: E402
 
 
 def subtasks(family: str) -> list[str]:

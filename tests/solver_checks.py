@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from distill.solvers.base import Family, UnsolvableQuestion
-from serve.data.bigbench import load_task
 from serve.core.records import Example
+from serve.data.bigbench import load_task
 
 
 def accepted(example: Example) -> set[str]:

@@ -6,8 +6,8 @@ import openai
 import pytest
 
 from serve.apps.api import create_api
-from serve.engines.interface import SamplingParams, load_engine
 from serve.core.student_format import render_prompt
+from serve.engines.interface import SamplingParams, load_engine
 from serve_helpers import UvicornThread
 from tiny_student import QUESTIONS, build_tiny_student
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from serve.data.sources import load_examples
 from serve.core.errors import UserError
+from serve.data.sources import load_examples
 
 CLOSINGS = [" ".join(p) for n in (1, 2, 3) for p in itertools.product(")]}>", repeat=n)][:30]  # over 26 options
 TASKS = {

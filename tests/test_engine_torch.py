@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from serve.engines.interface import SamplingParams, load_engine
 from serve.core.errors import UserError
 from serve.core.student_format import render_prompt
+from serve.engines.interface import SamplingParams, load_engine
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import pytest
 from distill.evaluate import (EvalConfig, bootstrap_interval, majority_vote, parse_output, run as eval_run,
                               student_mode)
 from distill.train import TrainConfig, run as train_run
-from serve.core.answers import answers_match
 from serve.cli.verbs import main as cli_main
+from serve.core.answers import answers_match
 from serve.core.config import parse_args
-from serve.data.sources import load_examples
 from serve.core.records import Example
+from serve.data.sources import load_examples
 from train_fixtures import train_argv, write_task
 
 

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from distill.cot_record import CoTRecord, cot_key
 from serve.core.errors import UserError
-from serve.core.records import CoTRecord, Example, JsonlStore, cot_key, from_dict, read_records, to_dict
+from serve.core.records import Example, JsonlStore, from_dict, read_records, to_dict
 
 
 def record(example_id: str, index: int) -> dict:

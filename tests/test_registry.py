@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from serve.store.registry import BUILTIN_REGISTRY
 from serve.core.errors import UserError
+from serve.store.registry import BUILTIN_REGISTRY
 
 
 def run_scotd(*args: str, home: Path, extra_env: dict | None = None) -> subprocess.CompletedProcess:

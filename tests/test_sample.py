@@ -12,9 +12,9 @@ from distill.prompting import build_prompt, load_prompt_set, prompt_set_for
 from distill.sample import SampleConfig, main, run
 from distill.teachers.base import Job, TeacherConfig
 from serve.core.config import build
-from serve.engines.interface import SamplingParams
 from serve.core.errors import UserError
 from serve.core.records import Example
+from serve.engines.interface import SamplingParams
 
 SHORT_PROMPT = """\
 name: tiny

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from distill.cot_record import CoTRecord
 from distill.select import SelectConfig, jaccard_distance, main, run, select
 from serve.core.errors import UserError
-from serve.core.records import CoTRecord, read_records, to_dict
+from serve.core.records import read_records, to_dict
 
 NEAR_DUPLICATES = ["Alice swaps with Bob, so Alice has the red ball now.",
                    "Alice swaps with Bob, so Alice has the red ball then.",
@@ -90,8 +91,8 @@ def test_cli_writes_training_set_and_stats(tmp_path, capsys):
 
 
 def test_teacher_report_counts_votes_pass_at_n_and_restricts_to_a_subset():
+    from distill.cot_record import CoTRecord
     from distill.teacher_report import teacher_report
-    from serve.core.records import CoTRecord
 
     def rec(q, i, pred, gold):
         return CoTRecord(example_id=q, sample_index=i, teacher="t", prompt_sha="p", rationale="r", prediction=pred,

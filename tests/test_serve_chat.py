@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from serve.apps.reply import Reply, display_answer, finish, parse_options
 from serve.cli.verbs import main as scotd
 from serve.core.errors import UserError
-from serve.apps.reply import Reply, display_answer, finish, parse_options
 from tiny_student import QUESTIONS, build_tiny_student
 
 

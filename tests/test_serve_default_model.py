@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from export_fixtures import lively_model
 
@@ -32,8 +31,8 @@ def test_first_use_exports_the_default_model_then_reuses_it(tmp_path, monkeypatc
 
 def test_the_built_reasoner_is_served_by_default_and_the_base_stays_pickable(tmp_path, monkeypatch, capsys,
                                                                               llama_fp32_export):
-    from serve.cli.verbs import main as cli_main
     from serve.apps.model_pick import servable_models
+    from serve.cli.verbs import main as cli_main
 
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)

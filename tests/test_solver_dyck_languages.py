@@ -9,8 +9,8 @@ from solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_ma
 
 from distill.solvers.base import UnsolvableQuestion, quoted_option
 from distill.solvers.dyck_languages import FAMILY
-from serve.data.bigbench import convert_example, load_task, read_task, task_file
 from serve.core.records import Example
+from serve.data.bigbench import convert_example, load_task, read_task, task_file
 
 TASK = "dyck_languages"
 

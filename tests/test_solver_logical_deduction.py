@@ -8,8 +8,8 @@ import pytest
 from distill.solvers.base import UnsolvableQuestion, norm
 from distill.solvers.logical_deduction import FAMILY, deduce, parse_puzzle
 from serve.core.answers import letter
-from serve.data.bigbench import load_task
 from serve.core.records import Example
+from serve.data.bigbench import load_task
 from solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
 
 SUBTASKS = ("three_objects", "five_objects", "seven_objects")

@@ -10,15 +10,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from distill.cot_record import CoTRecord
 from distill.train import TrainConfig, main as train_main, run as train_run
 from distill.train_data import IGNORE_INDEX, PadCollator, StudentDataset, build_items, encode, split_dev
 from serve.cli.verbs import main as cli_main
 from serve.core.config import parse_args
+from serve.core.errors import UserError
+from serve.core.records import read_records
+from serve.core.student_format import render_prompt, target_text
 from serve.data.sources import load_examples
 from serve.engines.interface import SamplingParams, load_engine
-from serve.core.errors import UserError
-from serve.core.records import CoTRecord, read_records
-from serve.core.student_format import render_prompt, target_text
 from train_fixtures import train_argv, write_task
 
 

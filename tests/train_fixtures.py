@@ -10,7 +10,8 @@ import json
 import random
 from pathlib import Path
 
-from serve.core.records import CoTRecord, to_dict
+from distill.cot_record import CoTRecord
+from serve.core.records import to_dict
 
 NAMES = ["Alice", "Bob", "Claire", "Dave"]
 

@@ -15,8 +15,8 @@ from typing import Iterator, Literal, Optional
 
 from distill.prompting import TeacherPrompt
 from serve.core.config import option
-from serve.engines.interface import SamplingParams
 from serve.core.records import Example
+from serve.engines.interface import SamplingParams
 
 
 @dataclass

@@ -165,8 +165,8 @@ def serve_api(cfg) -> None:
     """Load ``cfg.model`` and serve it with uvicorn on ``cfg.host:cfg.port`` (a ServeConfig)."""
     import uvicorn
 
-    from serve.engines.interface import load_engine
     from serve.apps.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
 
     model_dir = resolve_serving_model(cfg.model)
     engine = load_engine(model_dir, backend=cfg.backend)

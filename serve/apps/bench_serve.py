@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from serve.core.config import option, parse_args, to_dict
-from serve.engines.interface import Engine, SamplingParams
-from serve.core.paths import project_root
 from serve.apps.reply import stream_reply
+from serve.core.config import option, parse_args, to_dict
+from serve.core.paths import project_root
 from serve.core.student_format import student_messages
+from serve.engines.interface import Engine, SamplingParams
 
 QUESTIONS = [
     "Would a pear sink in water? Think step by step.",
@@ -97,8 +97,8 @@ def time_api(engine: Engine, model_id: str, questions: list[str], sampling: Samp
 
 
 def run(cfg: ServeBenchConfig) -> dict:
-    from serve.engines.interface import load_engine
     from serve.apps.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
 
     questions = QUESTIONS[: max(1, min(cfg.questions, len(QUESTIONS)))]
     sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens)

@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass
 from typing import Literal, Optional, TextIO
 
+from serve.apps.reply import Reply, display_answer, parse_options, stream_reply
 from serve.core.config import option, parse_args
 from serve.engines.interface import Engine, SamplingParams
-from serve.apps.reply import Reply, display_answer, parse_options, stream_reply
 
 HELP = "Type a question (options after '|', e.g. 'Which is heavier? | a brick | a feather'); /quit to leave."
 
@@ -63,8 +63,8 @@ def read_lines(interactive: bool):
 
 def main(argv: list[str]) -> int:
     cfg = parse_args(ChatConfig, argv, prog="scotd chat", description="Chat with a model in the terminal.")
-    from serve.engines.interface import load_engine
     from serve.apps.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
 
     model_dir = resolve_serving_model(cfg.model)
     engine = load_engine(model_dir, backend=cfg.backend)

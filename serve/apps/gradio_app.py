@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional
 
-from serve.core.config import option, parse_args
 from serve.apps.model_pick import EngineCache, model_label, resolve_serving_model, servable_models
+from serve.core.config import option, parse_args
 
 CSS = """
 #answer h3 { background: var(--color-accent-soft); border-left: 4px solid var(--color-accent);

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-from serve.engines.interface import SamplingParams
-from serve.core.errors import UserError
 from serve.apps.model_pick import EngineCache
 from serve.apps.reply import Reply, Vote, display_answer, parse_options, self_consistency, stream_reply
+from serve.core.errors import UserError
+from serve.engines.interface import SamplingParams
 
 THINKING_TITLE = "Thinking"
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE, Reply, finish
 from serve.core.answers import answers_match, infer_answer_type
 from serve.core.config import option, parse_args
-from serve.engines.interface import SamplingParams
 from serve.core.errors import UserError
 from serve.core.records import JsonlStore
-from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE, Reply, finish
 from serve.core.student_format import render_prompt
+from serve.engines.interface import SamplingParams
 
 
 @dataclass
@@ -117,8 +117,8 @@ def answer_record(q: Question, replies: list[Reply], model: str) -> dict[str, An
 def run(cfg: InferConfig) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from serve.engines.interface import load_engine
     from serve.apps.model_pick import model_label, resolve_serving_model
+    from serve.engines.interface import load_engine
 
     if cfg.samples < 1 or cfg.batch_size < 1:
         raise UserError("--samples and --batch_size must be at least 1")

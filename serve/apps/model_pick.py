@@ -17,9 +17,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
-from serve.engines.interface import Engine, detect_backend, load_engine
 from serve.core.errors import UserError
 from serve.core.paths import models_dir
+from serve.engines.interface import Engine, detect_backend, load_engine
 from serve.store.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
 
 DEFAULT_EXPORT = "onnx-int8"

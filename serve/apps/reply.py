@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
 from serve.core.answers import LETTERS, infer_answer_type, parse_answer
-from serve.engines.interface import Engine, SamplingParams
 from serve.core.student_format import reasoning_steps, render_prompt, split_reasoning
+from serve.engines.interface import Engine, SamplingParams
 
 SELF_CONSISTENCY_TEMPERATURE = 0.7  # used when k > 1 is asked with greedy settings: k greedy samples agree trivially
 

@@ -1,4 +1,4 @@
-"""Versioned data contracts (Example, CoT record) and a crash-safe JSONL store.
+"""Versioned data contracts (Example; distill adds the CoT record) and a crash-safe JSONL store.
 
 Every record carries ``schema`` (its contract version). ``JsonlStore`` appends one
 JSON object per line and flushes after each batch; on open it detects a torn
@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Optional, TypeVar
@@ -20,7 +19,6 @@ from typing import Any, Callable, Hashable, Iterable, Iterator, Optional, TypeVa
 from serve.core.errors import UserError
 
 EXAMPLE_SCHEMA = "scotd.example/1"
-COT_SCHEMA = "scotd.cot/1"
 
 
 @dataclass
@@ -35,28 +33,6 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
     answer_type: Optional[str] = None  # multiple_choice | yes_no | number | text; None = inferred
     schema: str = EXAMPLE_SCHEMA
-
-
-@dataclass
-class CoTRecord:
-    """One teacher sample; ``(example_id, sample_index)`` is its key."""
-    example_id: str
-    sample_index: int
-    teacher: str
-    prompt_sha: str
-    rationale: str
-    prediction: Optional[str]
-    gold: str
-    correct: bool
-    logprob: Optional[float] = None
-    tokens: int = 0
-    finish_reason: Optional[str] = None
-    created: float = field(default_factory=time.time)
-    schema: str = COT_SCHEMA
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.example_id, self.sample_index)
 
 
 R = TypeVar("R")
@@ -175,7 +151,3 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_records(path: str | Path, cls: type[R]) -> list[R]:
     return [from_dict(cls, obj, f"{path}:{line_no}") for line_no, obj in read_jsonl(path)]
-
-
-def cot_key(record: dict[str, Any]) -> tuple[str, int]:
-    return (record["example_id"], int(record["sample_index"]))

@@ -22,10 +22,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
-from serve.engines.interface import Engine, SamplingParams, StopStringFilter
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
+from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
+from serve.engines.interface import Engine, SamplingParams, StopStringFilter
 
 
 def detect_layout(model_dir: Path) -> str:

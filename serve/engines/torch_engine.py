@@ -19,9 +19,9 @@ import torch
 from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList,
                           TextIteratorStreamer)
 
-from serve.engines.interface import Engine, SamplingParams, StopStringFilter
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
+from serve.engines.interface import Engine, SamplingParams, StopStringFilter
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
