@@ -1,7 +1,7 @@
 """Plots (matplotlib PNG): training loss curves, and accuracy vs. samples per instance across runs.
 
-``python -m distill.plots loss runs/a/train runs/b/train --out loss.png``
-``python -m distill.plots accuracy runs/n1/eval runs/n5/eval --out acc.png`` (x = kept CoTs per instance,
+``scotd plot loss runs/a/train runs/b/train --out loss.png``
+``scotd plot accuracy runs/n1/eval runs/n5/eval --out acc.png`` (x = kept CoTs per instance,
 read from each run's training stats; the label-only baseline is drawn as a horizontal line).
 """
 
@@ -103,7 +103,7 @@ def run_label(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distill.plots", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="scotd plot", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("loss", "accuracy"))
     parser.add_argument("runs", nargs="+", type=Path, help="training run folders (loss) or eval folders (accuracy)")
     parser.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -117,6 +117,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

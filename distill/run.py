@@ -30,6 +30,7 @@ from distill.select import SelectConfig
 from distill.train import TrainConfig
 from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.core.errors import UserError
+from serve.store.export_folder import REPORT_FILE, export_folder_name
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
                "(-> eval_curve) -> eval (-> eval_sc, eval_transfer) -> export -> eval_export; a stage whose config and "
@@ -122,7 +123,7 @@ def link_stages(cfg: Any) -> None:
         if cfg.export.model == _default(ExportConfig, "model"):
             cfg.export.model = student
         if not cfg.export.out:
-            cfg.export.out = str(root / f"onnx-{cfg.export.precision}")
+            cfg.export.out = str(root / export_folder_name(cfg.export.precision))
 
 
 @dataclass
@@ -162,7 +163,7 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
 
         export_cfg = dataclasses.replace(cfg.export, force=True)  # a stale export of an older student goes
         stages["export"] = Stage("export", cfg.export, [cfg.export.model],
-                                 [str(Path(cfg.export.out) / "export_report.json")],
+                                 [str(Path(cfg.export.out) / REPORT_FILE)],
                                  lambda: export_model.run(export_cfg), _export_result)
         # The same eval on the exported model, so quantization loss is measured, not guessed.
         eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
@@ -238,7 +239,7 @@ def _eval_result(summary: dict) -> str:
 
 
 def _export_result(out: Path) -> str:
-    report = json.loads((Path(out) / "export_report.json").read_text())
+    report = json.loads((Path(out) / REPORT_FILE).read_text())
     return f"{report['precision']} {report['size_mb']['export']} MB via {report['backend']} -> {out}"
 
 

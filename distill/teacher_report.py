@@ -1,6 +1,6 @@
 """How good is a teacher? Accuracy, pass@N and majority-vote accuracy over a CoT JSONL.
 
-``python -m distill.teacher_report runs/teacher.jsonl --source bigbench:strategyqa --split dev --limit 10``
+``scotd teacher-report runs/teacher.jsonl --source bigbench:strategyqa --split dev --limit 10``
 
 ``scotd sample`` prints accuracy and pass@N for everything it sampled; this report adds the
 majority vote over each question's samples (the teacher's own self-consistency) and the
@@ -48,7 +48,7 @@ def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distill.teacher_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="scotd teacher-report", description=__doc__.splitlines()[0])
     parser.add_argument("cots", type=Path, help="CoT JSONL written by scotd sample")
     parser.add_argument("--source", help="question source to restrict to (with --split/--limit/--seed)")
     parser.add_argument("--split", default="train")
@@ -65,6 +65,3 @@ def main(argv: list[str] | None = None) -> int:
                                        for k, v in report.items()))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -31,6 +31,7 @@ from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.machine import CPUINFO, cpu_model
 from serve.core.paths import project_root
+from serve.store.export_folder import REPORT_FILE, is_finished_export
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
@@ -60,10 +61,10 @@ def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[di
 
     registry = load_registry()
     hf_dir = resolve_model_dir(model)
-    if (hf_dir / "export_report.json").is_file():  # an export folder given directly
+    if is_finished_export(hf_dir):  # an export folder given directly
         return [_export_variant(model, hf_dir)]
     exports = registry[model].exports() if model in registry else \
-        sorted(p for p in hf_dir.parent.glob(f"{hf_dir.name}-onnx-*") if (p / "export_report.json").is_file())
+        sorted(p for p in hf_dir.parent.glob(f"{hf_dir.name}-onnx-*") if is_finished_export(p))
     variants = [{"model": model, "kind": kind, "backend": backend, "precision": "fp32", "path": str(hf_dir)}
                 for kind, backend in (("torch", "pytorch"), ("torch_generate", "pytorch-generate"))] \
         if with_torch else []
@@ -76,7 +77,7 @@ def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[di
 
 
 def _export_variant(model: str, folder: Path) -> dict:
-    report = json.loads((folder / "export_report.json").read_text())
+    report = json.loads((folder / REPORT_FILE).read_text())
     return {"model": model, "kind": "onnx", "backend": f"onnx-{report['backend']}",
             "precision": report["precision"], "path": str(folder)}
 

@@ -26,9 +26,10 @@ from typing import Literal
 
 from export import gates
 from export.model_card import write_model_card
-from serve.core.config import option, parse_args, to_dict
+from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
-from serve.store.registry import load_registry, resolve_model_dir
+from serve.store.export_folder import DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, export_folder_name
+from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
 BACKENDS: dict[str, str] = {
@@ -113,7 +114,7 @@ def choose_backend(cfg: ExportConfig, architecture: str) -> str:
 def default_out(model: str, model_dir: Path, precision: str) -> Path:
     registry = load_registry()
     if model in registry:
-        return registry[model].folder / f"onnx-{precision}"
+        return registry[model].folder / export_folder_name(precision)
     return model_dir.parent / f"{model_dir.name}-onnx-{precision}"
 
 
@@ -165,7 +166,7 @@ def run(cfg: ExportConfig) -> Path:
     report["passed"] = not failures
     report["failures"] = failures
     report["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    name = "export_report.json" if not failures else "export_report.FAILED.json"
+    name = REPORT_FILE if not failures else FAILED_REPORT_FILE
     (out / name).write_text(json.dumps(report, indent=2) + "\n")
     write_model_card(out, report)
     if failures:
@@ -173,6 +174,11 @@ def run(cfg: ExportConfig) -> Path:
                         f"(report: {out / name})")
     _log(f"passed; report: {out / name}")
     return out
+
+
+def export_default_model() -> Path:
+    """The default model's int8 export, for a serving verb's first use (installed by serve.cli.verbs)."""
+    return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": DEFAULT_PRECISION}))
 
 
 def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> list[str]:

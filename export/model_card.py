@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from serve.store.export_folder import REPORT_FILE
+
 BACKEND_TEXT = {
     "genai": "onnxruntime-genai's model builder (fused decoder; runs with onnxruntime-genai + numpy, no torch)",
     "optimum": "optimum-onnx `text-generation-with-past` plus onnxruntime weight-only MatMulNBits quantization "
@@ -67,7 +69,7 @@ def write_model_card(out: Path, report: dict) -> Path:
         "for chunk in engine.stream([{'role': 'user', 'content': 'Is the sun a star?'}], SamplingParams(max_new_tokens=64)):",
         "    print(chunk, end='', flush=True)",
         "```",
-        "The tokenizer, chat template and generation config are in this folder; `export_report.json` holds the "
+        f"The tokenizer, chat template and generation config are in this folder; `{REPORT_FILE}` holds the "
         "full numbers.",
         "",
     ])

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from serve.store.export_folder import REPORT_FILE
+
 
 def cell(result: dict | None) -> str:
     if not result:
@@ -46,7 +48,7 @@ def main() -> int:
     train = json.loads((Path(recipe["train"]["out"]) / "train_summary.json").read_text())
     stamps = {p.stem: json.loads(p.read_text()) for p in (args.run / "stages").glob("*.json")
               if not p.stem.endswith(".started")}
-    report_file = Path(recipe["export"]["out"]) / "export_report.json"
+    report_file = Path(recipe["export"]["out"]) / REPORT_FILE
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
     sources = [s.strip() for s in recipe["sample"]["data"]["source"].split(" + ")]
     check = student.get("step_check")

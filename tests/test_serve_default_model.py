@@ -1,4 +1,5 @@
-"""The default served model is exported to int8 ONNX on first use where the export extra is installed."""
+"""The default served model is exported to int8 ONNX on first use where the export extra is installed
+(the verb layer installs that export: serve itself never imports export)."""
 from __future__ import annotations
 
 import shutil
@@ -15,6 +16,11 @@ def test_first_use_exports_the_default_model_then_reuses_it(tmp_path, monkeypatc
     shutil.copy(BUILTIN_REGISTRY, home / "models")
     lively_model(home / "models" / "smollm2-135m-instruct" / "hf", "llama")
     monkeypatch.setenv("SCOTD_HOME", str(home))
+    from serve.apps import model_pick
+    from serve.cli.verbs import install_first_use_export
+
+    monkeypatch.setattr(model_pick, "first_use_export", None)
+    install_first_use_export()
 
     chosen = resolve_serving_model(None)
     export = home / "models" / "smollm2-135m-instruct" / "onnx-int8"

@@ -3,36 +3,39 @@
 The default is the distilled reasoner (``scotd-reasoner-135m``, int8 ONNX) once
 ``scotd run recipes/reasoner.yaml`` has built it; until then the int8 ONNX export of
 ``smollm2-135m-instruct`` (fast on a CPU, no torch), with a one-line hint how to build
-the reasoner. On first use the model is fetched and, where the ``export`` extra is
-installed, exported (gates included); an edge install without it, or an export
-whose gate fails, serves the PyTorch folder and says which command makes the export.
+the reasoner. On first use the model is fetched and, where the verb layer has installed
+``first_use_export`` (it does when the ``export`` extra is importable: serve itself never
+imports export), exported with its gates; an edge install without it, or an export whose
+gate fails, serves the PyTorch folder and says which command makes the export.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from serve.core.errors import UserError
 from serve.core.paths import models_dir
 from serve.engines.interface import Engine, detect_backend, load_engine
+from serve.store.export_folder import DEFAULT_EXPORT, REPORT_FILE, is_finished_export
 from serve.store.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
 
-DEFAULT_EXPORT = "onnx-int8"
+# Set by the verb layer (serve.cli.verbs) where the export extra is installed: exports the
+# default model to int8 with its gates and returns the folder, or raises UserError.
+first_use_export: Optional[Callable[[], Path]] = None
 
 
 def is_model_folder(path: Path) -> bool:
-    """A finished export (it writes export_report.json last, after its gates pass) or an HF folder."""
+    """A finished export (it writes its report last, after its gates pass) or an HF folder."""
     try:
         backend = detect_backend(path)
     except UserError:
         return False
     if backend == "onnx":
-        return (path / "export_report.json").is_file()
+        return is_finished_export(path)
     return any(path.glob("*.safetensors"))
 
 
@@ -58,29 +61,15 @@ def base_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> 
 
         log(f"first use: fetching {DEFAULT_MODEL}")
         fetch_model(DEFAULT_MODEL)
-    if export_available() and not export.exists():
+    if first_use_export is not None and not export.exists():
         log(f"first use: exporting {DEFAULT_MODEL} to int8 ONNX with parity and accuracy gates (a few minutes)")
         try:
-            return export_default_int8()
+            return first_use_export()
         except UserError as exc:
             log(f"the int8 export did not pass: {exc}")
     log(f"no int8 ONNX export of {DEFAULT_MODEL} at {export}; serving the PyTorch fp32 model "
         f"(several times slower on a CPU). Create the export with: {hint}")
     return entry.hf_dir
-
-
-def export_available() -> bool:
-    """True where torch, transformers and scotd's export package are importable."""
-    return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "export"))
-
-
-def export_default_int8() -> Path:
-    # Imported here: serve must stay importable (and torch-free) on an edge install without the export extra.
-    from export.export_model import ExportConfig, run
-
-    from serve.core.config import build
-
-    return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": "int8"}))
 
 
 def resolve_serving_model(model: Optional[str]) -> Path:
@@ -112,7 +101,7 @@ def servable_models(extra: list[Path] = ()) -> dict[str, Path]:
     for path in extra:
         if not is_model_folder(Path(path)):
             raise UserError(f"'{path}' is not a model folder (an HF folder with config.json + *.safetensors, "
-                            "or a finished ONNX export with export_report.json); fix the --models entry")
+                            f"or a finished ONNX export with {REPORT_FILE}); fix the --models entry")
         found.setdefault(model_label(Path(path)), Path(path))
     for path in sorted(p for p in models_dir().glob("*/*") if p.is_dir()):
         if is_model_folder(path):

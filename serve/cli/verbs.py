@@ -2,12 +2,14 @@
 
 Verbs live in a table of ``"package.module:function"`` strings so that ``scotd serve``
 never imports torch, and a verb whose optional dependencies are missing says which
-extra to install instead of failing with a bare ImportError.
+extra to install instead of failing with a bare ImportError. This table is the one place
+the serve package names the floors above it (export, distill), and only by string.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ class Verb:
     target: str  # "package.module:function", called with the remaining argv
     extra: str  # pip extra that provides its dependencies
     summary: str
+    serves_default_model: bool = False  # may load the default model, so may export it on first use
 
 
 VERBS: dict[str, Verb] = {
@@ -29,12 +32,23 @@ VERBS: dict[str, Verb] = {
     "eval": Verb("distill.evaluate:main", "distill", "accuracy of a model folder (PyTorch or ONNX): greedy or self-consistency"),
     "run": Verb("distill.run:main", "distill", "run a recipe: sample -> select -> train -> eval -> export, skipping done stages"),
     "results": Verb("distill.results:main", "distill", "tabulate an experiment's arms (run folders): accuracy, CIs, plot vs N"),
+    "teacher-report": Verb("distill.teacher_report:main", "distill",
+                           "how good a teacher is on a CoT JSONL: accuracy, pass@N, majority vote"),
+    "plot": Verb("distill.plots:main", "distill", "PNG plots across runs: training loss curves, accuracy vs samples per question"),
     "export": Verb("export.export_model:main", "export", "export a model to ONNX (int8/fp32/int4), gated on parity and accuracy vs PyTorch"),
-    "serve": Verb("serve.apps.gradio_app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model"),
-    "chat": Verb("serve.apps.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning"),
-    "infer": Verb("serve.apps.infer:main", "serve", "answer a JSONL file of questions offline (resumable, one line out per line in)"),
-    "bench": Verb("serve.cli.bench:main", "serve", "run a benchmark (scotd bench WHAT --help), write JSON + docs/ table"),
+    "serve": Verb("serve.apps.gradio_app:main", "serve", "Gradio reasoning chat (or --api: OpenAI-compatible HTTP API) for a model",
+                  serves_default_model=True),
+    "chat": Verb("serve.apps.chat:main", "serve", "chat with a model in the terminal, streaming its reasoning",
+                 serves_default_model=True),
+    "infer": Verb("serve.apps.infer:main", "serve", "answer a JSONL file of questions offline (resumable, one line out per line in)",
+                  serves_default_model=True),
+    "bench": Verb("serve.cli.bench:main", "serve", "run a benchmark (scotd bench WHAT --help), write JSON + docs/ table",
+                  serves_default_model=True),
 }
+
+# A serving verb that finds the default model fetched but not exported exports it (gates included)
+# where the export extra is installed; an edge install serves the PyTorch folder instead.
+FIRST_USE_EXPORT = Verb("export.export_model:export_default_model", "export", "int8 export of the default model")
 
 
 def _usage() -> str:
@@ -58,6 +72,14 @@ def _load(name: str, verb: Verb):
     return getattr(module, function)
 
 
+def install_first_use_export() -> None:
+    if not all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers", "export")):
+        return
+    from serve.apps import model_pick
+
+    model_pick.first_use_export = lambda: _load("export", FIRST_USE_EXPORT)()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -69,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"scotd: unknown verb '{name}'; valid verbs: {', '.join(VERBS)}\n")
         return 2
     try:
+        if verb.serves_default_model:
+            install_first_use_export()
         result = _load(name, verb)(rest)
     except UserError as exc:
         sys.stderr.write(f"scotd {name}: error: {exc}\n")

@@ -26,6 +26,7 @@ from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
 from serve.engines.interface import Engine, SamplingParams, StopStringFilter
+from serve.store.export_folder import REPORT_FILE
 
 
 def detect_layout(model_dir: Path) -> str:
@@ -178,7 +179,7 @@ class OnnxEngine(Engine):
         decoder_cls = DECODERS[self.layout]
         self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
             else decoder_cls(self.model_dir)
-        report = _read_json(self.model_dir / "export_report.json")
+        report = _read_json(self.model_dir / REPORT_FILE)
         self.precision = report.get("precision", "?")
 
     # ------------------------------------------------------------------ text

@@ -16,6 +16,7 @@ import yaml
 
 from serve.core.errors import UserError
 from serve.core.paths import models_dir
+from serve.store.export_folder import is_finished_export
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 REASONER_MODEL = "scotd-reasoner-135m"  # served by default once recipes/reasoner.yaml has built it
@@ -53,7 +54,7 @@ class ModelEntry:
 
     def exports(self) -> list[Path]:
         """Exported ONNX folders (``onnx-int8`` etc.) that carry an export report."""
-        return sorted(p for p in self.folder.glob("onnx-*") if (p / "export_report.json").is_file())
+        return sorted(p for p in self.folder.glob("onnx-*") if is_finished_export(p))
 
 
 def load_registry(path: Path | None = None) -> dict[str, ModelEntry]:

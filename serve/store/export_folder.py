@@ -1,0 +1,25 @@
+"""The export-folder contract: what marks an ONNX export folder as finished, and where exports go.
+
+``scotd export`` writes the report last, after its gates pass; a refused gate writes the
+FAILED report instead. So a folder is servable exactly when it holds ``REPORT_FILE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPORT_FILE = "export_report.json"
+FAILED_REPORT_FILE = "export_report.FAILED.json"
+DEFAULT_PRECISION = "int8"
+
+
+def export_folder_name(precision: str) -> str:
+    """``onnx-int8``: the folder an export of that precision gets beside a model's ``hf/``."""
+    return f"onnx-{precision}"
+
+
+DEFAULT_EXPORT = export_folder_name(DEFAULT_PRECISION)
+
+
+def is_finished_export(folder: Path) -> bool:
+    return (Path(folder) / REPORT_FILE).is_file()

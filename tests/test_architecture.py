@@ -1,0 +1,69 @@
+"""The floors: serve is the base, export sits on serve, distill on both. No import runs back up.
+
+Every module's imports are read with ``ast`` (imports inside functions count too), so a lazy
+``from export... import`` hidden in a serve function fails here as surely as a top-level one.
+The verb table's ``"package.module:function"`` strings are not imports: they are the one
+sanctioned way the console script reaches the upper floors.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FLOORS = ("serve", "export", "distill")  # each may import only those before it
+FORBIDDEN = {package: set(FLOORS[FLOORS.index(package) + 1:]) for package in FLOORS}
+
+
+def imported_modules(source: str, module: str) -> set[str]:
+    """Names of every module ``source`` (the module named ``module``) imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # A relative import cannot leave its top-level package, so it counts as that package.
+            found.add(module.split(".")[0] if node.level else node.module)
+    return found
+
+
+def violations(source: str, module: str) -> list[str]:
+    package = module.split(".")[0]
+    return sorted(f"{module} imports {name}" for name in imported_modules(source, module)
+                  if name.split(".")[0] in FORBIDDEN.get(package, ()))
+
+
+def package_modules() -> dict[str, Path]:
+    modules = {}
+    for package in FLOORS:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = path.relative_to(REPO).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def test_no_import_runs_back_up():
+    modules = package_modules()
+    assert {"serve.cli.verbs", "export.export_model", "distill.sample"} <= set(modules)
+    found = [v for name, path in modules.items() for v in violations(path.read_text(), name)]
+    assert not found, "imports that run back up a floor:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("module, source, bad", [
+    ("serve.apps.x", "def f():\n    from export.export_model import run\n", ["serve.apps.x imports export.export_model"]),
+    ("serve.core.x", "import distill.sample as s\n", ["serve.core.x imports distill.sample"]),
+    ("export.x", "from distill import plots\n", ["export.x imports distill"]),
+    ("serve.apps.x", "from ..core import errors\n", []),
+    ("distill.x", "from export.gates import run_gates\nfrom serve.core import errors\n", []),
+    ("export.x", "from serve.store.registry import load_registry\n", []),
+])
+def test_the_check_catches_what_it_should(module, source, bad):
+    assert violations(source, module) == bad
+
+
+def test_serve_has_no_loose_modules():
+    """Every serve module lives in the sub-package that names its job (core, data, store, engines, apps, cli)."""
+    loose = sorted(p.name for p in (REPO / "serve").glob("*.py") if p.name != "__init__.py")
+    assert not loose, f"modules outside serve's sub-packages: {loose}"
