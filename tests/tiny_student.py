@@ -33,7 +33,7 @@ def _fingerprint() -> str:
 
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(transformers.__version__.encode())
-    for path in (here / "tiny_student.py", here / "tiny_models.py", here.parent / "serve" / "student_format.py"):
+    for path in (here / "tiny_student.py", here / "tiny_models.py", here.parent / "serve" / "core" / "student_format.py"):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
