@@ -155,7 +155,7 @@ def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
 
 def run(cfg: BenchTrainConfig) -> dict:
     from serve.core.errors import UserError
-    from serve.core.machine import cpu_has_native_bf16, cpu_model
+    from serve.core.provenance import cpu_has_native_bf16, cpu_model
 
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
@@ -24,7 +23,7 @@ from typing import Callable, Literal, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from serve.core.answers import answers_match, infer_answer_type, parse_answer
+from serve.core.answers import answers_match, infer_answer_type, majority_vote, parse_answer
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.records import Example
@@ -79,16 +78,6 @@ def bootstrap_interval(correct: Sequence[bool], resamples: int = 1000, seed: int
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, values.size, size=(resamples, values.size))].mean(axis=1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
-def majority_vote(answers: Sequence[Optional[str]]) -> tuple[Optional[str], dict[str, int]]:
-    """Most common parsed answer (first seen wins a tie); unparsed samples do not vote."""
-    votes = Counter(a for a in answers if a is not None)
-    if not votes:
-        return None, {}
-    best = max(votes.values())
-    winner = next(a for a in answers if a is not None and votes[a] == best)
-    return winner, dict(votes)
 
 
 def student_mode(model_dir: Path, requested: str) -> str:

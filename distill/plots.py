@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
 from serve.core.errors import UserError  # noqa: E402
+from serve.core.records import read_jsonl  # noqa: E402
 
 
 def _finish(figure, axis, out: Path) -> Path:
@@ -33,7 +34,7 @@ def _finish(figure, axis, out: Path) -> Path:
 def read_metrics(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"'{path}' not found; pass a training run folder (with metrics.jsonl) or the file itself")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def plot_loss_curves(runs: Mapping[str, Path], out: Path) -> Path:

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from distill.evaluate import EvalConfig
-from distill.run_info import git_commit, hardware, package_versions, path_sha256
+from distill.run_info import PACKAGES, git_commit, hardware, path_sha256
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
 from distill.train import TrainConfig
 from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.core.errors import UserError
+from serve.core.provenance import package_versions
 from serve.store.export_folder import REPORT_FILE, export_folder_name
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
@@ -352,7 +353,7 @@ def _write_report(cfg: Any, root: Path, rows: list[dict]) -> str:
     table = report_table(rows)
     (root / "report.md").write_text(f"# scotd run {root}\n\n{table}")
     (root / "run.json").write_text(json.dumps({"stages": rows, "git_commit": git_commit(), "hardware": hardware(),
-                                               "versions": package_versions()}, indent=2, default=str) + "\n")
+                                               "versions": package_versions(PACKAGES)}, indent=2, default=str) + "\n")
     _plot_losses(cfg, root)
     return table
 

@@ -12,12 +12,11 @@ import platform
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
 from serve.core import downloads
-from serve.core.machine import cpu_model
+from serve.core.provenance import cpu_model, package_versions
 
 PACKAGES = ("scotd", "torch", "transformers", "accelerate", "peft", "datasets", "onnxruntime", "onnxruntime-genai")
 _SKIPPED_PARTS = {"checkpoints", "tensorboard", "__pycache__"}
@@ -42,16 +41,6 @@ def path_sha256(path: str | Path) -> Optional[str]:
             continue
         digest.update(str(relative).encode() + b"\0" + (file_sha256(child) or "").encode())
     return digest.hexdigest()
-
-
-def package_versions() -> dict[str, Optional[str]]:
-    versions: dict[str, Optional[str]] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def hardware() -> str:
@@ -81,7 +70,7 @@ def write_run_info(path: str | Path, inputs: dict[str, str], extra: dict[str, An
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "argv": sys.argv,
         "git_commit": git_commit(),
-        "versions": package_versions(),
+        "versions": package_versions(PACKAGES),
         "inputs": {key: {"path": value, "sha256": path_sha256(value) if value else None}
                    for key, value in inputs.items()},
         **(extra or {}),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from distill.cot_record import CoTRecord
+from serve.core.answers import majority_vote
 from serve.core.records import read_records
 
 
@@ -32,8 +33,7 @@ def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = No
         return {"questions": 0}
 
     def vote(samples: list[CoTRecord]) -> Optional[str]:
-        counts = Counter(s.prediction for s in samples if s.prediction is not None)
-        return counts.most_common(1)[0][0] if counts else None
+        return majority_vote([s.prediction for s in samples])[0]
 
     answered = [gold[q] for q in by_question]
     return {

@@ -33,7 +33,7 @@ from distill.train_data import PadCollator, StudentDataset, build_items, split_d
 from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
-from serve.core.machine import cpu_has_native_bf16
+from serve.core.provenance import cpu_has_native_bf16
 from serve.core.records import read_records
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
-from serve.core.machine import CPUINFO, cpu_model
+from serve.core.provenance import CPUINFO, cpu_model
 from serve.core.paths import project_root
 from serve.store.export_folder import REPORT_FILE, is_finished_export
 

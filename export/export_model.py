@@ -14,9 +14,7 @@ Recipe, top to bottom:
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import json
-import platform
 import shutil
 import sys
 import time
@@ -28,6 +26,7 @@ from export import gates
 from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
+from serve.core.provenance import package_versions
 from serve.store.export_folder import DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, export_folder_name
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
@@ -118,16 +117,6 @@ def default_out(model: str, model_dir: Path, precision: str) -> Path:
     return model_dir.parent / f"{model_dir.name}-onnx-{precision}"
 
 
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
 def folder_mb(folder: Path, pattern: str = "*") -> float:
     return round(sum(p.stat().st_size for p in folder.glob(pattern) if p.is_file()) / 2**20, 1)
 
@@ -160,7 +149,7 @@ def run(cfg: ExportConfig) -> Path:
               "backend": backend, "precision": cfg.precision, "build": build,
               "export_seconds": export_seconds,
               "size_mb": {"export": folder_mb(out), "source_safetensors": folder_mb(model_dir, "*.safetensors")},
-              "versions": _versions(), "config": to_dict(cfg), "gates": {}}
+              "versions": {k: v for k, v in package_versions(PACKAGES).items() if v is not None}, "config": to_dict(cfg), "gates": {}}
     report["size_mb"]["ratio"] = round(report["size_mb"]["export"] / max(report["size_mb"]["source_safetensors"], 1e-9), 3)
     failures = run_gates(cfg, model_dir, out, report)
     report["passed"] = not failures

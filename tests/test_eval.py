@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distill.evaluate import (EvalConfig, bootstrap_interval, majority_vote, parse_output, run as eval_run,
+from distill.evaluate import (EvalConfig, bootstrap_interval, parse_output, run as eval_run,
                               student_mode)
 from distill.train import TrainConfig, run as train_run
 from serve.cli.verbs import main as cli_main
-from serve.core.answers import answers_match
+from serve.core.answers import answers_match, majority_vote
 from serve.core.config import parse_args
 from serve.core.records import Example
 from serve.data.sources import load_examples

@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE, Reply, finish
-from serve.core.answers import answers_match, infer_answer_type
+from serve.core.answers import answers_match, infer_answer_type, majority_vote
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.records import JsonlStore
@@ -100,8 +99,7 @@ def read_questions(path: Path) -> tuple[list[Question], int]:
 
 def answer_record(q: Question, replies: list[Reply], model: str) -> dict[str, Any]:
     answer_type = q.answer_type or infer_answer_type(q.choices, q.gold)
-    votes = Counter(r.answer for r in replies if r.answer is not None)
-    prediction = votes.most_common(1)[0][0] if votes else None
+    prediction, votes = majority_vote([r.answer for r in replies])
     first = replies[0]
     record = {"id": q.id, "question": q.question, "choices": q.choices, "output": first.text,
               "reasoning": first.reasoning, "prediction": prediction, "answer_type": answer_type,

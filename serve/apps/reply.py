@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
-from serve.core.answers import LETTERS, infer_answer_type, parse_answer
+from serve.core.answers import LETTERS, infer_answer_type, majority_vote, parse_answer
 from serve.core.student_format import reasoning_steps, render_prompt, split_reasoning
 from serve.engines.interface import Engine, SamplingParams
 
@@ -115,7 +115,7 @@ class Vote:
 
     @property
     def winner(self) -> Optional[str]:
-        return self.tally.most_common(1)[0][0] if self.tally else None
+        return majority_vote([r.answer for r in self.replies])[0]
 
     def table(self, choices: Optional[Sequence[str]] = None) -> str:
         rows = [f"| {display_answer(a, choices, a)} | {n} |" for a, n in self.tally.most_common()]
@@ -137,5 +137,5 @@ def self_consistency(engine: Engine, question: str, choices: Optional[Sequence[s
         prompt = render_prompt(question, choices, tokenizer=engine)
         for text in engine.generate([prompt], sampling, n=missing)[0]:
             replies.append(finish(Reply(text=text), engine, choices, answer_type, 1))
-    tally = Counter(r.answer for r in replies if r.answer is not None)
+    tally = Counter(majority_vote([r.answer for r in replies])[1])
     return Vote(replies=replies, tally=tally, temperature=sampling.temperature)

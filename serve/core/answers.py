@@ -9,6 +9,7 @@ Every parser returns ``None`` when it finds nothing it trusts; none raises.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Callable, Optional, Sequence
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -189,3 +190,13 @@ def answers_match(prediction: Optional[str], gold: str) -> bool:
     if number_p is not None and number_p == number_g:
         return True
     return _clean(prediction) == _clean(gold)
+
+
+def majority_vote(answers: Sequence[Optional[str]]) -> tuple[Optional[str], dict[str, int]]:
+    """Most common parsed answer (first seen wins a tie); unparsed samples do not vote."""
+    votes = Counter(a for a in answers if a is not None)
+    if not votes:
+        return None, {}
+    best = max(votes.values())
+    winner = next(a for a in answers if a is not None and votes[a] == best)
+    return winner, dict(votes)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 
 from serve.core.answers import LETTERS, canonical_number, letter
 from serve.core.errors import UserError
-from serve.core.records import Example
+from serve.core.records import Example, read_jsonl
 
 SPLITS = ("train", "dev", "test")
 SPLIT_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
@@ -173,17 +173,10 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         with path.open(newline="", encoding="utf-8") as handle:
             return [(i, row) for i, row in enumerate(csv.DictReader(handle), start=2)]
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{line_no}: not valid JSON ({exc.msg}); fix or delete that line") from None
-            if not isinstance(obj, dict):
-                raise UserError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
-            rows.append((line_no, obj))
+    for line_no, obj in read_jsonl(path):
+        if not isinstance(obj, dict):
+            raise UserError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
+        rows.append((line_no, obj))
     return rows
 
 

@@ -1,8 +1,14 @@
-"""The machine a measurement ran on, in words, for benchmark and result tables."""
+"""What a measurement ran on: the machine in words, and the versions of the packages involved.
+
+For benchmark and result tables, run folders and export reports.
+"""
 
 from __future__ import annotations
 
+import platform
+from importlib import metadata
 from pathlib import Path
+from typing import Iterable, Optional
 
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -26,3 +32,14 @@ def cpu_flags() -> set[str]:
 def cpu_has_native_bf16() -> bool:
     """True on CPUs that multiply bfloat16 in hardware (AMX or AVX512-BF16): there bf16 autocast pays."""
     return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def package_versions(names: Iterable[str]) -> dict[str, Optional[str]]:
+    """Python's version and each installed package's (None where it is not installed)."""
+    versions: dict[str, Optional[str]] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
