@@ -70,7 +70,7 @@ def main() -> int:
             expect(page.locator("#answer")).to_contain_text("Answer", timeout=300_000)
             expect(page.locator("#stats")).to_contain_text("tok/s", timeout=300_000)
             answer_text = page.locator("#answer").inner_text()
-            reasoning = page.locator("#chat").inner_text()
+            reasoning = " ".join(page.locator("#chat ol li").all_inner_texts())  # the Thinking block's steps
             shown = re.search(r"\([a-z]\)", answer_text)
             right = bool(shown) and shown.group(0) == example.answer
             out = args.out if right else args.out.with_name(args.out.stem + "-wrong" + args.out.suffix)
