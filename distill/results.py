@@ -71,7 +71,7 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     summary = _read_json(eval_dir / "summary.json")
     if summary is None or summary.get("mode") != "cot":
         return None
-    steps = right = follows = graded = 0
+    totals: dict[str, dict[str, int]] = {}
     for _, row in read_jsonl(eval_dir / "predictions.jsonl"):
         grade = GRADERS.get(task_family(row.get("task") or row["id"]))
         if grade is None:
@@ -80,12 +80,19 @@ def step_check(eval_dir: Path) -> Optional[dict]:
             result = grade(row["question"], row.get("choices"), row["output"])
         except UnsolvableQuestion:
             continue
-        graded += 1
-        steps, right = steps + result.steps, right + result.steps_right
-        follows += result.claimed_answer is not None and result.claimed_answer == row["parsed"]
-    if not graded:
+        for key in ("all", row.get("task")):
+            if key:
+                count = totals.setdefault(key, dict.fromkeys(("steps", "steps_right", "answers",
+                                                              "answer_follows_claim"), 0))
+                count["steps"] += result.steps
+                count["steps_right"] += result.steps_right
+                count["answers"] += 1
+                count["answer_follows_claim"] += result.claimed_answer is not None and \
+                    result.claimed_answer == row["parsed"]
+    if not totals:
         return None
-    return {"steps": steps, "steps_right": right, "answers": graded, "answer_follows_claim": follows}
+    overall = totals.pop("all")
+    return {**overall, "by_task": totals}
 
 
 def read_arm(run_dir: Path) -> dict:
@@ -145,12 +152,18 @@ def per_task_table(rows: list[dict]) -> str:
     tasks = sorted({task for row in rows if row["greedy"] for task in row["greedy"]["by_task"]})
     if not tasks:
         return ""
-    lines = ["", "Greedy accuracy per task (95% CI):", "",
+    lines = ["", "Greedy accuracy per task (95% CI); where a program grader exists, the rationales' steps right:", "",
              "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
     for task in tasks:
-        cells = [_cell((row["greedy"] or {}).get("by_task", {}).get(task)) for row in rows]
+        cells = [_cell((row["greedy"] or {}).get("by_task", {}).get(task)) + _steps((row.get("step_check") or {})
+                                                                                     .get("by_task", {}).get(task))
+                 for row in rows]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _steps(check: Optional[dict]) -> str:
+    return f"; steps {check['steps_right']}/{check['steps']}" if check else ""
 
 
 def plot(rows: list[dict], out: Path, title: str = "") -> Path:

@@ -215,11 +215,12 @@ def test_results_tabulate_each_task_of_a_mixture():
         return {"arm": name, "greedy": {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 4, "by_task": by_task}}
 
     cell = {"accuracy": 0.75, "ci95": [0.5, 1.0], "n": 4}
-    table = per_task_table([arm("CoT N=4", {"navigate": cell, "arithmetic/2_digit_addition": cell}),
-                            arm("untrained base", {"navigate": {**cell, "accuracy": 0.25}})])
+    student = arm("CoT N=4", {"navigate": cell, "arithmetic/2_digit_addition": cell})
+    student["step_check"] = {"by_task": {"arithmetic/2_digit_addition": {"steps": 9, "steps_right": 7}}}
+    table = per_task_table([student, arm("untrained base", {"navigate": {**cell, "accuracy": 0.25}})])
     lines = table.strip().splitlines()
     assert lines[2] == "| task | CoT N=4 | untrained base |"
-    assert lines[4] == "| arithmetic/2_digit_addition | 75.0 [50.0, 100.0] (n=4) | not run |"
+    assert lines[4] == "| arithmetic/2_digit_addition | 75.0 [50.0, 100.0] (n=4); steps 7/9 | not run |"
     assert lines[5] == "| navigate | 75.0 [50.0, 100.0] (n=4) | 25.0 [50.0, 100.0] (n=4) |"
     assert per_task_table([arm("single task", {})]) == ""
 
