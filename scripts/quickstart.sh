@@ -11,4 +11,6 @@ scotd models fetch "$model"
 if [ ! -f "models/$model/onnx-int8/export_report.json" ]; then
     scotd export --model "$model" --precision int8
 fi
-exec scotd serve --model "models/$model/onnx-int8" "$@"
+# No --model: serve picks the distilled reasoner once `scotd run recipes/reasoner.yaml` has built it,
+# else the int8 export made above.
+exec scotd serve "$@"
