@@ -31,6 +31,11 @@ def _finish(figure, axis, out: Path) -> Path:
     return out
 
 
+def ci_error_bars(ys: Sequence[float], results: Sequence[dict]) -> list[list[float]]:
+    """matplotlib ``yerr`` (below, above) for accuracies ``ys`` from results carrying a ``ci95`` pair."""
+    return [[y - r["ci95"][0] for y, r in zip(ys, results)], [r["ci95"][1] - y for y, r in zip(ys, results)]]
+
+
 def read_metrics(path: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"'{path}' not found; pass a training run folder (with metrics.jsonl) or the file itself")
@@ -60,7 +65,7 @@ def plot_accuracy_vs_samples(points: Sequence[dict], out: Path, baseline: dict |
     figure, axis = plt.subplots(figsize=(6, 4.5))
     xs = [p["samples_per_instance"] for p in points]
     ys = [p["accuracy"] for p in points]
-    errors = [[y - p["ci95"][0] for y, p in zip(ys, points)], [p["ci95"][1] - y for y, p in zip(ys, points)]]
+    errors = ci_error_bars(ys, points)
     axis.errorbar(xs, ys, yerr=errors, marker="o", capsize=4, label="CoT student (95% CI)")
     if baseline is not None:
         axis.axhline(baseline["accuracy"], color="grey", linestyle="--", label="label-only student")
@@ -76,7 +81,7 @@ def plot_dev_curve(points: Sequence[dict], out: Path, title: str) -> Path:
     figure, axis = plt.subplots(figsize=(6, 4.5))
     xs = [p["step"] for p in points]
     ys = [p["accuracy"] for p in points]
-    errors = [[y - p["ci95"][0] for y, p in zip(ys, points)], [p["ci95"][1] - y for y, p in zip(ys, points)]]
+    errors = ci_error_bars(ys, points)
     axis.errorbar(xs, ys, yerr=errors, marker="o", capsize=4, label="held-out accuracy (95% CI)")
     axis.set_ylim(0, 1)
     axis.set_xlabel("optimizer step")

@@ -120,7 +120,7 @@ def read_arm(run_dir: Path) -> dict:
     }
 
 
-def _cell(result: Optional[dict]) -> str:
+def ci_cell(result: Optional[dict]) -> str:
     if result is None:
         return "not run"
     low, high = result["ci95"]
@@ -141,8 +141,8 @@ def markdown(rows: list[dict], title: str = "") -> str:
         steps = f"{100 * check['steps_right'] / max(1, check['steps']):.1f}% ({check['steps_right']}/{check['steps']})" \
             if check else "-"
         follows = f"{check['answer_follows_claim']}/{check['answers']}" if check else "-"
-        lines.append("| " + " | ".join([row["arm"], kept, _cell(row["greedy"]), _cell(row["self_consistency"]),
-                                        _cell(row["transfer"]), steps, follows, tokens, _minutes(row["seconds"]),
+        lines.append("| " + " | ".join([row["arm"], kept, ci_cell(row["greedy"]), ci_cell(row["self_consistency"]),
+                                        ci_cell(row["transfer"]), steps, follows, tokens, _minutes(row["seconds"]),
                                         row["hardware"] or "?"]) + " |")
     return "\n".join(lines) + "\n" + per_task_table(rows)
 
@@ -155,7 +155,7 @@ def per_task_table(rows: list[dict]) -> str:
     lines = ["", "Greedy accuracy per task (95% CI); where a program grader exists, the rationales' steps right:", "",
              "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
     for task in tasks:
-        cells = [_cell((row["greedy"] or {}).get("by_task", {}).get(task)) + _steps((row.get("step_check") or {})
+        cells = [ci_cell((row["greedy"] or {}).get("by_task", {}).get(task)) + _steps((row.get("step_check") or {})
                                                                                      .get("by_task", {}).get(task))
                  for row in rows]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
@@ -167,7 +167,7 @@ def _steps(check: Optional[dict]) -> str:
 
 
 def plot(rows: list[dict], out: Path, title: str = "") -> Path:
-    from distill.plots import _finish, plt
+    from distill.plots import _finish, ci_error_bars, plt
 
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     line = sorted((r for r in rows if r["sampled_n"] and r["greedy"]), key=lambda r: r["sampled_n"])
@@ -178,7 +178,7 @@ def plot(rows: list[dict], out: Path, title: str = "") -> Path:
             continue
         xs, results = zip(*points)
         ys = [p["accuracy"] for p in results]
-        errors = [[y - p["ci95"][0] for y, p in zip(ys, results)], [p["ci95"][1] - y for y, p in zip(ys, results)]]
+        errors = ci_error_bars(ys, results)
         axis.errorbar(xs, ys, yerr=errors, marker=marker, capsize=4, label=f"CoT student, {name}")
     for row, style in zip([r for r in rows if not r["sampled_n"] and r["greedy"]], ("--", ":", "-.", (0, (1, 4)))):
         axis.axhline(row["greedy"]["accuracy"], color="grey", linestyle=style, label=f"{row['arm']} (greedy)")

@@ -14,14 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from distill.results import ci_cell
 from serve.store.export_folder import REPORT_FILE
-
-
-def cell(result: dict | None) -> str:
-    if not result:
-        return "not run"
-    low, high = result["ci95"]
-    return f"{100 * result['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] (n={result['n']})"
 
 
 def family_table(student: dict, base: dict) -> list[str]:
@@ -31,9 +25,9 @@ def family_table(student: dict, base: dict) -> list[str]:
     for task in sorted(student["greedy"]["by_task"]):
         check = steps.get(task)
         graded = f"{check['steps_right']}/{check['steps']}" if check else "-"
-        lines.append(f"| {task} | {cell(student['greedy']['by_task'][task])} | {graded} | "
-                     f"{cell((base.get('greedy') or {}).get('by_task', {}).get(task))} |")
-    lines.append(f"| **all** | {cell(student['greedy'])} | - | {cell(base.get('greedy'))} |")
+        lines.append(f"| {task} | {ci_cell(student['greedy']['by_task'][task])} | {graded} | "
+                     f"{ci_cell((base.get('greedy') or {}).get('by_task', {}).get(task))} |")
+    lines.append(f"| **all** | {ci_cell(student['greedy'])} | - | {ci_cell(base.get('greedy'))} |")
     return lines
 
 
