@@ -87,7 +87,8 @@ def test_results_step_check_reads_an_eval_folder(tmp_path):
              "parsed": "yes"}]
     (tmp_path / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "summary.json").write_text(json.dumps({"mode": "cot", "source": "mixed"}))
-    assert step_check(tmp_path) == {"steps": 6, "steps_right": 3, "answers": 2, "answer_follows_claim": 1}
+    counts = {"steps": 6, "steps_right": 3, "answers": 2, "answer_follows_claim": 1}
+    assert step_check(tmp_path) == {**counts, "by_task": {"tracking_shuffled_objects/three_objects": counts}}
     (tmp_path / "predictions.jsonl").write_text(json.dumps(rows[-1]) + "\n")
     assert step_check(tmp_path) is None  # no row has a grader
 
