@@ -81,7 +81,7 @@ def test_invalid_yaml_reports_line(tmp_path):
 
 def test_help_lists_every_field_with_its_doc():
     text = format_help(Stage, "scotd stage")
-    for needle in ("--optim.lr", "peak learning rate", "--steps", "--in", "(default: 10)"):
+    for needle in ("--optim.lr", "peak learning rate", "--steps", "--in", "default: 10"):
         assert needle in text
 
 
@@ -114,3 +114,24 @@ def test_extends_keeps_strict_keys_and_names_bad_links(tmp_path):
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     with pytest.raises(ConfigError, match="loops back"):
         parse_args(Stage, ["--config", str(tmp_path / "a.yaml")])
+
+
+def _verb_configs():
+    import dataclasses
+    import importlib
+
+    from serve.cli.verbs import VERBS
+    for name, verb in VERBS.items():
+        module = importlib.import_module(verb.target.partition(":")[0])
+        for value in vars(module).values():
+            if (isinstance(value, type) and dataclasses.is_dataclass(value) and value.__name__.endswith("Config")
+                    and value.__module__ == module.__name__):
+                yield pytest.param(value, id=f"{name}:{value.__name__}")
+
+
+@pytest.mark.parametrize("config_class", list(_verb_configs()))
+def test_every_verb_config_key_is_in_its_help(config_class):
+    from serve.core.config import _keys
+    text = format_help(config_class, "scotd verb")
+    missing = [key.dotted for key in _keys(config_class) if f"--{key.dotted} " not in text and f"--{key.dotted}\n" not in text]
+    assert not missing

@@ -1,17 +1,23 @@
-"""Dataclass configs loaded from YAML with dotted command-line overrides.
+"""Dataclass configs: YAML recipes plus dotted command-line overrides, parsed by jsonargparse.
 
-Every stage declares one (possibly nested) dataclass. A value comes, in rising
-priority, from the field default, the YAML file given with ``--config``, and
-``--section.key value`` flags. Unknown keys are errors that name the key and
-the valid ones, so a typo never silently falls back to a default.
+Every verb declares one (possibly nested) dataclass; jsonargparse reads its signature as the
+schema (types, defaults, strict keys, coercion, generated help). A value comes, in rising
+priority, from the field default, the YAML file given with ``--config``, and ``--section.key
+value`` flags. This module adds what the library does not do the way scotd's users expect:
 
-Field help text lives in ``field(metadata={"help": ...})`` (use :func:`option`)
-and feeds the generated ``--help``.
+* ``extends: OTHER.yaml`` in a recipe, so a variant states only what differs;
+* help text from ``option(help=...)`` field metadata, flag aliases (``--in``), positional slots,
+  bare boolean flags (``--resume``) and space-separated lists (``--stages train eval``);
+* one-line :class:`ConfigError` messages that name the key, the file and the valid choices.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
+import json
+import re
 import sys
 import types
 import typing
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
+from jsonargparse import ArgumentError, ArgumentParser, Namespace
 
 from serve.core.errors import UserError
 
@@ -36,136 +43,167 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *, aliases: tuple
     return dataclasses.field(default=default, metadata=metadata)
 
 
-# --------------------------------------------------------------------------- types
+# --------------------------------------------------------------------------- the schema
 
-def _is_dataclass_type(tp: Any) -> bool:
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    dotted: str
+    type: Any
+    field: dataclasses.Field
+
+
+def _is_section(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _resolved_fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
+def _fields(cls: type) -> list[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
     return [(f, hints[f.name]) for f in dataclasses.fields(cls)]
 
 
-def _type_name(tp: Any) -> str:
+@functools.lru_cache(maxsize=None)
+def _keys(cls: type, prefix: str = "") -> tuple[_Key, ...]:
+    """Every leaf key of ``cls`` with its dotted name, in declaration order."""
+    keys: list[_Key] = []
+    for f, tp in _fields(cls):
+        if _is_section(tp):
+            keys.extend(_keys(tp, f"{prefix}{f.name}."))
+        else:
+            keys.append(_Key(f"{prefix}{f.name}", tp, f))
+    return tuple(keys)
+
+
+def _section_type(cls: type, dotted: str) -> type | None:
+    """The dataclass at dotted path ``dotted`` ('' is ``cls`` itself)."""
+    for part in filter(None, dotted.split(".")):
+        hints = dict((f.name, tp) for f, tp in _fields(cls))
+        cls = hints.get(part)
+        if not _is_section(cls):
+            return None
+    return cls
+
+
+def _expected(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:
-        return "|".join(str(a) for a in get_args(tp))
+        return "one of " + ", ".join(str(a) for a in get_args(tp))
     if origin in (Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None))
+        parts = [_expected(a) for a in get_args(tp) if a is not type(None)]
+        return " or ".join(parts) + (" or null" if type(None) in get_args(tp) else "")
     if origin in (list, tuple):
         inner = get_args(tp)
-        return f"list of {_type_name(inner[0])}" if inner else "list"
-    if origin is dict:
-        return "mapping"
-    return getattr(tp, "__name__", str(tp))
+        return f"a list of {_expected(inner[0])}" if inner else "a list"
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+             Path: "a path", dict: "a mapping"}
+    return names.get(tp, origin is dict and "a mapping" or getattr(tp, "__name__", str(tp)))
 
 
-def _coerce(value: Any, tp: Any, key: str, source: str = "") -> Any:
-    """Convert a YAML or command-line value to ``tp``; raise ConfigError naming ``key``."""
-    origin = get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None or (isinstance(value, str) and value.lower() in ("null", "none") and type(None) in args):
-            if type(None) in args:
-                return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key, source)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        choices = get_args(tp)
-        for choice in choices:
-            if value == choice or str(value) == str(choice):
-                return choice
-        raise ConfigError(f"{key}: expected one of {', '.join(map(str, choices))}; got {value!r}")
-    if origin in (list, tuple):
-        (inner, *_) = get_args(tp) or (Any,)
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v != ""] if "," in value or value else []
-        if not isinstance(value, (list, tuple)):
-            value = [value]
-        items = [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        if isinstance(value, str):
-            value = yaml.safe_load(value)
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
-    if _is_dataclass_type(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a section (mapping of keys), got {value!r}")
-        return build(tp, value, prefix=f"{key}.", source=source)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "1", "on"):
-            return True
-        if text in ("false", "no", "0", "off"):
-            return False
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+def _is_optional(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp)
+
+
+def _is_list(tp: Any) -> bool:
+    return get_origin(tp) in (list, tuple)
+
+
+@functools.lru_cache(maxsize=None)
+def _parser(cls: type, prog: str = "scotd", description: str = "") -> ArgumentParser:
+    positional = " ".join(k.dotted.upper() for k in _keys(cls) if k.field.metadata.get("positional"))
+    parser = ArgumentParser(prog=prog, description=description or None, exit_on_error=False,
+                            usage=f"{prog} {positional} [--config FILE] [--KEY VALUE ...]".replace("  ", " "))
+    parser.add_argument("--config", help="YAML recipe with any of the keys below (flags override it); "
+                                         "'extends: OTHER.yaml' inside it loads OTHER first")
+    parser.add_class_arguments(cls, None, fail_untyped=True, sub_configs=False)
+    by_dest = {k.dotted: k for k in _keys(cls)}
+    sections = {f"{k.dotted.rpartition('.')[0]}" for k in _keys(cls)} - {""}
+    for action in parser._actions:
+        if action.dest in sections:  # the library's "--section FILE" loader: recipes go through --config
+            action.help = argparse.SUPPRESS
+        key = by_dest.get(action.dest)
+        if key is None:
+            continue
+        aliases = ", ".join(key.field.metadata.get("aliases", ()))
+        notes = [f"also {aliases}" if aliases else "", "positional" if key.field.metadata.get("positional") else ""]
+        notes = "; ".join(n for n in notes if n)
+        action.help = f"{key.field.metadata.get('help', '')}{f' ({notes})' if notes else ''}"
+    for group in parser._action_groups:
+        if group.title.startswith("<class"):
+            dest = getattr(group, "dest", None)
+            group.title = f"section {dest} (keys --{dest}.*)" if dest else "keys"
+    return parser
+
+
+# --------------------------------------------------------------------------- errors
+
+def _translate(exc: Exception, cls: type, source: str, values: dict[str, Any] | None = None) -> ConfigError:
+    """A one-line ConfigError from a jsonargparse error: the key, the file, what is valid."""
+    text = str(exc)
+    where = f" in {source}" if source else ""
+    unknown = re.search(r"Group '([\w.]+)' does not accept option '([\w.]+)'", text) or \
+        re.search(r"()Option '([\w.]+)' is not accepted", text)
+    if unknown:
+        parts = [p for p in (unknown.group(1) + "." + unknown.group(2)).split(".") if p]
+        depth = 0  # the deepest known section on the path names where the unknown key sits
+        while depth < len(parts) - 1 and _section_type(cls, ".".join(parts[:depth + 1])) is not None:
+            depth += 1
+        section = ".".join(parts[:depth])
+        valid = sorted(f.name for f in dataclasses.fields(_section_type(cls, section)))
+        return ConfigError(f"unknown config key '{'.'.join(parts[:depth + 1])}'{where}; valid keys at "
+                           f"{section or 'the top level'}: {', '.join(valid)}")
+    bad = re.search(r'Parser key "([\w.]+)":', text)
+    if bad:
+        key = next((k for k in _keys(cls) if k.dotted == bad.group(1)), None)
+        got = re.search(r"Got value: (.*)", text)
+        shown = got.group(1).strip() if got else "?"
+        expected = _expected(key.type) if key else "another value"
+        return ConfigError(f"{bad.group(1)}{where}: expected {expected}, got {shown!r}")
+    return ConfigError(f"{' '.join(text.split())}{where}")
+
+
+def _check_sections(cls: type, values: dict[str, Any], prefix: str, source: str) -> None:
+    """A section given as a scalar would be read by the library as a file name: say what it is."""
+    for f, tp in _fields(cls):
+        if _is_section(tp) and f.name in values:
+            value = values[f.name]
+            if value is None:
+                values[f.name] = {}
+            elif not isinstance(value, dict):
+                where = f" in {source}" if source else ""
+                raise ConfigError(f"{prefix}{f.name}{where}: expected a section (mapping of keys), got {value!r}")
+            else:
+                _check_sections(tp, value, f"{prefix}{f.name}.", source)
+
+
+def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
+    def make(section_cls: type, node: Namespace) -> Any:
+        kwargs = {}
+        for f, tp in _fields(section_cls):
+            value = node.get(f.name) if isinstance(node, Namespace) else None
+            kwargs[f.name] = make(tp, value if value is not None else Namespace()) if _is_section(tp) else value
         try:
-            as_float = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
-        if not as_float.is_integer():
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return int(as_float)
-    if tp is float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if tp is str:
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return str(value)
-    if tp is Path:
-        return Path(str(value))
-    return value
+            return section_cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{section_cls.__name__}{' in ' + source if source else ''}: {exc}") from None
+    for key in _keys(cls):
+        if ns.get(key.dotted) is None and key.field.default is dataclasses.MISSING \
+                and key.field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required config key '{key.dotted}'"
+                              f"{' in ' + source if source else ''} ({_expected(key.type)}): "
+                              f"{key.field.metadata.get('help', '')}".rstrip(": "))
+    return make(cls, ns)
 
 
 # --------------------------------------------------------------------------- building
 
-def build(cls: type, values: dict[str, Any], prefix: str = "", source: str = "") -> Any:
+def build(cls: type, values: dict[str, Any], source: str = "") -> Any:
     """Instantiate dataclass ``cls`` from a nested mapping, strictly."""
-    fields = {f.name: (f, tp) for f, tp in _resolved_fields(cls)}
-    where = f" in {source}" if source else ""
-    for key in values:
-        if key not in fields:
-            section = prefix.rstrip(".") or "the top level"
-            raise ConfigError(
-                f"unknown config key '{prefix}{key}'{where}; valid keys at {section}: "
-                f"{', '.join(sorted(fields))}")
-    kwargs = {}
-    for name, (f, tp) in fields.items():
-        if name in values:
-            kwargs[name] = _coerce(values[name], tp, f"{prefix}{name}", source)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            if _is_dataclass_type(tp):
-                kwargs[name] = build(tp, {}, prefix=f"{prefix}{name}.", source=source)
-            else:
-                raise ConfigError(f"missing required config key '{prefix}{name}'{where} "
-                                  f"({_type_name(tp)}): {f.metadata.get('help', '')}".rstrip(": "))
+    values = json.loads(json.dumps(values, default=str))
+    _check_sections(cls, values, "", source)
     try:
-        instance = cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
-    return instance
+        ns = _parser(cls).parse_object(values)
+    except ArgumentError as exc:
+        raise _translate(exc, cls, source) from None
+    return _instantiate(cls, ns, source)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -229,66 +267,72 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- command line
 
-def _flag_table(cls: type, prefix: str = "") -> dict[str, tuple[str, Any, dataclasses.Field]]:
-    """Map every accepted flag spelling to (dotted key, type, field)."""
-    table: dict[str, tuple[str, Any, dataclasses.Field]] = {}
-    for f, tp in _resolved_fields(cls):
-        dotted = f"{prefix}{f.name}"
-        if _is_dataclass_type(tp):
-            table.update(_flag_table(tp, prefix=f"{dotted}."))
-            continue
-        for spelling in {dotted, dotted.replace("_", "-")}:
-            table[f"--{spelling}"] = (dotted, tp, f)
-        for alias in f.metadata.get("aliases", ()):
-            table[alias] = (dotted, tp, f)
-    return table
-
-
-def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = target
-    for part in parents:
-        existing = node.get(part)
-        if not isinstance(existing, dict):
-            existing = {}
-            node[part] = existing
-        node = existing
-    node[leaf] = value
-
-
-def _positional_fields(cls: type) -> list[dataclasses.Field]:
-    return [f for f, _ in _resolved_fields(cls) if f.metadata.get("positional")]
-
-
 def format_help(cls: type, prog: str, description: str = "") -> str:
-    lines = [f"usage: {prog} " + " ".join(f"{f.name.upper()}" for f in _positional_fields(cls))
-             + " [--config FILE] [--KEY VALUE ...]", ""]
-    if description:
-        lines += [description.strip(), ""]
-    lines += ["options:", "  --config FILE  YAML file with any of the keys below (flags override it)",
-              "  -h, --help     show this help"]
+    return _parser(cls, prog, description).format_help()
 
-    def walk(c: type, prefix: str) -> None:
-        for f, tp in _resolved_fields(c):
-            dotted = f"{prefix}{f.name}"
-            if _is_dataclass_type(tp):
-                doc = (f.metadata.get("help") or (tp.__doc__ or "").strip().splitlines()[0:1] or [""])
-                lines.append("")
-                lines.append(f"{dotted}: {doc if isinstance(doc, str) else doc[0]}")
-                walk(tp, f"{dotted}.")
-                continue
-            if f.default is not dataclasses.MISSING:
-                default = f"(default: {f.default!r})"
-            elif f.default_factory is not dataclasses.MISSING:
-                default = f"(default: {f.default_factory()!r})"
-            else:
-                default = "(required)"
-            flag = f.name.upper() if f.metadata.get("positional") else f"--{dotted}"
-            aliases = "".join(f", {a}" for a in f.metadata.get("aliases", ()))
-            lines.append(f"  {flag}{aliases} {_type_name(tp).upper()}")
-            lines.append(f"      {f.metadata.get('help', '')} {default}".rstrip())
-    walk(cls, "")
-    return "\n".join(lines) + "\n"
+
+def _flag_value(key: _Key, items: list[str]) -> str:
+    """The one string jsonargparse reads for a flag given ``items`` on the command line."""
+    if _is_list(key.type):
+        if len(items) == 1 and items[0].lstrip().startswith("["):
+            return items[0]
+        parts = [p for item in items for p in item.split(",") if p != ""]
+        return json.dumps(parts)
+    value = items[0]
+    if _is_optional(key.type) and value.strip().lower() in ("none", "null"):
+        return "null"
+    return value
+
+
+def _split_argv(cls: type, argv: list[str], prog: str) -> tuple[str | None, list[str]]:
+    """``--config`` and the flags in jsonargparse's spelling: aliases and positionals resolved to
+    their dotted keys, a bare boolean flag meaning true, a list flag taking every value up to the next flag."""
+    spellings: dict[str, _Key] = {}
+    for key in _keys(cls):
+        spellings[f"--{key.dotted}"] = key
+        spellings[f"--{key.dotted.replace('_', '-')}"] = key
+        for alias in key.field.metadata.get("aliases", ()):
+            spellings[alias] = key
+    positional = [k for k in _keys(cls) if k.field.metadata.get("positional")]
+    config: str | None = None
+    flags: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--"):
+            if not positional:
+                raise ConfigError(f"unexpected argument '{token}' for {prog} (see {prog} --help)")
+            flags += [f"--{positional.pop(0).dotted}", token]
+            i += 1
+            continue
+        flag, eq, inline = token.partition("=")
+        if flag == "--config":
+            config = inline if eq else (argv[i + 1] if i + 1 < len(argv) else None)
+            if not config:
+                raise ConfigError("--config needs a path to a YAML file")
+            i += 1 if eq else 2
+            continue
+        key = spellings.get(flag)
+        if key is None:
+            valid = sorted({f"--{k.dotted}" for k in _keys(cls)} |
+                           {a for k in _keys(cls) for a in k.field.metadata.get("aliases", ())})
+            raise ConfigError(f"unknown option '{flag}' for {prog}; valid options: --config, "
+                              f"{', '.join(valid)} (see {prog} --help)")
+        if eq:
+            items, i = [inline], i + 1
+        elif key.type is bool and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
+            items, i = ["true"], i + 1
+        elif i + 1 < len(argv):
+            items, i = [argv[i + 1]], i + 2
+            while _is_list(key.type) and i < len(argv) and not argv[i].startswith("--"):
+                items.append(argv[i])
+                i += 1
+        else:
+            raise ConfigError(f"option '{flag}' needs a value ({_expected(key.type)})")
+        if key.type is bool and items[0].strip().lower() in ("yes", "1", "on", "no", "0", "off"):
+            items = ["true" if items[0].strip().lower() in ("yes", "1", "on") else "false"]
+        flags += [f"--{key.dotted}", _flag_value(key, items)]
+    return config, flags
 
 
 def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", description: str = "") -> Any:
@@ -297,54 +341,17 @@ def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", descripti
     if "-h" in argv or "--help" in argv:
         sys.stdout.write(format_help(cls, prog, description))
         raise SystemExit(0)
-    table = _flag_table(cls)
-    positional = _positional_fields(cls)
-    values: dict[str, Any] = {}
-    overrides: list[tuple[str, Any, str]] = []
-    config_path: str | None = None
-    seen_positional = 0
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.startswith("--"):
-            flag, eq, inline = token.partition("=")
-            if flag == "--config":
-                value = inline if eq else (argv[i + 1] if i + 1 < len(argv) else None)
-                if value is None:
-                    raise ConfigError("--config needs a path to a YAML file")
-                config_path = value
-                i += 1 if eq else 2
-                continue
-            if flag not in table:
-                known = sorted(k for k in table if not k.startswith("--") or "_" not in k)
-                raise ConfigError(f"unknown option '{flag}' for {prog}; valid options: --config, "
-                                  f"{', '.join(known)} (see {prog} --help)")
-            dotted, tp, _ = table[flag]
-            if eq:
-                raw, i = inline, i + 1
-            elif tp is bool and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
-                raw, i = "true", i + 1
-            elif i + 1 < len(argv):
-                raw = argv[i + 1]
-                i += 2
-                # list-valued flags take every following value up to the next flag
-                if get_origin(tp) in (list, tuple):
-                    items = [raw]
-                    while i < len(argv) and not argv[i].startswith("--"):
-                        items.append(argv[i])
-                        i += 1
-                    raw = items if len(items) > 1 else raw
-            else:
-                raise ConfigError(f"option '{flag}' needs a value ({_type_name(tp)})")
-            overrides.append((dotted, raw, flag))
-        else:
-            if seen_positional >= len(positional):
-                raise ConfigError(f"unexpected argument '{token}' for {prog} (see {prog} --help)")
-            overrides.append((positional[seen_positional].name, token, positional[seen_positional].name))
-            seen_positional += 1
-            i += 1
-    if config_path is not None:
-        values = read_yaml(config_path)
-    for dotted, raw, _ in overrides:
-        _set_dotted(values, dotted, raw)
-    return build(cls, values, source=config_path or "")
+    config, flags = _split_argv(cls, argv, prog)
+    values = read_yaml(config) if config is not None else {}
+    values = json.loads(json.dumps(values, default=str))
+    _check_sections(cls, values, "", config or "")
+    parser = _parser(cls)
+    try:
+        ns = parser.parse_object(values)
+    except ArgumentError as exc:
+        raise _translate(exc, cls, config or "") from None
+    try:
+        ns = parser.parse_args(flags, namespace=ns)
+    except ArgumentError as exc:
+        raise _translate(exc, cls, "") from None
+    return _instantiate(cls, ns, config or "")
