@@ -21,7 +21,7 @@ from distill.teachers.base import Job, TeacherConfig
 from serve.cli.bench import write_results
 from serve.core.config import option, parse_args
 from serve.core.paths import project_root
-from serve.data.sources import load_examples
+from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
 
 SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
@@ -30,12 +30,12 @@ SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:e
 @dataclass
 class BenchSampleConfig:
     model: str = option("smollm2-135m-instruct", "teacher model: registry name or folder")
-    source: str = option("bigbench:social_iqa", "questions to build the few-shot prompts from")
-    questions: int = option(4, "how many questions (prompts)")
-    n: int = option(8, "samples per question")
+    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="bigbench:social_iqa", limit=4),
+                                  help="the questions the few-shot prompts are built from")
+    sampling: SamplingParams = option(
+        default_factory=lambda: SamplingParams(n=8, max_new_tokens=24, temperature=0.7, seed=0),
+        help="samples per question; max_new_tokens is short: the bench measures throughput, not quality")
     batch_size: int = option(16, "batched arm: sequences per generate call (rounds of batch_size / n prompts)")
-    max_new_tokens: int = option(24, "tokens per sample (short: the bench measures throughput, not quality)")
-    temperature: float = option(0.7, "sampling temperature")
     without_shared_prefill: bool = option(True, "also time the batched arm with share_prefill off (where the gain comes from)")
     json_out: str = option("docs/bench/sample.json", "where the JSON result goes (relative to the project root)")
     markdown: str = option("docs/BENCHMARKS.md", "markdown file whose sampling section is rewritten")
@@ -68,11 +68,11 @@ def run(cfg: BenchSampleConfig) -> dict:
 
     from distill.teachers.hf import HFTeacher
 
-    examples = load_examples(cfg.source, split="train", limit=cfg.questions)
+    examples = cfg.data.load()
     prompt_sets: dict = {}
-    jobs = [Job(e.id, build_prompt(e, prompt_set_for(e, "auto", prompt_sets)), cfg.n) for e in examples]
-    params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, seed=0)
-    teacher = HFTeacher(TeacherConfig(backend="hf", model=cfg.model, batch_size=cfg.batch_size), params)
+    jobs = [Job(e.id, build_prompt(e, prompt_set_for(e, "auto", prompt_sets)), cfg.sampling.n)
+            for e in examples]
+    teacher = HFTeacher(TeacherConfig(backend="hf", model=cfg.model, batch_size=cfg.batch_size), cfg.sampling)
     load_start = os.getloadavg()[0]
     prompt_tokens = [len(teacher.tokenizer(teacher.render(j))["input_ids"]) for j in jobs]
     teacher.generate([teacher.render(jobs[0])], 2)  # warm-up: first-call allocations, kernel selection
@@ -91,11 +91,11 @@ def run(cfg: BenchSampleConfig) -> dict:
     if cfg.without_shared_prefill:
         candidates["batched, prompt repeated per sample (share_prefill off)"] = batched(False)
     # one round per generate-call-full of prompts, so the batched arm batches as in scotd sample
-    per_call = max(1, cfg.batch_size // max(1, cfg.n))
+    per_call = max(1, cfg.batch_size // max(1, cfg.sampling.n))
     arms = interleaved(candidates, [jobs[i:i + per_call] for i in range(0, len(jobs), per_call)])
     result = {
-        "benchmark": "sample", "model": cfg.model, "source": cfg.source, "questions": len(jobs), "n": cfg.n,
-        "max_new_tokens": cfg.max_new_tokens, "temperature": cfg.temperature,
+        "benchmark": "sample", "model": cfg.model, "source": cfg.data.source, "questions": len(jobs), "n": cfg.sampling.n,
+        "max_new_tokens": cfg.sampling.max_new_tokens, "temperature": cfg.sampling.temperature,
         "prompt_tokens_mean": round(sum(prompt_tokens) / len(prompt_tokens), 1),
         "device": str(teacher.device), "dtype": str(teacher.dtype).replace("torch.", ""),
         "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from serve.cli.bench import write_results
-from serve.core.config import option, parse_args
+from serve.core.config import option, parse_args, to_dict
 from serve.core.paths import project_root
+from serve.data.sources import QuestionSource
 
 SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
 
@@ -53,8 +54,9 @@ BASELINE = "today"
 @dataclass
 class BenchTrainConfig:
     model: str = option("smollm2-135m-instruct", "student: registry name or folder")
-    source: str = option("bigbench:tracking_shuffled_objects/three_objects", "task the program teacher solves")
-    questions: int = option(96, "training questions (train split)")
+    data: QuestionSource = option(
+        default_factory=lambda: QuestionSource(source="bigbench:tracking_shuffled_objects/three_objects", limit=96),
+        help="training questions: a task the program teacher solves")
     rationales: int = option(4, "program-teacher rationales per question")
     batch_size: int = option(8, "sequences per step")
     steps: int = option(5, "timed optimizer steps per variant (after one untimed warm-up step)")
@@ -147,7 +149,7 @@ def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
     from serve.core.config import build
 
     out = folder / "cots.jsonl"
-    sample(build(SampleConfig, {"data": {"source": cfg.source, "split": "train", "limit": cfg.questions},
+    sample(build(SampleConfig, {"data": to_dict(cfg.data),
                                 "teacher": {"backend": "program", "model": "auto"},
                                 "sampling": {"n": cfg.rationales}, "out": str(out)}))
     return out
@@ -177,7 +179,7 @@ def run(cfg: BenchTrainConfig) -> dict:
             train = {"model": cfg.model, "out": str(folder / "run"), "max_steps": cfg.steps + 1,
                      "batch_size": cfg.batch_size, "lr": 1e-4, "warmup": 0, "eval_every": 0,
                      "save_every": 10_000, "log_every": 1, "seed": 0,
-                     "data": {"cots": str(cots), "examples": cfg.source, "limit": cfg.questions,
+                     "data": {**to_dict(cfg.data), "cots": str(cots),
                               "dev_fraction": 0.0}}
             for key, value in overrides.items():
                 section, _, leaf = key.partition(".")
@@ -202,7 +204,7 @@ def run(cfg: BenchTrainConfig) -> dict:
     for row in by_name.values():
         if BASELINE in by_name:
             row["speedup_vs_today"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
-    result = {"benchmark": "train", "model": cfg.model, "source": cfg.source, "questions": cfg.questions,
+    result = {"benchmark": "train", "model": cfg.model, "source": cfg.data.source, "questions": cfg.data.limit,
               "rationales_per_question": cfg.rationales, "batch_size": cfg.batch_size, "timed_steps": cfg.steps,
               "peak_matmul_gflops": round(peak / 1e9, 1), "torch": torch.__version__, "cpu_count": os.cpu_count(),
               "cpu": cpu_model(), "native_bf16": cpu_has_native_bf16(),

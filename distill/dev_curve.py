@@ -40,7 +40,7 @@ def run(eval_cfg: EvalConfig, train_out: Path, out: Path, mode: str) -> dict:
     points = []
     for step, model in curve_models(train_out):
         cfg = dataclasses.replace(eval_cfg, model=str(model), out=str(out / f"step-{step}"), name=f"step {step}",
-                                  mode=mode, self_consistency=1)
+                                  mode=mode, sampling=dataclasses.replace(eval_cfg.sampling, n=1))
         summary = evaluate.run(cfg)
         points.append({"step": step, "accuracy": summary["accuracy"], "ci95": summary["ci95"], "n": summary["n"]})
     curve = {"source": eval_cfg.data.source, "split": eval_cfg.data.split, "points": points}

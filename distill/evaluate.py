@@ -14,6 +14,7 @@ output is the answer alone, parsed as if it followed "So the answer is".
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -21,27 +22,18 @@ from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
-from serve.core.answers import answers_match, infer_answer_type, majority_vote, parse_answer
+from serve.core.answers import answers_match, grade, majority_vote
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.records import Example
 from serve.core.student_format import ANSWER_PREFIX, render_prompt
-from serve.engines.interface import SamplingParams, load_engine
+from serve.data.sources import QuestionSource
+from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, generate_in_batches, load_engine
 from serve.store.registry import resolve_model_dir
 
 STUDENT_INFO = "scotd_student.json"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
-
-
-@dataclass
-class EvalData:
-    """Which questions to score."""
-    source: str = option("", "question source for load_examples: bigbench:TASK[/SUB], HF dataset id, .jsonl/.csv")
-    split: str = option("test", "split to score (train|dev|test|all)")
-    limit: Optional[int] = option(None, "score at most this many questions (a seeded subset)")
-    seed: int = option(0, "split/limit seed of the source (keep it equal to the sampling stage's)")
 
 
 @dataclass
@@ -51,18 +43,18 @@ class EvalConfig:
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine; auto picks by the folder's contents")
     mode: Literal["auto", "cot", "label_only"] = option(
         "auto", "what the model writes; auto reads scotd_student.json in the model folder (else cot)")
-    data: EvalData = option(default_factory=EvalData)
+    data: QuestionSource = option(default_factory=lambda: QuestionSource(split="test"), help="the questions to score")
     prompt: Literal["student", "few_shot"] = option(
         "student", "student: the question alone, as students are trained; few_shot: the teacher's few-shot CoT "
                    "prompt (distill/prompts), for scoring an untrained base model")
     prompt_set: str = option("auto", "few_shot prompt set: auto (by answer type), a name in distill/prompts, or a path")
-    self_consistency: int = option(1, "k samples per question with a majority vote (1 = greedy decoding)")
-    temperature: float = option(0.7, "sampling temperature for self-consistency")
-    top_p: float = option(1.0, "nucleus sampling for self-consistency")
-    max_new_tokens: int = option(128, "generation budget per answer in cot mode (label_only uses 16)")
+    sampling: SamplingParams = option(
+        default_factory=lambda: SamplingParams(max_new_tokens=128, seed=0),
+        help="decoding: greedy by default; sampling.n > 1 is self-consistency, a majority vote over n samples "
+             f"(at temperature {VOTE_TEMPERATURE} unless one is set); label_only answers get 16 tokens")
     batch_size: int = option(8, "prompts decoded together")
     bootstrap: int = option(1000, "bootstrap resamples for the 95% interval")
-    seed: int = option(0, "sampling and bootstrap seed")
+    seed: int = option(0, "bootstrap seed (the sampling seed is sampling.seed)")
     name: str = option("", "run label in tables (default: the out folder name)")
     compare: list[str] = option(default_factory=list, help="eval folders to tabulate together (no evaluation)")
 
@@ -88,10 +80,7 @@ def student_mode(model_dir: Path, requested: str) -> str:
 
 
 def parse_output(text: str, example: Example, mode: str) -> Optional[str]:
-    kind = example.answer_type or infer_answer_type(example.choices, example.answer)
-    if mode == "label_only":
-        text = f"{ANSWER_PREFIX} {text.strip()}"
-    return parse_answer(text, choices=example.choices, answer_type=kind)
+    return grade(f"{ANSWER_PREFIX} {text.strip()}" if mode == "label_only" else text, example)[0]
 
 
 def prompt_renderer(engine, cfg: EvalConfig) -> tuple[Callable[[Example], str], list[str]]:
@@ -112,36 +101,34 @@ def prompt_renderer(engine, cfg: EvalConfig) -> tuple[Callable[[Example], str], 
 
 def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig) -> list[dict]:
     """One result row per example, decoded ``batch_size`` prompts at a time."""
-    k = max(1, cfg.self_consistency)
     render, stop = prompt_renderer(engine, cfg)
-    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens if mode == "cot" else 16, stop=stop,
-                              temperature=0.0 if k == 1 else cfg.temperature, top_p=cfg.top_p, seed=cfg.seed)
+    sampling = dataclasses.replace(cfg.sampling.for_vote(), stop=[*cfg.sampling.stop, *stop],
+                                   max_new_tokens=cfg.sampling.max_new_tokens if mode == "cot" else 16)
+    vote = sampling.n > 1
     rows = []
-    with tqdm(total=len(examples), desc=f"eval {mode} k={k}", unit="q") as bar:
-        for start in range(0, len(examples), cfg.batch_size):
-            batch = examples[start:start + cfg.batch_size]
-            prompts = [render(e) for e in batch]
-            outputs = engine.generate(prompts, sampling, n=k)
-            for example, samples in zip(batch, outputs):
-                parsed = [parse_output(text, example, mode) for text in samples]
-                answer, votes = majority_vote(parsed) if k > 1 else (parsed[0], {})
-                row = {"id": example.id, "task": example.task, "question": example.question, "choices": example.choices,
-                       "output": samples[0], "parsed": answer, "gold": example.answer,
-                       "correct": answers_match(answer, example.answer)}
-                if k > 1:
-                    row.update(samples=samples, sample_answers=parsed, votes=votes)
-                rows.append(row)
-            bar.update(len(batch))
+    for batch, outputs in generate_in_batches(engine, examples, render, sampling, cfg.batch_size,
+                                              f"eval {mode} n={sampling.n}"):
+        for example, samples in zip(batch, outputs):
+            parsed = [parse_output(text, example, mode) for text in samples]
+            answer, votes = majority_vote(parsed) if vote else (parsed[0], {})
+            row = {"id": example.id, "task": example.task, "question": example.question, "choices": example.choices,
+                   "output": samples[0], "parsed": answer, "gold": example.answer,
+                   "correct": answers_match(answer, example.answer)}
+            if vote:
+                row.update(samples=samples, sample_answers=parsed, votes=votes)
+            rows.append(row)
     return rows
 
 
 def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, mode: str, seconds: float) -> dict:
     correct = [r["correct"] for r in rows]
     low, high = bootstrap_interval(correct, cfg.bootstrap, cfg.seed)
-    k = max(1, cfg.self_consistency)
+    sampling = cfg.sampling.for_vote()
+    decoding = ("greedy" if sampling.greedy else f"sampled T={sampling.temperature}") if sampling.n == 1 \
+        else f"self-consistency n={sampling.n} T={sampling.temperature}"
     return {
         "run": cfg.name or Path(cfg.out).name, "model": str(model_dir), "backend": backend, "mode": mode,
-        "decoding": ("greedy" if k == 1 else f"self-consistency k={k} T={cfg.temperature}")
+        "decoding": decoding
                     + (" few-shot" if cfg.prompt == "few_shot" else ""),
         "source": cfg.data.source, "split": cfg.data.split, "n": len(rows),
         "accuracy": float(np.mean(correct)) if rows else 0.0, "ci95": [low, high],
@@ -196,13 +183,11 @@ def run(cfg: EvalConfig) -> dict:
         raise UserError("eval needs a model: scotd eval MODEL_DIR --data.source bigbench:TASK (or --compare DIR ...)")
     if not cfg.data.source:
         raise UserError("eval needs data.source (e.g. --data.source bigbench:date_understanding or a .jsonl file)")
-    from serve.data.sources import load_examples
-
     model_dir = resolve_model_dir(cfg.model)
     if not cfg.out:
         cfg.out = str(Path("runs") / "eval" / model_dir.name)
     out = Path(cfg.out)
-    examples = load_examples(cfg.data.source, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.data.seed)
+    examples = cfg.data.load()
     if not examples:
         raise UserError(f"no questions in '{cfg.data.source}' split {cfg.data.split}; pick another split or source")
     mode = student_mode(model_dir, cfg.mode)

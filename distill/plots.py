@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
+from distill.evaluate import STUDENT_INFO  # noqa: E402
 from serve.core.errors import UserError  # noqa: E402
 from serve.core.records import read_jsonl  # noqa: E402
 
@@ -94,7 +95,7 @@ def eval_point(eval_dir: Path) -> dict:
     """An eval folder's summary plus the kept CoTs per instance of the student it scored."""
     summary = json.loads((eval_dir / "summary.json").read_text())
     student = Path(summary["model"])
-    info_file = student / "scotd_student.json"
+    info_file = student / STUDENT_INFO
     info = json.loads(info_file.read_text()) if info_file.is_file() else {}
     run_info_file = student.parent / "run_info.json"
     stats = json.loads(run_info_file.read_text()).get("data", {}) if run_info_file.is_file() else {}

@@ -171,7 +171,7 @@ def plot(rows: list[dict], out: Path, title: str = "") -> Path:
 
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     line = sorted((r for r in rows if r["sampled_n"] and r["greedy"]), key=lambda r: r["sampled_n"])
-    for key, name, marker in (("greedy", "greedy", "o"), ("self_consistency", "self-consistency k=5", "s"),
+    for key, name, marker in (("greedy", "greedy", "o"), ("self_consistency", "self-consistency vote", "s"),
                               ("transfer", "transfer (greedy)", "^")):
         points = [(r["sampled_n"], r[key]) for r in line if r[key]]
         if not points:

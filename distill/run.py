@@ -31,6 +31,7 @@ from distill.train import TrainConfig
 from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
+from serve.data.sources import QuestionSource
 from serve.store.export_folder import REPORT_FILE, export_folder_name
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
@@ -64,12 +65,12 @@ class RunOptions:
 @dataclass
 class ExtraEvals:
     """More scores of the same student, each its own stage: self-consistency and a transfer task."""
-    self_consistency: int = option(0, "k for stage eval_sc: self-consistency (majority of k samples) on eval's "
-                                      "questions; 0 = no such stage")
-    transfer_source: str = option("", "question source for stage eval_transfer: a harder or unseen task the "
-                                      "student never trained on (e.g. bigbench:tracking_shuffled_objects/five_objects)")
-    transfer_split: str = option("all", "split of the transfer source (all: it was never trained on)")
-    transfer_limit: Optional[int] = option(None, "score at most this many transfer questions (a seeded subset)")
+    sc_n: int = option(0, "stage eval_sc: self-consistency, a majority vote over this many samples per question "
+                          "on eval's questions; 0 = no such stage")
+    transfer: QuestionSource = option(
+        default_factory=lambda: QuestionSource(split="all"),
+        help="stage eval_transfer: a harder or unseen task the student never trained on "
+             "(e.g. source bigbench:tracking_shuffled_objects/five_objects); no source = no such stage")
     transfer_max_new_tokens: int = option(0, "generation budget for eval_transfer (0 = eval's)")
     curve_limit: int = option(0, "stage eval_curve: score this many dev-split questions at every kept checkpoint "
                                  "(train.save_total_limit 0 keeps them all); 0 = no such stage")
@@ -111,8 +112,8 @@ def link_stages(cfg: Any) -> None:
         cfg.train.out = str(root / "train")
     if not cfg.train.data.cots and cfg.train.mode == "cot":
         cfg.train.data.cots = cfg.select.out
-    if not cfg.train.data.examples:
-        cfg.train.data.examples, cfg.train.data.seed = cfg.sample.data.source, cfg.sample.data.seed
+    if not cfg.train.data.source:
+        cfg.train.data.source, cfg.train.data.seed = cfg.sample.data.source, cfg.sample.data.seed
     student = str(Path(cfg.train.out) / "student")
     if not cfg.eval.model:
         cfg.eval.model = student
@@ -154,7 +155,7 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
                         lambda: select.run(cfg.select),
                         lambda r: f"kept {r['records_kept']} of {r['records_in']} rationales for "
                                   f"{r['instances_kept']} questions"),
-        "train": Stage("train", cfg.train, [p for p in (cfg.train.data.cots,) if p] + _local(cfg.train.data.examples),
+        "train": Stage("train", cfg.train, [p for p in (cfg.train.data.cots,) if p] + _local(cfg.train.data.source),
                        [str(Path(cfg.train.out) / "student")], lambda: _train(cfg), _train_result),
         "eval": _eval_stage("eval", cfg.eval),
     }
@@ -184,15 +185,14 @@ def _eval_stage(name: str, config: EvalConfig) -> Stage:
 def extra_eval_stages(cfg: Any) -> dict[str, Stage]:
     """eval_sc, eval_transfer and eval_curve: the eval stage's settings with one thing changed, each in its own folder."""
     root, more, variants = Path(cfg.run.dir), cfg.evals, {}
-    if more.self_consistency > 1:
-        variants["eval_sc"] = dataclasses.replace(cfg.eval, self_consistency=more.self_consistency,
+    if more.sc_n > 1:
+        variants["eval_sc"] = dataclasses.replace(cfg.eval, sampling=dataclasses.replace(cfg.eval.sampling, n=more.sc_n),
                                                   out=str(root / "eval-sc"), name="")
-    if more.transfer_source:
-        data = dataclasses.replace(cfg.eval.data, source=more.transfer_source, split=more.transfer_split,
-                                   limit=more.transfer_limit)
+    if more.transfer.source:
+        budget = more.transfer_max_new_tokens or cfg.eval.sampling.max_new_tokens
         variants["eval_transfer"] = dataclasses.replace(
-            cfg.eval, data=data, out=str(root / "eval-transfer"), name="",
-            max_new_tokens=more.transfer_max_new_tokens or cfg.eval.max_new_tokens)
+            cfg.eval, data=more.transfer, out=str(root / "eval-transfer"), name="",
+            sampling=dataclasses.replace(cfg.eval.sampling, max_new_tokens=budget))
     stages = {name: _eval_stage(name, config) for name, config in variants.items()}
     if more.curve_limit > 0:
         stages["eval_curve"] = _curve_stage(cfg)
@@ -209,7 +209,7 @@ def _curve_stage(cfg: Any) -> Stage:
                  lambda: dev_curve.run(config, train_out, out, cfg.train.mode), dev_curve.describe)
 
 
-NEEDS = {"eval_sc": "evals.self_consistency set to k > 1", "eval_transfer": "evals.transfer_source set",
+NEEDS = {"eval_sc": "evals.sc_n set to n > 1", "eval_transfer": "evals.transfer.source set",
          "eval_curve": "evals.curve_limit set to a number of dev questions"}
 
 

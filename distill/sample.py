@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from tqdm import tqdm
 
@@ -25,32 +25,12 @@ from distill.cot_record import CoTRecord, cot_key
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers import load_teacher
 from distill.teachers.base import Job, TeacherConfig
-from serve.core.answers import answers_match, parse_answer
+from serve.core.answers import grade
 from serve.core.config import option, parse_args, read_yaml, save_yaml, to_dict
 from serve.core.errors import UserError
 from serve.core.records import Example, JsonlStore, read_jsonl
-from serve.data.sources import load_examples
+from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
-
-
-@dataclass
-class DataConfig:
-    """Which questions to sample for."""
-    source: str = option("bigbench:date_understanding", "bigbench:TASK[/SUB], an HF dataset id, or a .jsonl/.csv file")
-    split: str = option("train", "train, dev, test or all")
-    limit: Optional[int] = option(None, "sample for a seeded subset of this many questions (null = all)")
-    seed: int = option(0, "seed of the train/dev/test split and of the limit subset")
-
-
-@dataclass
-class SamplingConfig:
-    """How many rationales and how they are drawn."""
-    n: int = option(30, "rationales per question (SCoTD uses 30)")
-    temperature: float = option(1.0, "sampling temperature (0 = greedy, then n should be 1)")
-    top_p: float = option(1.0, "nucleus sampling mass")
-    top_k: int = option(0, "top-k cut (0 = none)")
-    max_new_tokens: int = option(128, "longest rationale in tokens")
-    seed: Optional[int] = option(0, "sampling seed (null = unseeded)")
 
 
 @dataclass
@@ -62,9 +42,11 @@ class PromptConfig:
 
 @dataclass
 class SampleConfig:
-    data: DataConfig = field(default_factory=DataConfig)
+    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="bigbench:date_understanding"),
+                                  help="the questions to sample rationales for")
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    sampling: SamplingParams = option(default_factory=lambda: SamplingParams(n=30, temperature=1.0, max_new_tokens=128, seed=0),
+                                      help="rationales per question (SCoTD: n=30) and how they are drawn")
     prompt: PromptConfig = field(default_factory=PromptConfig)
     out: str = option("runs/cots.jsonl", "CoT records JSONL (appended to; a rerun resumes it)")
 
@@ -72,7 +54,7 @@ class SampleConfig:
 # Settings that change what a sample is; the rest (n, URL, concurrency, retries) may change on a rerun.
 SAMPLE_DEFINING_KEYS = {"teacher": {"backend", "model", "api", "prompt_style"},
                         "prompt": {"set", "rationalize"},
-                        "sampling": {"temperature", "top_p", "top_k", "max_new_tokens", "seed"}}
+                        "sampling": {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "seed"}}
 
 
 def sidecar(out: Path, suffix: str) -> Path:
@@ -95,10 +77,9 @@ def check_resume_compatible(cfg: SampleConfig, out: Path) -> None:
 
 
 def make_record(example: Example, index: int, teacher: str, prompt_sha: str, sample) -> dict[str, Any]:
-    prediction = parse_answer(sample.text, example.choices, example.answer_type)
+    prediction, correct = grade(sample.text, example)
     return CoTRecord(example_id=example.id, sample_index=index, teacher=teacher, prompt_sha=prompt_sha,
-                     rationale=sample.text, prediction=prediction, gold=example.answer,
-                     correct=answers_match(prediction, example.answer), logprob=sample.logprob,
+                     rationale=sample.text, prediction=prediction, gold=example.answer, correct=correct, logprob=sample.logprob,
                      tokens=sample.tokens, finish_reason=sample.finish_reason).__dict__
 
 
@@ -132,7 +113,7 @@ def run(cfg: SampleConfig) -> dict[str, Any]:
         raise UserError(f"sampling.n must be >= 1, got {cfg.sampling.n}")
     out = Path(cfg.out)
     check_resume_compatible(cfg, out)
-    examples = load_examples(cfg.data.source, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.data.seed)
+    examples = cfg.data.load()
     if not examples:
         raise UserError(f"no questions in '{cfg.data.source}' split {cfg.data.split}; check data.source and data.split")
     store = JsonlStore(out, cot_key)
@@ -154,10 +135,7 @@ def run(cfg: SampleConfig) -> dict[str, Any]:
     started, written = time.time(), 0
     usage = None
     if jobs:
-        s = cfg.sampling
-        params = SamplingParams(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
-                                top_k=s.top_k, seed=s.seed)
-        teacher = load_teacher(cfg.teacher, params)
+        teacher = load_teacher(cfg.teacher, cfg.sampling)
         try:
             with tqdm(total=todo_total, unit="sample", desc="sampling", dynamic_ncols=True) as bar:
                 for job, samples in teacher.sample(jobs):

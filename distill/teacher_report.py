@@ -1,6 +1,6 @@
 """How good is a teacher? Accuracy, pass@N and majority-vote accuracy over a CoT JSONL.
 
-``scotd teacher-report runs/teacher.jsonl --source bigbench:strategyqa --split dev --limit 10``
+``scotd teacher-report runs/teacher.jsonl --data.source bigbench:strategyqa --data.split dev --data.limit 10``
 
 ``scotd sample`` prints accuracy and pass@N for everything it sampled; this report adds the
 majority vote over each question's samples (the teacher's own self-consistency) and the
@@ -11,14 +11,23 @@ questions.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter, defaultdict
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Optional
 
 from distill.cot_record import CoTRecord
 from serve.core.answers import majority_vote
+from serve.core.config import option, parse_args
+from serve.core.errors import UserError
 from serve.core.records import read_records
+from serve.data.sources import QuestionSource
+
+
+@dataclass
+class TeacherReportConfig:
+    cots: str = option("", "CoT JSONL written by scotd sample", positional=True)
+    data: QuestionSource = option(default_factory=QuestionSource,
+                                  help="restrict the report to these questions (no source: every question in the file)")
 
 
 def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = None) -> dict:
@@ -48,20 +57,11 @@ def teacher_report(records: list[CoTRecord], gold: Optional[dict[str, str]] = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scotd teacher-report", description=__doc__.splitlines()[0])
-    parser.add_argument("cots", type=Path, help="CoT JSONL written by scotd sample")
-    parser.add_argument("--source", help="question source to restrict to (with --split/--limit/--seed)")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    gold = None
-    if args.source:
-        from serve.data.sources import load_examples
-
-        gold = {e.id: e.answer for e in load_examples(args.source, split=args.split, limit=args.limit, seed=args.seed)}
-    report = teacher_report(read_records(args.cots, CoTRecord), gold)
-    print(f"{args.cots}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                       for k, v in report.items()))
+    cfg = parse_args(TeacherReportConfig, argv, prog="scotd teacher-report", description=__doc__.splitlines()[0])
+    if not cfg.cots:
+        raise UserError("teacher-report needs the CoT JSONL: scotd teacher-report runs/cots.jsonl")
+    gold = {e.id: e.answer for e in cfg.data.load()} if cfg.data.source else None
+    report = teacher_report(read_records(cfg.cots, CoTRecord), gold)
+    print(f"{cfg.cots}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                      for k, v in report.items()))
     return 0
-

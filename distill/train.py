@@ -35,20 +35,16 @@ from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_has_native_bf16
 from serve.core.records import read_records
+from serve.data.sources import QuestionSource
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
 
 
 
 @dataclass
-class TrainData:
-    """Where the training questions and rationales come from."""
+class TrainData(QuestionSource):
+    """The training questions (a question source) and their kept rationales."""
     cots: str = option("", "selected CoT JSONL (CoTRecord lines, e.g. from scotd select); "
                            "may be empty for mode=label_only")
-    examples: str = option("", "question source for load_examples: bigbench:TASK[/SUB], an HF dataset id, "
-                               "or a .jsonl/.csv file")
-    split: str = option("train", "split of the question source to train on")
-    limit: Optional[int] = option(None, "use at most this many questions (None = all)")
-    seed: int = option(0, "split/limit seed of the question source (keep it equal to the sampling stage's)")
     only_correct: bool = option(True, "train only on rationales whose teacher answer was correct")
     dev_fraction: float = option(0.1, "fraction of instances held out for the eval loss (0 = no eval)")
     max_length: int = option(512, "longest training sequence in tokens (target tail is cut beyond it)")
@@ -109,10 +105,9 @@ def resolve_student(name: str) -> str:
 
 
 def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
-    if not cfg.data.examples:
-        raise UserError("train needs data.examples (the question source, e.g. bigbench:date_understanding "
-                        "or a .jsonl file); set it in the config or pass --data.examples")
-    from serve.data.sources import load_examples
+    if not cfg.data.source:
+        raise UserError("train needs data.source (the question source, e.g. bigbench:date_understanding "
+                        "or a .jsonl file); set it in the config or pass --data.source")
 
     cots = None
     if cfg.data.cots:
@@ -120,10 +115,10 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
     elif cfg.mode == "cot":
         raise UserError("mode=cot needs data.cots (a CoT JSONL from scotd sample/select); "
                         "pass --data.cots FILE or use --mode label_only")
-    examples = load_examples(cfg.data.examples, split=cfg.data.split, limit=cfg.data.limit, seed=cfg.data.seed)
+    examples = cfg.data.load()
     items, stats = build_items(examples, cots, cfg.mode, tokenizer, only_correct=cfg.data.only_correct)
     if not items:
-        raise UserError(f"no training items: none of the {len(examples)} questions from '{cfg.data.examples}' "
+        raise UserError(f"no training items: none of the {len(examples)} questions from '{cfg.data.source}' "
                         f"(split {cfg.data.split}) has a kept rationale in '{cfg.data.cots}'; check that both "
                         "come from the same task, or set data.only_correct false")
     return items, stats
@@ -316,7 +311,7 @@ def run(cfg: TrainConfig) -> Path:
         final.save_pretrained(student_dir, safe_serialization=True)
         tokenizer.save_pretrained(student_dir)
         info = {"mode": cfg.mode, "cot_policy": cfg.cot_policy, "base_model": cfg.model,
-                "examples": cfg.data.examples, "cots": cfg.data.cots, "lora": cfg.lora.enabled}
+                "examples": cfg.data.source, "cots": cfg.data.cots, "lora": cfg.lora.enabled}
         (student_dir / STUDENT_INFO).write_text(json.dumps(info, indent=2) + "\n")
         summary = {"student": str(student_dir), "global_step": trainer.state.global_step,
                    "train_loss": result.training_loss, "best_checkpoint": trainer.state.best_model_checkpoint,

@@ -17,14 +17,15 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from tqdm import tqdm
 
-from serve.core.answers import answers_match, infer_answer_type, parse_answer
+from serve.core.answers import grade
 from serve.core.config import option
 from serve.core.paths import cache_dir
 from serve.core.student_format import render_prompt
+from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
 
 PARITY_QUESTIONS = [
@@ -56,13 +57,12 @@ class ParityGate:
 
 
 @dataclass
-class AccuracyGate:
-    """Task accuracy, exported vs PyTorch fp32, on a BIG-bench slice."""
+class AccuracyGate(QuestionSource):
+    """Task accuracy, exported vs PyTorch fp32, on a slice of a question source."""
+    source: str = option("bigbench:strategyqa", "the slice's question source")
+    split: str = option("test", "split of the source")
+    limit: Optional[int] = option(25, "questions in the slice")
     enabled: bool = option(True, "run the accuracy check")
-    task: str = option("bigbench:strategyqa", "load_examples source for the slice")
-    split: str = option("test", "split of the task")
-    examples: int = option(25, "number of examples in the slice")
-    seed: int = option(0, "seed of the slice")
     max_new_tokens: int = option(64, "greedy tokens per answer")
     # 5 points on 25 examples (4 points each): one net flipped answer passes, two fail. The slice is a
     # smoke alarm, not a significance test (the parity gate is the precise instrument): losing two
@@ -164,18 +164,13 @@ def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> d
 # --------------------------------------------------------------------------- gate 2: accuracy
 
 def _score(examples, outputs: list[str]) -> tuple[list[str | None], list[bool]]:
-    predictions, correct = [], []
-    for example, text in zip(examples, outputs):
-        kind = infer_answer_type(example.choices, example.answer)
-        prediction = parse_answer(text, example.choices, kind)
-        predictions.append(prediction)
-        correct.append(answers_match(prediction, example.answer))
-    return predictions, correct
+    graded = [grade(text, example) for example, text in zip(examples, outputs)]
+    return [prediction for prediction, _ in graded], [right for _, right in graded]
 
 
 def _reference_key(hf_dir: Path, cfg: AccuracyGate) -> str:
     weights = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in hf_dir.glob("*.safetensors"))
-    settings = [str(hf_dir.resolve()), weights, cfg.task, cfg.split, cfg.examples, cfg.seed, cfg.max_new_tokens, 1]
+    settings = [str(hf_dir.resolve()), weights, cfg.source, cfg.split, cfg.limit, cfg.seed, cfg.max_new_tokens, 1]
     return hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:20]
 
 
@@ -204,9 +199,7 @@ def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: Accuracy
 
 def run_accuracy(hf_dir: Path, reference, engine, cfg: AccuracyGate) -> dict[str, Any]:
     """``reference`` is (model, tokenizer) or a function that loads them (skipped on a cache hit)."""
-    from serve.data.sources import load_examples
-
-    examples = load_examples(cfg.task, split=cfg.split, limit=cfg.examples, seed=cfg.seed)
+    examples = cfg.load()
     prompts = [render_prompt(e.question, e.choices, tokenizer=engine) for e in examples]
     reference_texts, reference_s, cached = reference_outputs(hf_dir, reference, prompts, cfg)
     greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0)
@@ -218,7 +211,7 @@ def run_accuracy(hf_dir: Path, reference, engine, cfg: AccuracyGate) -> dict[str
     exp_pred, exp_ok = _score(examples, exported)
     n = max(1, len(examples))
     ref_acc, exp_acc = 100.0 * sum(ref_ok) / n, 100.0 * sum(exp_ok) / n
-    return {"task": cfg.task, "split": cfg.split, "examples": len(examples),
+    return {"task": cfg.source, "split": cfg.split, "examples": len(examples),
             "max_new_tokens": cfg.max_new_tokens, "reference_accuracy": round(ref_acc, 2),
             "export_accuracy": round(exp_acc, 2), "drop_points": round(ref_acc - exp_acc, 2),
             "max_drop_points": cfg.max_drop_points,

@@ -9,7 +9,7 @@ from serve.cli.verbs import main as cli_main
 def test_bench_train_rows_and_markdown(tiny_llama_dir, tmp_path, capsys):
     out_json, out_md = tmp_path / "train.json", tmp_path / "BENCH.md"
     out_md.write_text("# Benchmarks\n\nkept text\n")
-    code = cli_main(["bench", "train", "--model", str(tiny_llama_dir), "--questions", "12", "--rationales", "2",
+    code = cli_main(["bench", "train", "--model", str(tiny_llama_dir), "--data.limit", "12", "--rationales", "2",
                      "--batch_size", "2", "--steps", "2", "--variants", "today,fp32_levers,freeze10",
                      "--json_out", str(out_json), "--markdown", str(out_md)])
     assert code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -45,19 +46,19 @@ def test_left_padded_batch_equals_one_prompt_at_a_time(engine):
     prompts = [chat(engine, "How many legs do two dogs have? Each dog has 4 legs."), "Q: hi\nA:",
                chat(engine, "Alice has a red ball.")]
     sampling = SamplingParams(max_new_tokens=12)
-    batched = engine.generate(prompts, sampling, n=1)
-    alone = [engine.generate([p], sampling, n=1)[0] for p in prompts]
+    batched = engine.generate(prompts, sampling)
+    alone = [engine.generate([p], sampling)[0] for p in prompts]
     assert batched == alone
 
 
 def test_n_samples_are_seeded_and_greedy_n_repeats(engine):
     prompts = [chat(engine, "Is the sky blue?"), chat(engine, "Alice, Bob and Claire swap balls.")]
     hot = SamplingParams(max_new_tokens=10, temperature=1.0, top_p=0.95, seed=7)
-    first = engine.generate(prompts, hot, n=3)
+    first = engine.generate(prompts, dataclasses.replace(hot, n=3))
     assert [len(samples) for samples in first] == [3, 3]
     assert len(set(first[0])) > 1, "temperature 1.0 on a random model should not repeat itself"
-    assert engine.generate(prompts, hot, n=3) == first
-    greedy = engine.generate(prompts, SamplingParams(max_new_tokens=10), n=2)
+    assert engine.generate(prompts, dataclasses.replace(hot, n=3)) == first
+    greedy = engine.generate(prompts, SamplingParams(n=2, max_new_tokens=10))
     assert all(a == b for a, b in greedy)
 
 

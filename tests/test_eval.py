@@ -35,7 +35,7 @@ def cot_student(tiny_llama_dir, task, tmp_path_factory) -> Path:
 
 def _eval(model: Path, task, out: Path, *extra: str) -> dict:
     return eval_run(parse_args(EvalConfig, [str(model), "--data.source", str(task[0]), "--out", str(out),
-                                            "--max_new_tokens", "40", *extra]))
+                                            "--sampling.max_new_tokens", "40", *extra]))
 
 
 def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():
@@ -84,9 +84,9 @@ def test_greedy_eval_writes_per_example_rows_summary_and_table(cot_student, task
 
 
 def test_self_consistency_votes_over_k_samples(cot_student, task, tmp_path):
-    summary = _eval(cot_student, task, tmp_path / "sc", "--self_consistency", "3", "--temperature", "1.0")
+    summary = _eval(cot_student, task, tmp_path / "sc", "--sampling.n", "3", "--sampling.temperature", "1.0")
     rows = [json.loads(line) for line in (tmp_path / "sc" / "predictions.jsonl").read_text().splitlines()]
-    assert summary["decoding"].startswith("self-consistency k=3")
+    assert summary["decoding"].startswith("self-consistency n=3")
     for row in rows:
         assert len(row["samples"]) == len(row["sample_answers"]) == 3
         assert sum(row["votes"].values()) == sum(a is not None for a in row["sample_answers"])
@@ -96,7 +96,7 @@ def test_self_consistency_votes_over_k_samples(cot_student, task, tmp_path):
 
 def test_label_only_student_is_scored_as_label_only(tiny_llama_dir, task, tmp_path):
     student = train_run(parse_args(TrainConfig, [
-        "--model", str(tiny_llama_dir), "--data.examples", str(task[0]), "--mode", "label_only",
+        "--model", str(tiny_llama_dir), "--data.source", str(task[0]), "--mode", "label_only",
         "--out", str(tmp_path / "lo"), "--max_steps", "30", "--batch_size", "8", "--lr", "3e-3",
         "--eval_every", "0", "--save_every", "1000", "--data.dev_fraction", "0"]))
     assert student_mode(student, "auto") == "label_only"

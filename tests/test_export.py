@@ -53,7 +53,7 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     out = tmp_path / "export"
     # No export can lose fewer than -1 points against an identical reference: the gate must refuse.
     result = scotd("export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
-                   "--parity.enabled", "false", "--accuracy.task", str(data), "--accuracy.split", "all",
+                   "--parity.enabled", "false", "--accuracy.source", str(data), "--accuracy.split", "all",
                    "--accuracy.max_new_tokens", "8", "--accuracy.max_drop_points", "-1")
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]

@@ -37,7 +37,7 @@ def read_out(path) -> list[dict]:
 def test_fifty_lines_two_bad_then_rerun_appends_nothing(tmp_path, student, capsys):
     questions, answers = tmp_path / "questions.jsonl", tmp_path / "answers.jsonl"
     rows = write_questions(questions, 50, {17: '{"id": "q17", "question": "unterminated', 33: '["a list"]'})
-    args = ["infer", "--model", str(student), "--in", str(questions), "--out", str(answers), "--max_new_tokens", "40"]
+    args = ["infer", "--model", str(student), "--in", str(questions), "--out", str(answers), "--sampling.max_new_tokens", "40"]
     assert scotd(args) == 0
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "warning" in line]
@@ -58,7 +58,7 @@ def test_killed_run_resumes_without_duplicates(tmp_path, student, capsys):
     questions, answers = tmp_path / "questions.jsonl", tmp_path / "answers.jsonl"
     rows = write_questions(questions, 6, {})
     args = ["infer", "--model", str(student), "--in", str(questions), "--out", str(answers),
-            "--max_new_tokens", "40", "--batch_size", "2"]
+            "--sampling.max_new_tokens", "40", "--batch_size", "2"]
     assert scotd(args) == 0
     lines = answers.read_text().splitlines(keepends=True)
     answers.write_text("".join(lines[:3]) + lines[3][:25])  # as if killed while writing line 4
@@ -75,7 +75,7 @@ def test_duplicate_ids_and_missing_ids(tmp_path, student, capsys):
                                     "",
                                     json.dumps({"question": item["question"], "answer": "yes"})]) + "\n")
     assert scotd(["infer", "--model", str(student), "--in", str(questions), "--out", str(answers),
-                  "--max_new_tokens", "40"]) == 0
+                  "--sampling.max_new_tokens", "40"]) == 0
     err = capsys.readouterr().err
     assert f"{questions}:2: id 'x' is already used on line 1" in err
     out = read_out(answers)
@@ -86,7 +86,7 @@ def test_self_consistency_records_votes(tmp_path, student):
     questions, answers = tmp_path / "q.jsonl", tmp_path / "a.jsonl"
     write_questions(questions, 2, {})
     assert scotd(["infer", "--model", str(student), "--in", str(questions), "--out", str(answers),
-                  "--max_new_tokens", "40", "--samples", "3", "--temperature", "0.3"]) == 0
+                  "--sampling.max_new_tokens", "40", "--sampling.n", "3", "--sampling.temperature", "0.3"]) == 0
     for record in read_out(answers):
         assert len(record["samples"]) == 3 and sum(record["votes"].values()) <= 3
         assert record["prediction"] == max(record["votes"], key=record["votes"].get)

@@ -26,7 +26,7 @@ def _recipe(folder: Path, examples: Path, student: Path, base_url: str, stages: 
         "select": {"filter": "correct"},
         "train": {"model": str(student), "max_steps": 4, "batch_size": 4, "lr": 3e-3, "eval_every": 0,
                   "save_every": 100, "log_every": 1, "data": {"dev_fraction": 0}},
-        "eval": {"data": {"split": "test"}, "max_new_tokens": 12},
+        "eval": {"data": {"split": "test"}, "sampling": {"max_new_tokens": 12}},
         "export": {"precision": "fp32", "accuracy": {"enabled": False}},
     }
     path = folder / "recipe.yaml"
@@ -48,7 +48,7 @@ def test_links_stages_under_the_run_folder(tmp_path):
     run_dir = tmp_path / "run"
     assert cfg.sample.out == str(run_dir / "cots.jsonl") and cfg.select.input == cfg.sample.out
     assert cfg.train.data.cots == cfg.select.out == str(run_dir / "train_cots.jsonl")
-    assert cfg.train.data.examples == cfg.eval.data.source == str(tmp_path / "q.jsonl")
+    assert cfg.train.data.source == cfg.eval.data.source == str(tmp_path / "q.jsonl")
     assert cfg.eval.model == cfg.export.model == str(run_dir / "train" / "student")
 
 
@@ -156,17 +156,17 @@ def test_extra_eval_stages_and_the_results_table(tiny_llama_dir, tmp_path, capsy
     with TeacherServer(seed=4) as server:
         recipe = _recipe(tmp_path, examples, tiny_llama_dir, server.base_url, stages)
         assert cli_main(["run", str(recipe), "--run.stages", "sample", "select", "train", "eval", "eval_sc",
-                         "--evals.transfer_source", str(transfer)]) == 2
-        assert "eval_sc needs evals.self_consistency set to k > 1" in capsys.readouterr().err
-        assert cli_main(["run", str(recipe), "--evals.self_consistency", "3", "--evals.transfer_source",
-                         str(transfer), "--evals.transfer_split", "test", "--evals.transfer_max_new_tokens", "7"]) == 0
+                         "--evals.transfer.source", str(transfer)]) == 2
+        assert "eval_sc needs evals.sc_n set to n > 1" in capsys.readouterr().err
+        assert cli_main(["run", str(recipe), "--evals.sc_n", "3", "--evals.transfer.source",
+                         str(transfer), "--evals.transfer.split", "test", "--evals.transfer_max_new_tokens", "7"]) == 0
     assert _statuses(run_dir) == dict.fromkeys(stages, "ran")
     greedy, sc, moved = (json.loads((run_dir / d / "summary.json").read_text())
                          for d in ("eval", "eval-sc", "eval-transfer"))
-    assert (greedy["decoding"], sc["decoding"], moved["decoding"]) == ("greedy", "self-consistency k=3 T=0.7", "greedy")
+    assert (greedy["decoding"], sc["decoding"], moved["decoding"]) == ("greedy", "self-consistency n=3 T=0.7", "greedy")
     assert greedy["source"] == sc["source"] == str(examples) and (greedy["n"], sc["n"]) == (4, 4)
     assert moved["source"] == str(transfer) and moved["n"] == 5
-    assert yaml.safe_load((run_dir / "configs" / "eval_transfer.yaml").read_text())["max_new_tokens"] == 7
+    assert yaml.safe_load((run_dir / "configs" / "eval_transfer.yaml").read_text())["sampling"]["max_new_tokens"] == 7
     capsys.readouterr()
 
     # scotd results reads the arm back: label from the recipe, cells from the three summaries.

@@ -13,8 +13,8 @@ def test_bench_writes_json_and_replaces_only_its_section(tmp_path, tiny_llama_di
                                  + "\n" for i in range(6)))
     markdown = tmp_path / "BENCHMARKS.md"
     markdown.write_text(f"# Benchmarks\n\n## Decode\nkeep me\n\n{SECTION_START}\nold numbers\n{SECTION_END}\n\n## Other\n")
-    args = ["--model", str(tiny_llama_dir), "--source", str(questions), "--questions", "2", "--n", "3",
-            "--max_new_tokens", "4", "--json_out", str(tmp_path / "sample.json"), "--markdown", str(markdown)]
+    args = ["--model", str(tiny_llama_dir), "--data.source", str(questions), "--data.limit", "2", "--sampling.n", "3",
+            "--sampling.max_new_tokens", "4", "--json_out", str(tmp_path / "sample.json"), "--markdown", str(markdown)]
     assert main(args) == 0
     result = json.loads((tmp_path / "sample.json").read_text())
     assert [arm["samples"] for arm in result["arms"]] == [6, 6, 6]

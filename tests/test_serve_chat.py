@@ -25,7 +25,7 @@ def test_chat_streams_reasoning_and_prints_the_parsed_answer(student, monkeypatc
     lines = [f"{brick['question']} | {' | '.join(brick['choices'])}", "", sky["question"], "w" * 71, "/quit",
              "never asked"]
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
-    assert scotd(["chat", str(student), "--max_input_chars", "70", "--max_new_tokens", "40"]) == 0
+    assert scotd(["chat", str(student), "--max_input_chars", "70", "--sampling.max_new_tokens", "40"]) == 0
     out = capsys.readouterr().out
     assert "thinking: A brick is dense. A feather is light. So the answer is (a).\nanswer: (a) a brick\n" in out
     assert "answer: yes\n" in out and "tok/s" in out

@@ -83,7 +83,7 @@ def test_default_levers_train_the_same_model_as_the_plain_path(tiny_llama_dir, t
         cfg = build(__import__("distill.train", fromlist=["TrainConfig"]).TrainConfig, {
             "model": str(tiny_llama_dir), "out": str(tmp_path / name), "max_steps": 4, "batch_size": 4,
             "lr": 1e-3, "log_every": 1, "eval_every": 0, "save_every": 100,
-            "data": {"examples": str(examples), "cots": str(cots), "dev_fraction": 0.0},
+            "data": {"source": str(examples), "cots": str(cots), "dev_fraction": 0.0},
             "precision": "fp32", "speed": {"target_logits": target_logits, "group_by_length": False}})
         train_run(cfg)
         rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]

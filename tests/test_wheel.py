@@ -87,6 +87,6 @@ def test_installed_scotd_runs_outside_the_checkout(venv, tmp_path, tiny_llama_di
     assert len(records) == 6 and all(r["correct"] for r in records)
 
     scotd("eval", str(tiny_llama_dir), "--data.source", "bigbench:tracking_shuffled_objects/three_objects",
-          "--data.limit", "2", "--prompt", "few_shot", "--max_new_tokens", "8", "--bootstrap", "10",
+          "--data.limit", "2", "--prompt", "few_shot", "--sampling.max_new_tokens", "8", "--bootstrap", "10",
           "--out", str(work / "eval"))
     assert any((work / "eval").iterdir())

@@ -46,5 +46,5 @@ def write_task(folder: Path, n_train: int = 16, n_test: int = 8, seed: int = 0) 
 
 
 def train_argv(model_dir: Path, examples: Path, cots: Path, out: Path, *extra: str) -> list[str]:
-    return ["--model", str(model_dir), "--data.examples", str(examples), "--data.cots", str(cots),
+    return ["--model", str(model_dir), "--data.source", str(examples), "--data.cots", str(cots),
             "--out", str(out), *extra]

@@ -107,7 +107,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                                 "(scotd serve --api --max_input_chars N)", param="messages",
                            code="context_length_exceeded")
         stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
-        sampling = SamplingParams(max_new_tokens=request.max_completion_tokens or request.max_tokens or default_max_tokens,
+        sampling = SamplingParams(n=request.n, max_new_tokens=request.max_completion_tokens or request.max_tokens or default_max_tokens,
                                   temperature=request.temperature, top_p=request.top_p, stop=stop, seed=request.seed)
         return prompt, sampling
 
@@ -124,7 +124,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                                      media_type="text/event-stream")
         with slots:
             try:
-                texts = engine.generate([prompt], sampling, n=request.n)[0]
+                texts = engine.generate([prompt], sampling)[0]
             except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
         choices = [{"index": i, "message": {"role": "assistant", "content": text},
@@ -173,6 +173,6 @@ def serve_api(cfg) -> None:
     label = model_label(model_dir)
     model_id = cfg.served_name or (label.replace(" · ", "/") if label != str(model_dir) else model_dir.name)
     app = create_api(engine, model_id, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
-                     default_max_tokens=cfg.max_new_tokens)
+                     default_max_tokens=cfg.sampling.max_new_tokens)
     print(f"[scotd] serving '{model_id}' ({engine.backend}) at http://{cfg.host}:{cfg.port}/v1", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

@@ -23,9 +23,7 @@ class ChatConfig:
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
                                         "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)", positional=True)
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
-    max_new_tokens: int = option(256, "most tokens per reply")
-    temperature: float = option(0.0, "0 = greedy")
-    top_p: float = option(1.0, "nucleus sampling cut when temperature > 0")
+    sampling: SamplingParams = option(default_factory=SamplingParams, help="decoding of each reply (greedy by default)")
     max_input_chars: int = option(2000, "longest question accepted")
 
 
@@ -68,7 +66,7 @@ def main(argv: list[str]) -> int:
 
     model_dir = resolve_serving_model(cfg.model)
     engine = load_engine(model_dir, backend=cfg.backend)
-    sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p)
+    sampling = cfg.sampling
     interactive = sys.stdin.isatty()
     if interactive:
         print(f"scotd chat · {model_label(model_dir)} ({engine.backend}). {HELP}")

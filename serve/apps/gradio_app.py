@@ -16,6 +16,7 @@ from typing import Literal, Optional
 
 from serve.apps.model_pick import EngineCache, model_label, resolve_serving_model, servable_models
 from serve.core.config import option, parse_args
+from serve.engines.interface import SamplingParams
 
 CSS = """
 #answer h3 { background: var(--color-accent-soft); border-left: 4px solid var(--color-accent);
@@ -37,9 +38,9 @@ class ServeConfig:
     api: bool = option(False, "serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) instead of the UI")
     served_name: Optional[str] = option(None, "model id the API reports (default: the model's folder label)")
     max_input_chars: int = option(2000, "longest question (with options) accepted; longer ones get a message")
-    max_new_tokens: int = option(256, "default max tokens per reply (the UI slider goes to 4x this)")
-    temperature: float = option(0.0, "default temperature (0 = greedy)")
-    top_p: float = option(1.0, "default top-p")
+    sampling: SamplingParams = option(default_factory=SamplingParams,
+                                      help="default decoding: the UI's sliders start here (max tokens up to 4x "
+                                           "sampling.max_new_tokens); the API's default max_tokens")
     concurrency: int = option(1, "requests generated at once (more share the same CPU cores); others queue")
     max_queue: int = option(32, "requests waiting at most; beyond this, users are asked to retry")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
@@ -72,9 +73,9 @@ def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
                     "the model's reasoning appears in the collapsible *Thinking* block, the parsed answer below it.")
         with gr.Row():
             model = gr.Dropdown(labels, value=labels[0], label="Model", scale=3)
-            temperature = gr.Slider(0.0, 1.5, value=cfg.temperature, step=0.05, label="Temperature (0 = greedy)")
-            top_p = gr.Slider(0.05, 1.0, value=cfg.top_p, step=0.05, label="Top-p")
-            max_tokens = gr.Slider(16, max(64, 4 * cfg.max_new_tokens), value=cfg.max_new_tokens, step=16,
+            temperature = gr.Slider(0.0, 1.5, value=cfg.sampling.temperature, step=0.05, label="Temperature (0 = greedy)")
+            top_p = gr.Slider(0.05, 1.0, value=cfg.sampling.top_p, step=0.05, label="Top-p")
+            max_tokens = gr.Slider(16, max(64, 4 * cfg.sampling.max_new_tokens), value=cfg.sampling.max_new_tokens, step=16,
                                    label="Max new tokens")
         with gr.Tab("Chat"):
             with gr.Row():
@@ -87,7 +88,7 @@ def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
                                           placeholder="Ask something that needs a few steps of reasoning")
                     options = gr.Textbox(label="Answer options (optional, one per line)", lines=4,
                                          elem_id="options")
-                    k = gr.Slider(1, 9, value=1, step=1, label="Self-consistency samples (1 = off)")
+                    n = gr.Slider(1, 9, value=1, step=1, label="Self-consistency samples (1 = off)")
                     with gr.Row():
                         send = gr.Button("Ask", variant="primary", elem_id="ask")
                         clear = gr.Button("Clear")
@@ -106,7 +107,7 @@ def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
             gr.Examples(examples, [c_question, c_options])
 
         ask = functools.partial(handlers.ask, engines, models, limits)
-        ask_inputs = [chat, question, options, model, temperature, top_p, max_tokens, k]
+        ask_inputs = [chat, question, options, model, temperature, top_p, max_tokens, n]
         send.click(ask, ask_inputs, [chat, answer, stats, votes], api_name="ask")
         question.submit(ask, ask_inputs, [chat, answer, stats, votes], api_name=False)
         clear.click(lambda: ([], "", "", ""), None, [chat, answer, stats, votes], api_name=False)

@@ -7,7 +7,6 @@ request never takes the server down.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import traceback
 from dataclasses import dataclass
@@ -99,13 +98,14 @@ def _too_long(text: str, limits: Limits) -> Optional[str]:
     return None
 
 
-def sampling_from(temperature: float, top_p: float, max_tokens: int) -> SamplingParams:
-    return SamplingParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p))
+def sampling_from(temperature: float, top_p: float, max_tokens: int, n: int = 1) -> SamplingParams:
+    return SamplingParams(n=max(1, int(n)), max_new_tokens=int(max_tokens), temperature=float(temperature),
+                          top_p=float(top_p))
 
 
 def ask(engines: EngineCache, models: dict[str, Path], limits: Limits, history: list, question: str,
         options: str, model_label: str, temperature: float, top_p: float, max_tokens: int,
-        k: int) -> Iterator[tuple[list, str, str, str]]:
+        n: int) -> Iterator[tuple[list, str, str, str]]:
     """Chat tab: yields (chat history, answer, stats, vote table)."""
     history = list(history or [])
     question = (question or "").strip()
@@ -119,21 +119,17 @@ def ask(engines: EngineCache, models: dict[str, Path], limits: Limits, history: 
         yield history + [{"role": "user", "content": shown[:200] + "…"},
                          {"role": "assistant", "content": problem}], "", problem, ""
         return
-    k = max(1, int(k))
-    sampling = sampling_from(temperature, top_p, max_tokens)
-    if k > 1 and sampling.greedy:
-        from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE
-        sampling = dataclasses.replace(sampling, temperature=SELF_CONSISTENCY_TEMPERATURE)
+    sampling = sampling_from(temperature, top_p, max_tokens, n).for_vote()
     reply = Reply()
     try:
         engine = engines.get(models.get(model_label, model_label))
         for reply in stream_reply(engine, question, choices, sampling):
             yield history + chat_messages(shown, reply, choices), answer_markdown(reply, choices), \
                 reply.stats_line(), ""
-        if k > 1:
+        if sampling.n > 1:
             yield history + chat_messages(shown, reply, choices), answer_markdown(reply, choices), \
-                reply.stats_line() + f" · sampling {k - 1} more for the vote…", ""
-            vote = self_consistency(engine, question, choices, sampling, k, first=reply)
+                reply.stats_line() + f" · sampling {sampling.n - 1} more for the vote…", ""
+            vote = self_consistency(engine, question, choices, sampling, first=reply)
             yield history + chat_messages(shown, reply, choices, vote), answer_markdown(reply, choices, vote), \
                 reply.stats_line(), vote.table(choices)
     except Exception as exc:  # noqa: BLE001 - shown to the user, logged for the operator

@@ -10,20 +10,19 @@ Bad lines are reported with their line number and skipped; the rest still runs.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from serve.apps.reply import SELF_CONSISTENCY_TEMPERATURE, Reply, finish
+from serve.apps.reply import Reply, finish
 from serve.core.answers import answers_match, infer_answer_type, majority_vote
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.records import JsonlStore
 from serve.core.student_format import render_prompt
-from serve.engines.interface import SamplingParams
+from serve.engines.interface import SamplingParams, generate_in_batches
 
 
 @dataclass
@@ -33,11 +32,8 @@ class InferConfig:
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
                                         "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)")
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
-    max_new_tokens: int = option(256, "most tokens generated per answer")
-    temperature: float = option(0.0, "0 = greedy")
-    top_p: float = option(1.0, "nucleus sampling cut when temperature > 0")
-    samples: int = option(1, "answers sampled per question; > 1 takes the majority vote (self-consistency)")
-    seed: int = option(0, "sampling seed")
+    sampling: SamplingParams = option(default_factory=lambda: SamplingParams(seed=0),
+                                      help="decoding; sampling.n > 1 takes the majority vote (self-consistency)")
     batch_size: int = option(8, "questions per engine call (and per flush to --out)")
 
 
@@ -113,13 +109,11 @@ def answer_record(q: Question, replies: list[Reply], model: str) -> dict[str, An
 
 
 def run(cfg: InferConfig) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from serve.apps.model_pick import model_label, resolve_serving_model
     from serve.engines.interface import load_engine
 
-    if cfg.samples < 1 or cfg.batch_size < 1:
-        raise UserError("--samples and --batch_size must be at least 1")
+    if cfg.sampling.n < 1 or cfg.batch_size < 1:
+        raise UserError("--sampling.n and --batch_size must be at least 1")
     if Path(cfg.input).resolve() == Path(cfg.output).resolve():
         raise UserError("--in and --out are the same file; write answers to another file")
     questions, bad = read_questions(cfg.input)
@@ -131,27 +125,23 @@ def run(cfg: InferConfig) -> dict[str, Any]:
         model_dir = resolve_serving_model(cfg.model)
         engine = load_engine(model_dir, backend=cfg.backend)
         label = model_label(model_dir)
-        sampling = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                                  seed=cfg.seed)
-        if cfg.samples > 1 and sampling.greedy:
-            sampling = dataclasses.replace(sampling, temperature=SELF_CONSISTENCY_TEMPERATURE)
-        with tqdm(total=len(pending), unit="question", desc="scotd infer") as progress:
-            for start in range(0, len(pending), cfg.batch_size):
-                batch = pending[start:start + cfg.batch_size]
-                prompts = [render_prompt(q.question, q.choices, tokenizer=engine) for q in batch]
-                outputs = engine.generate(prompts, sampling, n=cfg.samples)
-                records = []
-                for q, texts in zip(batch, outputs):
-                    answer_type = q.answer_type or infer_answer_type(q.choices, q.gold)
-                    replies = [finish(Reply(text=t), engine, q.choices, answer_type, 1) for t in texts]
-                    records.append(answer_record(q, replies, label))
-                store.append(records)
-                for record in records:
-                    summary["answered"] += 1
-                    if "correct" in record:
-                        summary["scored"] += 1
-                        summary["correct"] += int(record["correct"])
-                progress.update(len(batch))
+        sampling = cfg.sampling.for_vote()
+
+        def render(q: Question) -> str:
+            return render_prompt(q.question, q.choices, tokenizer=engine)
+
+        for batch, outputs in generate_in_batches(engine, pending, render, sampling, cfg.batch_size, "scotd infer"):
+            records = []
+            for q, texts in zip(batch, outputs):
+                answer_type = q.answer_type or infer_answer_type(q.choices, q.gold)
+                replies = [finish(Reply(text=t), engine, q.choices, answer_type, 1) for t in texts]
+                records.append(answer_record(q, replies, label))
+            store.append(records)
+            for record in records:
+                summary["answered"] += 1
+                if "correct" in record:
+                    summary["scored"] += 1
+                    summary["correct"] += int(record["correct"])
     store.close()
     return summary
 

@@ -18,9 +18,6 @@ from serve.core.answers import LETTERS, infer_answer_type, majority_vote, parse_
 from serve.core.student_format import reasoning_steps, render_prompt, split_reasoning
 from serve.engines.interface import Engine, SamplingParams
 
-SELF_CONSISTENCY_TEMPERATURE = 0.7  # used when k > 1 is asked with greedy settings: k greedy samples agree trivially
-
-
 @dataclass
 class Reply:
     text: str = ""
@@ -127,15 +124,14 @@ class Vote:
 
 
 def self_consistency(engine: Engine, question: str, choices: Optional[Sequence[str]], sampling: SamplingParams,
-                     k: int, answer_type: Optional[str] = None, first: Optional[Reply] = None) -> Vote:
-    """Majority vote over ``k`` sampled replies (``first``, already streamed, counts as one)."""
-    if sampling.greedy:
-        sampling = dataclasses.replace(sampling, temperature=SELF_CONSISTENCY_TEMPERATURE)
+                     answer_type: Optional[str] = None, first: Optional[Reply] = None) -> Vote:
+    """Majority vote over ``sampling.n`` sampled replies (``first``, already streamed, counts as one)."""
+    sampling = sampling.for_vote()
     replies = [first] if first is not None else []
-    missing = k - len(replies)
+    missing = sampling.n - len(replies)
     if missing > 0:
         prompt = render_prompt(question, choices, tokenizer=engine)
-        for text in engine.generate([prompt], sampling, n=missing)[0]:
+        for text in engine.generate([prompt], dataclasses.replace(sampling, n=missing))[0]:
             replies.append(finish(Reply(text=text), engine, choices, answer_type, 1))
     tally = Counter(majority_vote([r.answer for r in replies])[1])
     return Vote(replies=replies, tally=tally, temperature=sampling.temperature)

@@ -192,6 +192,14 @@ def answers_match(prediction: Optional[str], gold: str) -> bool:
     return _clean(prediction) == _clean(gold)
 
 
+def grade(text: str, example) -> tuple[Optional[str], bool]:
+    """The answer a generated ``text`` gives to ``example`` (an ``Example``: its choices, answer
+    type and gold answer decide how the text is read) and whether it is right."""
+    kind = example.answer_type or infer_answer_type(example.choices, example.answer)
+    prediction = parse_answer(text, example.choices, kind)
+    return prediction, answers_match(prediction, example.answer)
+
+
 def majority_vote(answers: Sequence[Optional[str]]) -> tuple[Optional[str], dict[str, int]]:
     """Most common parsed answer (first seen wins a tie); unparsed samples do not vote."""
     votes = Counter(a for a in answers if a is not None)

@@ -111,7 +111,7 @@ def _parser(cls: type, prog: str = "scotd", description: str = "") -> ArgumentPa
     positional = " ".join(k.dotted.upper() for k in _keys(cls) if k.field.metadata.get("positional"))
     parser = ArgumentParser(prog=prog, description=description or None, exit_on_error=False,
                             usage=f"{prog} {positional} [--config FILE] [--KEY VALUE ...]".replace("  ", " "))
-    parser.add_argument("--config", help="YAML recipe with any of the keys below (flags override it); "
+    parser.add_argument("--config", action="config", help="YAML recipe with any of the keys below (flags override it); "
                                          "'extends: OTHER.yaml' inside it loads OTHER first")
     parser.add_class_arguments(cls, None, fail_untyped=True, sub_configs=False)
     by_dest = {k.dotted: k for k in _keys(cls)}
@@ -135,7 +135,7 @@ def _parser(cls: type, prog: str = "scotd", description: str = "") -> ArgumentPa
 
 # --------------------------------------------------------------------------- errors
 
-def _translate(exc: Exception, cls: type, source: str, values: dict[str, Any] | None = None) -> ConfigError:
+def _translate(exc: Exception, cls: type, source: str, prog: str = "scotd") -> ConfigError:
     """A one-line ConfigError from a jsonargparse error: the key, the file, what is valid."""
     text = str(exc)
     where = f" in {source}" if source else ""
@@ -157,6 +157,10 @@ def _translate(exc: Exception, cls: type, source: str, values: dict[str, Any] | 
         shown = got.group(1).strip() if got else "?"
         expected = _expected(key.type) if key else "another value"
         return ConfigError(f"{bad.group(1)}{where}: expected {expected}, got {shown!r}")
+    required = re.search(r"the following arguments are required: ([\w., ]+)", text)
+    if required:
+        flags = ", ".join(f"--{name.strip()}" for name in required.group(1).split(","))
+        return ConfigError(f"{prog} needs {flags} (see {prog} --help)")
     return ConfigError(f"{' '.join(text.split())}{where}")
 
 
@@ -345,13 +349,12 @@ def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", descripti
     values = read_yaml(config) if config is not None else {}
     values = json.loads(json.dumps(values, default=str))
     _check_sections(cls, values, "", config or "")
-    parser = _parser(cls)
+    from_flags = set(flags[::2])
     try:
-        ns = parser.parse_object(values)
+        # one parse, the recipe first: jsonargparse layers the flags over it and checks required keys once
+        ns = _parser(cls).parse_args((["--config", yaml.safe_dump(values)] if values else []) + flags)
     except ArgumentError as exc:
-        raise _translate(exc, cls, config or "") from None
-    try:
-        ns = parser.parse_args(flags, namespace=ns)
-    except ArgumentError as exc:
-        raise _translate(exc, cls, "") from None
+        key = re.search(r'Parser key "([\w.]+)"', str(exc))
+        given_as_flag = key is not None and f"--{key.group(1)}" in from_flags
+        raise _translate(exc, cls, "" if given_as_flag else config or "", prog) from None
     return _instantiate(cls, ns, config or "")

@@ -1,6 +1,7 @@
 """Task instances (``Example``) from BIG-bench, Hugging Face datasets and local files.
 
-``load_examples(source, split, limit, seed, fields)`` where ``source`` is
+``load_examples(source, split, limit, seed, fields)``, or a ``QuestionSource`` config section
+(the one spelling of "which questions" that every stage's config uses), where ``source`` is
 
 - ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task (see ``serve.data.bigbench``);
 - a Hugging Face dataset id from ``HF_LAYOUTS`` (``commonsense_qa``, ``openbookqa``,
@@ -20,16 +21,30 @@ import csv
 import json
 import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from serve.core.answers import LETTERS, canonical_number, letter
+from serve.core.config import option
 from serve.core.errors import UserError
 from serve.core.records import Example, read_jsonl
 
 SPLITS = ("train", "dev", "test")
 SPLIT_FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 DEFAULT_FIELDS = {"id": "id", "question": "question", "choices": "choices", "answer": "answer", "split": "split"}
+
+
+@dataclass
+class QuestionSource:
+    """Which questions: a source, a split of it, and a seeded subset."""
+    source: str = option("", "bigbench:TASK[/SUB], an HF dataset id, a .jsonl/.csv file, or several joined by ' + '")
+    split: str = option("train", "train, dev, test or all (a seeded partition where the source has none)")
+    limit: Optional[int] = option(None, "a seeded subset of this many questions per source (null = all)")
+    seed: int = option(0, "seed of the split and of the subset: keep it equal across the stages of a run")
+
+    def load(self) -> list[Example]:
+        return load_examples(self.source, self.split, self.limit, self.seed)
 
 
 # --------------------------------------------------------------------------- splits

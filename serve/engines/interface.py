@@ -12,28 +12,40 @@ prompt a transformers tokenizer would.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
+from serve.core.config import option
 from serve.core.errors import UserError
 
 
 @dataclass
 class SamplingParams:
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0 means greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 means no top-k cut
-    stop: list[str] = field(default_factory=list)
-    seed: Optional[int] = None
+    """How to decode: the engines' argument and, as it is, the ``sampling`` section of every config."""
+    n: int = option(1, "samples per question (SCoTD's teacher: 30; > 1 at eval and infer: a majority vote)")
+    max_new_tokens: int = option(256, "longest generation in tokens")
+    temperature: float = option(0.0, "sampling temperature; 0 = greedy")
+    top_p: float = option(1.0, "nucleus sampling mass")
+    top_k: int = option(0, "top-k cut; 0 = none")
+    stop: list[str] = option(default_factory=list, help="strings that end a generation")
+    seed: Optional[int] = option(None, "sampling seed (null = unseeded)")
 
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0
+
+    def for_vote(self) -> "SamplingParams":
+        """These settings for a majority vote: n > 1 greedy samples would agree trivially, so a
+        vote asked for with temperature 0 samples at ``VOTE_TEMPERATURE``."""
+        return dataclasses.replace(self, temperature=VOTE_TEMPERATURE) if self.n > 1 and self.greedy else self
+
+
+VOTE_TEMPERATURE = 0.7  # the self-consistency paper's temperature for sampled reasoning paths
 
 
 class StopStringFilter:
@@ -82,9 +94,9 @@ class Engine(ABC):
     def stream(self, messages: list[dict[str, str]], sampling: SamplingParams) -> Iterator[str]:
         return self.stream_prompt(self.apply_chat_template(messages), sampling)
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingParams, n: int = 1) -> list[list[str]]:
-        """``n`` completions per prompt. Backends with real batching override this."""
-        return [["".join(self.stream_prompt(p, sampling)) for _ in range(n)] for p in prompts]
+    def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
+        """``sampling.n`` completions per prompt. Backends with real batching override this."""
+        return [["".join(self.stream_prompt(p, sampling)) for _ in range(sampling.n)] for p in prompts]
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
@@ -134,3 +146,19 @@ def load_engine(model: str | Path, backend: str = "auto", **options) -> Engine:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+Item = TypeVar("Item")
+
+
+def generate_in_batches(engine: Engine, items: Sequence[Item], render: Callable[[Item], str],
+                        sampling: SamplingParams, batch_size: int, desc: str) -> Iterator[tuple[list[Item], list[list[str]]]]:
+    """The batch-answer loop of ``scotd eval`` and ``scotd infer``: ``(batch, completions)``
+    pairs, ``sampling.n`` completions per item, with a progress bar over the items."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc=desc, unit="q", dynamic_ncols=True) as bar:
+        for start in range(0, len(items), batch_size):
+            batch = list(items[start:start + batch_size])
+            yield batch, engine.generate([render(item) for item in batch], sampling)
+            bar.update(len(batch))

@@ -157,8 +157,9 @@ class TorchEngine(Engine):
         if failure:
             raise RuntimeError(f"generation failed in {self.name}: {failure[0]}") from failure[0]
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingParams, n: int = 1) -> list[list[str]]:
-        """``n`` completions per prompt, batched ``batch_size`` prompts at a time."""
+    def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
+        """``sampling.n`` completions per prompt, batched ``batch_size`` prompts at a time."""
+        n = sampling.n
         results: list[list[str]] = []
         kwargs = self._generation_kwargs(sampling)
         # Greedy decoding gives n identical sequences: compute one and repeat it.
