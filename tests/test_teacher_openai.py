@@ -114,3 +114,17 @@ def test_prompt_style_text_sends_the_few_shot_text_as_one_chat_turn(tmp_path):
         (tmp_path / "turns").mkdir()
         run(config(tmp_path / "turns", server, n=1, count=2))
     assert [e["messages"] for e in server.log] == [1, 1, 10, 10]  # system + 4 demonstrations x 2 + question
+
+
+def test_a_teacher_url_where_nothing_listens_fails_in_seconds(tmp_path):
+    from serve_helpers import free_port
+
+    values = {"data": {"source": str(write_questions(tmp_path / "q.jsonl", 2)), "split": "all"},
+              "teacher": {"backend": "openai", "model": "m", "base_url": f"http://127.0.0.1:{free_port()}/v1",
+                          "max_retries": 8, "backoff_s": 2.0},
+              "sampling": {"n": 2}, "out": str(tmp_path / "cots.jsonl")}
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"no server answers at http://127\.0\.0\.1:\d+/v1 .*teacher.base_url"):
+        run(build(SampleConfig, values))
+    # the retry schedule above would take minutes; a refused connection before any answer ends it
+    assert time.monotonic() - started < 10

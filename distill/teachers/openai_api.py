@@ -28,6 +28,7 @@ from distill.teachers.base import Job, Sample, Teacher
 from serve.core.errors import UserError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+UNREACHABLE_AFTER_S = 5.0  # connection refused / unknown host for this long before any answer: fail
 _DONE = object()
 
 
@@ -131,6 +132,23 @@ class OpenAITeacher(Teacher):
 
     # ------------------------------------------------------------------ scheduling
 
+    async def _check_reachable(self, client: httpx.AsyncClient) -> None:
+        """Fail in seconds, not after the retry schedule, when nothing answers at base_url: the long
+        backoff is for servers that have answered (429, 5xx, timeouts, drops), not for a wrong URL."""
+        deadline = time.monotonic() + UNREACHABLE_AFTER_S
+        while True:
+            try:
+                await client.get("/models", timeout=UNREACHABLE_AFTER_S)
+                return  # any HTTP answer, even an error status, means a server is there
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if time.monotonic() >= deadline:
+                    reason = str(exc) or type(exc).__name__
+                    raise TeacherError(f"no server answers at {self.config.base_url} ({reason}); start the "
+                                       "teacher server or fix teacher.base_url") from None
+                await asyncio.sleep(0.5)  # a server that is still starting gets a few seconds
+            except httpx.HTTPError:
+                return  # it accepted the connection; the requests' own retries handle the rest
+
     async def _run_job(self, client, limit: asyncio.Semaphore, job: Job, out: queue.Queue) -> None:
         remaining = job.n
         while remaining > 0:
@@ -154,6 +172,7 @@ class OpenAITeacher(Teacher):
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency)
         async with httpx.AsyncClient(base_url=self.config.base_url.rstrip("/"), headers=headers, limits=limits,
                                      timeout=httpx.Timeout(self.config.timeout_s)) as client:
+            await self._check_reachable(client)
             limit = asyncio.Semaphore(self.config.concurrency)
             pending = {asyncio.ensure_future(self._run_job(client, limit, job, out)) for job in jobs}
             try:

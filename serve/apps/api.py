@@ -4,24 +4,35 @@ Streaming (server-sent events) and non-streaming, ``n`` samples, ``stop``, ``see
 ``max_tokens``/``max_completion_tokens``; errors use OpenAI's ``{"error": {...}}`` shape
 so OpenAI clients raise their usual exceptions. Generation is serialised by a
 semaphore (``concurrency``): on a CPU, parallel requests only share the same cores.
+
+Work per request is bounded: ``max_tokens`` may not exceed the server's cap nor what the context
+window leaves after the prompt (400 naming both), a reply that runs past ``request_timeout_s``
+ends with ``finish_reason: "length"``, a streaming client that disconnects stops its generation
+within a token, and at most ``max_queue`` requests wait for a slot (429 with ``Retry-After``
+beyond that, on which OpenAI clients and scotd's teacher back off).
 Started by ``scotd serve --api``; the distill ``openai`` teacher backend can point at it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
 import time
 import uuid
-from typing import Any, Iterator, Optional, Union
+from contextlib import closing, contextmanager
+from typing import Any, AsyncIterator, Iterator, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve.engines.interface import Engine, SamplingParams
+from serve.engines.interface import Engine, SamplingError, SamplingParams
+
+ROLES = ("system", "user", "assistant")  # what chat templates render; any other role is refused
 
 
 class ApiError(Exception):
@@ -30,8 +41,10 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
 
+    headers: Optional[dict[str, str]] = None
+
     def response(self) -> JSONResponse:
-        return JSONResponse(status_code=self.status, content={"error": {
+        return JSONResponse(status_code=self.status, headers=self.headers, content={"error": {
             "message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
 
 
@@ -50,11 +63,12 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # logprobs, user, ... are accepted and ignored
     model: str
     messages: list[Message] = Field(min_length=1)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=16)
-    max_tokens: Optional[int] = Field(None, ge=1)
-    max_completion_tokens: Optional[int] = Field(None, ge=1)
+    # Ranges common to every verb are checked by SamplingParams; these caps are the API's own policy.
+    temperature: float = Field(1.0, le=2.0)
+    top_p: float = 1.0
+    n: int = Field(1, le=16)
+    max_tokens: Optional[int] = None
+    max_completion_tokens: Optional[int] = None
     stop: Union[str, list[str], None] = None
     seed: Optional[int] = None
     stream: bool = False
@@ -67,10 +81,76 @@ def _chunk(base: dict, index: int, delta: dict, finish: Optional[str] = None) ->
     return f"data: {json.dumps(body)}\n\n"
 
 
+class Choice:
+    """One reply being generated: its text so far, cut at the request's wall-clock deadline."""
+
+    def __init__(self, engine: Engine, prompt: str, sampling: SamplingParams, deadline: float):
+        self.engine, self.prompt, self.sampling, self.deadline = engine, prompt, sampling, deadline
+        self.text, self.timed_out = "", False
+
+    def __iter__(self) -> Iterator[str]:
+        with closing(iter(self.engine.stream_prompt(self.prompt, self.sampling))) as pieces:
+            for piece in pieces:
+                self.text += piece
+                yield piece
+                if time.monotonic() >= self.deadline:
+                    self.timed_out = True
+                    return
+
+    @property
+    def finish_reason(self) -> str:
+        long = self.timed_out or self.engine.count_tokens(self.text) >= self.sampling.max_new_tokens
+        return "length" if long else "stop"
+
+
+class Slots:
+    """``concurrency`` generation slots and a bounded wait: beyond ``max_queue`` waiting, a 429."""
+
+    def __init__(self, concurrency: int, max_queue: int, retry_after_s: int):
+        self.free = threading.Semaphore(max(1, concurrency))
+        self.lock, self.waiting, self.max_queue, self.retry_after_s = threading.Lock(), 0, max_queue, retry_after_s
+
+    def enter_queue(self) -> None:
+        with self.lock:
+            if self.waiting >= self.max_queue:
+                error = ApiError(429, f"the server is busy: {self.waiting} requests are waiting (scotd serve "
+                                      f"--max_queue {self.max_queue}); retry after {self.retry_after_s} s",
+                                 kind="rate_limit_error", code="server_busy")
+                error.headers = {"Retry-After": str(self.retry_after_s)}
+                raise error
+            self.waiting += 1
+
+    def _leave_queue(self) -> None:
+        with self.lock:
+            self.waiting -= 1
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.enter_queue()
+        try:
+            self.free.acquire()
+        finally:
+            self._leave_queue()
+        try:
+            yield
+        finally:
+            self.free.release()
+
+    async def acquire_queued(self) -> None:
+        """Wait for a slot (after ``enter_queue``) without holding a thread, so a client that leaves
+        while waiting costs nothing."""
+        try:
+            while not self.free.acquire(blocking=False):
+                await asyncio.sleep(0.01)
+        finally:
+            self._leave_queue()
+
+
 def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concurrency: int = 1,
-               default_max_tokens: int = 256) -> FastAPI:
+               default_max_tokens: int = 256, max_tokens_cap: int = 2048, request_timeout_s: float = 300.0,
+               max_queue: int = 32) -> FastAPI:
     app = FastAPI(title="scotd OpenAI-compatible API")
-    slots = threading.Semaphore(max(1, concurrency))
+    slots = Slots(concurrency, max_queue, retry_after_s=max(1, int(request_timeout_s // 10)))
     created = int(time.time())
     model_card = {"id": model_id, "object": "model", "created": created, "owned_by": "scotd"}
 
@@ -95,67 +175,100 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                            code="model_not_found")
         return model_card
 
-    def prepare(request: ChatRequest) -> tuple[str, SamplingParams]:
+    def token_budget(request: ChatRequest, prompt_tokens: int) -> int:
+        room = engine.context_length - prompt_tokens if engine.context_length else max_tokens_cap
+        limit = min(max_tokens_cap, room)
+        if limit < 1:
+            raise ApiError(400, f"the prompt takes {prompt_tokens} tokens of the {engine.context_length}-token context "
+                                "window: no room to answer; shorten the messages", param="messages",
+                           code="context_length_exceeded")
+        asked = request.max_completion_tokens or request.max_tokens
+        if asked is not None and asked > limit:
+            param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
+            raise ApiError(400, f"{param} {asked} is more than this server generates for this prompt: at most {limit} "
+                                f"(server cap {max_tokens_cap}, scotd serve --max_tokens_cap N; the context window "
+                                f"leaves {room} tokens after the {prompt_tokens}-token prompt)", param=param)
+        return asked if asked is not None else min(default_max_tokens, limit)
+
+    def prepare(request: ChatRequest) -> tuple[str, SamplingParams, int]:
         if request.model != model_id:
             raise ApiError(404, f"model '{request.model}' is not served here; use model='{model_id}' "
                                 "(see GET /v1/models)", param="model", code="model_not_found")
+        for index, message in enumerate(request.messages):
+            if message.role not in ROLES:
+                raise ApiError(400, f"messages[{index}].role '{message.role}' is not one of {', '.join(ROLES)}",
+                               param=f"messages.{index}.role")
         messages = [{"role": m.role, "content": m.text()} for m in request.messages]
-        prompt = engine.apply_chat_template(messages)
         size = sum(len(m["content"]) for m in messages)
         if size > max_input_chars:
             raise ApiError(400, f"messages hold {size} characters; this server accepts at most {max_input_chars} "
                                 "(scotd serve --api --max_input_chars N)", param="messages",
                            code="context_length_exceeded")
+        prompt = engine.apply_chat_template(messages)
+        prompt_tokens = engine.count_tokens(prompt)
         stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
-        sampling = SamplingParams(n=request.n, max_new_tokens=request.max_completion_tokens or request.max_tokens or default_max_tokens,
-                                  temperature=request.temperature, top_p=request.top_p, stop=stop, seed=request.seed)
-        return prompt, sampling
+        try:
+            sampling = SamplingParams(n=request.n, max_new_tokens=token_budget(request, prompt_tokens),
+                                      temperature=request.temperature, top_p=request.top_p, stop=stop, seed=request.seed)
+        except SamplingError as exc:
+            param = {"max_new_tokens": "max_tokens"}.get(exc.param, exc.param)
+            raise ApiError(400, str(exc).replace(f"sampling.{exc.param}", param), param=param) from None
+        return prompt, sampling, prompt_tokens
 
-    def finish_reason(text: str, sampling: SamplingParams) -> str:
-        return "length" if engine.count_tokens(text) >= sampling.max_new_tokens else "stop"
+    def choice(prompt: str, sampling: SamplingParams, index: int, deadline: float) -> Choice:
+        # Distinct seeds per choice, or n seeded samples would all be the same text.
+        seeded = sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
+        return Choice(engine, prompt, seeded, deadline)
+
+    def usage(prompt_tokens: int, completion_tokens: int) -> dict:
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens}
 
     @app.post("/v1/chat/completions")
-    def chat_completions(request: ChatRequest):
-        prompt, sampling = prepare(request)
+    def chat_completions(request: ChatRequest, http_request: Request):
+        prompt, sampling, prompt_tokens = prepare(request)
         base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model_id}
-        prompt_tokens = engine.count_tokens(prompt)
         if request.stream:
+            slots.enter_queue()  # a 429 must be decided before the 200 of a stream is sent
             return StreamingResponse(stream_events(request, prompt, sampling, base, prompt_tokens),
                                      media_type="text/event-stream")
-        with slots:
+        with slots.hold():
+            deadline = time.monotonic() + request_timeout_s
             try:
-                texts = engine.generate([prompt], sampling)[0]
+                replies = [choice(prompt, sampling, i, deadline) for i in range(sampling.n)]
+                for reply in replies:
+                    for _ in reply:
+                        pass
             except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
-        choices = [{"index": i, "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish_reason(text, sampling), "logprobs": None} for i, text in enumerate(texts)]
-        completion_tokens = sum(engine.count_tokens(t) for t in texts)
-        return dict(base, object="chat.completion", choices=choices,
-                    usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                           "total_tokens": prompt_tokens + completion_tokens})
+        choices = [{"index": i, "message": {"role": "assistant", "content": reply.text},
+                    "finish_reason": reply.finish_reason, "logprobs": None} for i, reply in enumerate(replies)]
+        completion_tokens = sum(engine.count_tokens(reply.text) for reply in replies)
+        return dict(base, object="chat.completion", choices=choices, usage=usage(prompt_tokens, completion_tokens))
 
-    def stream_events(request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,
-                      prompt_tokens: int) -> Iterator[str]:
+    async def stream_events(request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,
+                            prompt_tokens: int) -> AsyncIterator[str]:
+        # An async generator: when the client disconnects, Starlette cancels it at its next await,
+        # the finally below frees the slot, and the engine is not asked for another token.
         completion_tokens = 0
-        with slots:
-            try:
-                for index in range(request.n):
-                    # Distinct seeds per choice, or n seeded samples would all be the same text.
-                    seeded = sampling if sampling.seed is None else dataclasses.replace(
-                        sampling, seed=sampling.seed + index)
-                    yield _chunk(base, index, {"role": "assistant", "content": ""})
-                    text = ""
-                    for piece in engine.stream_prompt(prompt, seeded):
-                        text += piece
+        await slots.acquire_queued()
+        try:
+            deadline = time.monotonic() + request_timeout_s
+            for index in range(sampling.n):
+                reply = choice(prompt, sampling, index, deadline)
+                yield _chunk(base, index, {"role": "assistant", "content": ""})
+                with closing(iter(reply)) as pieces:
+                    while (piece := await run_in_threadpool(next, pieces, None)) is not None:
                         yield _chunk(base, index, {"content": piece})
-                    completion_tokens += engine.count_tokens(text)
-                    yield _chunk(base, index, {}, finish_reason(text, sampling))
-            except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
-                yield f"data: {json.dumps({'error': {'message': f'generation failed: {exc}', 'type': 'server_error'}})}\n\n"
+                completion_tokens += engine.count_tokens(reply.text)
+                yield _chunk(base, index, {}, reply.finish_reason)
+        except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
+            yield f"data: {json.dumps({'error': {'message': f'generation failed: {exc}', 'type': 'server_error'}})}\n\n"
+        finally:
+            slots.free.release()
         if (request.stream_options or {}).get("include_usage"):
-            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                     "total_tokens": prompt_tokens + completion_tokens}
-            yield f"data: {json.dumps(dict(base, object='chat.completion.chunk', choices=[], usage=usage))}\n\n"
+            body = dict(base, object="chat.completion.chunk", choices=[], usage=usage(prompt_tokens, completion_tokens))
+            yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
 
     return app
@@ -173,6 +286,7 @@ def serve_api(cfg) -> None:
     label = model_label(model_dir)
     model_id = cfg.served_name or (label.replace(" · ", "/") if label != str(model_dir) else model_dir.name)
     app = create_api(engine, model_id, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
-                     default_max_tokens=cfg.sampling.max_new_tokens)
+                     default_max_tokens=cfg.sampling.max_new_tokens, max_tokens_cap=cfg.max_tokens_cap,
+                     request_timeout_s=cfg.request_timeout_s, max_queue=cfg.max_queue)
     print(f"[scotd] serving '{model_id}' ({engine.backend}) at http://{cfg.host}:{cfg.port}/v1", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

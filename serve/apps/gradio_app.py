@@ -42,7 +42,10 @@ class ServeConfig:
                                       help="default decoding: the UI's sliders start here (max tokens up to 4x "
                                            "sampling.max_new_tokens); the API's default max_tokens")
     concurrency: int = option(1, "requests generated at once (more share the same CPU cores); others queue")
-    max_queue: int = option(32, "requests waiting at most; beyond this, users are asked to retry")
+    max_queue: int = option(32, "requests waiting at most; beyond this the UI asks users to retry, the API answers 429")
+    max_tokens_cap: int = option(2048, "API: the most tokens one reply may ask for (max_tokens above it: 400)")
+    request_timeout_s: float = option(300.0, "API: wall-clock limit of one request's generation; a reply cut by it "
+                                             "ends with finish_reason 'length'")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
     examples: str = option("bigbench:tracking_shuffled_objects/three_objects + bigbench:arithmetic/2_digit_addition + "
                            "bigbench:navigate", "source of example questions, test split (any scotd data source; "

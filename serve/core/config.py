@@ -186,6 +186,8 @@ def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
             kwargs[f.name] = make(tp, value if value is not None else Namespace()) if _is_section(tp) else value
         try:
             return section_cls(**kwargs)
+        except UserError as exc:  # the class's own check, already one actionable line
+            raise ConfigError(f"{exc}{' (in ' + source + ')' if source else ''}") from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{section_cls.__name__}{' in ' + source if source else ''}: {exc}") from None
     for key in _keys(cls):

@@ -24,6 +24,14 @@ from serve.core.config import option
 from serve.core.errors import UserError
 
 
+class SamplingError(UserError, ValueError):
+    """A decoding setting out of its range; ``param`` names it (the API answers 400 with it)."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
 @dataclass
 class SamplingParams:
     """How to decode: the engines' argument and, as it is, the ``sampling`` section of every config."""
@@ -34,6 +42,13 @@ class SamplingParams:
     top_k: int = option(0, "top-k cut; 0 = none")
     stop: list[str] = option(default_factory=list, help="strings that end a generation")
     seed: Optional[int] = option(None, "sampling seed (null = unseeded)")
+
+    def __post_init__(self) -> None:
+        for name, ok, rule in (("n", self.n >= 1, ">= 1"), ("max_new_tokens", self.max_new_tokens >= 1, ">= 1"),
+                               ("temperature", self.temperature >= 0.0, ">= 0 (0 = greedy)"),
+                               ("top_p", 0.0 < self.top_p <= 1.0, "in (0, 1]"), ("top_k", self.top_k >= 0, ">= 0 (0 = no cut)")):
+            if not ok:
+                raise SamplingError(name, f"sampling.{name} must be {rule}, got {getattr(self, name)!r}")
 
     @property
     def greedy(self) -> bool:
@@ -100,6 +115,11 @@ class Engine(ABC):
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
+
+    @property
+    def context_length(self) -> Optional[int]:
+        """Prompt plus generated tokens the model can attend to (None: unknown)."""
+        return None
 
     def close(self) -> None:
         pass

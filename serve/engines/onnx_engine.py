@@ -198,6 +198,10 @@ class OnnxEngine(Engine):
         add_special = not (bos and prompt.startswith(bos))
         return self.tokenizer.encode(prompt, add_special_tokens=add_special).ids
 
+    @property
+    def context_length(self) -> int:
+        return self.decoder.context_length
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList,
@@ -97,6 +97,11 @@ class TorchEngine(Engine):
         add = all(self._adds_special_tokens(p) for p in prompts)
         batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=add)
         return {k: v.to(self.device) for k, v in batch.items()}
+
+    @property
+    def context_length(self) -> Optional[int]:
+        config = self.model.config
+        return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
