@@ -93,3 +93,23 @@ def test_errors_come_back_in_openai_shape(client):
         client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": "x" * 301}])
     with pytest.raises(openai.BadRequestError, match="n"):
         client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTIONS[0]), n=0)
+
+
+def test_reasoning_split_is_read_by_the_openai_client(client):
+    whole = client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTIONS[0]), temperature=0, max_tokens=80)
+    text = whole.choices[0].message.content
+    assert "So the answer is" in text and not text.startswith("So the answer is")  # a rationale, then the answer
+    split = client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTIONS[0]), temperature=0, max_tokens=80,
+                                           extra_body={"reasoning_format": "split"}).choices[0].message
+    extra = split.model_extra
+    assert split.content.startswith("So the answer is") and extra["reasoning_content"] == extra["reasoning"]
+    assert f"{extra['reasoning_content']} {split.content}" == text.strip()
+    stream = client.chat.completions.create(model=MODEL_ID, messages=ask(QUESTIONS[0]), temperature=0, max_tokens=80,
+                                            stream=True, extra_body={"reasoning_format": "split"})
+    reasoning, content = "", ""
+    for chunk in stream:
+        if chunk.choices:
+            fields = chunk.choices[0].delta.model_extra or {}
+            reasoning += fields.get("reasoning_content") or ""
+            content += chunk.choices[0].delta.content or ""
+    assert reasoning.strip() == extra["reasoning_content"] and content == split.content

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from contextlib import closing, contextmanager
-from typing import Any, AsyncIterator, Iterator, Optional, Union
+from typing import Any, AsyncIterator, Iterator, Literal, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve.core.student_format import ReasoningStream, split_answer_sentence
 from serve.engines.interface import Engine, SamplingError, SamplingParams
 
 ROLES = ("system", "user", "assistant")  # what chat templates render; any other role is refused
@@ -73,6 +74,7 @@ class ChatRequest(BaseModel):
     seed: Optional[int] = None
     stream: bool = False
     stream_options: Optional[dict[str, Any]] = None
+    reasoning_format: Optional[Literal["none", "split"]] = None  # None: the server's --reasoning_format
 
 
 def _chunk(base: dict, index: int, delta: dict, finish: Optional[str] = None) -> str:
@@ -148,7 +150,7 @@ class Slots:
 
 def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concurrency: int = 1,
                default_max_tokens: int = 256, max_tokens_cap: int = 2048, request_timeout_s: float = 300.0,
-               max_queue: int = 32) -> FastAPI:
+               max_queue: int = 32, reasoning_format: str = "none") -> FastAPI:
     app = FastAPI(title="scotd OpenAI-compatible API")
     slots = Slots(concurrency, max_queue, retry_after_s=max(1, int(request_timeout_s // 10)))
     created = int(time.time())
@@ -220,6 +222,19 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
         seeded = sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
         return Choice(engine, prompt, seeded, deadline)
 
+    def split(request: ChatRequest) -> bool:
+        return (request.reasoning_format or reasoning_format) == "split"
+
+    def message(text: str, split_reasoning: bool) -> dict:
+        if not split_reasoning:
+            return {"role": "assistant", "content": text}
+        reasoning, answer = split_answer_sentence(text)
+        return {"role": "assistant", "content": answer, "reasoning_content": reasoning, "reasoning": reasoning}
+
+    def delta(field: str, text: str) -> dict:
+        # reasoning_content: llama.cpp and DeepSeek's name; reasoning: vLLM's current one
+        return {"content": text} if field == "content" else {"reasoning_content": text, "reasoning": text}
+
     def usage(prompt_tokens: int, completion_tokens: int) -> dict:
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens}
@@ -241,7 +256,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                         pass
             except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
-        choices = [{"index": i, "message": {"role": "assistant", "content": reply.text},
+        choices = [{"index": i, "message": message(reply.text, split(request)),
                     "finish_reason": reply.finish_reason, "logprobs": None} for i, reply in enumerate(replies)]
         completion_tokens = sum(engine.count_tokens(reply.text) for reply in replies)
         return dict(base, object="chat.completion", choices=choices, usage=usage(prompt_tokens, completion_tokens))
@@ -257,9 +272,13 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
             for index in range(sampling.n):
                 reply = choice(prompt, sampling, index, deadline)
                 yield _chunk(base, index, {"role": "assistant", "content": ""})
+                fields = ReasoningStream() if split(request) else None
                 with closing(iter(reply)) as pieces:
                     while (piece := await run_in_threadpool(next, pieces, None)) is not None:
-                        yield _chunk(base, index, {"content": piece})
+                        for field, text in (fields.push(piece) if fields else [("content", piece)]):
+                            yield _chunk(base, index, delta(field, text))
+                for field, text in (fields.flush() if fields else []):
+                    yield _chunk(base, index, delta(field, text))
                 completion_tokens += engine.count_tokens(reply.text)
                 yield _chunk(base, index, {}, reply.finish_reason)
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
@@ -287,6 +306,7 @@ def serve_api(cfg) -> None:
     model_id = cfg.served_name or (label.replace(" · ", "/") if label != str(model_dir) else model_dir.name)
     app = create_api(engine, model_id, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
                      default_max_tokens=cfg.sampling.max_new_tokens, max_tokens_cap=cfg.max_tokens_cap,
-                     request_timeout_s=cfg.request_timeout_s, max_queue=cfg.max_queue)
+                     request_timeout_s=cfg.request_timeout_s, max_queue=cfg.max_queue,
+                     reasoning_format=cfg.reasoning_format)
     print(f"[scotd] serving '{model_id}' ({engine.backend}) at http://{cfg.host}:{cfg.port}/v1", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

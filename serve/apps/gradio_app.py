@@ -44,6 +44,10 @@ class ServeConfig:
     concurrency: int = option(1, "requests generated at once (more share the same CPU cores); others queue")
     max_queue: int = option(32, "requests waiting at most; beyond this the UI asks users to retry, the API answers 429")
     max_tokens_cap: int = option(2048, "API: the most tokens one reply may ask for (max_tokens above it: 400)")
+    reasoning_format: Literal["none", "split"] = option(
+        "none", "API: 'split' returns the rationale in reasoning_content and reasoning (the fields llama.cpp, DeepSeek "
+                "and vLLM clients read) and the answer sentence in content; 'none' keeps the whole text in content "
+                "(what scotd's openai teacher expects); a request's reasoning_format overrides it")
     request_timeout_s: float = option(300.0, "API: wall-clock limit of one request's generation; a reply cut by it "
                                              "ends with finish_reason 'length'")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")

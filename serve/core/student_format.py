@@ -80,6 +80,46 @@ def split_reasoning(text: str) -> tuple[str, Optional[str]]:
     return text[: match.start()].strip(), (answer_span(text) or text[match.end():]).strip().rstrip(".") or None
 
 
+_CUE = re.compile(r"(?:so )?the answer is", re.IGNORECASE)
+_CUE_LONGEST = len("so the answer is")
+
+
+def split_answer_sentence(text: str) -> tuple[str, str]:
+    """(reasoning, the final answer sentence from the last "So the answer is" on); no cue: ("", text)."""
+    match = None
+    for match in _CUE.finditer(text):
+        pass
+    if match is None:
+        return "", text.strip()
+    return text[: match.start()].strip(), text[match.start():].strip()
+
+
+class ReasoningStream:
+    """Streams a generation as ("reasoning", piece) until the answer cue, then ("content", piece).
+
+    A tail that could be the start of the cue is held back until the next piece decides it."""
+
+    def __init__(self) -> None:
+        self.text, self.sent, self.answering = "", 0, False
+
+    def push(self, piece: str) -> list[tuple[str, str]]:
+        self.text += piece
+        if self.answering:
+            return self._emit("content", len(self.text))
+        match = _CUE.search(self.text, max(0, self.sent - _CUE_LONGEST))
+        if match is not None and match.start() >= self.sent:
+            self.answering = True
+            return self._emit("reasoning", match.start()) + self._emit("content", len(self.text))
+        return self._emit("reasoning", max(self.sent, len(self.text) - _CUE_LONGEST))
+
+    def flush(self) -> list[tuple[str, str]]:
+        return self._emit("content" if self.answering else "reasoning", len(self.text))
+
+    def _emit(self, field: str, end: int) -> list[tuple[str, str]]:
+        piece, self.sent = self.text[self.sent:end], max(self.sent, end)
+        return [(field, piece)] if piece else []
+
+
 def reasoning_steps(reasoning: str) -> list[str]:
     """Sentences of a rationale, one per displayed step."""
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])|\n+", reasoning.strip())
