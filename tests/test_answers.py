@@ -64,3 +64,37 @@ def test_match_and_type_inference():
     assert answers_match("12", "12.0") and answers_match("Mercury", "mercury") and not answers_match(None, "x")
     assert infer_answer_type(["a", "b"]) == "multiple_choice"
     assert infer_answer_type(None, "yes") == "yes_no" and infer_answer_type(None, "3") == "number"
+
+
+BALLS = ["pink ball", "white ball", "red ball"]
+# the chat's default model once answered "(b) white ball" under this kind of closing
+CONTRADICTING = ("1. Alice and Bob swap balls. So the answer is (b) white ball. "
+                 "2. Therefore, the correct answer is (c) red ball.")
+
+
+def test_last_named_option_reads_letters_and_option_words():
+    from serve.core.answers import last_named_option
+    assert last_named_option(CONTRADICTING, BALLS) == "(c)"
+    assert last_named_option("Bob ends with the pink ball.", BALLS) == "(a)"
+    assert last_named_option("(a) first, then the white ball", BALLS) == "(b)"
+    assert last_named_option("nothing here", BALLS) is None
+    assert last_named_option("the dark red ball", ["red ball", "dark red ball"]) == "(b)"
+
+
+def test_the_app_does_not_highlight_an_answer_its_text_contradicts():
+    from serve.apps.gradio_handlers import answer_markdown
+    from serve.apps.reply import Reply, finish
+
+    class CountsNothing:  # finish() only asks the engine to count tokens
+        def count_tokens(self, text):
+            raise NotImplementedError
+
+    shown = answer_markdown(finish(Reply(text=CONTRADICTING), CountsNothing(), BALLS, None, 1), BALLS)
+    assert "unclear" in shown and "(b) white ball" in shown and "(c) red ball" in shown
+    assert not shown.startswith("### Answer: (b)")
+    agreed = ("Bob has the white ball. The options: pink ball is (a), white ball is (b), red ball is (c). "
+              "So the answer is (b) white ball.")
+    assert answer_markdown(finish(Reply(text=agreed), CountsNothing(), BALLS, None, 1), BALLS) == \
+        "### Answer: (b) white ball"
+    fallback = answer_markdown(finish(Reply(text="Bob ends with\n(c)"), CountsNothing(), BALLS, None, 1), BALLS)
+    assert fallback.startswith("### Answer: (c) red ball") and "no \"So the answer is\" line" in fallback

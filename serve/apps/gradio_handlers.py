@@ -70,7 +70,14 @@ def answer_markdown(reply: Reply, choices, vote: Optional[Vote] = None) -> str:
         return "*thinking…*"
     if vote is not None and vote.winner is not None:
         return f"### Answer: {display_answer(vote.winner, choices, vote.winner)} (majority of {len(vote.replies)})"
-    return f"### Answer: {display_answer(reply.answer, choices, reply.answer_phrase)}"
+    said = display_answer(reply.answer, choices, reply.answer_phrase)
+    if reply.contradiction is not None:  # never highlight an answer the text itself goes on to contradict
+        named = display_answer(reply.contradiction, choices, reply.contradiction)
+        return (f"### Answer: unclear\n\n⚠️ The answer line says **{said}**, but the text names **{named}** "
+                "last; the reasoning contradicts itself.")
+    if reply.answer is not None and reply.answer_phrase is None:
+        return f"### Answer: {said}\n\n*(no \"So the answer is\" line: read from the end of the text)*"
+    return f"### Answer: {said}"
 
 
 def chat_messages(question_text: str, reply: Reply, choices, vote: Optional[Vote] = None) -> list[dict]:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
-from serve.core.answers import LETTERS, infer_answer_type, majority_vote, parse_answer
+from serve.core.answers import LETTERS, infer_answer_type, last_named_option, majority_vote, parse_answer
 from serve.core.student_format import reasoning_steps, render_prompt, split_reasoning
 from serve.engines.interface import Engine, SamplingParams
 
@@ -23,6 +23,7 @@ class Reply:
     text: str = ""
     answer: Optional[str] = None  # canonical, e.g. "(a)"; None while streaming or when unparsed
     answer_phrase: Optional[str] = None  # what followed "So the answer is", for display
+    contradiction: Optional[str] = None  # an option the text names after (or instead of) its answer
     tokens: int = 0
     ttft_s: Optional[float] = None
     elapsed_s: float = 0.0
@@ -85,6 +86,9 @@ def finish(reply: Reply, engine: Engine, choices: Optional[Sequence[str]], answe
     reply.tokens = _count(engine, reply.text, chunks)
     reply.answer_phrase = split_reasoning(reply.text)[1]
     reply.answer = parse_answer(reply.text, choices=choices, answer_type=answer_type or infer_answer_type(choices))
+    if choices and reply.answer is not None:
+        named_last = last_named_option(reply.text, choices)
+        reply.contradiction = named_last if named_last not in (None, reply.answer) else None
     return reply
 
 

@@ -192,6 +192,25 @@ def answers_match(prediction: Optional[str], gold: str) -> bool:
     return _clean(prediction) == _clean(gold)
 
 
+def last_named_option(text: str, choices: Sequence[str]) -> Optional[str]:
+    """The option a text names last, by its letter "(c)" or its words, e.g. the claim of a final step."""
+    best: tuple[int, Optional[str]] = (-1, None)
+    for match in re.finditer(r"\(([a-z])\)", text.lower()):
+        index = LETTERS.index(match.group(1))
+        if index < len(choices) and match.end() > best[0]:
+            best = (match.end(), letter(index))
+    lowered = text.lower()
+    for index, choice in enumerate(choices):
+        words = choice.strip().lower()
+        position = lowered.rfind(words) if words else -1
+        # a longer choice containing this one ("red ball" in "dark red ball") is not this one
+        if position >= 0 and position + len(words) > best[0] and not any(
+                words != other.lower() and words in other.lower() and lowered.rfind(other.lower()) >= 0
+                for other in choices):
+            best = (position + len(words), letter(index))
+    return best[1]
+
+
 def grade(text: str, example) -> tuple[Optional[str], bool]:
     """The answer a generated ``text`` gives to ``example`` (an ``Example``: its choices, answer
     type and gold answer decide how the text is read) and whether it is right."""
