@@ -4,6 +4,11 @@ Each question is asked twice per model, side by side in one run: straight throug
 the engine (what ``scotd chat`` and the Gradio app do) and as a streaming request
 to the OpenAI-compatible API on a local uvicorn server (what a client sees, HTTP
 and server-sent events included). Writes ``docs/bench_serve.json`` and ``.md``.
+
+``--concurrency N`` adds a load test (``serve.apps.load_test``): N concurrent clients with a
+mix of normal and hostile requests against the API on 127.0.0.1; every request must end
+complete, refused with a 4xx, or told to retry (429). Writes ``docs/bench/serve_load.json``
+and its section of ``docs/BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import statistics
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Iterator, Literal, Optional
 
 from serve.apps.reply import stream_reply
 from serve.core.config import option, parse_args, to_dict
@@ -24,6 +30,7 @@ from serve.core.paths import project_root
 from serve.core.student_format import student_messages
 from serve.engines.interface import Engine, SamplingParams
 
+LOAD_START, LOAD_END = "<!-- bench:serve-load:start -->", "<!-- bench:serve-load:end -->"
 QUESTIONS = [
     "Would a pear sink in water? Think step by step.",
     "It is 4/19/1969 today. What is the date one week ago from today in MM/DD/YYYY? Think step by step.",
@@ -41,6 +48,12 @@ class ServeBenchConfig:
     max_new_tokens: int = option(128, "tokens generated per question")
     questions: int = option(5, "questions asked per model (at most 5)")
     out: str = option("docs/bench_serve", "output path without extension (.json and .md are written)")
+    concurrency: int = option(0, "> 0: also a load test with this many concurrent clients against the API")
+    load_requests: int = option(96, "load test: requests in all (a fixed mix of normal and hostile ones)")
+    load_max_new_tokens: int = option(48, "load test: max_tokens of the normal requests")
+    max_queue: int = option(32, "load test: the server's wait queue (beyond it: 429)")
+    load_json: str = option("docs/bench/serve_load.json", "load test: where the JSON result goes")
+    markdown: str = option("docs/BENCHMARKS.md", "load test: markdown file whose serving-load section is rewritten")
 
 
 def _median(values: list[float]) -> Optional[float]:
@@ -58,26 +71,37 @@ def time_engine(engine: Engine, questions: list[str], sampling: SamplingParams) 
     return {"ttft_s": _median(ttft), "decode_tok_s": _median(speed), "tokens": _median(tokens)}
 
 
-def time_api(engine: Engine, model_id: str, questions: list[str], sampling: SamplingParams) -> dict:
-    import httpx
+@contextmanager
+def local_server(app) -> Iterator[str]:
+    """``app`` served by uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
     import uvicorn
 
-    from serve.apps.api import create_api
-
-    with_port = uvicorn.Config(create_api(engine, model_id), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(with_port)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the benchmark's uvicorn server did not start")
         time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    ttft, speed = [], []
     try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def time_api(engine: Engine, model_id: str, questions: list[str], sampling: SamplingParams) -> dict:
+    import httpx
+
+    from serve.apps.api import create_api
+
+    ttft, speed = [], []
+    with local_server(create_api(engine, model_id)) as url:
         for question in questions:
             body = {"model": model_id, "messages": student_messages(question), "temperature": 0,
                     "max_tokens": sampling.max_new_tokens, "stream": True}
             text, first, start = "", None, time.perf_counter()
-            with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=600) as r:
+            with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=600) as r:
                 for line in r.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
@@ -90,10 +114,31 @@ def time_api(engine: Engine, model_id: str, questions: list[str], sampling: Samp
             tokens = engine.count_tokens(text)
             ttft.append(first)
             speed.append((tokens - 1) / (elapsed - first) if first is not None and tokens > 1 else None)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     return {"ttft_s": _median(ttft), "decode_tok_s": _median(speed)}
+
+
+def rss_mb() -> Optional[float]:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> dict:
+    from serve.apps.api import create_api
+    from serve.apps.load_test import MIX, run_load
+
+    before = rss_mb()
+    with local_server(create_api(engine, model_id, max_queue=cfg.max_queue)) as url:
+        result = run_load(f"{url}/v1", model_id, clients=cfg.concurrency, requests=cfg.load_requests,
+                          max_tokens=cfg.load_max_new_tokens)
+    summary = result.summary()
+    summary.update(clients=cfg.concurrency, mix=MIX, max_queue=cfg.max_queue, rss_before_mb=before, rss_after_mb=rss_mb(),
+                   lost=[{"kind": o.kind, "status": o.status, "detail": o.detail} for o in result.unexpected()][:10])
+    return summary
 
 
 def run(cfg: ServeBenchConfig) -> dict:
@@ -111,9 +156,13 @@ def run(cfg: ServeBenchConfig) -> dict:
         list(stream_reply(engine, "Warm up.", None, SamplingParams(max_new_tokens=4)))
         label = model_label(model_dir)
         print(f"[scotd bench serve] timing {label} ({engine.backend})", file=sys.stderr, flush=True)
-        rows.append({"model": label, "backend": engine.backend, "load_s": load_s,
-                     "engine": time_engine(engine, questions, sampling),
-                     "api": time_api(engine, "bench", questions, sampling)})
+        row = {"model": label, "backend": engine.backend, "load_s": load_s,
+               "engine": time_engine(engine, questions, sampling), "api": time_api(engine, "bench", questions, sampling)}
+        if cfg.concurrency > 0:
+            print(f"[scotd bench serve] load test: {cfg.concurrency} clients, {cfg.load_requests} requests",
+                  file=sys.stderr, flush=True)
+            row["load"] = load(engine, "bench", cfg)
+        rows.append(row)
         engine.close()
     return {"config": to_dict(cfg), "machine": {"cpu": platform.processor() or platform.machine(),
                                                 "python": platform.python_version()},
@@ -134,10 +183,40 @@ def markdown(result: dict) -> str:
             + "\n".join(lines) + "\n")
 
 
+def load_markdown(result: dict) -> str:
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    lines = ["### Serving under load (`scotd bench serve --concurrency N`)", "",
+             "Concurrent clients against the OpenAI-compatible API on 127.0.0.1 (one generation slot), with a fixed "
+             "mix of normal requests (streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown role, "
+             "temperature -1, a 100k-character message). Every request must end complete, with a 4xx, or with a "
+             "429; `unexpected` counts the rest (5xx, dropped, hung). Command: `scotd bench serve "
+             f"--concurrency {result['config']['concurrency']} --load_requests {result['config']['load_requests']}`.",
+             "", "| model | clients | requests | complete | 4xx | 429 | unexpected | TTFT p50 s | TTFT p99 s "
+             "| tokens/s | RSS before → after MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in result["results"]:
+        if "load" not in row:
+            continue
+        load, counts = row["load"], row["load"]["outcomes"]
+        refused = sum(n for status, n in counts.items() if status.startswith("4") and status != "429")
+        lines.append(f"| {row['model']} | {load['clients']} | {load['requests']} | {counts.get('complete', 0)} | "
+                     f"{refused} | {counts.get('429', 0)} | {load['unexpected']} | {fmt(load['ttft_p50_s'], '.2f')} | "
+                     f"{fmt(load['ttft_p99_s'], '.2f')} | {fmt(load['tokens_per_s'], '.1f')} | "
+                     f"{fmt(load['rss_before_mb'], '.0f')} → {fmt(load['rss_after_mb'], '.0f')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     cfg = parse_args(ServeBenchConfig, argv, prog="scotd bench serve",
-                     description="Time to first token and decode tok/s as served (engine and HTTP API).")
+                     description="Time to first token and decode tok/s as served (engine and HTTP API); "
+                                 "--concurrency N adds a load test.")
     result = run(cfg)
+    if cfg.concurrency > 0:
+        from serve.cli.bench import write_results
+
+        root = project_root()
+        resolve = lambda path: Path(path) if Path(path).is_absolute() else root / path  # noqa: E731
+        write_results(resolve(cfg.load_json), result, resolve(cfg.markdown), LOAD_START, LOAD_END, load_markdown(result))
+        print(load_markdown(result))
     out = Path(cfg.out) if Path(cfg.out).is_absolute() else project_root() / cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
