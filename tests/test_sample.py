@@ -130,6 +130,12 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "unknown option '--sampling.nn'" in capsys.readouterr().err
     assert scotd(["sample", "--data.source", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "none.jsonl' not found" in capsys.readouterr().err
+    # out-of-range sampling values stop before any question is loaded (the checks of SamplingParams)
+    for flag, value, rule in (("temperature", "-1", ">= 0"), ("top_p", "1.5", "in (0, 1]"), ("n", "0", ">= 1"),
+                              ("max_new_tokens", "0", ">= 1"), ("top_k", "-2", ">= 0")):
+        assert scotd(["sample", f"--sampling.{flag}", value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"scotd sample: error: sampling.{flag} must be {rule}, got ") and len(err.splitlines()) == 1
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "--sampling.n" in capsys.readouterr().out
