@@ -27,7 +27,8 @@ from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
-from serve.store.export_folder import DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, export_folder_name
+from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, export_folder_name,
+                                      gguf_folder_name)
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
@@ -45,8 +46,11 @@ class ExportConfig:
     """Export a Hugging Face causal LM to ONNX, quantize it, and gate it against PyTorch fp32."""
     model: str = option("smollm2-135m-instruct", "model folder or registry name", aliases=("--in",))
     out: str = option("", "output folder (default: models/NAME/onnx-PRECISION, or <model_dir>-onnx-PRECISION)")
-    precision: Literal["int8", "fp32", "int4"] = option("int8", "weights: int8 (default), fp32 (reference), "
-                                                                 "int4 (smallest, accuracy-gated)")
+    format: Literal["onnx", "gguf"] = option("onnx", "onnx: for scotd's engines (ONNX Runtime); gguf: for llama.cpp, "
+                                                     "Ollama, LM Studio (llama.cpp's converter; an Ollama Modelfile beside it)")
+    precision: Literal["int8", "fp32", "int4", "f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k"] = option(
+        "int8", "onnx: int8 (default), fp32 (reference), int4 (smallest, accuracy-gated); gguf: q8_0 (= int8), f32 "
+                "(= fp32), f16, bf16, and with llama-cpp-python installed q4_k_m, q5_k_m, q6_k")
     backend: Literal["auto", "genai", "optimum"] = option("auto", "exporter; auto picks genai when it supports "
                                                                   "the architecture, else optimum")
     fallback: bool = option(True, "let --backend auto fall back to optimum for architectures genai lacks")
@@ -110,11 +114,27 @@ def choose_backend(cfg: ExportConfig, architecture: str) -> str:
                     f"{', '.join(sorted(_backend('optimum').supported_architectures()))}")
 
 
-def default_out(model: str, model_dir: Path, precision: str) -> Path:
+ONNX_PRECISIONS = ("int8", "fp32", "int4")
+GGUF_ALIASES = {"int8": "q8_0", "fp32": "f32"}  # the ONNX names, for users who type them with --format gguf
+
+
+def check_precision(cfg: ExportConfig) -> None:
+    """Each format takes its own precision names (llama.cpp's for GGUF); say which when they are mixed."""
+    if cfg.format == "gguf":
+        cfg.precision = GGUF_ALIASES.get(cfg.precision, cfg.precision)
+        if cfg.precision == "int4":
+            raise UserError("--format gguf has no 'int4'; llama.cpp's 4-bit type is --precision q4_k_m")
+    elif cfg.precision not in ONNX_PRECISIONS:
+        raise UserError(f"--precision {cfg.precision} is a GGUF type; pass --format gguf, or one of "
+                        f"{', '.join(ONNX_PRECISIONS)} for ONNX")
+
+
+def default_out(model: str, model_dir: Path, precision: str, fmt: str = "onnx") -> Path:
+    folder = gguf_folder_name(precision) if fmt == "gguf" else export_folder_name(precision)
     registry = load_registry()
     if model in registry:
-        return registry[model].folder / export_folder_name(precision)
-    return model_dir.parent / f"{model_dir.name}-onnx-{precision}"
+        return registry[model].folder / folder
+    return model_dir.parent / f"{model_dir.name}-{folder}"
 
 
 def folder_mb(folder: Path, pattern: str = "*") -> float:
@@ -124,16 +144,22 @@ def folder_mb(folder: Path, pattern: str = "*") -> float:
 # --------------------------------------------------------------------------- recipe
 
 def run(cfg: ExportConfig) -> Path:
+    check_precision(cfg)
     model_dir = resolve_model_dir(cfg.model)
     config = check_model_folder(model_dir)
     architecture = config["architectures"][0]
-    backend = choose_backend(cfg, architecture)
-    _log(f"{architecture} -> backend '{backend}'" + (" (picked by --backend auto)" if cfg.backend == "auto" else ""))
-    out = Path(cfg.out) if cfg.out else default_out(cfg.model, model_dir, cfg.precision)
+    backend = choose_backend(cfg, architecture) if cfg.format == "onnx" else "llama.cpp"
+    out = Path(cfg.out) if cfg.out else default_out(cfg.model, model_dir, cfg.precision, cfg.format)
     if out.exists() and any(out.iterdir()):
         if not cfg.force:
             raise UserError(f"'{out}' already exists; pass --force true to replace it, or --out another folder")
         shutil.rmtree(out)
+    if cfg.format == "gguf":
+        from export import gguf_export
+
+        out.mkdir(parents=True, exist_ok=True)
+        return gguf_export.run(cfg, model_dir, architecture, out)
+    _log(f"{architecture} -> backend '{backend}'" + (" (picked by --backend auto)" if cfg.backend == "auto" else ""))
     out.mkdir(parents=True, exist_ok=True)
 
     _log(f"building {cfg.precision} ONNX model into {out} (log: {out / 'build.log'})")

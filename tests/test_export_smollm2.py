@@ -26,3 +26,21 @@ def test_smollm2_fp32_export_matches_pytorch_and_answers(smollm2_dir, tmp_path):
     text = "".join(engine.stream([{"role": "user", "content": "What is the capital of France?"}],
                                  SamplingParams(max_new_tokens=16)))
     assert "Paris" in text
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_q8_0_with_an_ollama_modelfile(smollm2_dir, tmp_path):
+    from gguf import GGUFReader
+
+    out = run_export(build(ExportConfig, {"model": str(smollm2_dir), "format": "gguf", "precision": "q8_0",
+                                          "out": str(tmp_path / "gguf-q8_0"), "parity": {"prompts": 4, "tokens": 24}}))
+    report = json.loads((out / "gguf_report.json").read_text())
+    reader = GGUFReader(out / report["file"])
+    assert reader.fields["general.architecture"].contents() == "llama"
+    assert len(reader.fields["tokenizer.ggml.tokens"].contents()) == 49152
+    assert {t.tensor_type.name for t in reader.tensors if t.name.endswith("attn_q.weight")} == {"Q8_0"}
+    assert 120 < report["size_mb"]["export"] < 160  # 8.5 bits per weight of 135M, about a quarter of fp32
+    modelfile = (out / "Modelfile").read_text()
+    assert "<|im_start|>assistant" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    parity = report["gates"]["parity"]
+    assert report["passed"] and (isinstance(parity, str) and parity.startswith("skipped") or parity["passed"])

@@ -75,3 +75,32 @@ def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
     model.generation_config = GenerationConfig(bos_token_id=bos, eos_token_id=eos, pad_token_id=eos)
     model.save_pretrained(out_dir, safe_serialization=True)
     return out_dir
+
+
+def build_tiny_spm_llama(out_dir: Path, seed: int = 0) -> Path:
+    """A tiny random Llama with a SentencePiece tokenizer (``tokenizer.model`` kept beside the fast one).
+
+    llama.cpp's converter recognises a BPE tokenizer by hashing how it splits a fixed text, so a
+    BPE vocabulary trained here is unknown to it; a SentencePiece model is read directly. This is
+    the tiny Llama that GGUF export tests use."""
+    import sentencepiece
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig, LlamaTokenizer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus = out_dir / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS * 8))
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(out_dir / "tokenizer"), vocab_size=400, model_type="bpe",
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0, byte_fallback=True, minloglevel=2)
+    corpus.unlink()
+    (out_dir / "tokenizer.vocab").unlink()
+    tokenizer = LlamaTokenizer.from_pretrained(out_dir)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(out_dir)
+    torch.manual_seed(seed)
+    config = _config("llama", len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir

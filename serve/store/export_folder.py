@@ -11,11 +11,17 @@ from pathlib import Path
 REPORT_FILE = "export_report.json"
 FAILED_REPORT_FILE = "export_report.FAILED.json"
 DEFAULT_PRECISION = "int8"
+GGUF_REPORT_FILE = "gguf_report.json"  # not REPORT_FILE: a GGUF folder is for llama.cpp/Ollama, not the serve engines
 
 
 def export_folder_name(precision: str) -> str:
     """``onnx-int8``: the folder an export of that precision gets beside a model's ``hf/``."""
     return f"onnx-{precision}"
+
+
+def gguf_folder_name(precision: str) -> str:
+    """``gguf-q8_0``: where a GGUF export of that precision goes beside a model's ``hf/``."""
+    return f"gguf-{precision}"
 
 
 DEFAULT_EXPORT = export_folder_name(DEFAULT_PRECISION)

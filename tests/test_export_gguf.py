@@ -1,0 +1,67 @@
+"""GGUF export through llama.cpp's own converter (vendored in the llama-cpp-python sdist)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from export.export_model import ExportConfig, run
+from serve.core.config import build
+from serve.core.errors import UserError
+from tiny_models import build_tiny_spm_llama
+
+
+@pytest.fixture(scope="module")
+def spm_llama(tmp_path_factory):
+    return build_tiny_spm_llama(tmp_path_factory.mktemp("tiny-spm-llama"))
+
+
+def export(model, out, **values):
+    return run(build(ExportConfig, {"model": str(model), "format": "gguf", "out": str(out), **values}))
+
+
+def read_gguf(path):
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+    fields = {name: field.contents() for name, field in reader.fields.items()
+              if name in ("general.architecture", "tokenizer.ggml.tokens", "tokenizer.chat_template")}
+    return fields, {tensor.name: tensor.tensor_type.name for tensor in reader.tensors}
+
+
+@pytest.mark.parametrize("precision, weight_type", [("int8", "Q8_0"), ("f32", "F32"), ("f16", "F16")])
+def test_gguf_file_modelfile_and_report(spm_llama, tmp_path, precision, weight_type):
+    out = export(spm_llama, tmp_path / precision, precision=precision)
+    report = json.loads((out / "gguf_report.json").read_text())
+    gguf = out / report["file"]
+    fields, tensors = read_gguf(gguf)
+    assert fields["general.architecture"] == "llama" and len(fields["tokenizer.ggml.tokens"]) == 400
+    assert "<|im_start|>" in fields["tokenizer.chat_template"]
+    assert tensors["blk.0.attn_q.weight"] == weight_type and tensors["blk.1.ffn_down.weight"] == weight_type
+    assert len([n for n in tensors if n.startswith("blk.")]) == 2 * 9  # two layers of attention + MLP + norms
+    modelfile = (out / "Modelfile").read_text()
+    assert f"FROM ./{gguf.name}" in modelfile and "<|im_start|>assistant" in modelfile
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert report["precision"] == ("q8_0" if precision == "int8" else precision) and report["passed"] is True
+    assert "GGUF" in (out / "README.md").read_text()
+
+
+def test_gguf_precision_names_and_the_quantizer_are_checked(spm_llama, tmp_path):
+    with pytest.raises(UserError, match="q4_k_m"):
+        export(spm_llama, tmp_path / "a", precision="int4")
+    with pytest.raises(UserError, match="is a GGUF type; pass --format gguf"):
+        run(build(ExportConfig, {"model": str(spm_llama), "precision": "q8_0", "out": str(tmp_path / "b")}))
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        with pytest.raises(UserError, match="needs llama.cpp's quantizer.*llama-cpp-python"):
+            export(spm_llama, tmp_path / "c", precision="q4_k_m")
+        assert not any((tmp_path / "c").glob("*.gguf*"))  # refused before converting anything
+
+
+def test_gguf_parity_with_pytorch_through_llama_cpp(spm_llama, tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: the GGUF parity gate cannot run")
+    out = export(spm_llama, tmp_path / "f32", precision="f32")
+    parity = json.loads((out / "gguf_report.json").read_text())["gates"]["parity"]
+    assert parity["passed"] and parity["exact"], parity
