@@ -1,8 +1,8 @@
 """Backend ``genai``: onnxruntime-genai's model builder (fused decoder, its own KV-cache loop).
 
-The builder runs as a subprocess (``python -m onnxruntime_genai.models.builder``) so
-its peak memory and its many log lines stay out of the scotd process; the log is
-kept next to the export.
+The builder runs as a subprocess (``python -m export.genai_worker``, which translates the
+transformers-5 config the builder loads: ``export.hf_translate``) so its peak memory and its
+many log lines stay out of the scotd process; the log is kept next to the export.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def build(source: Path, out: Path, precision: str, block_size: int = 32, accurac
     options = builder_options(precision, block_size, accuracy_level)
     log = out / "build.log"
     with tempfile.TemporaryDirectory(prefix="scotd-genai-") as scratch:
-        command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(out),
+        command = [sys.executable, "-m", "export.genai_worker", "-i", str(source), "-o", str(out),
                    "-p", precision, "-e", "cpu", "-c", scratch]
         if options:
             command += ["--extra_options", *options]

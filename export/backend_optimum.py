@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from export.hf_translate import for_transformers4, tokenizer_for_transformers4
 from export.optimum_venv import ensure_venv, installed_versions
 from serve.core.errors import UserError
 
@@ -29,28 +30,6 @@ def supported_architectures() -> set[str]:
     return set(ARCHITECTURES)
 
 
-def translate_config(config: dict) -> dict:
-    """A transformers-5 config.json as transformers 4.x expects it."""
-    config = dict(config)
-    rope = config.pop("rope_parameters", None)
-    if isinstance(rope, dict):
-        if "rope_theta" in rope:
-            config["rope_theta"] = rope["rope_theta"]
-        if rope.get("rope_type", "default") != "default":
-            config["rope_scaling"] = {k: v for k, v in rope.items() if k != "rope_theta"}
-    if "dtype" in config and "torch_dtype" not in config:
-        config["torch_dtype"] = config["dtype"]
-    return config
-
-
-def translate_tokenizer_config(config: dict) -> dict:
-    config = dict(config)
-    if config.get("tokenizer_class") in (None, "TokenizersBackend"):
-        config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config.pop("backend", None)
-    return config
-
-
 def translate_folder(source: Path, dest: Path) -> None:
     """Link weights and copy everything else, rewriting the two files 4.x misreads."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -58,9 +37,9 @@ def translate_folder(source: Path, dest: Path) -> None:
         if not path.is_file():
             continue
         if path.name == "config.json":
-            (dest / path.name).write_text(json.dumps(translate_config(json.loads(path.read_text())), indent=2))
+            (dest / path.name).write_text(json.dumps(for_transformers4(json.loads(path.read_text())), indent=2))
         elif path.name == "tokenizer_config.json":
-            data = translate_tokenizer_config(json.loads(path.read_text()))
+            data = tokenizer_for_transformers4(json.loads(path.read_text()))
             (dest / path.name).write_text(json.dumps(data, indent=2))
         elif path.suffix == ".safetensors":
             os.symlink(path.resolve(), dest / path.name)

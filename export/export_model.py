@@ -109,9 +109,10 @@ def choose_backend(cfg: ExportConfig, architecture: str) -> str:
             return "optimum"
         raise UserError(f"the genai builder does not support {architecture} and the optimum fallback is disabled; "
                         "pass --fallback true (or --backend optimum) to export it with optimum-onnx")
-    raise UserError(f"no export backend supports {architecture}; genai supports "
+    raise UserError(f"no ONNX export backend supports {architecture}; genai supports "
                     f"{', '.join(sorted(_backend('genai').supported_architectures()))}; optimum supports "
-                    f"{', '.join(sorted(_backend('optimum').supported_architectures()))}")
+                    f"{', '.join(sorted(_backend('optimum').supported_architectures()))}; for llama.cpp-based "
+                    "runtimes try --format gguf (llama.cpp's converter knows more families)")
 
 
 ONNX_PRECISIONS = ("int8", "fp32", "int4")

@@ -6,22 +6,10 @@ import json
 
 import pytest
 
-from export.backend_optimum import translate_config, translate_tokenizer_config
 from export.export_model import ExportConfig, run as run_export
 from export_fixtures import lively_model
 from serve.core.config import build
 from serve.engines.interface import SamplingParams, load_engine
-
-
-def test_translation_for_transformers_4_keeps_rope_theta_and_tokenizer_class():
-    config = translate_config({"rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"},
-                               "dtype": "float32", "model_type": "llama"})
-    assert config["rope_theta"] == 100000.0 and "rope_parameters" not in config and "rope_scaling" not in config
-    assert config["torch_dtype"] == "float32"
-    scaled = translate_config({"rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3", "factor": 8.0}})
-    assert scaled["rope_scaling"] == {"rope_type": "llama3", "factor": 8.0} and scaled["rope_theta"] == 5e5
-    tokenizer = translate_tokenizer_config({"tokenizer_class": "TokenizersBackend", "backend": "tokenizers"})
-    assert tokenizer == {"tokenizer_class": "PreTrainedTokenizerFast"}
 
 
 @pytest.mark.slow

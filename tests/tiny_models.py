@@ -57,10 +57,27 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int):
         "opt": dict(hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4,
                     max_position_embeddings=512, word_embed_proj_dim=64),
         "gpt2": dict(n_embd=64, n_layer=2, n_head=4, n_positions=512),
+        # the families' quirks kept: Llama 3 rope scaling, Qwen3's q/k norms, Gemma 3's sliding + full
+        # attention with a rope per attention type, Phi-3's fused projections, Mistral's sliding window
+        "llama3": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                       tie_word_embeddings=True, rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0,
+                       "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                       "original_max_position_embeddings": 128}),
+        "qwen3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, head_dim=16, max_position_embeddings=512, tie_word_embeddings=True),
+        "gemma3_text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                            num_key_value_heads=1, head_dim=16, max_position_embeddings=512, sliding_window=32,
+                            layer_types=["sliding_attention", "full_attention"], query_pre_attn_scalar=16),
+        "phi3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=4, max_position_embeddings=512, original_max_position_embeddings=512),
+        "mistral": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, max_position_embeddings=512, sliding_window=4096),  # Mistral-7B's window
     }
     if arch not in specs:
         raise ValueError(f"no tiny config for '{arch}'; known: {', '.join(specs)}")
-    return AutoConfig.for_model(arch, **common, **specs[arch])
+    spec = dict(specs[arch])
+    return AutoConfig.for_model(spec.pop("model_type", arch), **common, **spec)
 
 
 def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
