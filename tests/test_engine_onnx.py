@@ -111,3 +111,18 @@ def test_render_chat_supports_raise_exception_and_special_tokens():
 
     with pytest.raises(UserError, match="user first"):
         render_chat(template, [{"role": "assistant", "content": "hi"}])
+
+
+def test_n_samples_of_one_prompt_decode_as_one_seeded_batch(engine):
+    prompt = engine.apply_chat_template([{"role": "user", "content": "How many legs do two dogs have?"}])
+    ids = engine.encode(prompt)
+    hot = SamplingParams(n=4, max_new_tokens=16, temperature=1.5, seed=11)
+    rows = engine.decoder.sample_batch(ids, hot, 16, engine.eos_ids)
+    assert len(rows) == 4 and all(len(row) <= 16 for row in rows) and len({tuple(r) for r in rows}) > 1
+    assert engine.decoder.sample_batch(ids, hot, 16, engine.eos_ids) == rows  # same seed, same batch
+    texts = engine.generate([prompt], hot)[0]
+    assert texts == [engine.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
+    # genai's own greedy in a batch gives each row the single-stream greedy tokens
+    greedy_rows = engine.decoder.sample_batch(ids, SamplingParams(n=3, max_new_tokens=16), 16, engine.eos_ids)
+    single = list(engine.token_ids(ids, SamplingParams(max_new_tokens=16)))
+    assert greedy_rows == [single] * 3

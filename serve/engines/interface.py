@@ -63,6 +63,11 @@ class SamplingParams:
 VOTE_TEMPERATURE = 0.7  # the self-consistency paper's temperature for sampled reasoning paths
 
 
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
+
 class StopStringFilter:
     """Streams text while holding back any tail that could be the start of a stop string."""
 

@@ -25,7 +25,7 @@ import numpy as np
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
-from serve.engines.interface import Engine, SamplingParams, StopStringFilter
+from serve.engines.interface import Engine, SamplingParams, StopStringFilter, cut_at_stop
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -88,6 +88,35 @@ class GenaiDecoder:
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
             raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
         self.context_length = int(_read_json(model_dir / "genai_config.json")["model"].get("context_length", 2048))
+
+    def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
+                     eos_ids: set[int]) -> list[list[int]]:
+        """``sampling.n`` sequences for one prompt decoded as one batch: each step reads the weights
+        once for all n rows. genai's own sampler picks the tokens (seeded by ``sampling.seed``), since
+        a batched Generator takes no tokens from outside after the prompt."""
+        n = sampling.n
+        params = self.og.GeneratorParams(self.model)
+        options = dict(max_length=min(self.context_length, len(prompt_ids) + budget), batch_size=n,
+                       do_sample=not sampling.greedy)
+        if not sampling.greedy:
+            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or 0)
+            if sampling.seed is not None:
+                options["random_seed"] = int(sampling.seed)
+        params.set_search_options(**options)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray([list(prompt_ids)] * n, dtype=np.int32))
+        rows: list[list[int]] = [[] for _ in range(n)]
+        finished = [False] * n
+        while not generator.is_done() and not all(finished):
+            generator.generate_next_token()
+            for row, token in enumerate(generator.get_next_tokens()):
+                if finished[row]:
+                    continue
+                if int(token) in eos_ids or len(rows[row]) >= budget:
+                    finished[row] = True
+                else:
+                    rows[row].append(int(token))
+        return rows
 
     def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
         """Yield next-token logits; the caller ``send``s back the chosen token."""
@@ -228,6 +257,23 @@ class OnnxEngine(Engine):
             if produced + 1 < budget:
                 logits = steps.send(token)
         steps.close()
+
+    def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
+        """``sampling.n`` completions per prompt. A genai folder samples the n of one prompt as one
+        batch; greedy decoding computes one sequence (n greedy ones are the same)."""
+        if sampling.n == 1 or not hasattr(self.decoder, "sample_batch"):
+            return super().generate(prompts, sampling)
+        results = []
+        for prompt in prompts:
+            if sampling.greedy:
+                results.append(["".join(self.stream_prompt(prompt, sampling))] * sampling.n)
+                continue
+            ids = self.encode(prompt)
+            budget = min(sampling.max_new_tokens, self.decoder.context_length - len(ids))
+            rows = self.decoder.sample_batch(ids, sampling, budget, self.eos_ids) if budget > 0 else [[]] * sampling.n
+            results.append([cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop)
+                            for row in rows])
+        return results
 
     def stream_prompt(self, prompt: str, sampling: SamplingParams) -> Iterator[str]:
         stops = StopStringFilter(sampling.stop)

@@ -21,7 +21,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria,
 
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
-from serve.engines.interface import Engine, SamplingParams, StopStringFilter
+from serve.engines.interface import Engine, SamplingParams, StopStringFilter, cut_at_stop
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -49,11 +49,6 @@ class _CancelFlag(StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs) -> bool:
         return self.event.is_set()
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    cuts = [text.find(s) for s in stop if s and s in text]
-    return text[: min(cuts)] if cuts else text
 
 
 class TorchEngine(Engine):
