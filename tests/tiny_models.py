@@ -67,7 +67,7 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int):
         "qwen3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                       num_key_value_heads=2, head_dim=16, max_position_embeddings=512, tie_word_embeddings=True),
         "gemma3_text": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                            num_key_value_heads=1, head_dim=16, max_position_embeddings=512, sliding_window=32,
+                            num_key_value_heads=1, head_dim=16, max_position_embeddings=512, sliding_window=256,
                             layer_types=["sliding_attention", "full_attention"], query_pre_attn_scalar=16),
         "phi3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                      num_key_value_heads=4, max_position_embeddings=512, original_max_position_embeddings=512),

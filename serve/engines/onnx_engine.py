@@ -87,7 +87,13 @@ class GenaiDecoder:
             self.model = og.Model(str(model_dir))
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
             raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
-        self.context_length = int(_read_json(model_dir / "genai_config.json")["model"].get("context_length", 2048))
+        model = _read_json(model_dir / "genai_config.json")["model"]
+        self.context_length = int(model.get("context_length", 2048))
+        # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
+        self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
+
+    def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
+        return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
 
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
                      eos_ids: set[int]) -> list[list[int]]:
@@ -96,7 +102,7 @@ class GenaiDecoder:
         a batched Generator takes no tokens from outside after the prompt."""
         n = sampling.n
         params = self.og.GeneratorParams(self.model)
-        options = dict(max_length=min(self.context_length, len(prompt_ids) + budget), batch_size=n,
+        options = dict(max_length=self._max_length(len(prompt_ids), budget), batch_size=n,
                        do_sample=not sampling.greedy)
         if not sampling.greedy:
             options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or 0)
@@ -121,8 +127,7 @@ class GenaiDecoder:
     def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
         """Yield next-token logits; the caller ``send``s back the chosen token."""
         params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=min(self.context_length, len(prompt_ids) + max_new_tokens),
-                                  do_sample=False)
+        params.set_search_options(max_length=self._max_length(len(prompt_ids), max_new_tokens), do_sample=False)
         generator = self.og.Generator(self.model, params)
         generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
         while True:
