@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -99,10 +100,14 @@ class Choice:
                     self.timed_out = True
                     return
 
+    @functools.cached_property
+    def tokens(self) -> int:
+        """Tokens generated; read once the reply is done (usage and the finish reason share it)."""
+        return self.engine.count_tokens(self.text)
+
     @property
     def finish_reason(self) -> str:
-        long = self.timed_out or self.engine.count_tokens(self.text) >= self.sampling.max_new_tokens
-        return "length" if long else "stop"
+        return "length" if self.timed_out or self.tokens >= self.sampling.max_new_tokens else "stop"
 
 
 class Slots:
@@ -240,7 +245,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                 "total_tokens": prompt_tokens + completion_tokens}
 
     @app.post("/v1/chat/completions")
-    def chat_completions(request: ChatRequest, http_request: Request):
+    def chat_completions(request: ChatRequest):
         prompt, sampling, prompt_tokens = prepare(request)
         base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model_id}
         if request.stream:
@@ -258,7 +263,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
         choices = [{"index": i, "message": message(reply.text, split(request)),
                     "finish_reason": reply.finish_reason, "logprobs": None} for i, reply in enumerate(replies)]
-        completion_tokens = sum(engine.count_tokens(reply.text) for reply in replies)
+        completion_tokens = sum(reply.tokens for reply in replies)
         return dict(base, object="chat.completion", choices=choices, usage=usage(prompt_tokens, completion_tokens))
 
     async def stream_events(request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,
@@ -279,7 +284,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                             yield _chunk(base, index, delta(field, text))
                 for field, text in (fields.flush() if fields else []):
                     yield _chunk(base, index, delta(field, text))
-                completion_tokens += engine.count_tokens(reply.text)
+                completion_tokens += reply.tokens
                 yield _chunk(base, index, {}, reply.finish_reason)
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
             yield f"data: {json.dumps({'error': {'message': f'generation failed: {exc}', 'type': 'server_error'}})}\n\n"

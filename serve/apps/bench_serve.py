@@ -169,22 +169,24 @@ def run(cfg: ServeBenchConfig) -> dict:
             "questions": questions, "results": rows}
 
 
+def _fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def markdown(result: dict) -> str:
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)
     lines = ["| model | backend | load s | TTFT s (engine) | decode tok/s (engine) | TTFT s (HTTP API) "
              "| decode tok/s (HTTP API) | tokens/reply |", "|---|---|---|---|---|---|---|---|"]
     for row in result["results"]:
         e, a = row["engine"], row["api"]
-        lines.append(f"| {row['model']} | {row['backend']} | {row['load_s']:.1f} | {fmt(e['ttft_s'], '.3f')} | "
-                     f"{fmt(e['decode_tok_s'], '.1f')} | {fmt(a['ttft_s'], '.3f')} | {fmt(a['decode_tok_s'], '.1f')} "
-                     f"| {fmt(e['tokens'], '.0f')} |")
+        lines.append(f"| {row['model']} | {row['backend']} | {row['load_s']:.1f} | {_fmt(e['ttft_s'], '.3f')} | "
+                     f"{_fmt(e['decode_tok_s'], '.1f')} | {_fmt(a['ttft_s'], '.3f')} | {_fmt(a['decode_tok_s'], '.1f')} "
+                     f"| {_fmt(e['tokens'], '.0f')} |")
     return ("Medians over the questions in bench_serve.json; greedy, up to "
             f"{result['config']['max_new_tokens']} new tokens; engine and API timed in the same run.\n\n"
             + "\n".join(lines) + "\n")
 
 
 def load_markdown(result: dict) -> str:
-    fmt = lambda v, spec: "-" if v is None else format(v, spec)
     lines = ["### Serving under load (`scotd bench serve --concurrency N`)", "",
              "Concurrent clients against the OpenAI-compatible API on 127.0.0.1 (one generation slot), with a fixed "
              "mix of normal requests (streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown role, "
@@ -199,9 +201,9 @@ def load_markdown(result: dict) -> str:
         load, counts = row["load"], row["load"]["outcomes"]
         refused = sum(n for status, n in counts.items() if status.startswith("4") and status != "429")
         lines.append(f"| {row['model']} | {load['clients']} | {load['requests']} | {counts.get('complete', 0)} | "
-                     f"{refused} | {counts.get('429', 0)} | {load['unexpected']} | {fmt(load['ttft_p50_s'], '.2f')} | "
-                     f"{fmt(load['ttft_p99_s'], '.2f')} | {fmt(load['tokens_per_s'], '.1f')} | "
-                     f"{fmt(load['rss_before_mb'], '.0f')} → {fmt(load['rss_after_mb'], '.0f')} |")
+                     f"{refused} | {counts.get('429', 0)} | {load['unexpected']} | {_fmt(load['ttft_p50_s'], '.2f')} | "
+                     f"{_fmt(load['ttft_p99_s'], '.2f')} | {_fmt(load['tokens_per_s'], '.1f')} | "
+                     f"{_fmt(load['rss_before_mb'], '.0f')} → {_fmt(load['rss_after_mb'], '.0f')} |")
     return "\n".join(lines) + "\n"
 
 

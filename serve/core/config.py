@@ -178,6 +178,13 @@ def _check_sections(cls: type, values: dict[str, Any], prefix: str, source: str)
                 _check_sections(tp, value, f"{prefix}{f.name}.", source)
 
 
+def _plain_values(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` as plain JSON types (Paths as strings), every section checked to be a mapping."""
+    values = json.loads(json.dumps(values, default=str))
+    _check_sections(cls, values, "", source)
+    return values
+
+
 def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
     def make(section_cls: type, node: Namespace) -> Any:
         kwargs = {}
@@ -190,21 +197,14 @@ def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
             raise ConfigError(f"{exc}{' (in ' + source + ')' if source else ''}") from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{section_cls.__name__}{' in ' + source if source else ''}: {exc}") from None
-    for key in _keys(cls):
-        if ns.get(key.dotted) is None and key.field.default is dataclasses.MISSING \
-                and key.field.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"missing required config key '{key.dotted}'"
-                              f"{' in ' + source if source else ''} ({_expected(key.type)}): "
-                              f"{key.field.metadata.get('help', '')}".rstrip(": "))
-    return make(cls, ns)
+    return make(cls, ns)  # required keys: jsonargparse has already refused a parse that lacks one
 
 
 # --------------------------------------------------------------------------- building
 
 def build(cls: type, values: dict[str, Any], source: str = "") -> Any:
     """Instantiate dataclass ``cls`` from a nested mapping, strictly."""
-    values = json.loads(json.dumps(values, default=str))
-    _check_sections(cls, values, "", source)
+    values = _plain_values(cls, values, source)
     try:
         ns = _parser(cls).parse_object(values)
     except ArgumentError as exc:
@@ -348,9 +348,7 @@ def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", descripti
         sys.stdout.write(format_help(cls, prog, description))
         raise SystemExit(0)
     config, flags = _split_argv(cls, argv, prog)
-    values = read_yaml(config) if config is not None else {}
-    values = json.loads(json.dumps(values, default=str))
-    _check_sections(cls, values, "", config or "")
+    values = _plain_values(cls, read_yaml(config) if config is not None else {}, config or "")
     from_flags = set(flags[::2])
     try:
         # one parse, the recipe first: jsonargparse layers the flags over it and checks required keys once

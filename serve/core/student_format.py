@@ -70,25 +70,29 @@ def strip_final_answer(rationale: str) -> str:
     return text[: cut.start()].rstrip() if cut else text
 
 
+_CUE = re.compile(r"(?:so )?the answer is", re.IGNORECASE)
+_CUE_LONGEST = len("so the answer is")
+
+
+def _last_cue(text: str) -> Optional[re.Match]:
+    """The last "(So) the answer is" in ``text``: where the reasoning ends and the answer begins."""
+    match = None
+    for match in _CUE.finditer(text):
+        pass
+    return match
+
+
 def split_reasoning(text: str) -> tuple[str, Optional[str]]:
     """Split generated text into (reasoning, final-answer phrase or None) for display."""
-    match = None
-    for match in re.finditer(r"(?:so )?the answer is\s*", text, re.IGNORECASE):
-        pass
+    match = _last_cue(text)
     if match is None:
         return text.strip(), None
     return text[: match.start()].strip(), (answer_span(text) or text[match.end():]).strip().rstrip(".") or None
 
 
-_CUE = re.compile(r"(?:so )?the answer is", re.IGNORECASE)
-_CUE_LONGEST = len("so the answer is")
-
-
 def split_answer_sentence(text: str) -> tuple[str, str]:
     """(reasoning, the final answer sentence from the last "So the answer is" on); no cue: ("", text)."""
-    match = None
-    for match in _CUE.finditer(text):
-        pass
+    match = _last_cue(text)
     if match is None:
         return "", text.strip()
     return text[: match.start()].strip(), text[match.start():].strip()
