@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig
-from serve.cli.bench import write_results
+from serve.core.bench_docs import write_results
 from serve.core.config import option, parse_args
 from serve.core.paths import project_root
 from serve.data.sources import QuestionSource

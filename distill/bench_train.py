@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serve.cli.bench import write_results
+from serve.core.bench_docs import write_results
 from serve.core.config import option, parse_args, to_dict
 from serve.core.paths import project_root
 from serve.data.sources import QuestionSource

@@ -1,15 +1,19 @@
-"""``scotd bench decode``: PyTorch fp32 vs every ONNX export of the same model, in one run.
+"""``scotd bench decode``: every engine of the same model, single stream and batched, in one run.
 
-Each variant runs in its own fresh process, so load time and peak RSS are its own.
-PyTorch runs twice: a lean KV-cache loop under inference_mode (the fastest plain
-PyTorch we know how to write, and the baseline of the "vs PyTorch" column) and
-transformers' ``generate()`` (what most users run; the baseline of "vs generate").
-All variants get the same prompt token ids and generate the same number of tokens
-(EOS ignored). Per repeat: prefill = time to the first new token, decode tok/s =
-the remaining tokens over their time; one warm-up, then the median of the repeats.
-Rows go to ``--json PATH`` and a markdown table replaces this benchmark's section of
-docs/BENCHMARKS.md. llama.cpp joins when ``llama-cpp-python`` is installed and the
-model has a GGUF source (never a dependency: it compiles for half an hour).
+Rows: PyTorch fp32 twice (a lean KV-cache loop under inference_mode, the baseline of "vs PyTorch",
+and transformers' ``generate()``), every ONNX export of the model, and, when llama-cpp-python is
+installed, llama.cpp on the model's GGUF files: the one shipped in the registry and a Q8_0
+converted from the HF folder with llama.cpp's own converter (``scotd export --format gguf``, made
+here on first use), the anchor of the "vs llama.cpp Q8_0" column. All rows get the same prompt
+token ids and generate the same number of tokens (EOS ignored); prefill = time to the first new
+token, decode tok/s = the remaining tokens over their time.
+
+Each row runs in its own fresh process (load time and peak RSS are its own), once per round;
+rounds are interleaved (odd rounds in reverse order) so that drift on a shared machine spreads
+over every row, and the median over rounds x repeats is reported. The "bandwidth limit" row is
+the memory bandwidth measured in the same run (a BLAS matrix-vector product far larger than the
+caches) divided by the weight bytes one decode step reads. ``--batch 1 4 8`` adds, per ONNX
+export, k sampled sequences of the prompt decoded as one batch against k one after another.
 """
 
 from __future__ import annotations
@@ -27,36 +31,52 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from serve.core.bench_docs import write_section
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.provenance import CPUINFO, cpu_model
 from serve.core.paths import project_root
-from serve.store.export_folder import REPORT_FILE, is_finished_export
+from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, gguf_folder_name, is_finished_export
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
                "finally Claire and Alice swap balls. At the end of the game, which ball does Alice have? ") * 8
 SECTION_START, SECTION_END = "<!-- bench decode: start -->", "<!-- bench decode: end -->"
+ANCHOR = ("llama.cpp", "q8_0")
 
 
 @dataclass
 class DecodeBenchConfig:
-    """Decode speed, load time, memory and size: PyTorch fp32 vs ONNX exports (vs llama.cpp)."""
+    """Decode speed, load time, memory and size: PyTorch fp32, ONNX exports and llama.cpp, in one run."""
     models: list[str] = option(default_factory=lambda: ["smollm2-135m-instruct"],
                                help="registry names or HF folders; their exports (models/NAME/onnx-*, "
-                                    "DIR-onnx-*) are found automatically")
+                                    "models/NAME/gguf-*, DIR-onnx-*) are found automatically")
     prompt_tokens: int = option(32, "prompt length in tokens")
     new_tokens: int = option(128, "tokens generated per repeat (EOS ignored)")
-    repeats: int = option(3, "timed repeats after the warm-up (median reported)")
-    torch: bool = option(True, "include the PyTorch fp32 row")
-    llama_cpp: bool = option(True, "include llama.cpp when llama-cpp-python is installed")
+    repeats: int = option(3, "timed repeats per row and round, after a warm-up")
+    rounds: int = option(2, "interleaved rounds; the median is over rounds x repeats")
+    torch: bool = option(True, "include the PyTorch fp32 rows")
+    llama_cpp: bool = option(True, "include llama.cpp rows when llama-cpp-python is installed")
+    convert_q8_0: bool = option(True, "with llama-cpp-python installed, convert a registry model to a Q8_0 "
+                                      "GGUF (models/NAME/gguf-q8_0) when it has none")
+    batch: list[int] = option(default_factory=list, help="sample counts k for the batched rows, e.g. 1 4 8 "
+                                                         "(empty: no batched rows)")
+    bandwidth: bool = option(True, "measure memory bandwidth and add the bandwidth-limit row")
     json: str = option("", "write the rows to this JSON file")
     markdown: str = option("docs/BENCHMARKS.md", "markdown file whose decode section is replaced ('' to skip)")
 
 
 # --------------------------------------------------------------------------- variants
 
-def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[dict]:
+def _has_llama_cpp() -> bool:
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def find_variants(model: str, cfg: DecodeBenchConfig) -> list[dict]:
     from serve.store.registry import load_registry, resolve_model_dir
 
     registry = load_registry()
@@ -67,13 +87,22 @@ def find_variants(model: str, with_torch: bool, with_llama_cpp: bool) -> list[di
         sorted(p for p in hf_dir.parent.glob(f"{hf_dir.name}-onnx-*") if is_finished_export(p))
     variants = [{"model": model, "kind": kind, "backend": backend, "precision": "fp32", "path": str(hf_dir)}
                 for kind, backend in (("torch", "pytorch"), ("torch_generate", "pytorch-generate"))] \
-        if with_torch else []
-    variants += [_export_variant(model, p) for p in exports]
-    if with_llama_cpp and model in registry:
-        variants += _llama_cpp_variants(registry[model])
+        if cfg.torch else []
+    for folder in exports:
+        variants.append(_export_variant(model, folder))
+        if variants[-1]["backend"] == "onnx-genai" and not _sliding_window(folder):
+            # the engine's default greedy speculates (not on a sliding-window cache); this row does not
+            variants.append({**variants[-1], "backend": "onnx-genai, no speculation", "options": {"draft_tokens": 0}})
+    if cfg.llama_cpp and _has_llama_cpp():
+        variants += _llama_cpp_variants(model, hf_dir, registry.get(model), cfg.convert_q8_0)
     if len(variants) < 2:
         _log(f"note: {model} has no exports yet; make one with: scotd export --model {model}")
     return variants
+
+
+def _sliding_window(folder: Path) -> bool:
+    decoder = json.loads((folder / "genai_config.json").read_text())["model"].get("decoder", {})
+    return bool(decoder.get("sliding_window"))
 
 
 def _export_variant(model: str, folder: Path) -> dict:
@@ -82,20 +111,35 @@ def _export_variant(model: str, folder: Path) -> dict:
             "precision": report["precision"], "path": str(folder)}
 
 
-def _llama_cpp_variants(entry) -> list[dict]:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        return []
+def _gguf_exports(hf_dir: Path) -> list[tuple[Path, str]]:
+    """(file, precision) of each GGUF scotd exported beside the model's HF folder (models/NAME/gguf-*/,
+    DIR-gguf-*/)."""
+    folders = list(hf_dir.parent.glob("gguf-*")) + list(hf_dir.parent.glob(f"{hf_dir.name}-gguf-*"))
+    found = []
+    for folder in sorted(folders):
+        if (folder / GGUF_REPORT_FILE).is_file():
+            report = json.loads((folder / GGUF_REPORT_FILE).read_text())
+            found.append((folder / report["file"], report["precision"]))
+    return found
+
+
+def _llama_cpp_variants(model: str, hf_dir: Path, entry, convert: bool) -> list[dict]:
+    from export.export_model import ExportConfig, run as export
     from serve.store.fetch import gguf_path
 
-    rows = []
-    for source in entry.sources:
-        if source.get("kind") == "pypi_gguf":
-            path = gguf_path(entry, source)
-            rows.append({"model": entry.name, "kind": "llama_cpp", "backend": "llama.cpp",
-                         "precision": path.stem.rsplit(".", 1)[-1], "path": str(path)})
-    return rows
+    files = _gguf_exports(hf_dir)
+    if convert and entry is not None and not any(precision == "q8_0" for _, precision in files):
+        _log(f"{model}: no Q8_0 GGUF yet; converting it with llama.cpp's converter (scotd export --format gguf)")
+        try:
+            export(ExportConfig(model=model, format="gguf", precision="q8_0"))
+        except UserError as exc:  # a failed gate keeps the file and its report: benchmark it all the same
+            _log(f"{model}: {exc}")
+        files = _gguf_exports(hf_dir)
+    if entry is not None:  # the registry's shipped GGUF: Q4_1.gguf, -q4_k_m.gguf
+        files += [(path, path.stem.replace(".", "-").rsplit("-", 1)[-1].lower())
+                  for path in (gguf_path(entry, s) for s in entry.sources if s.get("kind") == "pypi_gguf")]
+    return [{"model": model, "kind": "llama_cpp", "backend": "llama.cpp", "precision": precision, "path": str(path)}
+            for path, precision in files]
 
 
 def prompt_ids(model: str, count: int) -> list[int]:
@@ -112,74 +156,10 @@ def prompt_ids(model: str, count: int) -> list[int]:
 
 # --------------------------------------------------------------------------- worker (fresh process)
 
-def _token_stream(variant: dict, ids: list[int], new_tokens: int):
-    """(load seconds, function(ids, n) -> iterator of token ids) for one variant."""
-    started = time.perf_counter()
-    if variant["kind"] == "torch":
-        from export.gates import torch_token_stream, load_reference
-
-        model, _ = load_reference(Path(variant["path"]))
-        return time.perf_counter() - started, lambda n: torch_token_stream(model, ids, n, ignore_eos=True)
-    if variant["kind"] == "torch_generate":
-        from export.gates import load_reference
-
-        model, _ = load_reference(Path(variant["path"]))
-        return time.perf_counter() - started, lambda n: generate_token_stream(model, ids, n)
-    if variant["kind"] == "onnx":
-        from serve.engines.interface import SamplingParams
-        from serve.engines.onnx_engine import OnnxEngine
-
-        engine = OnnxEngine(Path(variant["path"]))
-        return time.perf_counter() - started, \
-            lambda n: engine.token_ids(ids, SamplingParams(max_new_tokens=n), ignore_eos=True)
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=variant["path"], n_ctx=len(ids) + new_tokens + 8, verbose=False)
-
-    def llama_stream(n):
-        llm.reset()
-        for produced, token in enumerate(llm.generate(ids, temp=0.0, top_k=1, reset=True)):
-            if produced >= n:
-                return
-            yield token
-    return time.perf_counter() - started, llama_stream
-
-
-def generate_token_stream(model, ids: list[int], n: int):
-    """Token ids as ``model.generate`` (greedy, exactly n new tokens) emits them, through a streamer."""
-    import queue
-    import threading
-
-    import torch
-    from transformers.generation.streamers import BaseStreamer
-
-    tokens: queue.Queue = queue.Queue()
-
-    class IdStreamer(BaseStreamer):
-        prompt_seen = False
-
-        def put(self, value):
-            if not self.prompt_seen:  # generate() first hands over the prompt itself
-                self.prompt_seen = True
-                return
-            for token in value.reshape(-1).tolist():
-                tokens.put(token)
-
-        def end(self):
-            tokens.put(None)
-
-    inputs = torch.tensor([ids])
-    worker = threading.Thread(target=lambda: model.generate(
-        inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=n, min_new_tokens=n, do_sample=False,
-        streamer=IdStreamer(), pad_token_id=model.config.eos_token_id))
-    worker.start()
-    while (token := tokens.get()) is not None:
-        yield token
-    worker.join()
-
-
 def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dict:
-    load_s, stream = _token_stream(variant, ids, new_tokens)
+    from export.decode_streams import bytes_read_per_token, load_stream
+
+    load_s, stream = load_stream(variant["kind"], Path(variant["path"]), ids, **variant.get("options", {}))
     list(stream(min(16, new_tokens)))  # warm-up: allocations, kernel selection, caches
     prefill_ms, decode_tok_s = [], []
     for _ in range(repeats):
@@ -193,18 +173,32 @@ def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dic
     files = [path] if path.is_file() else [p for p in path.iterdir() if p.is_file()]
     if variant["kind"].startswith("torch"):
         files = list(path.glob("*.safetensors"))
+    read = None if variant["kind"].startswith("torch") else bytes_read_per_token(path)
     return {**{k: variant[k] for k in ("model", "backend", "precision")},
-            "decode_tok_s": round(statistics.median(decode_tok_s), 1),
-            "prefill_ms": round(statistics.median(prefill_ms), 1), "load_s": round(load_s, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "decode_tok_s": decode_tok_s, "prefill_ms": prefill_ms, "load_s": [load_s],
+            "peak_rss_mb": peak_rss_mb(),
             "size_mb": round(sum(f.stat().st_size for f in files) / 2**20, 1),
-            "prompt_tokens": len(ids), "new_tokens": new_tokens, "repeats": repeats}
+            "read_mb_per_token": None if read is None else round(read / 2**20, 1),
+            "prompt_tokens": len(ids), "new_tokens": new_tokens}
 
 
-def _worker(argv: list[str]) -> int:
-    job = json.loads(argv[0])
-    print("RESULT " + json.dumps(measure(job["variant"], job["ids"], job["new_tokens"], job["repeats"])), flush=True)
-    return 0
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries that over fork and
+    exec, so a worker would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _worker(job: dict) -> dict:
+    from export import decode_streams
+
+    if job["task"] == "bandwidth":
+        return {"bandwidth_gb_s": decode_streams.memory_bandwidth_gb_s()}
+    if job["task"] == "batch":
+        return decode_streams.batch_throughput(Path(job["variant"]["path"]), job["ids"], job["new_tokens"], job["n"])
+    return measure(job["variant"], job["ids"], job["new_tokens"], job["repeats"])
 
 
 # --------------------------------------------------------------------------- driver
@@ -213,74 +207,158 @@ def _log(message: str) -> None:
     print(f"[scotd bench decode] {message}", file=sys.stderr, flush=True)
 
 
-def run_variant(variant: dict, ids: list[int], cfg: DecodeBenchConfig) -> dict:
-    job = json.dumps({"variant": variant, "ids": ids, "new_tokens": cfg.new_tokens, "repeats": cfg.repeats})
-    result = subprocess.run([sys.executable, "-m", "export.bench_decode", "--worker", job], capture_output=True,
-                            text=True, cwd=str(Path(__file__).resolve().parent.parent),
+class WorkerCrashed(UserError):
+    """The worker process died from a signal (a crash inside a native library)."""
+
+
+def run_worker(job: dict, what: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "export.bench_decode", "--worker", json.dumps(job)],
+                            capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent),
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"benchmarking {variant['backend']} {variant['precision']} ({variant['path']}) failed: "
-                        f"{tail[0][:300]}")
+        error = WorkerCrashed if result.returncode < 0 else UserError
+        raise error(f"benchmarking {what} failed (exit {result.returncode}): {tail[0][:300]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
-def markdown_table(rows: list[dict], cfg: DecodeBenchConfig) -> str:
-    baseline = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch"}
-    generate = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch-generate"}
+def _merge(samples: list[dict]) -> dict:
+    """One row from a variant's rounds: medians over every repeat of every round."""
+    row = dict(samples[0])
+    for key, digits in (("decode_tok_s", 1), ("prefill_ms", 1), ("load_s", 2)):
+        row[key] = round(statistics.median([v for s in samples for v in s[key]]), digits)
+    row["samples"] = sum(len(s["decode_tok_s"]) for s in samples)
+    row["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples)
+    return row
+
+
+def bandwidth_rows(rows: list[dict], bandwidth_gb_s: float) -> list[dict]:
+    """Per model, the decode speed memory bandwidth allows for its 8-bit weights (Q8_0, else int8)."""
+    limits = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        weights = [r for r in rows if r["model"] == model and r["precision"] in ("q8_0", "int8") and r["read_mb_per_token"]]
+        if weights:
+            read = weights[0]["read_mb_per_token"]
+            limits.append({"model": model, "backend": "bandwidth limit", "precision": weights[0]["precision"],
+                           "decode_tok_s": round(bandwidth_gb_s * 1e9 / (read * 2**20), 1),
+                           "read_mb_per_token": read, "bandwidth_gb_s": round(bandwidth_gb_s, 1)})
+    return limits
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchConfig, bandwidth: float | None) -> str:
+    pytorch = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch"}
+    anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
     cpu = (cpu_model() or platform.processor()) if CPUINFO.is_file() else "?"
-    lines = [SECTION_START, "## Decode speed (`scotd bench decode`)", "",
+    command = "scotd bench decode --models " + " ".join(cfg.models) + \
+        (" --batch " + " ".join(map(str, cfg.batch)) if cfg.batch else "")
+    lines = ["## Decode speed (`scotd bench decode`)", "",
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({cpu}), {cfg.prompt_tokens}-token prompt, "
-             f"{cfg.new_tokens} greedy tokens (EOS ignored), 1 warm-up then the median of {cfg.repeats}; each row "
-             "in a fresh process. Command: `scotd bench decode --models " + " ".join(cfg.models) + "`", "",
-             "| model | backend | precision | decode tok/s | vs PyTorch | vs generate | prefill ms | load s | "
-             "peak RSS MB | size MB |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ratios = [f"{r['decode_tok_s'] / base:.1f}x" if base else "-"
-                  for base in (baseline.get(r["model"]), generate.get(r["model"]))]
-        lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | {r['decode_tok_s']} | {' | '.join(ratios)} | "
-                     f"{r['prefill_ms']} | {r['load_s']} | {r['peak_rss_mb']} | {r['size_mb']} |")
-    return "\n".join(lines + ["", SECTION_END])
+             f"{cfg.new_tokens} greedy tokens (EOS ignored); each row in a fresh process per round, "
+             f"{cfg.rounds} interleaved rounds x {cfg.repeats} repeats after a warm-up, median. llama.cpp with "
+             f"{os.cpu_count()} threads." + (f" Memory bandwidth measured in the same run: {bandwidth:.1f} GB/s."
+                                             if bandwidth else "") + f" Command: `{command}`", "",
+             "| model | backend | precision | decode tok/s | vs llama.cpp Q8_0 | vs PyTorch | prefill ms | load s | "
+             "peak RSS MB | size MB | weights read per token MB | share of bandwidth limit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows + (bandwidth_rows(rows, bandwidth) if bandwidth else []):
+        ratios = [f"{r['decode_tok_s'] / base:.2f}x" if base else "-"
+                  for base in (anchor.get(r["model"]), pytorch.get(r["model"]))]
+        share = f"{r['decode_tok_s'] * r['read_mb_per_token'] * 2**20 / (bandwidth * 1e9):.0%}" \
+            if bandwidth and r.get("read_mb_per_token") else "-"
+        backend = r["backend"] + (" *" if r.get("note") else "")
+        lines.append(f"| {r['model']} | {backend} | {r['precision']} | **{r['decode_tok_s']}** | {' | '.join(ratios)} | "
+                     f"{_cell(r.get('prefill_ms'))} | {_cell(r.get('load_s'))} | {_cell(r.get('peak_rss_mb'))} | "
+                     f"{_cell(r.get('size_mb'))} | {_cell(r.get('read_mb_per_token'))} | {share} |")
+    notes = sorted({r["note"] for r in rows if r.get("note")})
+    lines += [""] + [f"\\* {note}." for note in notes] if notes else []
+    if batch_rows:
+        lines += ["", f"k sampled sequences of the prompt (temperature 0.7, top-k 50, {cfg.new_tokens} tokens each, "
+                  "seeded), decoded as one batch against k one after another, same process:", "",
+                  "| model | precision | k | batched tok/s (all k) | sequential tok/s | batched / sequential |",
+                  "|---|---|---|---|---|---|"]
+        for b in batch_rows:
+            lines.append(f"| {b['model']} | {b['precision']} | {b['batch']} | {b['batched_tok_s']:.1f} | "
+                         f"{b['sequential_tok_s']:.1f} | **{b['batched_tok_s'] / b['sequential_tok_s']:.2f}x** |")
+    return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), leaving the rest untouched."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+def _decode_row(variant: dict, ids: list[int], cfg: DecodeBenchConfig) -> dict:
+    job = {"task": "decode", "variant": variant, "ids": ids, "new_tokens": cfg.new_tokens, "repeats": cfg.repeats}
+    what = f"{variant['backend']} {variant['precision']} ({variant['path']})"
+    try:
+        return run_worker(job, what)
+    except WorkerCrashed:
+        if variant["kind"] != "llama_cpp" or variant.get("options"):
+            raise
+    # llama.cpp's batched prompt pass crashes on some CPUs (its AMX kernels, llama-cpp-python 0.3.36 on a
+    # Xeon here); one token at a time leaves decode untouched and only slows the prefill.
+    variant["options"] = {"n_batch": 1}
+    variant["note"] = "prompt fed one token at a time: llama.cpp's batched prompt pass crashed"
+    _log(f"{what}: {variant['note']}")
+    return run_worker(job, what)
+
+
+def _interleaved(jobs: list, rounds: int) -> list[tuple[int, object]]:
+    order = []
+    for index in range(rounds):
+        order += [(index, job) for job in (jobs if index % 2 == 0 else list(reversed(jobs)))]
+    return order
 
 
 def run(cfg: DecodeBenchConfig) -> list[dict]:
-    if cfg.repeats < 1 or cfg.new_tokens < 2:
-        raise UserError("--repeats must be at least 1 and --new_tokens at least 2")
+    if cfg.repeats < 1 or cfg.rounds < 1 or cfg.new_tokens < 2:
+        raise UserError("--repeats and --rounds must be at least 1 and --new_tokens at least 2")
+    if any(k < 1 for k in cfg.batch):
+        raise UserError(f"--batch takes sample counts of 1 or more, got {cfg.batch}")
     jobs = []
     for model in cfg.models:
         ids = prompt_ids(model, cfg.prompt_tokens)
-        jobs += [(variant, ids) for variant in find_variants(model, cfg.torch, cfg.llama_cpp)]
-    rows = []
-    for variant, ids in tqdm(jobs, desc="bench decode", unit="variant"):
-        rows.append(run_variant(variant, ids, cfg))
-        _log(f"{variant['model']} {rows[-1]['backend']} {rows[-1]['precision']}: {rows[-1]['decode_tok_s']} tok/s")
+        jobs += [(variant, ids) for variant in find_variants(model, cfg)]
+    samples: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
+    bandwidth = []
+    for _, (variant, ids) in tqdm(_interleaved(jobs, cfg.rounds), desc="bench decode", unit="row"):
+        index = jobs.index((variant, ids))
+        samples[index].append(_decode_row(variant, ids, cfg))
+        if cfg.bandwidth and index == 0:  # once per round, between the rows
+            bandwidth.append(run_worker({"task": "bandwidth"}, "memory bandwidth")["bandwidth_gb_s"])
+        _log(f"{variant['model']} {variant['backend']} {variant['precision']}: "
+             f"{statistics.median(samples[index][-1]['decode_tok_s']):.1f} tok/s")
+    rows = [_merge(samples[i]) for i in range(len(jobs))]
+    for row, (variant, _) in zip(rows, jobs):
+        if variant.get("note"):
+            row["note"] = variant["note"]
+    batch_rows = []
+    for variant, ids in jobs:
+        if variant["backend"] == "onnx-genai":
+            for k in cfg.batch:
+                result = run_worker({"task": "batch", "variant": variant, "ids": ids, "new_tokens": cfg.new_tokens,
+                                     "n": k}, f"batch {k} of {variant['path']}")
+                batch_rows.append({"model": variant["model"], "precision": variant["precision"], **result})
+                _log(f"{variant['model']} {variant['precision']} k={k}: {result['batched_tok_s']:.1f} tok/s batched, "
+                     f"{result['sequential_tok_s']:.1f} sequential")
+    measured_bandwidth = statistics.median(bandwidth) if bandwidth else None
     if cfg.json:
         Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(cfg.json).write_text(json.dumps(rows, indent=2) + "\n")
-    section = markdown_table(rows, cfg)
+        Path(cfg.json).write_text(json.dumps({"rows": rows, "batch": batch_rows, "bandwidth_gb_s": measured_bandwidth,
+                                              "bandwidth_limit": bandwidth_rows(rows, measured_bandwidth)
+                                              if measured_bandwidth else []}, indent=2) + "\n")
+    section = markdown_table(rows, batch_rows, cfg, measured_bandwidth)
     if cfg.markdown:
         target = Path(cfg.markdown)
-        write_section(target if target.is_absolute() else project_root() / target, section)
+        write_section(target if target.is_absolute() else project_root() / target, SECTION_START, SECTION_END, section)
     print(section)
     return rows
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
-        return _worker(argv[1:])
+        print("RESULT " + json.dumps(_worker(json.loads(argv[1]))), flush=True)
+        return 0
     run(parse_args(DecodeBenchConfig, argv, prog="scotd bench decode", description=__doc__.split("\n\n")[0]))
     return 0
 

@@ -109,6 +109,10 @@ def choose_backend(cfg: ExportConfig, architecture: str) -> str:
             return "optimum"
         raise UserError(f"the genai builder does not support {architecture} and the optimum fallback is disabled; "
                         "pass --fallback true (or --backend optimum) to export it with optimum-onnx")
+    failure = _backend("genai").BUILDER_FAILURES.get(architecture)
+    if failure:
+        raise UserError(f"onnxruntime-genai's builder cannot export {architecture}: {failure}; export it with "
+                        "--format gguf instead (llama.cpp's converter takes it)")
     raise UserError(f"no ONNX export backend supports {architecture}; genai supports "
                     f"{', '.join(sorted(_backend('genai').supported_architectures()))}; optimum supports "
                     f"{', '.join(sorted(_backend('optimum').supported_architectures()))}; for llama.cpp-based "

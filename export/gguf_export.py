@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
@@ -71,7 +72,52 @@ def converter_dir() -> Path:
     return root
 
 
+def special_tokens_added(model_dir: Path) -> dict[str, bool]:
+    """Whether the HF tokenizer (what PyTorch and the ONNX engine encode with) adds BOS and EOS itself."""
+    from tokenizers import Tokenizer
+
+    tokenizer_file = model_dir / "tokenizer.json"
+    if not tokenizer_file.is_file():
+        return {}
+    config = json.loads((model_dir / "tokenizer_config.json").read_text()) \
+        if (model_dir / "tokenizer_config.json").is_file() else {}
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    plain, special = (tokenizer.encode("a", add_special_tokens=flag).ids for flag in (False, True))
+    added = {}
+    for kind, position in (("bos", 0), ("eos", -1)):
+        token = config.get(f"{kind}_token")
+        token = token.get("content") if isinstance(token, dict) else token
+        token_id = tokenizer.token_to_id(token) if token else None
+        added[kind] = token_id is not None and len(special) > len(plain) and special[position] == token_id
+    return added
+
+
+def converter_input(model_dir: Path, scratch: Path) -> Path:
+    """``model_dir``, or a linked copy whose tokenizer_config.json states ``add_bos_token`` and
+    ``add_eos_token`` as the HF tokenizer behaves: where the config leaves them out, llama.cpp's
+    converter falls back to its own per-vocabulary default (a SentencePiece Llama: add BOS), and
+    llama.cpp would then encode prompts with a token PyTorch never saw."""
+    config_file = model_dir / "tokenizer_config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    added = special_tokens_added(model_dir)
+    if all(config.get(f"add_{kind}_token") == value for kind, value in added.items()):
+        return model_dir
+    staged = scratch / model_dir.name
+    staged.mkdir(parents=True, exist_ok=True)
+    for item in model_dir.iterdir():
+        if item.name != config_file.name:
+            (staged / item.name).symlink_to(item.resolve())
+    config.update({f"add_{kind}_token": value for kind, value in added.items()})
+    (staged / config_file.name).write_text(json.dumps(config, indent=2))
+    return staged
+
+
 def convert(model_dir: Path, out_file: Path, outtype: str, log: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="scotd-gguf-") as scratch:
+        _convert(converter_input(model_dir, Path(scratch)), out_file, outtype, log)
+
+
+def _convert(model_dir: Path, out_file: Path, outtype: str, log: Path) -> None:
     converter = converter_dir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(model_dir), "--outfile", str(out_file),
@@ -145,35 +191,88 @@ def modelfile(model_dir: Path, gguf_name: str) -> str:
 # --------------------------------------------------------------------------- parity gate
 
 class LlamaCppTokens:
-    """llama.cpp (through llama-cpp-python) with the two methods the parity gate asks of an engine."""
+    """llama.cpp (through llama-cpp-python): prompt encoding and greedy token ids."""
 
-    def __init__(self, gguf: Path):
+    def __init__(self, gguf: Path, n_batch: int = 512):
         import llama_cpp
 
-        self.llm = llama_cpp.Llama(str(gguf), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False)
+        self.llm = llama_cpp.Llama(str(gguf), n_ctx=2048, n_threads=os.cpu_count() or 1, n_batch=n_batch,
+                                   n_ubatch=n_batch, verbose=False)
 
     def encode(self, prompt: str) -> list[int]:
         return self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
 
+    def greedy(self, prompt_ids: Sequence[int], max_new_tokens: int) -> list[int]:
+        eos, tokens = self.llm.token_eos(), []
+        for token in self.llm.generate(list(prompt_ids), temp=0.0, top_k=1, reset=True):
+            if token == eos or len(tokens) >= max_new_tokens:
+                break
+            tokens.append(token)
+        return tokens
+
+
+class ReplayedTokens:
+    """What llama.cpp answered in its own process, replayed to the parity gate as an engine."""
+
+    def __init__(self, replies: list[dict]):
+        self.encoded = {r["prompt"]: r["encoded"] for r in replies}
+        self.generated = {tuple(r["ids"]): r["generated"] for r in replies}
+
+    def encode(self, prompt: str) -> list[int]:
+        return self.encoded[prompt]
+
     def token_ids(self, prompt_ids: Sequence[int], sampling) -> Iterator[int]:
-        eos = self.llm.token_eos()
-        for produced, token in enumerate(self.llm.generate(list(prompt_ids), temp=0.0, top_k=1, reset=True)):
-            if token == eos or produced >= sampling.max_new_tokens:
-                return
-            yield token
+        return iter(self.generated[tuple(prompt_ids)][:sampling.max_new_tokens])
+
+
+def _llama_cpp_worker() -> None:
+    job = json.loads(sys.stdin.read())
+    llm = LlamaCppTokens(Path(job["gguf"]), job["n_batch"])
+    replies = [{**item, "encoded": llm.encode(item["prompt"]), "generated": llm.greedy(item["ids"], job["tokens"])}
+               for item in job["items"]]
+    print(json.dumps(replies))
+
+
+def llama_cpp_replies(gguf: Path, items: list[dict], tokens: int) -> tuple[list[dict], str]:
+    """Run llama.cpp in a fresh process, as llama.cpp's own tools would: beside a PyTorch model in the
+    same process its decode has crashed, and a gate must fail, not crash. Where llama.cpp's batched
+    prompt pass crashes (its AMX kernels do on this machine's Xeon with llama-cpp-python 0.3.36), the
+    prompt is fed one token at a time; the returned note says so."""
+    def attempt(n_batch: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "export.gguf_export", "--llama-cpp-worker"], capture_output=True,
+                              text=True, input=json.dumps({"gguf": str(gguf), "items": items, "tokens": tokens,
+                                                           "n_batch": n_batch}),
+                              cwd=str(Path(__file__).resolve().parent.parent))
+    note, result = "", attempt(512)
+    if result.returncode < 0:  # killed by a signal: a crash inside llama.cpp
+        note = (f"llama.cpp's batched prompt pass crashed (signal {-result.returncode}); prompts were fed one "
+                "token at a time")
+        _log(f"note: {note}")
+        result = attempt(1)
+    if result.returncode != 0:
+        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"llama.cpp could not run {gguf.name} (exit {result.returncode}: {tail[:300]}); "
+                        "check the llama-cpp-python install, or export with --parity.enabled false")
+    return json.loads(result.stdout.strip().splitlines()[-1]), note
 
 
 def parity_gate(model_dir: Path, gguf: Path, precision: str, parity_cfg) -> Optional[dict[str, Any]]:
     """The ONNX parity gate's comparison, against llama.cpp; None when llama-cpp-python is absent."""
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
         return None
     from export import gates
 
     started = time.time()
     margin = 0.0 if precision == "f32" else parity_cfg.tie_margin
-    result = gates.run_parity(gates.load_reference(model_dir), LlamaCppTokens(gguf), parity_cfg, tie_margin=margin)
+    model, tokenizer = reference = gates.load_reference(model_dir)
+    items = [{"prompt": prompt, "ids": gates.encode_prompt(tokenizer, prompt)}
+             for prompt in gates.parity_prompts(tokenizer, parity_cfg.prompts)]
+    replies, note = llama_cpp_replies(gguf, items, parity_cfg.tokens)
+    result = gates.run_parity(reference, ReplayedTokens(replies), parity_cfg, tie_margin=margin)
+    if note:
+        result["note"] = note
     result["seconds"] = round(time.time() - started, 1)
     return result
 
@@ -182,7 +281,8 @@ def parity_gate(model_dir: Path, gguf: Path, precision: str, parity_cfg) -> Opti
 
 def run(cfg, model_dir: Path, architecture: str, out: Path) -> Path:
     """Convert (and quantize), write the Modelfile, gate, report. ``cfg`` is an ExportConfig."""
-    precision, name = cfg.precision, f"{model_dir.name}-{cfg.precision}.gguf".replace("/", "-")
+    stem = model_dir.parent.name if model_dir.name == "hf" else model_dir.name  # models/NAME/hf -> NAME
+    precision, name = cfg.precision, f"{stem}-{cfg.precision}.gguf"
     log = out / "build.log"
     started = time.time()
     if precision in CONVERTER_TYPES:
@@ -244,3 +344,7 @@ def model_card(report: dict) -> str:
         f"llama-cli -m {report['file']} -cnv            # llama.cpp",
         f"ollama create {Path(report['model']).name.lower()} -f Modelfile && ollama run {Path(report['model']).name.lower()}",
         "```", ""])
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--llama-cpp-worker"]:
+    _llama_cpp_worker()

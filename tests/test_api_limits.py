@@ -15,7 +15,7 @@ import pytest
 
 from serve.apps.api import create_api
 from serve.core.student_format import format_question
-from serve.engines.interface import SamplingParams, load_engine
+from serve.engines.interface import Engine, SamplingParams, load_engine
 from serve_helpers import UvicornThread
 from tiny_student import QUESTIONS, build_tiny_student
 
@@ -31,6 +31,8 @@ class Paced:
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
+
+    complete = Engine.complete  # n replies from this paced stream_prompt, not the wrapped engine's
 
     def stream_prompt(self, prompt, sampling):
         for piece in self.engine.stream_prompt(prompt, sampling):

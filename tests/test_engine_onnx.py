@@ -126,3 +126,45 @@ def test_n_samples_of_one_prompt_decode_as_one_seeded_batch(engine):
     greedy_rows = engine.decoder.sample_batch(ids, SamplingParams(n=3, max_new_tokens=16), 16, engine.eos_ids)
     single = list(engine.token_ids(ids, SamplingParams(max_new_tokens=16)))
     assert greedy_rows == [single] * 3
+
+
+def test_greedy_with_speculation_gives_the_tokens_of_plain_greedy_on_50_prompts(llama_fp32_export):
+    """Prompt-lookup speculation (the engine's default greedy) against the plain token-by-token loop:
+    the same tokens, or a parting only where the plain loop's top two logits nearly tie (reported)."""
+    speculating, plain = OnnxEngine(llama_fp32_export), OnnxEngine(llama_fp32_export, draft_tokens=0)
+    assert speculating.decoder.speculates and not plain.decoder.speculates
+    greedy = SamplingParams(max_new_tokens=40)
+    accepted, partings = 0, []
+    for i in range(50):
+        words = " ".join(["apple", "pear", "plum", "fig"][(i + j) % 4] for j in range(i % 7 + 2))
+        ids = speculating.encode(speculating.apply_chat_template([{"role": "user", "content": f"{i}: {words} {words}"}]))
+        fast = list(speculating.token_ids(ids, greedy))
+        accepted += speculating.decoder.speculative_stats["draft_tokens_accepted"]
+        steps = plain.decoder.logits_stream(list(ids), 40)  # the reference: logits to numpy, argmax
+        logits, reference = next(steps), []
+        while len(reference) < 40 and (token := int(np.argmax(logits))) not in plain.eos_ids:
+            reference.append(token)
+            logits = steps.send(token)
+        if fast != reference:
+            at = next(k for k, (a, b) in enumerate(zip(fast, reference)) if a != b)
+            steps = plain.decoder.logits_stream(list(ids) + reference[:at], 1)
+            logits = next(steps)
+            partings.append((i, at, float(logits[reference[at]] - logits[fast[at]])))
+    assert accepted > 50, "speculation never had a draft accepted: the test would prove nothing"
+    print(f"accepted drafted tokens: {accepted}; partings (prompt, position, logit gap): {partings}")
+    assert all(gap <= 1e-3 for _, _, gap in partings), partings  # fp32: a parting only at an exact-ish tie
+
+
+def test_n_sampled_completions_decode_as_one_batch_cut_together_at_the_deadline(engine):
+    import time
+
+    prompt = engine.apply_chat_template([{"role": "user", "content": "Name three fruits."}])
+    hot = SamplingParams(n=3, max_new_tokens=16, temperature=1.5, seed=5)
+    rows = engine.decoder.sample_batch(engine.encode(prompt), hot, 16, engine.eos_ids)
+    done = engine.complete(prompt, hot)  # what the API's n uses
+    assert [c.text for c in done] == [engine.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
+    assert not any(c.timed_out for c in done)
+    late = engine.complete(prompt, hot, deadline=time.monotonic())  # already past: nothing is decoded
+    assert [(c.text, c.timed_out) for c in late] == [("", True)] * 3
+    one_by_one = engine.complete(prompt, SamplingParams(n=2, max_new_tokens=8, seed=5))  # greedy: the plain path
+    assert one_by_one[0].text == one_by_one[1].text and not one_by_one[0].timed_out

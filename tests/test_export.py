@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, run as run_bench, write_section
+from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, run as run_bench
+from serve.core.bench_docs import write_section
 from export.export_model import ExportConfig, run as run_export
 from serve.core.config import build
 from serve.core.errors import UserError
@@ -111,28 +112,64 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     shutil.copytree(llama_fp32_export, tmp_path / "student-onnx-fp32")
     markdown = tmp_path / "BENCH.md"
     markdown.write_text("# Benchmarks\n\n## Other section\nkeep me\n")
-    cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 6, "repeats": 3,
+    cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 6, "repeats": 2,
+                                    "rounds": 2, "batch": [2], "bandwidth": False,
                                     "json": str(tmp_path / "rows.json"), "markdown": str(markdown)})
     rows = run_bench(cfg)
-    assert [(r["backend"], r["precision"]) for r in rows] == [("pytorch", "fp32"), ("pytorch-generate", "fp32"),
-                                                              ("onnx-genai", "fp32")]
-    assert json.loads((tmp_path / "rows.json").read_text()) == rows
+    assert [(r["backend"], r["precision"]) for r in rows] == [
+        ("pytorch", "fp32"), ("pytorch-generate", "fp32"), ("onnx-genai", "fp32"), ("onnx-genai, no speculation", "fp32")]
+    written = json.loads((tmp_path / "rows.json").read_text())
+    assert written["rows"] == rows
+    assert [(b["batch"], b["tokens"]) for b in written["batch"]] == [(2, 2 * 6)]  # EOS ignored: k x new_tokens
     for row in rows:
+        assert row["samples"] == 4  # 2 rounds x 2 repeats, one median
         assert row["decode_tok_s"] > 0 and row["prefill_ms"] > 0 and row["load_s"] > 0
         assert row["peak_rss_mb"] > 50 and row["size_mb"] > 0
     text = markdown.read_text()
     assert "keep me" in text and text.count(SECTION_START) == 1 and "onnx-genai" in text
     onnx_line = next(line for line in text.splitlines() if "| onnx-genai |" in line)
     speed = {r["backend"]: r["decode_tok_s"] for r in rows}
-    assert f"| {speed['onnx-genai'] / speed['pytorch']:.1f}x | {speed['onnx-genai'] / speed['pytorch-generate']:.1f}x |" \
-        in onnx_line
-    write_section(markdown, f"{SECTION_START}\nnew table\n{SECTION_END}")
+    assert f"| - | {speed['onnx-genai'] / speed['pytorch']:.2f}x |" in onnx_line  # no llama.cpp row to compare with
+    write_section(markdown, SECTION_START, SECTION_END, "new table")
     assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
     assert "keep me" in markdown.read_text()
 
 
+def test_weights_read_per_token_leave_out_a_gathered_embedding(tmp_path):
+    """A decode step reads every weight once, but only one row of a table it gathers from."""
+    import numpy as np
+    import onnx
+    from gguf import GGUFWriter
+    from onnx import TensorProto, helper, numpy_helper
+
+    from export.decode_streams import bytes_read_per_token
+
+    embedding = numpy_helper.from_array(np.zeros((100, 8), np.float32), "embed")
+    head = numpy_helper.from_array(np.zeros((8, 100), np.float32), "head")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["embed", "ids"], ["hidden"]), helper.make_node("MatMul", ["hidden", "head"], ["logits"])],
+        "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 100])], [embedding, head])
+    onnx.save(helper.make_model(graph), str(tmp_path / "model.onnx"))
+    assert bytes_read_per_token(tmp_path) == 8 * 100 * 4  # the head, not the gathered table
+
+    def gguf_file(name, tensors):
+        writer = GGUFWriter(str(tmp_path / name), "llama")
+        for tensor_name, shape in tensors:
+            writer.add_tensor(tensor_name, np.zeros(shape, np.float32))
+        writer.write_header_to_file(), writer.write_kv_data_to_file(), writer.write_tensors_to_file()
+        writer.close()
+        return tmp_path / name
+
+    untied = gguf_file("untied.gguf", [("token_embd.weight", (100, 8)), ("output.weight", (100, 8)),
+                                       ("blk.0.ffn_up.weight", (16, 8))])
+    tied = gguf_file("tied.gguf", [("token_embd.weight", (100, 8)), ("blk.0.ffn_up.weight", (16, 8))])
+    assert bytes_read_per_token(untied) == (100 * 8 + 16 * 8) * 4  # a separate head: the table is only gathered
+    assert bytes_read_per_token(tied) == (100 * 8 + 16 * 8) * 4  # tied: the table is the head, read every step
+
+
 def test_generate_baseline_streams_the_same_greedy_tokens_as_the_kv_loop(lively_llama):
-    from export.bench_decode import generate_token_stream
+    from export.decode_streams import generate_token_stream
     from export.gates import encode_prompt, load_reference, parity_prompts, torch_token_stream
 
     model, tokenizer = load_reference(lively_llama)

@@ -28,3 +28,16 @@ def test_family_exports_with_exact_fp32_parity_and_int8_through_the_gates(family
     assert fp32["backend"] == "genai" and fp32["passed"] and fp32["gates"]["parity"]["exact"]
     assert fp32["gates"]["parity"]["tokens_matched"] == fp32["gates"]["parity"]["tokens_compared"] > 0
     assert int8["passed"] and int8["size_mb"]["export"] < fp32["size_mb"]["export"]
+
+
+def test_a_family_the_builder_fails_on_gets_one_line_naming_it_and_the_alternative(tmp_path):
+    """SmolLM3: the 0.18 builder dispatches on it but breaks on its NoPE layers; the export says so
+    before building anything and points at GGUF (llama.cpp's converter takes SmolLM3)."""
+    from serve.core.errors import UserError
+
+    source = build_tiny_model(tmp_path / "hf", "smollm3")
+    with pytest.raises(UserError) as caught:
+        run_export(build(ExportConfig, {"model": str(source), "out": str(tmp_path / "int8")}))
+    message = str(caught.value)
+    assert "SmolLM3ForCausalLM" in message and "NoPE" in message and "--format gguf" in message
+    assert "\n" not in message and not (tmp_path / "int8" / "model.onnx").exists()

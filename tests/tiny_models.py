@@ -58,7 +58,7 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int):
                     max_position_embeddings=512, word_embed_proj_dim=64),
         "gpt2": dict(n_embd=64, n_layer=2, n_head=4, n_positions=512),
         # the families' quirks kept: Llama 3 rope scaling, Qwen3's q/k norms, Gemma 3's sliding + full
-        # attention with a rope per attention type, Phi-3's fused projections, Mistral's sliding window
+        # attention with a rope per attention type, Phi-3's fused projections, Mistral's sliding window, SmolLM3's NoPE layers
         "llama3": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                        tie_word_embeddings=True, rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0,
@@ -73,6 +73,10 @@ def _config(arch: str, vocab_size: int, bos: int, eos: int):
                      num_key_value_heads=4, max_position_embeddings=512, original_max_position_embeddings=512),
         "mistral": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                         num_key_value_heads=2, max_position_embeddings=512, sliding_window=4096),  # Mistral-7B's window
+        # SmolLM3's quirk: every 4th layer has no rotary embedding (NoPE), so 4 layers hold one of each
+        "smollm3": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+                        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
+                        no_rope_layer_interval=4),
     }
     if arch not in specs:
         raise ValueError(f"no tiny config for '{arch}'; known: {', '.join(specs)}")

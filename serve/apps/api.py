@@ -16,7 +16,6 @@ Started by ``scotd serve --api``; the distill ``openai`` teacher backend can poi
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import json
 import threading
@@ -32,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from serve.core.student_format import ReasoningStream, split_answer_sentence
-from serve.engines.interface import Engine, SamplingError, SamplingParams
+from serve.engines.interface import Engine, SamplingError, SamplingParams, seeded_sample
 
 ROLES = ("system", "user", "assistant")  # what chat templates render; any other role is refused
 
@@ -223,9 +222,7 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
         return prompt, sampling, prompt_tokens
 
     def choice(prompt: str, sampling: SamplingParams, index: int, deadline: float) -> Choice:
-        # Distinct seeds per choice, or n seeded samples would all be the same text.
-        seeded = sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
-        return Choice(engine, prompt, seeded, deadline)
+        return Choice(engine, prompt, seeded_sample(sampling, index), deadline)
 
     def split(request: ChatRequest) -> bool:
         return (request.reasoning_format or reasoning_format) == "split"
@@ -253,17 +250,15 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
             return StreamingResponse(stream_events(request, prompt, sampling, base, prompt_tokens),
                                      media_type="text/event-stream")
         with slots.hold():
-            deadline = time.monotonic() + request_timeout_s
-            try:
-                replies = [choice(prompt, sampling, i, deadline) for i in range(sampling.n)]
-                for reply in replies:
-                    for _ in reply:
-                        pass
+            try:  # the n samples of an engine that batches them decode together, cut together at the deadline
+                replies = engine.complete(prompt, sampling, deadline=time.monotonic() + request_timeout_s)
             except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
-        choices = [{"index": i, "message": message(reply.text, split(request)),
-                    "finish_reason": reply.finish_reason, "logprobs": None} for i, reply in enumerate(replies)]
-        completion_tokens = sum(reply.tokens for reply in replies)
+        tokens = [engine.count_tokens(reply.text) for reply in replies]
+        choices = [{"index": i, "message": message(reply.text, split(request)), "logprobs": None,
+                    "finish_reason": "length" if reply.timed_out or used >= sampling.max_new_tokens else "stop"}
+                   for i, (reply, used) in enumerate(zip(replies, tokens))]
+        completion_tokens = sum(tokens)
         return dict(base, object="chat.completion", choices=choices, usage=usage(prompt_tokens, completion_tokens))
 
     async def stream_events(request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,

@@ -213,7 +213,7 @@ def main(argv: list[str]) -> int:
                                  "--concurrency N adds a load test.")
     result = run(cfg)
     if cfg.concurrency > 0:
-        from serve.cli.bench import write_results
+        from serve.core.bench_docs import write_results
 
         root = project_root()
         resolve = lambda path: Path(path) if Path(path).is_absolute() else root / path  # noqa: E731

@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import time
 from abc import ABC, abstractmethod
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, TypeVar
@@ -95,6 +97,18 @@ class StopStringFilter:
         return out
 
 
+@dataclass
+class Completion:
+    """One finished reply: its text, and whether the wall-clock deadline cut it."""
+    text: str
+    timed_out: bool = False
+
+
+def seeded_sample(sampling: SamplingParams, index: int) -> SamplingParams:
+    """The ``index``-th of n samples: distinct seeds, or n seeded samples would all be the same text."""
+    return sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
+
+
 class Engine(ABC):
     """A loaded model that streams text. Subclasses implement ``stream_prompt``."""
 
@@ -117,6 +131,21 @@ class Engine(ABC):
     def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
         """``sampling.n`` completions per prompt. Backends with real batching override this."""
         return [["".join(self.stream_prompt(p, sampling)) for _ in range(sampling.n)] for p in prompts]
+
+    def complete(self, prompt: str, sampling: SamplingParams, deadline: Optional[float] = None) -> list[Completion]:
+        """``sampling.n`` completions of one prompt, each cut once ``time.monotonic()`` passes ``deadline``.
+        One after another here; an engine that decodes the n as one batch overrides this."""
+        completions = []
+        for index in range(sampling.n):
+            text, timed_out = "", False
+            with closing(iter(self.stream_prompt(prompt, seeded_sample(sampling, index)))) as pieces:
+                for piece in pieces:
+                    text += piece
+                    if deadline is not None and time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+            completions.append(Completion(text, timed_out))
+        return completions
 
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError

@@ -17,15 +17,16 @@ template (jinja2), exactly as the PyTorch engine encodes it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
-from serve.engines.interface import Engine, SamplingParams, StopStringFilter, cut_at_stop
+from serve.engines.interface import Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -79,10 +80,10 @@ def pick_token(logits: np.ndarray, sampling: SamplingParams, rng: np.random.Gene
 class GenaiDecoder:
     """onnxruntime-genai folder: the Generator owns the KV cache, we read its logits."""
 
-    def __init__(self, model_dir: Path):
+    def __init__(self, model_dir: Path, draft_tokens: int = 0):
         import onnxruntime_genai as og
 
-        self.og = og
+        self.og, self.draft_tokens = og, draft_tokens
         try:
             self.model = og.Model(str(model_dir))
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
@@ -95,15 +96,59 @@ class GenaiDecoder:
     def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
         return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
 
+    @property
+    def speculates(self) -> bool:
+        # genai's n-gram decoding rewinds the KV cache after a rejected draft; a sliding-window cache cannot
+        return self.draft_tokens > 0 and not self.min_cache
+
+    def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int],
+                      ignore_eos: bool = False) -> Iterator[int]:
+        """Greedy ids from genai's own search, with prompt-lookup speculation where the model allows it:
+        the last 2 tokens are looked up in the sequence so far, up to ``draft_tokens`` tokens that followed
+        them are proposed, and one forward pass verifies them all. A rationale restates the question's
+        names, items and numbers, so drafts are often right; the kept tokens are the model's own greedy
+        choices (a verified pass can part from a one-token pass only where two logits nearly tie)."""
+        params = self.og.GeneratorParams(self.model)
+        options = dict(max_length=self._max_length(len(prompt_ids), budget), do_sample=False)
+        if ignore_eos:  # a benchmark's fixed token count
+            options["min_length"] = len(prompt_ids) + budget
+        params.set_search_options(**options)
+        if self.speculates:
+            params.set_speculative_options(ngram_size=2, max_draft_tokens=self.draft_tokens)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
+        produced = 0
+        try:
+            while produced < budget and not generator.is_done():
+                generator.generate_next_token()
+                for token in generator.get_next_tokens():
+                    if int(token) in eos_ids and not ignore_eos:
+                        return
+                    yield int(token)
+                    produced += 1
+                    if produced >= budget:
+                        return
+        finally:  # drafts proposed / accepted, for benchmarks and tests
+            self.speculative_stats = generator.get_speculative_stats() if self.speculates else None
+
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
-                     eos_ids: set[int]) -> list[list[int]]:
+                     eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:
         """``sampling.n`` sequences for one prompt decoded as one batch: each step reads the weights
         once for all n rows. genai's own sampler picks the tokens (seeded by ``sampling.seed``), since
         a batched Generator takes no tokens from outside after the prompt."""
+        return self.sample_batch_until(prompt_ids, sampling, budget, eos_ids, ignore_eos=ignore_eos)[0]
+
+    def sample_batch_until(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
+                           eos_ids: set[int], deadline: Optional[float] = None,
+                           ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+        """``sample_batch``, stopped when ``time.monotonic()`` passes ``deadline``: (rows, which rows
+        the deadline cut)."""
         n = sampling.n
         params = self.og.GeneratorParams(self.model)
         options = dict(max_length=self._max_length(len(prompt_ids), budget), batch_size=n,
                        do_sample=not sampling.greedy)
+        if ignore_eos:  # a benchmark's fixed token count
+            options["min_length"] = len(prompt_ids) + budget
         if not sampling.greedy:
             options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or 0)
             if sampling.seed is not None:
@@ -114,6 +159,8 @@ class GenaiDecoder:
         rows: list[list[int]] = [[] for _ in range(n)]
         finished = [False] * n
         while not generator.is_done() and not all(finished):
+            if deadline is not None and time.monotonic() >= deadline:
+                return rows, [not done for done in finished]
             generator.generate_next_token()
             for row, token in enumerate(generator.get_next_tokens()):
                 if finished[row]:
@@ -122,7 +169,7 @@ class GenaiDecoder:
                     finished[row] = True
                 else:
                     rows[row].append(int(token))
-        return rows
+        return rows, [False] * n
 
     def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
         """Yield next-token logits; the caller ``send``s back the chosen token."""
@@ -183,6 +230,10 @@ class SessionDecoder:
 
 
 DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
+# Drafted tokens per lookup (docs/BENCHMARKS.md, "Decode levers"): on the reasoner's tracking rationales
+# 6 gave 2.3x plain greedy and 12 gave 2.5x, but on text with little to look up 12 ran at 0.9x where 6 held
+# level (a rejected draft still costs its verification pass). 0 turns speculation off.
+DRAFT_TOKENS = 6
 
 
 # --------------------------------------------------------------------------- engine
@@ -192,7 +243,7 @@ class OnnxEngine(Engine):
 
     backend = "onnx"
 
-    def __init__(self, model_dir: str | Path, threads: int = 0, **_ignored):
+    def __init__(self, model_dir: str | Path, threads: int = 0, draft_tokens: int = DRAFT_TOKENS, **_ignored):
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -212,7 +263,7 @@ class OnnxEngine(Engine):
             self.eos_ids.add(self.tokenizer.token_to_id(eos_text))
         decoder_cls = DECODERS[self.layout]
         self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
-            else decoder_cls(self.model_dir)
+            else decoder_cls(self.model_dir, draft_tokens=draft_tokens)
         report = _read_json(self.model_dir / REPORT_FILE)
         self.precision = report.get("precision", "?")
 
@@ -251,6 +302,9 @@ class OnnxEngine(Engine):
         budget = min(sampling.max_new_tokens, room)
         if budget <= 0:
             return
+        if sampling.greedy and hasattr(self.decoder, "greedy_tokens"):
+            yield from self.decoder.greedy_tokens(prompt_ids, budget, self.eos_ids, ignore_eos)
+            return
         rng = np.random.default_rng(sampling.seed)
         steps = self.decoder.logits_stream(list(prompt_ids), budget)
         logits = next(steps)
@@ -279,6 +333,18 @@ class OnnxEngine(Engine):
             results.append([cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop)
                             for row in rows])
         return results
+
+    def complete(self, prompt: str, sampling: SamplingParams, deadline: Optional[float] = None) -> list[Completion]:
+        """n sampled completions decoded as one batch (genai), cut together at the deadline."""
+        if sampling.n == 1 or sampling.greedy or not hasattr(self.decoder, "sample_batch_until"):
+            return super().complete(prompt, sampling, deadline)
+        ids = self.encode(prompt)
+        budget = min(sampling.max_new_tokens, self.decoder.context_length - len(ids))
+        if budget <= 0:
+            return super().complete(prompt, sampling, deadline)  # raises the engine's context error
+        rows, cut = self.decoder.sample_batch_until(ids, sampling, budget, self.eos_ids, deadline)
+        return [Completion(cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop), timed_out)
+                for row, timed_out in zip(rows, cut)]
 
     def stream_prompt(self, prompt: str, sampling: SamplingParams) -> Iterator[str]:
         stops = StopStringFilter(sampling.stop)
