@@ -181,22 +181,29 @@ def run_in_fresh_process(job: dict) -> dict:
 
 
 def levers(args) -> list[dict]:
-    spin_off = {"model": {"decoder": {"session_options": {"session.intra_op.allow_spinning": "0"}}}}
-    rows = [{"name": "logits to numpy, argmax, token appended (the engine's loop before)", "kind": "logits",
+    def threads(n: int, spinning: bool = True) -> dict:
+        options = {"intra_op_num_threads": n, **({} if spinning else {"session.intra_op.allow_spinning": "0"})}
+        return {"model": {"decoder": {"session_options": options}}}
+
+    rows = [{"name": "logits to numpy, argmax, token appended, 2 threads (the engine's sampled loop)", "kind": "logits",
              "path": args.export},
-            {"name": "genai greedy search (generate_next_token)", "kind": "genai", "path": args.export},
-            {"name": "genai greedy, 1 intra-op thread", "kind": "genai", "path": args.export,
-             "overlay": {"model": {"decoder": {"session_options": {"intra_op_num_threads": 1}}}}},
-            {"name": "genai greedy, spinning off", "kind": "genai", "path": args.export, "overlay": spin_off}]
+            {"name": "genai greedy search (generate_next_token), ORT's default threads", "kind": "genai",
+             "path": args.export},
+            {"name": "genai greedy, 1 intra-op thread", "kind": "genai", "path": args.export, "overlay": threads(1)},
+            {"name": "genai greedy, 2 intra-op threads", "kind": "genai", "path": args.export, "overlay": threads(2)},
+            {"name": "genai greedy, 2 intra-op threads, spinning off", "kind": "genai", "path": args.export,
+             "overlay": threads(2, spinning=False)}]
     rows += [{"name": f"genai greedy, export {Path(extra).name}", "kind": "genai", "path": extra}
              for extra in args.extra_exports]
-    for size, draft in ((2, 2), (2, 4), (2, 6), (2, 12), (3, 6)):
-        rows.append({"name": f"genai + n-gram speculation (ngram {size}, draft {draft})", "kind": "genai",
-                     "path": args.export, "speculative": {"ngram_size": size, "max_draft_tokens": draft}})
-    rows.append({"name": "scotd engine default (OnnxEngine greedy)", "kind": "engine", "path": args.export})
-    for threads in (1, 2):
-        rows += [{"name": f"llama.cpp {Path(g).stem}, {threads} thread(s)", "kind": "llama", "path": g,
-                  "threads": threads} for g in args.gguf]
+    for count, draft in ((1, 6), (1, 12), (2, 12)):
+        rows.append({"name": f"n-gram speculation (ngram 2, draft {draft}), {count} thread(s)", "kind": "genai",
+                     "path": args.export, "overlay": threads(count),
+                     "speculative": {"ngram_size": 2, "max_draft_tokens": draft}})
+    rows.append({"name": "scotd engine default (OnnxEngine greedy: 2 threads, draft 6)", "kind": "engine",
+                 "path": args.export})
+    for count in (1, 2):
+        rows += [{"name": f"llama.cpp {Path(g).stem}, {count} thread(s)", "kind": "llama", "path": g,
+                  "threads": count} for g in args.gguf]
     return rows
 
 

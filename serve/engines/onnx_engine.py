@@ -16,7 +16,9 @@ template (jinja2), exactly as the PyTorch engine encodes it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -80,16 +82,23 @@ def pick_token(logits: np.ndarray, sampling: SamplingParams, rng: np.random.Gene
 class GenaiDecoder:
     """onnxruntime-genai folder: the Generator owns the KV cache, we read its logits."""
 
-    def __init__(self, model_dir: Path, draft_tokens: int = 0):
+    def __init__(self, model_dir: Path, draft_tokens: int = 0, threads: int = 0):
         import onnxruntime_genai as og
 
         self.og, self.draft_tokens = og, draft_tokens
+        # genai leaves ONNX Runtime's thread count to its default, which ran one thread on a 2-vCPU VM
+        # here; every core decodes 1.65x faster (docs/BENCHMARKS.md, decode levers)
         try:
-            self.model = og.Model(str(model_dir))
+            config = og.Config(str(model_dir))
+            config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+                "intra_op_num_threads": threads or os.cpu_count() or 1}}}}))
+            self.model = og.Model(config)
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
             raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
         model = _read_json(model_dir / "genai_config.json")["model"]
         self.context_length = int(model.get("context_length", 2048))
+        pad = model.get("pad_token_id", model.get("eos_token_id", 0))
+        self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
         # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
         self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
 
@@ -143,19 +152,27 @@ class GenaiDecoder:
                            ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
         """``sample_batch``, stopped when ``time.monotonic()`` passes ``deadline``: (rows, which rows
         the deadline cut)."""
-        n = sampling.n
+        return self.decode_batch([list(prompt_ids)] * sampling.n, sampling, budget, eos_ids, deadline, ignore_eos)
+
+    def decode_batch(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
+                     eos_ids: set[int], deadline: Optional[float] = None,
+                     ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+        """One genai batch, a row per prompt (prompts of any lengths: genai 0.18 reads right padding with
+        the pad id as padding, and each row then decodes its single-stream greedy tokens), each row cut at
+        EOS or ``budget`` tokens, all stopped at ``deadline``: (rows, which rows the deadline cut)."""
+        n, width = len(prompts), max(len(p) for p in prompts)
         params = self.og.GeneratorParams(self.model)
-        options = dict(max_length=self._max_length(len(prompt_ids), budget), batch_size=n,
-                       do_sample=not sampling.greedy)
+        options = dict(max_length=self._max_length(width, budget), batch_size=n, do_sample=not sampling.greedy)
         if ignore_eos:  # a benchmark's fixed token count
-            options["min_length"] = len(prompt_ids) + budget
+            options["min_length"] = width + budget
         if not sampling.greedy:
             options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or 0)
             if sampling.seed is not None:
                 options["random_seed"] = int(sampling.seed)
         params.set_search_options(**options)
         generator = self.og.Generator(self.model, params)
-        generator.append_tokens(np.asarray([list(prompt_ids)] * n, dtype=np.int32))
+        generator.append_tokens(np.asarray([list(p) + [self.pad_id] * (width - len(p)) for p in prompts],
+                                           dtype=np.int32))
         rows: list[list[int]] = [[] for _ in range(n)]
         finished = [False] * n
         while not generator.is_done() and not all(finished):
@@ -165,7 +182,7 @@ class GenaiDecoder:
             for row, token in enumerate(generator.get_next_tokens()):
                 if finished[row]:
                     continue
-                if int(token) in eos_ids or len(rows[row]) >= budget:
+                if (int(token) in eos_ids and not ignore_eos) or len(rows[row]) >= budget:
                     finished[row] = True
                 else:
                     rows[row].append(int(token))
@@ -231,9 +248,11 @@ class SessionDecoder:
 
 DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
 # Drafted tokens per lookup (docs/BENCHMARKS.md, "Decode levers"): on the reasoner's tracking rationales
-# 6 gave 2.3x plain greedy and 12 gave 2.5x, but on text with little to look up 12 ran at 0.9x where 6 held
+# 6 gave 2.2x plain greedy and 12 gave 2.5x, but on text with little to look up 12 ran at 0.9x where 6 held
 # level (a rejected draft still costs its verification pass). 0 turns speculation off.
 DRAFT_TOKENS = 6
+# Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
+MAX_BATCH_ROWS = 32
 
 
 # --------------------------------------------------------------------------- engine
@@ -263,7 +282,7 @@ class OnnxEngine(Engine):
             self.eos_ids.add(self.tokenizer.token_to_id(eos_text))
         decoder_cls = DECODERS[self.layout]
         self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
-            else decoder_cls(self.model_dir, draft_tokens=draft_tokens)
+            else decoder_cls(self.model_dir, draft_tokens=draft_tokens, threads=threads)
         report = _read_json(self.model_dir / REPORT_FILE)
         self.precision = report.get("precision", "?")
 
@@ -318,21 +337,25 @@ class OnnxEngine(Engine):
         steps.close()
 
     def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
-        """``sampling.n`` completions per prompt. A genai folder samples the n of one prompt as one
-        batch; greedy decoding computes one sequence (n greedy ones are the same)."""
-        if sampling.n == 1 or not hasattr(self.decoder, "sample_batch"):
+        """``sampling.n`` completions per prompt. A genai folder decodes every prompt's rows as one batch
+        (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
+        prompt takes the speculating single-stream path instead."""
+        copies = 1 if sampling.greedy else sampling.n
+        encoded = [self.encode(p) for p in prompts]
+        fits = all(len(ids) + sampling.max_new_tokens <= self.decoder.context_length for ids in encoded)
+        if not hasattr(self.decoder, "decode_batch") or len(prompts) * copies == 1 or not fits:
+            if sampling.greedy and sampling.n > 1:  # n greedy completions are one, repeated
+                return [texts * sampling.n for texts in super().generate(prompts, dataclasses.replace(sampling, n=1))]
             return super().generate(prompts, sampling)
-        results = []
-        for prompt in prompts:
-            if sampling.greedy:
-                results.append(["".join(self.stream_prompt(prompt, sampling))] * sampling.n)
-                continue
-            ids = self.encode(prompt)
-            budget = min(sampling.max_new_tokens, self.decoder.context_length - len(ids))
-            rows = self.decoder.sample_batch(ids, sampling, budget, self.eos_ids) if budget > 0 else [[]] * sampling.n
-            results.append([cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop)
-                            for row in rows])
-        return results
+        rows = [ids for ids in encoded for _ in range(copies)]
+        step = max(copies, MAX_BATCH_ROWS // copies * copies)  # a prompt's copies stay in one batch
+        decoded: list[list[int]] = []
+        for index, start in enumerate(range(0, len(rows), step)):
+            chunk_sampling = sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
+            decoded += self.decoder.decode_batch(rows[start:start + step], chunk_sampling, sampling.max_new_tokens,
+                                                 self.eos_ids)[0]
+        texts = [cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop) for row in decoded]
+        return [texts[i * copies:(i + 1) * copies] * (sampling.n // copies) for i in range(len(prompts))]
 
     def complete(self, prompt: str, sampling: SamplingParams, deadline: Optional[float] = None) -> list[Completion]:
         """n sampled completions decoded as one batch (genai), cut together at the deadline."""
