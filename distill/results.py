@@ -150,7 +150,8 @@ def markdown(rows: list[dict], title: str = "") -> str:
 def per_task_table(rows: list[dict]) -> str:
     """Greedy accuracy per task and arm, when the arms were scored on a mixture of tasks."""
     tasks = sorted({task for row in rows if row["greedy"] for task in row["greedy"]["by_task"]})
-    if not tasks:
+    several_transfer = len({t for row in rows if row.get("transfer") for t in row["transfer"]["by_task"]}) > 1
+    if not tasks and not several_transfer:
         return ""
     lines = ["", "Greedy accuracy per task (95% CI); where a program grader exists, the rationales' steps right:", "",
              "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
@@ -159,6 +160,10 @@ def per_task_table(rows: list[dict]) -> str:
                                                                                      .get("by_task", {}).get(task))
                  for row in rows]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    transfer_tasks = sorted({task for row in rows if row.get("transfer") for task in row["transfer"]["by_task"]})
+    for task in transfer_tasks if len(transfer_tasks) > 1 else []:  # a transfer mixture: each variant its own row
+        cells = [ci_cell((row.get("transfer") or {}).get("by_task", {}).get(task)) for row in rows]
+        lines.append(f"| {task} (transfer) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,6 +14,8 @@ over every row, and the median over rounds x repeats is reported. The "bandwidth
 the memory bandwidth measured in the same run (a BLAS matrix-vector product far larger than the
 caches) divided by the weight bytes one decode step reads. ``--batch 1 4 8`` adds, per ONNX
 export, k sampled sequences of the prompt decoded as one batch against k one after another.
+``--task SOURCE`` adds the student's own workload: held-out questions answered greedily to EOS
+(export/bench_decode_task.py).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class DecodeBenchConfig:
     batch: list[int] = option(default_factory=list, help="sample counts k for the batched rows, e.g. 1 4 8 "
                                                          "(empty: no batched rows)")
     bandwidth: bool = option(True, "measure memory bandwidth and add the bandwidth-limit row")
+    task: str = option("", "a question source (e.g. bigbench:tracking_shuffled_objects/three_objects): adds rows "
+                           "of the ONNX and llama.cpp engines answering its test questions greedily to EOS, the "
+                           "workload of a distilled student ('' = none)")
+    task_questions: int = option(8, "test questions of --task, each decoded in every repeat")
+    task_max_new_tokens: int = option(384, "token budget per --task question")
     json: str = option("", "write the rows to this JSON file")
     markdown: str = option("docs/BENCHMARKS.md", "markdown file whose decode section is replaced ('' to skip)")
 
@@ -159,12 +166,12 @@ def prompt_ids(model: str, count: int) -> list[int]:
 def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dict:
     from export.decode_streams import bytes_read_per_token, load_stream
 
-    load_s, stream = load_stream(variant["kind"], Path(variant["path"]), ids, **variant.get("options", {}))
-    list(stream(min(16, new_tokens)))  # warm-up: allocations, kernel selection, caches
+    load_s, stream = load_stream(variant["kind"], Path(variant["path"]), **variant.get("options", {}))
+    list(stream(ids, min(16, new_tokens), True))  # warm-up: allocations, kernel selection, caches
     prefill_ms, decode_tok_s = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        stamps = [time.perf_counter() for _ in stream(new_tokens)]
+        stamps = [time.perf_counter() for _ in stream(ids, new_tokens, True)]
         if len(stamps) != new_tokens:
             raise RuntimeError(f"{variant['backend']} produced {len(stamps)} tokens, expected {new_tokens}")
         prefill_ms.append(1000 * (stamps[0] - started))
@@ -198,6 +205,10 @@ def _worker(job: dict) -> dict:
         return {"bandwidth_gb_s": decode_streams.memory_bandwidth_gb_s()}
     if job["task"] == "batch":
         return decode_streams.batch_throughput(Path(job["variant"]["path"]), job["ids"], job["new_tokens"], job["n"])
+    if job["task"] == "task":
+        from export.bench_decode_task import measure_task
+
+        return measure_task(job["variant"], job["prompts"], job["new_tokens"], job["repeats"])
     return measure(job["variant"], job["ids"], job["new_tokens"], job["repeats"])
 
 
@@ -255,7 +266,8 @@ def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchCon
     anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
     cpu = (cpu_model() or platform.processor()) if CPUINFO.is_file() else "?"
     command = "scotd bench decode --models " + " ".join(cfg.models) + \
-        (" --batch " + " ".join(map(str, cfg.batch)) if cfg.batch else "")
+        (" --batch " + " ".join(map(str, cfg.batch)) if cfg.batch else "") + \
+        (f" --task {cfg.task} --task_questions {cfg.task_questions}" if cfg.task else "")
     lines = ["## Decode speed (`scotd bench decode`)", "",
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({cpu}), {cfg.prompt_tokens}-token prompt, "
              f"{cfg.new_tokens} greedy tokens (EOS ignored); each row in a fresh process per round, "
@@ -287,17 +299,19 @@ def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchCon
     return "\n".join(lines)
 
 
-def _decode_row(variant: dict, ids: list[int], cfg: DecodeBenchConfig) -> dict:
-    job = {"task": "decode", "variant": variant, "ids": ids, "new_tokens": cfg.new_tokens, "repeats": cfg.repeats}
+def _decode_row(variant: dict, job: dict) -> dict:
+    """Run one row's job; a llama.cpp row whose worker crashed is retried with the prompt fed one token
+    at a time, and stays so for its later rounds."""
+    job = {**job, "variant": variant}
     what = f"{variant['backend']} {variant['precision']} ({variant['path']})"
     try:
         return run_worker(job, what)
     except WorkerCrashed:
-        if variant["kind"] != "llama_cpp" or variant.get("options"):
+        if variant["kind"] != "llama_cpp" or variant.get("options", {}).get("n_batch") == 1:
             raise
     # llama.cpp's batched prompt pass crashes on some CPUs (its AMX kernels, llama-cpp-python 0.3.36 on a
     # Xeon here); one token at a time leaves decode untouched and only slows the prefill.
-    variant["options"] = {"n_batch": 1}
+    variant["options"] = {**variant.get("options", {}), "n_batch": 1}
     variant["note"] = "prompt fed one token at a time: llama.cpp's batched prompt pass crashed"
     _log(f"{what}: {variant['note']}")
     return run_worker(job, what)
@@ -323,7 +337,8 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
     bandwidth = []
     for _, (variant, ids) in tqdm(_interleaved(jobs, cfg.rounds), desc="bench decode", unit="row"):
         index = jobs.index((variant, ids))
-        samples[index].append(_decode_row(variant, ids, cfg))
+        samples[index].append(_decode_row(variant, {"task": "decode", "ids": ids, "new_tokens": cfg.new_tokens,
+                                                    "repeats": cfg.repeats}))
         if cfg.bandwidth and index == 0:  # once per round, between the rows
             bandwidth.append(run_worker({"task": "bandwidth"}, "memory bandwidth")["bandwidth_gb_s"])
         _log(f"{variant['model']} {variant['backend']} {variant['precision']}: "
@@ -341,13 +356,24 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
                 batch_rows.append({"model": variant["model"], "precision": variant["precision"], **result})
                 _log(f"{variant['model']} {variant['precision']} k={k}: {result['batched_tok_s']:.1f} tok/s batched, "
                      f"{result['sequential_tok_s']:.1f} sequential")
+    task_rows = []
+    if cfg.task:
+        from export.bench_decode_task import task_workload
+
+        task_rows = task_workload(jobs, cfg)
     measured_bandwidth = statistics.median(bandwidth) if bandwidth else None
     if cfg.json:
         Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
         Path(cfg.json).write_text(json.dumps({"rows": rows, "batch": batch_rows, "bandwidth_gb_s": measured_bandwidth,
                                               "bandwidth_limit": bandwidth_rows(rows, measured_bandwidth)
-                                              if measured_bandwidth else []}, indent=2) + "\n")
+                                              if measured_bandwidth else [],
+                                              "task": [{k: v for k, v in r.items() if k != "outputs"}
+                                                       for r in task_rows]}, indent=2) + "\n")
     section = markdown_table(rows, batch_rows, cfg, measured_bandwidth)
+    if task_rows:
+        from export.bench_decode_task import markdown
+
+        section += "\n" + "\n".join(markdown(task_rows, cfg.task, cfg.task_questions, cfg.task_max_new_tokens))
     if cfg.markdown:
         target = Path(cfg.markdown)
         write_section(target if target.is_absolute() else project_root() / target, SECTION_START, SECTION_END, section)

@@ -1,8 +1,9 @@
 """What ``scotd bench decode`` times: a token stream per backend, each loaded in its own process.
 
-A stream is ``stream(n) -> iterator of token ids`` (greedy, exactly n new tokens, EOS ignored)
-for one fixed prompt. Batch rows time ``sampling.n`` sampled sequences of the prompt, decoded
-as one batch (``GenaiDecoder.sample_batch``) and one after another, in the same process.
+A stream is ``stream(ids, n, ignore_eos) -> iterator of token ids``: greedy, at most n new tokens,
+exactly n with ``ignore_eos`` (the fixed-prompt rows), else stopping at EOS (the task rows, where a
+student writes its rationale to the end). Batch rows time ``sampling.n`` sampled sequences of the
+prompt, decoded as one batch (``GenaiDecoder.sample_batch``) and one after another, in the same process.
 """
 
 from __future__ import annotations
@@ -10,31 +11,36 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
-Stream = Callable[[int], Iterator[int]]
-
-
-def _torch(path: Path, ids: list[int]) -> Stream:
-    from export.gates import load_reference, torch_token_stream
-
-    model, _ = load_reference(path)
-    return lambda n: torch_token_stream(model, ids, n, ignore_eos=True)
+Stream = Callable[[Sequence[int], int, bool], Iterator[int]]
 
 
-def _torch_generate(path: Path, ids: list[int]) -> Stream:
+def _torch(path: Path) -> Stream:
+    from export.gates import eos_ids_of, load_reference, torch_token_stream
+
+    model, tokenizer = load_reference(path)
+    eos = eos_ids_of(model, tokenizer)
+    return lambda ids, n, ignore_eos: torch_token_stream(model, ids, n, eos, ignore_eos=ignore_eos)
+
+
+def _torch_generate(path: Path) -> Stream:
     from export.gates import load_reference
 
     model, _ = load_reference(path)
-    return lambda n: generate_token_stream(model, ids, n)
+    return lambda ids, n, ignore_eos: generate_token_stream(model, ids, n, ignore_eos)
 
 
-def _onnx(path: Path, ids: list[int], **engine_options) -> Stream:
+def _onnx(path: Path, **engine_options) -> Stream:
     from serve.engines.interface import SamplingParams
     from serve.engines.onnx_engine import OnnxEngine
 
     engine = OnnxEngine(path, **engine_options)
-    return lambda n: engine.token_ids(ids, SamplingParams(max_new_tokens=n), ignore_eos=True)
+
+    def stream(ids, n, ignore_eos):
+        return engine.token_ids(ids, SamplingParams(max_new_tokens=n), ignore_eos=ignore_eos)
+    stream.engine = engine  # its decoder's speculative_stats, for the task rows
+    return stream
 
 
 def llama_cpp_threads() -> int:
@@ -42,33 +48,42 @@ def llama_cpp_threads() -> int:
     return os.cpu_count() or 1
 
 
-def _llama_cpp(path: Path, ids: list[int], n_batch: int = 512) -> Stream:
+def _llama_cpp(path: Path, n_batch: int = 512, prompt_lookup: int = 0) -> Stream:
+    """llama.cpp greedy; ``prompt_lookup`` > 0 drafts that many tokens by llama-cpp-python's own
+    prompt-lookup decoding (the same n-gram idea as the ONNX engine's speculation)."""
     from llama_cpp import Llama
 
     threads = llama_cpp_threads()
-    llm = Llama(model_path=str(path), n_ctx=len(ids) + 1024, n_threads=threads, n_threads_batch=threads,
-                n_batch=n_batch, n_ubatch=n_batch, verbose=False)
+    draft = None
+    if prompt_lookup:
+        from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
-    def stream(n):
-        for produced, token in enumerate(llm.generate(ids, temp=0.0, top_k=1, reset=True)):
-            if produced >= n:
+        draft = LlamaPromptLookupDecoding(max_ngram_size=2, num_pred_tokens=prompt_lookup)
+    llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
+                n_batch=n_batch, n_ubatch=n_batch, draft_model=draft, verbose=False)
+    eos = llm.token_eos()
+
+    def stream(ids, n, ignore_eos):
+        for produced, token in enumerate(llm.generate(list(ids), temp=0.0, top_k=1, reset=True)):
+            if produced >= n or (token == eos and not ignore_eos):
                 return
             yield token
     return stream
 
 
-STREAMS: dict[str, Callable[[Path, list[int]], Stream]] = {
+STREAMS: dict[str, Callable[..., Stream]] = {
     "torch": _torch, "torch_generate": _torch_generate, "onnx": _onnx, "llama_cpp": _llama_cpp}
 
 
-def load_stream(kind: str, path: Path, ids: list[int], **options) -> tuple[float, Stream]:
+def load_stream(kind: str, path: Path, **options) -> tuple[float, Stream]:
     started = time.perf_counter()
-    stream = STREAMS[kind](path, ids, **options)
+    stream = STREAMS[kind](path, **options)
     return time.perf_counter() - started, stream
 
 
-def generate_token_stream(model, ids: list[int], n: int):
-    """Token ids as ``model.generate`` (greedy, exactly n new tokens) emits them, through a streamer."""
+def generate_token_stream(model, ids: Sequence[int], n: int, ignore_eos: bool = True):
+    """Token ids as ``model.generate`` (greedy; exactly n new tokens with ``ignore_eos``) emits them,
+    through a streamer."""
     import queue
     import threading
 
@@ -90,12 +105,17 @@ def generate_token_stream(model, ids: list[int], n: int):
         def end(self):
             tokens.put(None)
 
-    inputs = torch.tensor([ids])
+    inputs = torch.tensor([list(ids)])
     worker = threading.Thread(target=lambda: model.generate(
-        inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=n, min_new_tokens=n, do_sample=False,
+        inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=n, min_new_tokens=n if ignore_eos else 0,
+        do_sample=False,
         streamer=IdStreamer(), pad_token_id=model.config.eos_token_id))
+    eos = model.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [eos])
     worker.start()
     while (token := tokens.get()) is not None:
+        if token in eos and not ignore_eos:  # generate() streams the EOS it stopped at
+            continue
         yield token
     worker.join()
 

@@ -128,6 +128,29 @@ def test_n_samples_of_one_prompt_decode_as_one_seeded_batch(engine):
     assert greedy_rows == [single] * 3
 
 
+def test_prompts_of_different_lengths_decode_as_one_batch(engine, monkeypatch):
+    """eval's and infer's batches: generate() decodes its prompts as one genai batch (right-padded); each
+    greedy row gives that prompt's single-stream greedy tokens, and a seeded sampled batch repeats itself."""
+    questions = ["Is the sky blue?", "Alice has a red ball, Bob has a blue ball and Claire has a green ball. "
+                 "Alice and Bob swap balls. Which ball does Bob have?", "2 + 3 = ?", "Name a fruit that is yellow."]
+    prompts = [engine.apply_chat_template([{"role": "user", "content": q}]) for q in questions]
+    assert len({len(engine.encode(p)) for p in prompts}) == len(prompts)  # really different lengths
+    batches = []
+    real = engine.decoder.decode_batch
+    monkeypatch.setattr(engine.decoder, "decode_batch", lambda rows, *a, **k: batches.append(len(rows)) or real(rows, *a, **k))
+    greedy = SamplingParams(max_new_tokens=24)
+    batched = engine.generate(prompts, greedy)
+    assert batches == [4]  # one batch, one row per prompt
+    single = [engine.tokenizer.decode(list(engine.token_ids(engine.encode(p), greedy)), skip_special_tokens=True)
+              for p in prompts]
+    assert [texts[0] for texts in batched] == single
+    hot = SamplingParams(n=3, max_new_tokens=12, temperature=1.2, seed=5)
+    first = engine.generate(prompts, hot)
+    assert batches[1:] == [12] and [len(texts) for texts in first] == [3] * 4
+    assert engine.generate(prompts, hot) == first  # fixed seed: the same batch again
+    assert any(len(set(texts)) > 1 for texts in first)  # the n rows of a prompt are distinct samples
+
+
 def test_greedy_with_speculation_gives_the_tokens_of_plain_greedy_on_50_prompts(llama_fp32_export):
     """Prompt-lookup speculation (the engine's default greedy) against the plain token-by-token loop:
     the same tokens, or a parting only where the plain loop's top two logits nearly tie (reported)."""

@@ -135,6 +135,31 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     assert "keep me" in markdown.read_text()
 
 
+def test_bench_decode_task_rows_answer_test_questions_to_eos(lively_llama, llama_fp32_export, tmp_path):
+    """--task: each ONNX row decodes the source's test questions in the student format, greedy to EOS; the
+    speculating row is checked token for token against the export's plain greedy."""
+    linked = tmp_path / "student"
+    shutil.copytree(lively_llama, linked)
+    shutil.copytree(llama_fp32_export, tmp_path / "student-onnx-fp32")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps({"id": f"q{i}", "question": f"Alice has {i} red balls and Bob has {i + 1}. "
+                                             "Who has more red balls, Alice or Bob?", "answer": "Bob",
+                                             "split": "test" if i < 3 else "train"}) + "\n" for i in range(5)))
+    cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 4, "repeats": 1,
+                                    "rounds": 2, "bandwidth": False, "torch": False, "json": str(tmp_path / "rows.json"),
+                                    "markdown": str(tmp_path / "BENCH.md"), "task": str(questions),
+                                    "task_questions": 2, "task_max_new_tokens": 20})
+    run_bench(cfg)
+    task = json.loads((tmp_path / "rows.json").read_text())["task"]
+    assert [r["backend"] for r in task] == ["onnx-genai", "onnx-genai, no speculation"]
+    for row in task:
+        assert row["samples"] == 2 and row["decode_tok_s"] > 0
+        assert 0 < row["tokens"] <= 2 * 20  # two questions, stopped at EOS or the budget
+    assert task[0]["same_as_reference"] == "2/2"  # fp32: speculation keeps plain greedy's tokens
+    text = (tmp_path / "BENCH.md").read_text()
+    assert f"first 2 test questions of `{questions}`" in text and "| onnx-genai, no speculation | fp32 |" in text
+
+
 def test_weights_read_per_token_leave_out_a_gathered_embedding(tmp_path):
     """A decode step reads every weight once, but only one row of a table it gathers from."""
     import numpy as np

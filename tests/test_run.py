@@ -223,6 +223,12 @@ def test_results_tabulate_each_task_of_a_mixture():
     assert lines[4] == "| arithmetic/2_digit_addition | 75.0 [50.0, 100.0] (n=4); steps 7/9 | not run |"
     assert lines[5] == "| navigate | 75.0 [50.0, 100.0] (n=4) | 25.0 [50.0, 100.0] (n=4) |"
     assert per_task_table([arm("single task", {})]) == ""
+    five, seven = {**cell, "accuracy": 0.5}, {**cell, "accuracy": 0.0}
+    student["transfer"] = {"accuracy": 0.25, "ci95": [0.0, 0.5], "n": 8,
+                           "by_task": {"tracking/seven_objects": seven, "tracking/five_objects": five}}
+    lines = per_task_table([student]).strip().splitlines()  # a transfer mixture: one row per variant
+    assert lines[-2:] == ["| tracking/five_objects (transfer) | 50.0 [50.0, 100.0] (n=4) |",
+                          "| tracking/seven_objects (transfer) | 0.0 [50.0, 100.0] (n=4) |"]
 
 
 def test_eval_summary_breaks_a_mixture_down_by_task():

@@ -1,0 +1,137 @@
+"""The task rows of ``scotd bench decode``: a student answering held-out questions, as it is used.
+
+The fixed-prompt rows time 128 tokens after a filler prompt, where prompt-lookup speculation has
+little to look up. A distilled student's real output is a rationale that restates the question's
+names, items and numbers. These rows time that: the test questions of ``--task`` in the student
+format (rendered through the model's chat template, as the engines render it), greedy to EOS or
+``--task_max_new_tokens``, every prompt in every repeat. Decode tok/s is the tokens after each
+prompt's first over the time after its first, summed over the prompts.
+
+Rows: the ONNX engine's default greedy (it speculates), the same export without speculation, llama.cpp
+on each GGUF, and llama.cpp's Q8_0 with llama-cpp-python's own prompt-lookup decoding, so the
+speculation is set against the same trick in the anchor engine, not only against its plain loop.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+LOOKUP_BACKEND = "llama.cpp + prompt lookup"
+LOOKUP_DRAFT = 6  # the ONNX engine's DRAFT_TOKENS, so both engines draft as far ahead
+
+
+def task_prompts(model_dir: Path, source: str, count: int) -> list[list[int]]:
+    """Prompt ids of the first ``count`` test questions of ``source``, in the student format."""
+    from transformers import AutoTokenizer
+
+    from export.gates import encode_prompt
+    from serve.core.student_format import render_prompt
+    from serve.data.sources import QuestionSource
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    examples = QuestionSource(source=source, split="test", limit=count).load()
+    return [encode_prompt(tokenizer, render_prompt(e.question, e.choices, tokenizer=tokenizer)) for e in examples]
+
+
+def task_variants(variants: list[dict]) -> list[dict]:
+    """The rows of one model that the task runs: ONNX exports and llama.cpp files, plus prompt lookup
+    on the Q8_0; each with the plain-greedy row whose tokens it should reproduce."""
+    rows = []
+    for variant in variants:
+        if variant["kind"] == "onnx":
+            plain = variant["backend"] if variant.get("options", {}).get("draft_tokens") == 0 else None
+            rows.append({**variant, "reference": plain or variant["backend"] + ", no speculation"})
+        elif variant["kind"] == "llama_cpp":
+            rows.append({**variant, "reference": "llama.cpp"})
+            if variant["precision"] == "q8_0":
+                rows.append({**variant, "backend": LOOKUP_BACKEND, "reference": "llama.cpp",
+                             "options": {**variant.get("options", {}), "prompt_lookup": LOOKUP_DRAFT}})
+    return rows
+
+
+def measure_task(variant: dict, prompts: list[list[int]], max_new_tokens: int, repeats: int) -> dict:
+    from export.decode_streams import load_stream
+
+    options = {k: v for k, v in variant.get("options", {}).items()}
+    _, stream = load_stream(variant["kind"], Path(variant["path"]), **options)
+    list(stream(prompts[0], 16, True))  # warm-up: allocations, kernel selection, caches
+    rates, outputs, accepted, drafted = [], [], 0, 0
+    for repeat in range(repeats):
+        produced, seconds, outputs = 0, 0.0, []
+        for ids in prompts:
+            out, first = [], None
+            for token in stream(ids, max_new_tokens, False):
+                if first is None:
+                    first = time.perf_counter()
+                out.append(token)
+            if first is not None:
+                seconds += time.perf_counter() - first
+            produced += max(len(out) - 1, 0)
+            outputs.append(out)
+            stats = getattr(getattr(getattr(stream, "engine", None), "decoder", None), "speculative_stats", None)
+            if stats and repeat == 0:
+                accepted += stats["draft_tokens_accepted"]
+                drafted += stats["draft_tokens_evaluated"]
+        rates.append(produced / seconds if seconds else 0.0)
+    return {**{k: variant[k] for k in ("model", "backend", "precision", "reference")},
+            "decode_tok_s": rates, "tokens": sum(map(len, outputs)), "outputs": outputs,
+            "acceptance": round(accepted / drafted, 3) if drafted else None}
+
+
+def merge(samples: list[dict]) -> dict:
+    row = dict(samples[0])
+    row["decode_tok_s"] = round(statistics.median([v for s in samples for v in s["decode_tok_s"]]), 1)
+    row["samples"] = sum(len(s["decode_tok_s"]) for s in samples)
+    return row
+
+
+def same_tokens(rows: list[dict]) -> None:
+    """Per row, on how many prompts its tokens equal those of its plain-greedy reference row."""
+    for row in rows:
+        reference = next((r for r in rows if r["model"] == row["model"] and r["backend"] == row["reference"]
+                          and r["precision"] == row["precision"]), None)
+        if reference is not None and reference is not row:
+            pairs = list(zip(row["outputs"], reference["outputs"]))
+            row["same_as_reference"] = f"{sum(a == b for a, b in pairs)}/{len(pairs)}"
+
+
+def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> list[str]:
+    anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ("llama.cpp", "q8_0")}
+    lines = ["", f"On the task: the first {count} test questions of `{source}` in the student format, greedy to EOS "
+             f"(at most {max_new_tokens} tokens), each row in a fresh process per round, rounds interleaved, median. "
+             "\"same tokens\" counts the prompts whose output equals the row's plain-greedy counterpart "
+             "(the export without speculation; llama.cpp without prompt lookup).", "",
+             "| model | backend | precision | decode tok/s | vs llama.cpp Q8_0 | tokens generated | "
+             "same tokens as plain greedy | drafts accepted |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = anchor.get(r["model"])
+        ratio = f"{r['decode_tok_s'] / base:.2f}x" if base else "-"
+        acceptance = f"{r['acceptance']:.0%}" if r.get("acceptance") is not None else "-"
+        lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | **{r['decode_tok_s']}** | {ratio} | "
+                     f"{r['tokens']} | {r.get('same_as_reference', '-')} | {acceptance} |")
+    return lines
+
+
+def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
+    """The task rows of every model, rounds interleaved as for the fixed prompt."""
+    from export.bench_decode import _decode_row, _interleaved, _log
+    from serve.store.registry import resolve_model_dir
+
+    runs = []
+    for model in cfg.models:
+        prompts = task_prompts(resolve_model_dir(model), cfg.task, cfg.task_questions)
+        runs += [(variant, prompts) for variant in task_variants([v for v, _ in jobs if v["model"] == model])]
+    samples: dict[int, list[dict]] = {i: [] for i in range(len(runs))}
+    for _, (variant, prompts) in tqdm(_interleaved(runs, cfg.rounds), desc="bench decode: task", unit="row"):
+        index = runs.index((variant, prompts))
+        samples[index].append(_decode_row(variant, {"task": "task", "prompts": prompts, "repeats": cfg.repeats,
+                                                    "new_tokens": cfg.task_max_new_tokens}))
+        _log(f"task: {variant['model']} {variant['backend']} {variant['precision']}: "
+             f"{statistics.median(samples[index][-1]['decode_tok_s']):.1f} tok/s")
+    rows = [merge(samples[i]) for i in range(len(runs))]
+    same_tokens(rows)
+    return rows
