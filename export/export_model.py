@@ -207,7 +207,9 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
         return []
     from serve.engines.onnx_engine import OnnxEngine
 
-    engine = OnnxEngine(out)
+    # The parity gate checks the weights, by plain greedy; the default greedy's speculation is a decoding
+    # choice whose agreement with plain greedy is recorded beside it (gates.speculation_agreement).
+    engine = OnnxEngine(out, draft_tokens=0)
     failures = []
     loaded: list = []
 
@@ -232,6 +234,16 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
                 f"{parity['tokens_matched']}/{parity['tokens_compared']} greedy tokens match and it parts from " \
                 f"PyTorch where fp32 prefers its token by {max(gaps)} logits (> {margin})"
             failures.append(f"{cfg.precision} must match PyTorch fp32 token for token but {what}")
+        speculating = OnnxEngine(out)
+        if getattr(speculating.decoder, "speculates", False):
+            agreement = gates.speculation_agreement(reference(), engine, speculating, cfg.parity)
+            report["gates"]["speculation"] = agreement
+            gaps = [r["fp32_gap"] for r in agreement["per_prompt"] if r["fp32_gap"] is not None]
+            _log(f"speculative greedy (the engine's default) keeps plain greedy's tokens on "
+                 f"{agreement['same_prompts']}/{agreement['prompts']} prompts"
+                 + (f"; where it parts, PyTorch fp32 scores the two tokens {min(map(abs, gaps))}-"
+                    f"{max(map(abs, gaps))} logits apart" if gaps else ""))
+        speculating.close()
     if cfg.accuracy.enabled:
         accuracy = gates.run_accuracy(model_dir, reference, engine, cfg.accuracy)
         report["gates"]["accuracy"] = accuracy

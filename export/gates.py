@@ -161,6 +161,24 @@ def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> d
             "passed": tokenizer_match and all(r["exact"] or r["near_tie"] for r in rows), "per_prompt": rows}
 
 
+def speculation_agreement(reference, plain, speculating, cfg: ParityGate) -> dict[str, Any]:
+    """Not a gate: on the parity prompts, does the engine's default greedy (prompt-lookup speculation,
+    whose verification pass runs several tokens through other kernels) keep plain greedy's tokens? Where it
+    parts, ``fp32_gap`` is PyTorch's logit of plain greedy's token minus that of the speculative one."""
+    model, tokenizer = reference
+    eos = eos_ids_of(model, tokenizer)
+    greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
+    rows = []
+    for prompt in parity_prompts(tokenizer, cfg.prompts):
+        ids = encode_prompt(tokenizer, prompt)
+        base, fast = list(plain.token_ids(ids, greedy)), list(speculating.token_ids(ids, greedy))
+        at = next((i for i, (a, b) in enumerate(zip(base, fast)) if a != b), min(len(base), len(fast)))
+        rows.append({"same": base == fast, "matched_prefix": at,
+                     "fp32_gap": None if base == fast else divergence_gap(model, ids, base, fast, at, eos)})
+    return {"prompts": len(rows), "same_prompts": sum(r["same"] for r in rows),
+            "draft_tokens": speculating.decoder.draft_tokens, "per_prompt": rows}
+
+
 # --------------------------------------------------------------------------- gate 2: accuracy
 
 def _score(examples, outputs: list[str]) -> tuple[list[str | None], list[bool]]:

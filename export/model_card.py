@@ -26,6 +26,13 @@ def _gate_lines(report: dict) -> list[str]:
                      f"tokens over {parity['prompts']} prompts x {parity['tokens_per_prompt']} tokens "
                      f"({parity['exact_prompts']} prompts exact, {parity['near_tie_prompts']} part at a near-tie of "
                      f"<= {parity['tie_margin']} logits in PyTorch; required: {parity['required_exact']}).")
+    speculation = report["gates"].get("speculation")
+    if speculation:
+        gaps = [r["fp32_gap"] for r in speculation["per_prompt"] if r["fp32_gap"] is not None]
+        lines.append(f"- The engine's default greedy speculates (prompt lookup, {speculation['draft_tokens']} drafted "
+                     f"tokens); it keeps plain greedy's tokens on {speculation['same_prompts']}/{speculation['prompts']} "
+                     "parity prompts" + (f" and parts where PyTorch fp32 scores the two tokens {min(map(abs, gaps))}-"
+                                         f"{max(map(abs, gaps))} logits apart" if gaps else "") + ".")
     accuracy = report["gates"].get("accuracy")
     if accuracy:
         lines.append(f"- Task accuracy on `{accuracy['task']}` ({accuracy['split']}, {accuracy['examples']} examples, "

@@ -30,6 +30,11 @@ def test_genai_fp32_export_of_tiny_llama_has_exact_greedy_parity(llama_fp32_expo
     assert report["backend"] == "genai" and report["precision"] == "fp32" and report["passed"]
     assert parity["exact"] and parity["tokenizer_match"] and parity["prompts"] == 8
     assert parity["tokens_matched"] == parity["tokens_compared"] > 8 * 16
+    # the gate decodes plain greedy; the engine's speculating default is compared with it beside the gate
+    speculation = report["gates"]["speculation"]
+    assert speculation["draft_tokens"] > 0 and speculation["prompts"] == 8
+    assert speculation["same_prompts"] + sum(r["fp32_gap"] is not None for r in speculation["per_prompt"]) == 8
+    assert all(abs(r["fp32_gap"]) < 1e-3 for r in speculation["per_prompt"] if r["fp32_gap"] is not None)
     for name in ("model.onnx", "genai_config.json", "tokenizer.json", "chat_template.jinja",
                  "generation_config.json", "README.md"):
         assert (llama_fp32_export / name).is_file(), name
