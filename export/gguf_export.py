@@ -120,8 +120,9 @@ def convert(model_dir: Path, out_file: Path, outtype: str, log: Path) -> None:
 def _convert(model_dir: Path, out_file: Path, outtype: str, log: Path) -> None:
     converter = converter_dir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter / "gguf-py"), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(model_dir), "--outfile", str(out_file),
-               "--outtype", outtype]
+    # the converter runs in its own folder: every path it gets is absolute
+    command = [sys.executable, str(converter / "convert_hf_to_gguf.py"), str(model_dir.resolve()),
+               "--outfile", str(out_file.resolve()), "--outtype", outtype]
     with log.open("a") as handle:
         result = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=converter)
     if result.returncode != 0:
@@ -240,7 +241,7 @@ def llama_cpp_replies(gguf: Path, items: list[dict], tokens: int) -> tuple[list[
     prompt is fed one token at a time; the returned note says so."""
     def attempt(n_batch: int) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "export.gguf_export", "--llama-cpp-worker"], capture_output=True,
-                              text=True, input=json.dumps({"gguf": str(gguf), "items": items, "tokens": tokens,
+                              text=True, input=json.dumps({"gguf": str(gguf.resolve()), "items": items, "tokens": tokens,
                                                            "n_batch": n_batch}),
                               cwd=str(Path(__file__).resolve().parent.parent))
     note, result = "", attempt(512)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +47,15 @@ def test_gguf_file_modelfile_and_report(spm_llama, tmp_path, precision, weight_t
     assert 'PARAMETER stop "<|im_end|>"' in modelfile
     assert report["precision"] == ("q8_0" if precision == "int8" else precision) and report["passed"] is True
     assert "GGUF" in (out / "README.md").read_text()
+
+
+def test_gguf_export_takes_paths_relative_to_the_callers_folder(spm_llama, tmp_path, monkeypatch):
+    """The converter runs in its own folder; `scotd export --model runs/x/student` still works."""
+    shutil.copytree(spm_llama, tmp_path / "runs" / "student")
+    monkeypatch.chdir(tmp_path)
+    out = export(Path("runs/student"), Path("runs/student-gguf-f32"), precision="f32")
+    report = json.loads((tmp_path / out / "gguf_report.json").read_text())
+    assert (tmp_path / "runs" / "student-gguf-f32" / report["file"]).stat().st_size > 0
 
 
 def test_gguf_precision_names_and_the_quantizer_are_checked(spm_llama, tmp_path):
