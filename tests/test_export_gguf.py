@@ -76,3 +76,20 @@ def test_gguf_parity_with_pytorch_through_llama_cpp(spm_llama, tmp_path):
     out = export(spm_llama, tmp_path / "f32", precision="f32")
     parity = json.loads((out / "gguf_report.json").read_text())["gates"]["parity"]
     assert parity["passed"] and parity["exact"], parity
+
+
+def test_smollm3_which_the_onnx_builder_refuses_exports_to_gguf(tmp_path):
+    """SmolLM3 (NoPE every 4th layer) goes through llama.cpp's converter; where llama-cpp-python is
+    installed, its greedy tokens must equal PyTorch fp32's."""
+    source = build_tiny_spm_llama(tmp_path / "smollm3", arch="smollm3")
+    out = export(source, tmp_path / "gguf", precision="f32")
+    report = json.loads((out / "gguf_report.json").read_text())
+    fields, tensors = read_gguf(out / report["file"])
+    assert fields["general.architecture"] == "smollm3" and tensors["blk.3.attn_q.weight"] == "F32"
+    parity = report["gates"].get("parity")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        assert parity.startswith("skipped: llama-cpp-python is not installed")
+    else:
+        assert parity["exact"] and parity["tokens_matched"] == parity["tokens_compared"], parity

@@ -98,8 +98,9 @@ def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
     return out_dir
 
 
-def build_tiny_spm_llama(out_dir: Path, seed: int = 0) -> Path:
-    """A tiny random Llama with a SentencePiece tokenizer (``tokenizer.model`` kept beside the fast one).
+def build_tiny_spm_llama(out_dir: Path, seed: int = 0, arch: str = "llama") -> Path:
+    """A tiny random Llama (or another ``arch`` of llama.cpp's llama family) with a SentencePiece
+    tokenizer (``tokenizer.model`` kept beside the fast one).
 
     llama.cpp's converter recognises a BPE tokenizer by hashing how it splits a fixed text, so a
     BPE vocabulary trained here is unknown to it; a SentencePiece model is read directly. This is
@@ -120,7 +121,7 @@ def build_tiny_spm_llama(out_dir: Path, seed: int = 0) -> Path:
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(out_dir)
     torch.manual_seed(seed)
-    config = _config("llama", len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
+    config = _config(arch, len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(out_dir, safe_serialization=True)
