@@ -21,7 +21,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 LOOKUP_BACKEND = "llama.cpp + prompt lookup"
-LOOKUP_DRAFT = 6  # the ONNX engine's DRAFT_TOKENS, so both engines draft as far ahead
 
 
 def task_prompts(model_dir: Path, source: str, count: int) -> list[list[int]]:
@@ -48,8 +47,10 @@ def task_variants(variants: list[dict]) -> list[dict]:
         elif variant["kind"] == "llama_cpp":
             rows.append({**variant, "reference": "llama.cpp"})
             if variant["precision"] == "q8_0":
+                from serve.engines.onnx_engine import DRAFT_TOKENS  # both engines draft as far ahead
+
                 rows.append({**variant, "backend": LOOKUP_BACKEND, "reference": "llama.cpp",
-                             "options": {**variant.get("options", {}), "prompt_lookup": LOOKUP_DRAFT}})
+                             "options": {**variant.get("options", {}), "prompt_lookup": DRAFT_TOKENS}})
     return rows
 
 

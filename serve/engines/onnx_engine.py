@@ -247,10 +247,10 @@ class SessionDecoder:
 
 
 DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
-# Drafted tokens per lookup (docs/BENCHMARKS.md, "Decode levers"): on the reasoner's tracking rationales
-# 6 gave 2.2x plain greedy and 12 gave 2.5x, but on text with little to look up 12 ran at 0.9x where 6 held
-# level (a rejected draft still costs its verification pass). 0 turns speculation off.
-DRAFT_TOKENS = 6
+# Drafted tokens per lookup (docs/BENCHMARKS.md): on the Xeon (AMX) 6 gave 2.3x plain greedy on the reasoner's
+# rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
+# 3-4 and 0.98x with 6, since a longer verification pass costs more there. 4 pays on both. 0 turns it off.
+DRAFT_TOKENS = 4
 # Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
 MAX_BATCH_ROWS = 32
 
