@@ -150,8 +150,10 @@ def markdown(rows: list[dict], title: str = "") -> str:
 def per_task_table(rows: list[dict]) -> str:
     """Greedy accuracy per task and arm, when the arms were scored on a mixture of tasks."""
     tasks = sorted({task for row in rows if row["greedy"] for task in row["greedy"]["by_task"]})
-    several_transfer = len({t for row in rows if row.get("transfer") for t in row["transfer"]["by_task"]}) > 1
-    if not tasks and not several_transfer:
+    transfer_tasks = sorted({task for row in rows if row.get("transfer") for task in row["transfer"]["by_task"]})
+    if len(transfer_tasks) < 2:  # one transfer task: the main table's column says it
+        transfer_tasks = []
+    if not tasks and not transfer_tasks:
         return ""
     lines = ["", "Greedy accuracy per task (95% CI); where a program grader exists, the rationales' steps right:", "",
              "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
@@ -160,8 +162,7 @@ def per_task_table(rows: list[dict]) -> str:
                                                                                      .get("by_task", {}).get(task))
                  for row in rows]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
-    transfer_tasks = sorted({task for row in rows if row.get("transfer") for task in row["transfer"]["by_task"]})
-    for task in transfer_tasks if len(transfer_tasks) > 1 else []:  # a transfer mixture: each variant its own row
+    for task in transfer_tasks:  # a transfer mixture: each variant its own row
         cells = [ci_cell((row.get("transfer") or {}).get("by_task", {}).get(task)) for row in rows]
         lines.append(f"| {task} (transfer) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

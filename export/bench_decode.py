@@ -235,12 +235,15 @@ def run_worker(job: dict, what: str) -> dict:
 
 
 def _merge(samples: list[dict]) -> dict:
-    """One row from a variant's rounds: medians over every repeat of every round."""
+    """One row from a variant's rounds: medians over every repeat of every round (the task rows time
+    decode alone: no prefill, load or memory keys)."""
     row = dict(samples[0])
     for key, digits in (("decode_tok_s", 1), ("prefill_ms", 1), ("load_s", 2)):
-        row[key] = round(statistics.median([v for s in samples for v in s[key]]), digits)
+        if key in row:
+            row[key] = round(statistics.median([v for s in samples for v in s[key]]), digits)
     row["samples"] = sum(len(s["decode_tok_s"]) for s in samples)
-    row["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples)
+    if "peak_rss_mb" in row:
+        row["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples)
     return row
 
 

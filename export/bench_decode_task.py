@@ -57,8 +57,7 @@ def task_variants(variants: list[dict]) -> list[dict]:
 def measure_task(variant: dict, prompts: list[list[int]], max_new_tokens: int, repeats: int) -> dict:
     from export.decode_streams import load_stream
 
-    options = {k: v for k, v in variant.get("options", {}).items()}
-    _, stream = load_stream(variant["kind"], Path(variant["path"]), **options)
+    _, stream = load_stream(variant["kind"], Path(variant["path"]), **variant.get("options", {}))
     list(stream(prompts[0], 16, True))  # warm-up: allocations, kernel selection, caches
     rates, outputs, accepted, drafted = [], [], 0, 0
     for repeat in range(repeats):
@@ -83,13 +82,6 @@ def measure_task(variant: dict, prompts: list[list[int]], max_new_tokens: int, r
             "acceptance": round(accepted / drafted, 3) if drafted else None}
 
 
-def merge(samples: list[dict]) -> dict:
-    row = dict(samples[0])
-    row["decode_tok_s"] = round(statistics.median([v for s in samples for v in s["decode_tok_s"]]), 1)
-    row["samples"] = sum(len(s["decode_tok_s"]) for s in samples)
-    return row
-
-
 def same_tokens(rows: list[dict]) -> None:
     """Per row, on how many prompts its tokens equal those of its plain-greedy reference row."""
     for row in rows:
@@ -101,7 +93,9 @@ def same_tokens(rows: list[dict]) -> None:
 
 
 def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> list[str]:
-    anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ("llama.cpp", "q8_0")}
+    from export.bench_decode import ANCHOR
+
+    anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
     lines = ["", f"On the task: the first {count} test questions of `{source}` in the student format, greedy to EOS "
              f"(at most {max_new_tokens} tokens), each row in a fresh process per round, rounds interleaved, median. "
              "\"same tokens\" counts the prompts whose output equals the row's plain-greedy counterpart "
@@ -119,7 +113,7 @@ def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> 
 
 def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
     """The task rows of every model, rounds interleaved as for the fixed prompt."""
-    from export.bench_decode import _decode_row, _interleaved, _log
+    from export.bench_decode import _decode_row, _interleaved, _log, _merge
     from serve.store.registry import resolve_model_dir
 
     runs = []
@@ -133,6 +127,6 @@ def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
                                                     "new_tokens": cfg.task_max_new_tokens}))
         _log(f"task: {variant['model']} {variant['backend']} {variant['precision']}: "
              f"{statistics.median(samples[index][-1]['decode_tok_s']):.1f} tok/s")
-    rows = [merge(samples[i]) for i in range(len(runs))]
+    rows = [_merge(samples[i]) for i in range(len(runs))]
     same_tokens(rows)
     return rows

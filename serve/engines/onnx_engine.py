@@ -341,9 +341,9 @@ class OnnxEngine(Engine):
         (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
         prompt takes the speculating single-stream path instead."""
         copies = 1 if sampling.greedy else sampling.n
-        encoded = [self.encode(p) for p in prompts]
-        fits = all(len(ids) + sampling.max_new_tokens <= self.decoder.context_length for ids in encoded)
-        if not hasattr(self.decoder, "decode_batch") or len(prompts) * copies == 1 or not fits:
+        batched = hasattr(self.decoder, "decode_batch") and len(prompts) * copies > 1
+        encoded = [self.encode(p) for p in prompts] if batched else []
+        if not batched or any(len(ids) + sampling.max_new_tokens > self.decoder.context_length for ids in encoded):
             if sampling.greedy and sampling.n > 1:  # n greedy completions are one, repeated
                 return [texts * sampling.n for texts in super().generate(prompts, dataclasses.replace(sampling, n=1))]
             return super().generate(prompts, sampling)
