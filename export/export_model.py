@@ -209,7 +209,8 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
 
     # The parity gate checks the weights, by plain greedy; the default greedy's speculation is a decoding
     # choice whose agreement with plain greedy is recorded beside it (gates.speculation_agreement).
-    engine = OnnxEngine(out, draft_tokens=0)
+    speculating = OnnxEngine(out)
+    engine = speculating.with_draft_tokens(0)
     failures = []
     loaded: list = []
 
@@ -221,7 +222,8 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
     if cfg.parity.enabled:
         started = time.time()
         margin = 0.0 if cfg.precision == "fp32" else cfg.parity.tie_margin
-        parity = gates.run_parity(reference(), engine, cfg.parity, tie_margin=margin)
+        plain_outputs: list[list[int]] = []
+        parity = gates.run_parity(reference(), engine, cfg.parity, tie_margin=margin, outputs=plain_outputs)
         parity["seconds"] = round(time.time() - started, 1)
         parity["required_exact"] = cfg.precision in cfg.parity.exact_for
         report["gates"]["parity"] = parity
@@ -234,16 +236,14 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
                 f"{parity['tokens_matched']}/{parity['tokens_compared']} greedy tokens match and it parts from " \
                 f"PyTorch where fp32 prefers its token by {max(gaps)} logits (> {margin})"
             failures.append(f"{cfg.precision} must match PyTorch fp32 token for token but {what}")
-        speculating = OnnxEngine(out)
         if getattr(speculating.decoder, "speculates", False):
-            agreement = gates.speculation_agreement(reference(), engine, speculating, cfg.parity)
+            agreement = gates.speculation_agreement(reference(), plain_outputs, speculating, cfg.parity)
             report["gates"]["speculation"] = agreement
             gaps = [r["fp32_gap"] for r in agreement["per_prompt"] if r["fp32_gap"] is not None]
             _log(f"speculative greedy (the engine's default) keeps plain greedy's tokens on "
                  f"{agreement['same_prompts']}/{agreement['prompts']} prompts"
                  + (f"; where it parts, PyTorch fp32 scores the two tokens {min(map(abs, gaps))}-"
                     f"{max(map(abs, gaps))} logits apart" if gaps else ""))
-        speculating.close()
     if cfg.accuracy.enabled:
         accuracy = gates.run_accuracy(model_dir, reference, engine, cfg.accuracy)
         report["gates"]["accuracy"] = accuracy
@@ -255,6 +255,7 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
             failures.append(f"{cfg.precision} loses {accuracy['drop_points']} accuracy points on {accuracy['task']} "
                             f"(limit {cfg.accuracy.max_drop_points}){advice}")
     engine.close()
+    speculating.close()
     return failures
 
 

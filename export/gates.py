@@ -133,9 +133,11 @@ def divergence_gap(model, prompt_ids: list[int], expected: list[int], got: list[
     return round(float(logits[ref_token] - logits[got_token]), 4)
 
 
-def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> dict[str, Any]:
+def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0,
+               outputs: list | None = None) -> dict[str, Any]:
     """Compare greedy ids prompt by prompt. ``exact``: every sequence matched in full; ``passed``:
-    every sequence matched or parted only at a near-tie (PyTorch gap <= ``tie_margin``)."""
+    every sequence matched or parted only at a near-tie (PyTorch gap <= ``tie_margin``). The export's
+    ids of each prompt are appended to ``outputs`` when given."""
     model, tokenizer = reference
     eos = eos_ids_of(model, tokenizer)
     greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
@@ -144,6 +146,8 @@ def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> d
         ids = encode_prompt(tokenizer, prompt)
         expected = list(torch_token_stream(model, ids, cfg.tokens, eos))
         got = list(engine.token_ids(ids, greedy))
+        if outputs is not None:
+            outputs.append(got)
         prefix = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
         exact = expected == got
         gap = None if exact else divergence_gap(model, ids, expected, got, prefix, eos)
@@ -161,17 +165,18 @@ def run_parity(reference, engine, cfg: ParityGate, tie_margin: float = 0.0) -> d
             "passed": tokenizer_match and all(r["exact"] or r["near_tie"] for r in rows), "per_prompt": rows}
 
 
-def speculation_agreement(reference, plain, speculating, cfg: ParityGate) -> dict[str, Any]:
+def speculation_agreement(reference, plain_outputs: list[list[int]], speculating, cfg: ParityGate) -> dict[str, Any]:
     """Not a gate: on the parity prompts, does the engine's default greedy (prompt-lookup speculation,
-    whose verification pass runs several tokens through other kernels) keep plain greedy's tokens? Where it
-    parts, ``fp32_gap`` is PyTorch's logit of plain greedy's token minus that of the speculative one."""
+    whose verification pass runs several tokens through other kernels) keep plain greedy's tokens
+    (``plain_outputs``, as the parity gate decoded them)? Where it parts, ``fp32_gap`` is PyTorch's logit
+    of plain greedy's token minus that of the speculative one."""
     model, tokenizer = reference
     eos = eos_ids_of(model, tokenizer)
     greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
     rows = []
-    for prompt in parity_prompts(tokenizer, cfg.prompts):
+    for prompt, base in zip(parity_prompts(tokenizer, cfg.prompts), plain_outputs):
         ids = encode_prompt(tokenizer, prompt)
-        base, fast = list(plain.token_ids(ids, greedy)), list(speculating.token_ids(ids, greedy))
+        fast = list(speculating.token_ids(ids, greedy))
         at = next((i for i, (a, b) in enumerate(zip(base, fast)) if a != b), min(len(base), len(fast)))
         rows.append({"same": base == fast, "matched_prefix": at,
                      "fp32_gap": None if base == fast else divergence_gap(model, ids, base, fast, at, eos)})

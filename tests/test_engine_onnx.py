@@ -178,6 +178,21 @@ def test_greedy_with_speculation_gives_the_tokens_of_plain_greedy_on_50_prompts(
     assert all(gap <= 1e-3 for _, _, gap in partings), partings  # fp32: a parting only at an exact-ish tie
 
 
+def test_a_plain_greedy_view_shares_the_loaded_model(llama_fp32_export):
+    """``with_draft_tokens(0)``, as the export gates use it: plain greedy on the same loaded genai model,
+    the speculating engine left as it was."""
+    speculating = OnnxEngine(llama_fp32_export)
+    plain = speculating.with_draft_tokens(0)
+    assert plain.decoder.model is speculating.decoder.model
+    assert speculating.decoder.speculates and not plain.decoder.speculates
+    ids = speculating.encode(speculating.apply_chat_template([{"role": "user", "content": "fig plum fig plum fig"}]))
+    greedy = SamplingParams(max_new_tokens=24)
+    assert list(plain.token_ids(ids, greedy)) == list(OnnxEngine(llama_fp32_export, draft_tokens=0).token_ids(ids, greedy))
+    assert plain.decoder.speculative_stats is None
+    list(speculating.token_ids(ids, greedy))
+    assert speculating.decoder.speculative_stats["draft_tokens_evaluated"] > 0
+
+
 def test_n_sampled_completions_decode_as_one_batch_cut_together_at_the_deadline(engine):
     import time
 

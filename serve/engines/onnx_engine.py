@@ -16,6 +16,7 @@ template (jinja2), exactly as the PyTorch engine encodes it.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -387,6 +388,14 @@ class OnnxEngine(Engine):
         tail = stops.flush()
         if tail:
             yield tail
+
+    def with_draft_tokens(self, draft_tokens: int) -> "OnnxEngine":
+        """This engine drafting ``draft_tokens`` per lookup (0: plain greedy), sharing the loaded model:
+        the export gates compare both greedy paths without loading the folder twice."""
+        other = copy.copy(self)
+        other.decoder = copy.copy(self.decoder)
+        other.decoder.draft_tokens = draft_tokens
+        return other
 
     def close(self) -> None:
         self.decoder = None
