@@ -57,6 +57,9 @@ class ExportConfig:
     block_size: int = option(32, "quantization block size (int8/int4)")
     accuracy_level: int = option(4, "MatMulNBits accuracy level (4: int8 activations inside the kernel)")
     force: bool = option(False, "replace an existing output folder")
+    draft_store: str = option("auto", "rationales (a CoT JSONL) whose n-grams the engine drafts from when it decodes "
+                                      "greedily: auto = the student's own training rationales (its scotd_student.json), "
+                                      "'' = none")
     parity: gates.ParityGate = field(default_factory=gates.ParityGate)
     accuracy: gates.AccuracyGate = field(default_factory=gates.AccuracyGate)
 
@@ -181,6 +184,8 @@ def run(cfg: ExportConfig) -> Path:
               "export_seconds": export_seconds,
               "size_mb": {"export": folder_mb(out), "source_safetensors": folder_mb(model_dir, "*.safetensors")},
               "versions": {k: v for k, v in package_versions(PACKAGES).items() if v is not None}, "config": to_dict(cfg), "gates": {}}
+    if cfg.draft_store:
+        report["draft_store"] = write_draft_store(cfg.draft_store, model_dir, out)
     report["size_mb"]["ratio"] = round(report["size_mb"]["export"] / max(report["size_mb"]["source_safetensors"], 1e-9), 3)
     failures = run_gates(cfg, model_dir, out, report)
     report["passed"] = not failures
@@ -199,6 +204,38 @@ def run(cfg: ExportConfig) -> Path:
 def export_default_model() -> Path:
     """The default model's int8 export, for a serving verb's first use (installed by serve.cli.verbs)."""
     return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": DEFAULT_PRECISION}))
+
+
+def write_draft_store(source: str, model_dir: Path, out: Path) -> dict | None:
+    """The draft store (serve.engines.draft_store) of the rationales in ``source``, or of the ones the
+    student was trained on for ``auto``; None when ``auto`` finds none (a base model)."""
+    from tokenizers import Tokenizer
+
+    from serve.engines.draft_store import FILE, DraftStore
+
+    if source == "auto":
+        record = model_dir / "scotd_student.json"
+        source = json.loads(record.read_text()).get("cots") or "" if record.is_file() else ""
+        if not source or not Path(source).is_file():
+            return None
+    elif not Path(source).is_file():
+        raise UserError(f"--draft_store {source}: no such file; pass a CoT JSONL (scotd sample/select output), "
+                        "auto, or '' for none")
+    started = time.time()
+    rationales = []
+    for line in Path(source).read_text().splitlines():
+        if line.strip():
+            rationale = json.loads(line).get("rationale")
+            if isinstance(rationale, str) and rationale:
+                rationales.append(rationale)
+    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+    store = DraftStore.build(e.ids for e in tokenizer.encode_batch(rationales, add_special_tokens=False))
+    store.save(out / FILE)
+    info = {"source": source, "rationales": len(rationales), "contexts": len(store),
+            "size_mb": round((out / FILE).stat().st_size / 2**20, 1), "seconds": round(time.time() - started, 1)}
+    _log(f"draft store: {info['contexts']} contexts from {info['rationales']} rationales of {source} "
+         f"({info['size_mb']} MB, {info['seconds']} s)")
+    return info
 
 
 def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> list[str]:

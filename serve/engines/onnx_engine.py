@@ -28,6 +28,7 @@ import numpy as np
 
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
+from serve.engines import draft_store, speculative_session
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
 from serve.engines.interface import Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop
 from serve.store.export_folder import REPORT_FILE
@@ -102,6 +103,11 @@ class GenaiDecoder:
         self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
         # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
         self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
+        # A student exported with its training rationales drafts from them, through our own session loop
+        self.model_dir, self.threads, self.session = model_dir, threads, None
+        store = model_dir / draft_store.FILE
+        self.store = draft_store.DraftStore.load(store) \
+            if store.is_file() and draft_tokens > 0 and speculative_session.supported(model_dir) else None
 
     def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
         return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
@@ -117,7 +123,11 @@ class GenaiDecoder:
         the last 2 tokens are looked up in the sequence so far, up to ``draft_tokens`` tokens that followed
         them are proposed, and one forward pass verifies them all. A rationale restates the question's
         names, items and numbers, so drafts are often right; the kept tokens are the model's own greedy
-        choices (a verified pass can part from a one-token pass only where two logits nearly tie)."""
+        choices (a verified pass can part from a one-token pass only where two logits nearly tie). With a
+        draft store, drafts come from it first (``STORE_DRAFT_TOKENS``), prompt lookup where it knows nothing."""
+        if self.store is not None and self.speculates:
+            yield from self._store_greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos)
+            return
         params = self.og.GeneratorParams(self.model)
         options = dict(max_length=self._max_length(len(prompt_ids), budget), do_sample=False)
         if ignore_eos:  # a benchmark's fixed token count
@@ -140,6 +150,19 @@ class GenaiDecoder:
                         return
         finally:  # drafts proposed / accepted, for benchmarks and tests
             self.speculative_stats = generator.get_speculative_stats() if self.speculates else None
+
+    def _store_greedy_tokens(self, prompt_ids, budget, eos_ids, ignore_eos) -> Iterator[int]:
+        if self.session is None:  # loaded on first use: a second copy of the weights, for greedy only
+            self.session = speculative_session.SpeculativeSession(self.model_dir, self.context_length, self.threads)
+
+        def draft(ids: list[int], limit: int) -> list[int]:
+            return self.store.draft(ids, limit) or draft_store.lookup_draft(ids, min(limit, self.draft_tokens))
+
+        try:
+            yield from self.session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft,
+                                                  max(STORE_DRAFT_TOKENS, self.draft_tokens))
+        finally:
+            self.speculative_stats = self.session.speculative_stats
 
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
                      eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:
@@ -252,6 +275,9 @@ DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
 # rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
 # 3-4 and 0.98x with 6, since a longer verification pass costs more there. 4 pays on both. 0 turns it off.
 DRAFT_TOKENS = 4
+# Drafted tokens per pass from a draft store, whose drafts end where the store is unsure: on the tracking
+# student's rationales (Xeon, 2026-12-04) 8 gave 2.95 tokens a pass and 4 gave 2.67 (docs/BENCHMARKS.md).
+STORE_DRAFT_TOKENS = 8
 # Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
 MAX_BATCH_ROWS = 32
 

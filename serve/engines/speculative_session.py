@@ -1,0 +1,93 @@
+"""Greedy decoding of a genai export straight through ONNX Runtime, verifying drafts of our own.
+
+onnxruntime-genai's Generator drafts only from the sequence so far (prompt lookup). A distilled
+student's rationales are better predicted by its training rationales (``DraftStore``), and the Generator
+takes no drafts from outside, so this loop runs the exported ``model.onnx`` itself: the KV cache is one
+preallocated buffer per layer, bound as both the past input and the present output (the export's
+GroupQueryAttention writes in place, ``past_present_share_buffer``), and each pass feeds the last kept
+token plus the drafted ones. The logits of every fed position give the greedy choice after each prefix;
+the drafted tokens that equal those choices are kept, with the choice after them, and a rejected tail is
+forgotten by sending a shorter attention mask next time (its cache rows are overwritten).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+PAST_PREFIX, PRESENT_PREFIX = "past_key_values.", "present."
+
+
+def supported(model_dir: Path) -> bool:
+    """True for a decoder whose only inputs are ids, the attention mask and a shared-buffer KV cache."""
+    config = json.loads((model_dir / "genai_config.json").read_text())
+    decoder = config["model"].get("decoder", {})
+    inputs = decoder.get("inputs", {})
+    return (config.get("search", {}).get("past_present_share_buffer", False)
+            and set(inputs) == {"input_ids", "attention_mask", "past_key_names", "past_value_names"}
+            and decoder.get("filename") == "model.onnx" and not decoder.get("sliding_window"))
+
+
+class SpeculativeSession:
+    def __init__(self, model_dir: Path, context_length: int, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self.ort = ort
+        self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.context_length = context_length
+        decoder = json.loads((model_dir / "genai_config.json").read_text())["model"]["decoder"]
+        self.kv_shape = (int(decoder["num_key_value_heads"]), int(decoder["head_size"]))
+        self.past = [i for i in self.session.get_inputs() if i.name.startswith(PAST_PREFIX)]
+        self.kv_dtype = np.float16 if "float16" in self.past[0].type else np.float32
+        self.speculative_stats: dict | None = None
+
+    def _bind_cache(self, capacity: int):
+        binding = self.session.io_binding()
+        heads, head_size = self.kv_shape
+        for past in self.past:
+            buffer = self.ort.OrtValue.ortvalue_from_numpy(np.zeros((1, heads, capacity, head_size), self.kv_dtype))
+            binding.bind_ortvalue_input(past.name, buffer)
+            binding.bind_ortvalue_output(PRESENT_PREFIX + past.name[len(PAST_PREFIX):], buffer)
+        return binding
+
+    def _greedy_after(self, binding, fed: list[int], cached: int) -> np.ndarray:
+        """Greedy choices after each fed position (logits of every position; the cache grows in place)."""
+        binding.bind_cpu_input("input_ids", np.asarray([fed], dtype=np.int64))
+        binding.bind_cpu_input("attention_mask", np.ones((1, cached + len(fed)), dtype=np.int64))
+        binding.bind_output("logits")  # rebound each pass: its shape follows the fed length
+        self.session.run_with_iobinding(binding)
+        return binding.get_outputs()[-1].numpy()[0].argmax(axis=-1)
+
+    def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int], ignore_eos: bool,
+                      draft: Callable[[list[int], int], list[int]], max_draft: int) -> Iterator[int]:
+        capacity = min(self.context_length, len(prompt_ids) + budget + max_draft + 1)
+        binding = self._bind_cache(capacity)
+        sequence, pending, cached, produced = list(prompt_ids), list(prompt_ids), 0, 0
+        accepted_total = drafted_total = 0
+        try:
+            while produced < budget:
+                room = capacity - cached - len(pending)
+                drafted = draft(sequence, max(0, min(max_draft, room, budget - produced - 1))) if produced else []
+                choices = self._greedy_after(binding, pending + drafted, cached)[len(pending) - 1:]
+                accepted = 0
+                while accepted < len(drafted) and drafted[accepted] == choices[accepted]:
+                    accepted += 1
+                accepted_total, drafted_total = accepted_total + accepted, drafted_total + len(drafted)
+                cached += len(pending) + accepted
+                for token in map(int, choices[:accepted + 1]):
+                    if token in eos_ids and not ignore_eos:
+                        return
+                    yield token
+                    sequence.append(token)
+                    produced += 1
+                    if produced >= budget:
+                        return
+                pending = [sequence[-1]]
+        finally:  # the same keys as genai's statistics, for benchmarks and tests
+            self.speculative_stats = {"draft_tokens_accepted": accepted_total, "draft_tokens_evaluated": drafted_total}

@@ -1,0 +1,103 @@
+"""Drafting from a student's training rationales: the store, the verifying session loop, the export step."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.export_model import ExportConfig, run as run_export, write_draft_store
+from serve.core.config import build
+from serve.core.errors import UserError
+from serve.engines.draft_store import FILE, DraftStore, lookup_draft
+from serve.engines.interface import SamplingParams
+from serve.engines.onnx_engine import OnnxEngine
+
+
+def test_the_store_drafts_what_followed_and_stops_where_its_rationales_disagree(tmp_path):
+    # two rationales share "1 2 3 4 5" then part (6 vs 9); "7 8" follows "4 5 6" in both that have it
+    store = DraftStore.build([[1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 9, 7, 8], [0, 4, 5, 6, 7, 8]])
+    assert store.draft([1, 2, 3], 8) == [4, 5]  # after "3 4 5" the rationales disagree: the draft ends
+    assert store.draft([4, 5, 6], 8) == [7, 8]
+    assert store.draft([4, 5, 6], 1) == [7]
+    assert store.draft([40, 50, 60], 8) == []  # an unseen context drafts nothing
+    store.save(tmp_path / FILE)
+    assert DraftStore.load(tmp_path / FILE).table == store.table
+    assert lookup_draft([5, 6, 7, 1, 5, 6], 3) == [7, 1, 5]
+    (tmp_path / "other.json").write_text('{"format": "something/else"}')
+    with pytest.raises(ValueError, match="scotd.draft-store/1"):
+        DraftStore.load(tmp_path / "other.json")
+
+
+def _prompts(engine: OnnxEngine, count: int) -> list[list[int]]:
+    words = ["apple", "pear", "plum", "fig", "kiwi"]
+    return [engine.encode(engine.apply_chat_template([{"role": "user", "content": f"{i}: " + " ".join(
+        words[(i * j) % 5] for j in range(i % 6 + 3))}])) for i in range(count)]
+
+
+def test_store_drafted_greedy_gives_the_tokens_of_plain_greedy_on_50_prompts(llama_fp32_export, tmp_path):
+    """The verifying session loop against genai's plain greedy: the same tokens (fp32: a parting only at
+    an exact-ish tie, reported), with drafts accepted and drafts rejected along the way."""
+    plain = OnnxEngine(llama_fp32_export, draft_tokens=0)
+    greedy = SamplingParams(max_new_tokens=40)
+    prompts = _prompts(plain, 50)
+    references = [list(plain.token_ids(ids, greedy)) for ids in prompts]
+    # the store knows the model's own continuations, with every 7th token spoilt: drafts are often right, not always
+    spoilt = [[t if k % 7 else (t + 1) % 256 for k, t in enumerate(ids + ref)] for ids, ref in zip(prompts, references)]
+    folder = tmp_path / "export"
+    shutil.copytree(llama_fp32_export, folder)
+    DraftStore.build(spoilt).save(folder / FILE)
+    drafting = OnnxEngine(folder)
+    assert drafting.decoder.store is not None
+    accepted = evaluated = 0
+    partings = []
+    for i, (ids, reference) in enumerate(zip(prompts, references)):
+        fast = list(drafting.token_ids(ids, greedy))
+        accepted += drafting.decoder.speculative_stats["draft_tokens_accepted"]
+        evaluated += drafting.decoder.speculative_stats["draft_tokens_evaluated"]
+        if fast != reference:
+            at = next((k for k, (a, b) in enumerate(zip(fast, reference)) if a != b), min(len(fast), len(reference)))
+            logits = next(plain.decoder.logits_stream(list(ids) + reference[:at], 1))
+            other = fast[at] if at < len(fast) else min(plain.eos_ids)
+            partings.append((i, at, float(logits[reference[at]] - logits[other]) if at < len(reference) else None))
+    print(f"drafted {evaluated}, accepted {accepted}; partings (prompt, position, logit gap): {partings}")
+    assert accepted > 100 and evaluated - accepted > 20, "drafts must be both accepted and rejected to prove anything"
+    assert all(gap is not None and gap <= 1e-3 for _, _, gap in partings), partings
+
+
+def test_the_draft_store_respects_the_token_budget_and_ignore_eos(llama_fp32_export, tmp_path):
+    plain = OnnxEngine(llama_fp32_export, draft_tokens=0)
+    ids = _prompts(plain, 3)[2]
+    fixed = SamplingParams(max_new_tokens=30)
+    reference = list(plain.token_ids(ids, fixed, ignore_eos=True))
+    folder = tmp_path / "export"
+    shutil.copytree(llama_fp32_export, folder)
+    DraftStore.build([ids + reference]).save(folder / FILE)
+    drafting = OnnxEngine(folder)
+    for budget in (1, 2, 7, 30):
+        got = list(drafting.token_ids(ids, SamplingParams(max_new_tokens=budget), ignore_eos=True))
+        assert got == reference[:budget]
+    assert drafting.decoder.speculative_stats["draft_tokens_accepted"] > 10
+    assert drafting.with_draft_tokens(0).decoder.speculates is False  # the plain view never drafts
+
+
+def test_export_writes_the_draft_store_of_the_students_training_rationales(lively_llama, tmp_path):
+    student = tmp_path / "student"
+    shutil.copytree(lively_llama, student)
+    cots = tmp_path / "train_cots.jsonl"
+    rationales = [f"Swap {k}: fig and plum trade. Now fig has the ball {k % 3}." for k in range(12)]
+    cots.write_text("".join(json.dumps({"example_id": str(k), "rationale": r}) + "\n" for k, r in enumerate(rationales)))
+    (student / "scotd_student.json").write_text(json.dumps({"mode": "cot", "cots": str(cots)}))
+    out = run_export(build(ExportConfig, {"model": str(student), "out": str(tmp_path / "onnx"), "precision": "fp32",
+                                          "accuracy": {"enabled": False}}))
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["draft_store"]["rationales"] == 12 and report["draft_store"]["contexts"] > 20
+    assert OnnxEngine(out).decoder.store is not None
+    assert report["gates"]["speculation"]["prompts"] == 8  # the check ran the store-drafting default
+    # '' ships none; auto on a base model (no scotd_student.json) ships none; a missing file is a one-line error
+    assert write_draft_store("auto", lively_llama, tmp_path) is None
+    with pytest.raises(UserError, match="--draft_store nowhere.jsonl: no such file"):
+        write_draft_store("nowhere.jsonl", student, tmp_path)
