@@ -38,7 +38,8 @@ from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.provenance import CPUINFO, cpu_model
 from serve.core.paths import project_root
-from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, gguf_folder_name, is_finished_export
+from serve.engines.draft_store import FILE as DRAFT_STORE_FILE
+from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, is_finished_export
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
@@ -99,7 +100,10 @@ def find_variants(model: str, cfg: DecodeBenchConfig) -> list[dict]:
         variants.append(_export_variant(model, folder))
         if variants[-1]["backend"] == "onnx-genai" and not _sliding_window(folder):
             # the engine's default greedy speculates (not on a sliding-window cache); this row does not
-            variants.append({**variants[-1], "backend": "onnx-genai, no speculation", "options": {"draft_tokens": 0}})
+            default = variants[-1]
+            variants.append({**default, "backend": "onnx-genai, no speculation", "options": {"draft_tokens": 0}})
+            if (folder / DRAFT_STORE_FILE).is_file():  # the default drafts from the store: this row from the text only
+                variants.append({**default, "backend": "onnx-genai, prompt lookup only", "options": {"use_draft_store": False}})
     if cfg.llama_cpp and _has_llama_cpp():
         variants += _llama_cpp_variants(model, hf_dir, registry.get(model), cfg.convert_q8_0)
     if len(variants) < 2:
@@ -291,6 +295,10 @@ def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchCon
                      f"{_cell(r.get('size_mb'))} | {_cell(r.get('read_mb_per_token'))} | {share} |")
     notes = sorted({r["note"] for r in rows if r.get("note")})
     lines += [""] + [f"\\* {note}." for note in notes] if notes else []
+    if bandwidth and any(r.get("read_mb_per_token") and r["decode_tok_s"] * r["read_mb_per_token"] * 2**20 > bandwidth * 1e9
+                         for r in rows):
+        lines += ["", "A share above 100% is a speculating row: one verifying pass reads the weights once and keeps "
+                      "several tokens."]
     if batch_rows:
         lines += ["", f"k sampled sequences of the prompt (temperature 0.7, top-k 50, {cfg.new_tokens} tokens each, "
                   "seeded), decoded as one batch against k one after another, same process:", "",

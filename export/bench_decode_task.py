@@ -42,11 +42,18 @@ def task_variants(variants: list[dict]) -> list[dict]:
     rows = []
     for variant in variants:
         if variant["kind"] == "onnx":
-            plain = variant["backend"] if variant.get("options", {}).get("draft_tokens") == 0 else None
-            rows.append({**variant, "reference": plain or variant["backend"] + ", no speculation"})
+            plain = variant["backend"] if variant.get("options", {}).get("draft_tokens") == 0 else \
+                variant["backend"].split(",")[0] + ", no speculation"
+            rows.append({**variant, "reference": plain})
         elif variant["kind"] == "llama_cpp":
             rows.append({**variant, "reference": "llama.cpp"})
-            if variant["precision"] == "q8_0":
+            if variant["precision"] == "q8_0" and variant.get("options", {}).get("n_batch") == 1:
+                from export.bench_decode import _log
+
+                # its verification pass is a batch of several tokens: the pass that crashed on this CPU
+                _log(f"task: no '{LOOKUP_BACKEND}' row: llama.cpp's batched pass crashed here and prompt lookup "
+                     "cannot verify one token at a time")
+            elif variant["precision"] == "q8_0":
                 from serve.engines.onnx_engine import DRAFT_TOKENS  # both engines draft as far ahead
 
                 rows.append({**variant, "backend": LOOKUP_BACKEND, "reference": "llama.cpp",

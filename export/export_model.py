@@ -215,9 +215,16 @@ def write_draft_store(source: str, model_dir: Path, out: Path) -> dict | None:
 
     if source == "auto":
         record = model_dir / "scotd_student.json"
-        source = json.loads(record.read_text()).get("cots") or "" if record.is_file() else ""
-        if not source or not Path(source).is_file():
+        named = (json.loads(record.read_text()).get("cots") or "") if record.is_file() else ""
+        if not named:
+            return None  # a base model, or a label-only student: no rationales to draft from
+        # the path as training saw it: from where scotd ran, usually a folder above the student
+        found = next((c for c in [Path(named)] + [p / named for p in model_dir.resolve().parents] if c.is_file()), None)
+        if found is None:
+            _log(f"draft store: skipped, the student's training rationales ({named}) are not here; "
+                 "pass --draft_store FILE.jsonl to ship one")
             return None
+        source = str(found)
     elif not Path(source).is_file():
         raise UserError(f"--draft_store {source}: no such file; pass a CoT JSONL (scotd sample/select output), "
                         "auto, or '' for none")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from export.export_model import ExportConfig, run as run_export, write_draft_store
@@ -97,7 +95,11 @@ def test_export_writes_the_draft_store_of_the_students_training_rationales(livel
     assert report["draft_store"]["rationales"] == 12 and report["draft_store"]["contexts"] > 20
     assert OnnxEngine(out).decoder.store is not None
     assert report["gates"]["speculation"]["prompts"] == 8  # the check ran the store-drafting default
+    assert "n-grams of 12 training rationales in `draft_store.json`" in (out / "README.md").read_text()
     # '' ships none; auto on a base model (no scotd_student.json) ships none; a missing file is a one-line error
     assert write_draft_store("auto", lively_llama, tmp_path) is None
+    # a path relative to a folder above the student (where training ran) is found from anywhere
+    (student / "scotd_student.json").write_text(json.dumps({"mode": "cot", "cots": cots.name}))
+    assert write_draft_store("auto", student, out)["source"] == str(cots.resolve())
     with pytest.raises(UserError, match="--draft_store nowhere.jsonl: no such file"):
         write_draft_store("nowhere.jsonl", student, tmp_path)

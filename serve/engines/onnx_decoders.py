@@ -1,0 +1,227 @@
+"""The ONNX engine's two decoders, one per export layout (``DECODERS``).
+
+- ``GenaiDecoder``: a folder written by onnxruntime-genai's model builder; genai's Generator keeps the
+  KV cache (greedy search with prompt-lookup speculation, sampling, batches), and with a draft store
+  greedy decoding goes through ``SpeculativeSession`` instead;
+- ``SessionDecoder``: an optimum-onnx folder, a plain InferenceSession loop with explicit past key/values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from serve.core.errors import UserError
+from serve.engines import draft_store, speculative_session
+from serve.engines.interface import SamplingParams
+
+# Drafted tokens per lookup (docs/BENCHMARKS.md): on the Xeon (AMX) 6 gave 2.3x plain greedy on the reasoner's
+# rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
+# 3-4 and 0.98x with 6, since a longer verification pass costs more there. 4 pays on both. 0 turns it off.
+DRAFT_TOKENS = 4
+# Drafted tokens per pass from a draft store, whose drafts end where the store is unsure: on the tracking
+# student's rationales (Xeon, 2026-12-04) 8 gave 2.95 tokens a pass and 4 gave 2.67 (docs/BENCHMARKS.md).
+STORE_DRAFT_TOKENS = 8
+# Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
+MAX_BATCH_ROWS = 32
+
+
+class GenaiDecoder:
+    """onnxruntime-genai folder: the Generator owns the KV cache, we read its logits."""
+
+    def __init__(self, model_dir: Path, draft_tokens: int = 0, threads: int = 0, use_draft_store: bool = True):
+        import onnxruntime_genai as og
+
+        self.og, self.draft_tokens = og, draft_tokens
+        # genai leaves ONNX Runtime's thread count to its default, which ran one thread on a 2-vCPU VM
+        # here; every core decodes 1.65x faster (docs/BENCHMARKS.md, decode levers)
+        try:
+            config = og.Config(str(model_dir))
+            config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+                "intra_op_num_threads": threads or os.cpu_count() or 1}}}}))
+            self.model = og.Model(config)
+        except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
+            raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
+        model = _read_json(model_dir / "genai_config.json")["model"]
+        self.context_length = int(model.get("context_length", 2048))
+        pad = model.get("pad_token_id", model.get("eos_token_id", 0))
+        self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
+        # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
+        self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
+        # A student exported with its training rationales drafts from them, through our own session loop
+        self.model_dir, self.threads, self.session = model_dir, threads, None
+        store = model_dir / draft_store.FILE
+        self.store = draft_store.DraftStore.load(store) \
+            if use_draft_store and store.is_file() and draft_tokens > 0 and speculative_session.supported(model_dir) else None
+
+    def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
+        return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
+
+    @property
+    def speculates(self) -> bool:
+        # genai's n-gram decoding rewinds the KV cache after a rejected draft; a sliding-window cache cannot
+        return self.draft_tokens > 0 and not self.min_cache
+
+    def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int],
+                      ignore_eos: bool = False) -> Iterator[int]:
+        """Greedy ids from genai's own search, with prompt-lookup speculation where the model allows it:
+        the last 2 tokens are looked up in the sequence so far, up to ``draft_tokens`` tokens that followed
+        them are proposed, and one forward pass verifies them all. A rationale restates the question's
+        names, items and numbers, so drafts are often right; the kept tokens are the model's own greedy
+        choices (a verified pass can part from a one-token pass only where two logits nearly tie). With a
+        draft store, drafts come from it first (``STORE_DRAFT_TOKENS``), prompt lookup where it knows nothing."""
+        if self.store is not None and self.speculates:
+            yield from self._store_greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos)
+            return
+        params = self.og.GeneratorParams(self.model)
+        options = dict(max_length=self._max_length(len(prompt_ids), budget), do_sample=False)
+        if ignore_eos:  # a benchmark's fixed token count
+            options["min_length"] = len(prompt_ids) + budget
+        params.set_search_options(**options)
+        if self.speculates:
+            params.set_speculative_options(ngram_size=2, max_draft_tokens=self.draft_tokens)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
+        produced = 0
+        try:
+            while produced < budget and not generator.is_done():
+                generator.generate_next_token()
+                for token in generator.get_next_tokens():
+                    if int(token) in eos_ids and not ignore_eos:
+                        return
+                    yield int(token)
+                    produced += 1
+                    if produced >= budget:
+                        return
+        finally:  # drafts proposed / accepted, for benchmarks and tests
+            self.speculative_stats = generator.get_speculative_stats() if self.speculates else None
+
+    def _store_greedy_tokens(self, prompt_ids, budget, eos_ids, ignore_eos) -> Iterator[int]:
+        if self.session is None:  # loaded on first use: a second copy of the weights, for greedy only
+            self.session = speculative_session.SpeculativeSession(self.model_dir, self.context_length, self.threads)
+
+        def draft(ids: list[int], limit: int) -> list[int]:
+            return self.store.draft(ids, limit) or draft_store.lookup_draft(ids, min(limit, self.draft_tokens))
+
+        try:
+            yield from self.session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft,
+                                                  max(STORE_DRAFT_TOKENS, self.draft_tokens))
+        finally:
+            self.speculative_stats = self.session.speculative_stats
+
+    def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
+                     eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:
+        """``sampling.n`` sequences for one prompt decoded as one batch: each step reads the weights
+        once for all n rows. genai's own sampler picks the tokens (seeded by ``sampling.seed``), since
+        a batched Generator takes no tokens from outside after the prompt."""
+        return self.sample_batch_until(prompt_ids, sampling, budget, eos_ids, ignore_eos=ignore_eos)[0]
+
+    def sample_batch_until(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
+                           eos_ids: set[int], deadline: Optional[float] = None,
+                           ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+        """``sample_batch``, stopped when ``time.monotonic()`` passes ``deadline``: (rows, which rows
+        the deadline cut)."""
+        return self.decode_batch([list(prompt_ids)] * sampling.n, sampling, budget, eos_ids, deadline, ignore_eos)
+
+    def decode_batch(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
+                     eos_ids: set[int], deadline: Optional[float] = None,
+                     ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+        """One genai batch, a row per prompt (prompts of any lengths: genai 0.18 reads right padding with
+        the pad id as padding, and each row then decodes its single-stream greedy tokens), each row cut at
+        EOS or ``budget`` tokens, all stopped at ``deadline``: (rows, which rows the deadline cut)."""
+        n, width = len(prompts), max(len(p) for p in prompts)
+        params = self.og.GeneratorParams(self.model)
+        options = dict(max_length=self._max_length(width, budget), batch_size=n, do_sample=not sampling.greedy)
+        if ignore_eos:  # a benchmark's fixed token count
+            options["min_length"] = width + budget
+        if not sampling.greedy:
+            options.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k or 0)
+            if sampling.seed is not None:
+                options["random_seed"] = int(sampling.seed)
+        params.set_search_options(**options)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray([list(p) + [self.pad_id] * (width - len(p)) for p in prompts],
+                                           dtype=np.int32))
+        rows: list[list[int]] = [[] for _ in range(n)]
+        finished = [False] * n
+        while not generator.is_done() and not all(finished):
+            if deadline is not None and time.monotonic() >= deadline:
+                return rows, [not done for done in finished]
+            generator.generate_next_token()
+            for row, token in enumerate(generator.get_next_tokens()):
+                if finished[row]:
+                    continue
+                if (int(token) in eos_ids and not ignore_eos) or len(rows[row]) >= budget:
+                    finished[row] = True
+                else:
+                    rows[row].append(int(token))
+        return rows, [False] * n
+
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
+        """Yield next-token logits; the caller ``send``s back the chosen token."""
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=self._max_length(len(prompt_ids), max_new_tokens), do_sample=False)
+        generator = self.og.Generator(self.model, params)
+        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
+        while True:
+            token = yield generator.get_logits()[0, -1]
+            generator.append_tokens(np.asarray([token], dtype=np.int32))
+
+
+class SessionDecoder:
+    """optimum folder: an InferenceSession step function with explicit past key/values."""
+
+    def __init__(self, model_dir: Path, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise UserError(f"cannot load '{model_dir / 'model.onnx'}': {str(exc).splitlines()[0]}; "
+                            "re-export it with scotd export") from None
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.past_names = [n for n in self.inputs if n.startswith("past_key_values")]
+        config = _read_json(model_dir / "config.json")
+        self.context_length = int(config.get("max_position_embeddings") or config.get("n_positions") or 2048)
+        self.float_type = np.float16 if "float16" in self.inputs[self.past_names[0]].type else np.float32
+
+    def _empty_past(self) -> dict[str, np.ndarray]:
+        past = {}
+        for name in self.past_names:
+            batch, heads, _, head_dim = self.inputs[name].shape
+            past[name] = np.zeros((1, int(heads), 0, int(head_dim)), dtype=self.float_type)
+        return past
+
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
+        past = self._empty_past()
+        new_ids = np.asarray([prompt_ids], dtype=np.int64)
+        seen = 0
+        while True:
+            total = seen + new_ids.shape[1]
+            feed = {"input_ids": new_ids, "attention_mask": np.ones((1, total), dtype=np.int64), **past}
+            if "position_ids" in self.inputs:
+                feed["position_ids"] = np.arange(seen, total, dtype=np.int64)[None, :]
+            if "use_cache_branch" in self.inputs:
+                feed["use_cache_branch"] = np.array([seen > 0])
+            outputs = dict(zip(self.output_names, self.session.run(None, feed)))
+            past = {name: outputs[name.replace("past_key_values", "present")] for name in self.past_names}
+            seen = total
+            token = yield outputs["logits"][0, -1]
+            new_ids = np.asarray([[token]], dtype=np.int64)
+
+
+DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
