@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from export import gates
+from export import draft_source, gates
 from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
@@ -157,6 +157,7 @@ def run(cfg: ExportConfig) -> Path:
     config = check_model_folder(model_dir)
     architecture = config["architectures"][0]
     backend = choose_backend(cfg, architecture) if cfg.format == "onnx" else "llama.cpp"
+    draft_rationales = draft_source.resolve(cfg.draft_store, model_dir) if cfg.format == "onnx" else None
     out = Path(cfg.out) if cfg.out else default_out(cfg.model, model_dir, cfg.precision, cfg.format)
     if out.exists() and any(out.iterdir()):
         if not cfg.force:
@@ -184,8 +185,8 @@ def run(cfg: ExportConfig) -> Path:
               "export_seconds": export_seconds,
               "size_mb": {"export": folder_mb(out), "source_safetensors": folder_mb(model_dir, "*.safetensors")},
               "versions": {k: v for k, v in package_versions(PACKAGES).items() if v is not None}, "config": to_dict(cfg), "gates": {}}
-    if cfg.draft_store:
-        report["draft_store"] = write_draft_store(cfg.draft_store, model_dir, out)
+    if draft_rationales:
+        report["draft_store"] = draft_source.write(draft_rationales, out)
     report["size_mb"]["ratio"] = round(report["size_mb"]["export"] / max(report["size_mb"]["source_safetensors"], 1e-9), 3)
     failures = run_gates(cfg, model_dir, out, report)
     report["passed"] = not failures
@@ -204,45 +205,6 @@ def run(cfg: ExportConfig) -> Path:
 def export_default_model() -> Path:
     """The default model's int8 export, for a serving verb's first use (installed by serve.cli.verbs)."""
     return run(build(ExportConfig, {"model": DEFAULT_MODEL, "precision": DEFAULT_PRECISION}))
-
-
-def write_draft_store(source: str, model_dir: Path, out: Path) -> dict | None:
-    """The draft store (serve.engines.draft_store) of the rationales in ``source``, or of the ones the
-    student was trained on for ``auto``; None when ``auto`` finds none (a base model)."""
-    from tokenizers import Tokenizer
-
-    from serve.engines.draft_store import FILE, DraftStore
-
-    if source == "auto":
-        record = model_dir / "scotd_student.json"
-        named = (json.loads(record.read_text()).get("cots") or "") if record.is_file() else ""
-        if not named:
-            return None  # a base model, or a label-only student: no rationales to draft from
-        # the path as training saw it: from where scotd ran, usually a folder above the student
-        found = next((c for c in [Path(named)] + [p / named for p in model_dir.resolve().parents] if c.is_file()), None)
-        if found is None:
-            _log(f"draft store: skipped, the student's training rationales ({named}) are not here; "
-                 "pass --draft_store FILE.jsonl to ship one")
-            return None
-        source = str(found)
-    elif not Path(source).is_file():
-        raise UserError(f"--draft_store {source}: no such file; pass a CoT JSONL (scotd sample/select output), "
-                        "auto, or '' for none")
-    started = time.time()
-    rationales = []
-    for line in Path(source).read_text().splitlines():
-        if line.strip():
-            rationale = json.loads(line).get("rationale")
-            if isinstance(rationale, str) and rationale:
-                rationales.append(rationale)
-    tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
-    store = DraftStore.build(e.ids for e in tokenizer.encode_batch(rationales, add_special_tokens=False))
-    store.save(out / FILE)
-    info = {"source": source, "rationales": len(rationales), "contexts": len(store),
-            "size_mb": round((out / FILE).stat().st_size / 2**20, 1), "seconds": round(time.time() - started, 1)}
-    _log(f"draft store: {info['contexts']} contexts from {info['rationales']} rationales of {source} "
-         f"({info['size_mb']} MB, {info['seconds']} s)")
-    return info
 
 
 def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> list[str]:

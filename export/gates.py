@@ -174,14 +174,15 @@ def speculation_agreement(reference, plain_outputs: list[list[int]], speculating
     eos = eos_ids_of(model, tokenizer)
     greedy = SamplingParams(max_new_tokens=cfg.tokens, temperature=0.0)
     rows = []
-    for prompt, base in zip(parity_prompts(tokenizer, cfg.prompts), plain_outputs):
+    for prompt, base in zip(parity_prompts(tokenizer, cfg.prompts), plain_outputs, strict=True):
         ids = encode_prompt(tokenizer, prompt)
         fast = list(speculating.token_ids(ids, greedy))
         at = next((i for i, (a, b) in enumerate(zip(base, fast)) if a != b), min(len(base), len(fast)))
         rows.append({"same": base == fast, "matched_prefix": at,
                      "fp32_gap": None if base == fast else divergence_gap(model, ids, base, fast, at, eos)})
     return {"prompts": len(rows), "same_prompts": sum(r["same"] for r in rows),
-            "draft_tokens": speculating.decoder.draft_tokens, "per_prompt": rows}
+            "draft_tokens": speculating.decoder.max_draft, "draft_store": speculating.decoder.store is not None,
+            "per_prompt": rows}
 
 
 # --------------------------------------------------------------------------- gate 2: accuracy

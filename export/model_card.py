@@ -29,10 +29,10 @@ def _gate_lines(report: dict) -> list[str]:
     speculation = report["gates"].get("speculation")
     if speculation:
         gaps = [r["fp32_gap"] for r in speculation["per_prompt"] if r["fp32_gap"] is not None]
-        store = report.get("draft_store")
-        source = (f"drafts from the n-grams of {store['rationales']} training rationales in `draft_store.json`, "
-                  "prompt lookup where they know nothing" if store else
-                  f"prompt lookup, {speculation['draft_tokens']} drafted tokens")
+        store = report.get("draft_store") if speculation.get("draft_store") else None
+        source = (f"up to {speculation['draft_tokens']} tokens drafted from the n-grams of {store['rationales']} "
+                  "training rationales in `draft_store.json`, prompt lookup where they have no confident "
+                  "continuation" if store else f"prompt lookup, {speculation['draft_tokens']} drafted tokens")
         lines.append(f"- The engine's default greedy speculates ({source}); it keeps plain greedy's tokens on {speculation['same_prompts']}/{speculation['prompts']} "
                      "parity prompts" + (f" and parts where PyTorch fp32 scores the two tokens {min(map(abs, gaps))}-"
                                          f"{max(map(abs, gaps))} logits apart" if gaps else "") + ".")

@@ -62,7 +62,7 @@ def main() -> int:
     from export.bench_decode_task import task_prompts
     from serve.engines.draft_store import FILE, DraftStore, lookup_draft
     from serve.engines.interface import SamplingParams
-    from serve.engines.onnx_engine import OnnxEngine
+    from serve.engines.onnx_engine import DRAFT_TOKENS, OnnxEngine
 
     export = Path(f"{args.student}-onnx-int8")
     engine = OnnxEngine(export, draft_tokens=0)
@@ -73,7 +73,9 @@ def main() -> int:
         "prompt lookup, last 2 tokens": lambda ids, k: lookup_draft(ids, k, 2),
         "prompt lookup, last 3 tokens": lambda ids, k: lookup_draft(ids, k, 3),
         "draft store": store.draft,
-        "draft store, else prompt lookup (the engine's)": lambda ids, k: store.draft(ids, k) or lookup_draft(ids, k),
+        # the engine's default: prompt lookup drafts at most DRAFT_TOKENS where the store has nothing
+        "draft store, else prompt lookup (the engine's)":
+            lambda ids, k: store.draft(ids, k) or lookup_draft(ids, min(k, DRAFT_TOKENS)),
     }
     rows = [{"drafter": name, "limit": k, **replay(sequences, propose, k)}
             for name, propose in drafters.items() for k in args.limits]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from export.export_model import ExportConfig, run as run_export, write_draft_store
+from export import draft_source
+from export.export_model import ExportConfig, run as run_export
 from serve.core.config import build
 from serve.core.errors import UserError
 from serve.engines.draft_store import FILE, DraftStore, lookup_draft
 from serve.engines.interface import SamplingParams
 from serve.engines.onnx_engine import OnnxEngine
+from serve.engines.speculative_session import supported
 
 
 def test_the_store_drafts_what_followed_and_stops_where_its_rationales_disagree(tmp_path):
@@ -67,19 +70,59 @@ def test_store_drafted_greedy_gives_the_tokens_of_plain_greedy_on_50_prompts(lla
 
 
 def test_the_draft_store_respects_the_token_budget_and_ignore_eos(llama_fp32_export, tmp_path):
+    """The tiny model never emits its own EOS, so a token it does emit plays EOS: without ignore_eos the
+    text stops before it; with ignore_eos it is never chosen (the next-best token is, as genai's
+    min_length does), checked against a plain logits loop with that token masked."""
     plain = OnnxEngine(llama_fp32_export, draft_tokens=0)
     ids = _prompts(plain, 3)[2]
-    fixed = SamplingParams(max_new_tokens=30)
-    reference = list(plain.token_ids(ids, fixed, ignore_eos=True))
+    stop = list(plain.token_ids(ids, SamplingParams(max_new_tokens=30)))[3]
+    steps, reference = plain.decoder.logits_stream(list(ids), 30), []
+    logits = next(steps)
+    while len(reference) < 30:
+        logits = logits.copy()
+        logits[stop] = -np.inf
+        reference.append(int(np.argmax(logits)))
+        if len(reference) < 30:
+            logits = steps.send(reference[-1])
     folder = tmp_path / "export"
     shutil.copytree(llama_fp32_export, folder)
     DraftStore.build([ids + reference]).save(folder / FILE)
     drafting = OnnxEngine(folder)
+    drafting.eos_ids = {stop}
     for budget in (1, 2, 7, 30):
-        got = list(drafting.token_ids(ids, SamplingParams(max_new_tokens=budget), ignore_eos=True))
-        assert got == reference[:budget]
-    assert drafting.decoder.speculative_stats["draft_tokens_accepted"] > 10
+        assert list(drafting.token_ids(ids, SamplingParams(max_new_tokens=budget), ignore_eos=True)) == reference[:budget]
+    assert drafting.decoder.speculative_stats["draft_tokens_accepted"] > 5
+    plain.eos_ids = {stop}
+    assert list(drafting.token_ids(ids, SamplingParams(max_new_tokens=30))) == list(plain.token_ids(ids, SamplingParams(max_new_tokens=30)))
     assert drafting.with_draft_tokens(0).decoder.speculates is False  # the plain view never drafts
+
+
+def test_views_of_an_engine_share_one_verifying_session(llama_fp32_export, tmp_path):
+    folder = tmp_path / "export"
+    shutil.copytree(llama_fp32_export, folder)
+    DraftStore.build([[1, 2, 3, 4, 5, 6]]).save(folder / FILE)
+    plain = OnnxEngine(folder, draft_tokens=0)
+    drafting = plain.with_draft_tokens(4)  # built plain, drafting from the store once asked to
+    other = drafting.with_draft_tokens(2)
+    ids = _prompts(plain, 2)[1]
+    list(drafting.token_ids(ids, SamplingParams(max_new_tokens=8)))
+    list(other.token_ids(ids, SamplingParams(max_new_tokens=8)))
+    assert drafting.decoder.store is not None and drafting.decoder.max_draft == 8
+    assert drafting.decoder._session["session"] is not None
+    assert other.decoder._session is drafting.decoder._session is plain.decoder._session
+
+
+def test_a_decoder_the_session_loop_cannot_drive_is_left_to_genai(llama_fp32_export, tmp_path):
+    assert supported(llama_fp32_export)
+    for change in ({"sliding_window": {"window_size": 64}}, {"inputs": {"input_ids": "input_ids", "attention_mask":
+                   "attention_mask", "position_ids": "position_ids", "past_key_names": "past_key_values.%d.key",
+                   "past_value_names": "past_key_values.%d.value"}}):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        shutil.copytree(llama_fp32_export, folder)
+        config = json.loads((folder / "genai_config.json").read_text())
+        config["model"]["decoder"].update(change)
+        (folder / "genai_config.json").write_text(json.dumps(config))
+        assert not supported(folder), change
 
 
 def test_export_writes_the_draft_store_of_the_students_training_rationales(lively_llama, tmp_path):
@@ -94,12 +137,25 @@ def test_export_writes_the_draft_store_of_the_students_training_rationales(livel
     report = json.loads((out / "export_report.json").read_text())
     assert report["draft_store"]["rationales"] == 12 and report["draft_store"]["contexts"] > 20
     assert OnnxEngine(out).decoder.store is not None
-    assert report["gates"]["speculation"]["prompts"] == 8  # the check ran the store-drafting default
+    speculation = report["gates"]["speculation"]
+    assert speculation["draft_store"] is True and speculation["draft_tokens"] == 8  # the check ran the store's path
     assert "n-grams of 12 training rationales in `draft_store.json`" in (out / "README.md").read_text()
-    # '' ships none; auto on a base model (no scotd_student.json) ships none; a missing file is a one-line error
-    assert write_draft_store("auto", lively_llama, tmp_path) is None
     # a path relative to a folder above the student (where training ran) is found from anywhere
     (student / "scotd_student.json").write_text(json.dumps({"mode": "cot", "cots": cots.name}))
-    assert write_draft_store("auto", student, out)["source"] == str(cots.resolve())
+    assert draft_source.resolve("auto", student) == cots.resolve()
+    # none for '', for a base model, for a label-only student; a missing file is a one-line error
+    assert draft_source.resolve("", student) is None and draft_source.resolve("auto", lively_llama) is None
+    (student / "scotd_student.json").write_text(json.dumps({"mode": "label_only", "cots": str(cots)}))
+    assert draft_source.resolve("auto", student) is None
     with pytest.raises(UserError, match="--draft_store nowhere.jsonl: no such file"):
-        write_draft_store("nowhere.jsonl", student, tmp_path)
+        run_export(build(ExportConfig, {"model": str(student), "out": str(tmp_path / "never"), "draft_store": "nowhere.jsonl"}))
+    assert not (tmp_path / "never").exists()  # refused before the build
+
+
+def test_the_store_learns_rationales_as_the_student_was_trained_on_them(tmp_path):
+    cots = tmp_path / "cots.jsonl"
+    rows = [{"rationale": "Alice has the ball.", "gold": "(a)", "correct": True},
+            {"rationale": "Bob has the hat.", "gold": "(b)", "correct": False},  # training leaves it out
+            {"rationale": "Claire has the cup.", "correct": None}]
+    cots.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert draft_source.training_targets(cots) == [" Alice has the ball. So the answer is (a).", " Claire has the cup."]

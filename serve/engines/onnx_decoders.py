@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -25,7 +26,7 @@ from serve.engines.interface import SamplingParams
 # 3-4 and 0.98x with 6, since a longer verification pass costs more there. 4 pays on both. 0 turns it off.
 DRAFT_TOKENS = 4
 # Drafted tokens per pass from a draft store, whose drafts end where the store is unsure: on the tracking
-# student's rationales (Xeon, 2026-12-04) 8 gave 2.95 tokens a pass and 4 gave 2.67 (docs/BENCHMARKS.md).
+# student's rationales (scripts/drafters.py, 2026-12-04) 8 kept 3.01 tokens a pass and 4 kept 2.72 (docs/BENCHMARKS.md).
 STORE_DRAFT_TOKENS = 8
 # Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
 MAX_BATCH_ROWS = 32
@@ -53,14 +54,21 @@ class GenaiDecoder:
         self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
         # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
         self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
-        # A student exported with its training rationales drafts from them, through our own session loop
-        self.model_dir, self.threads, self.session = model_dir, threads, None
+        # A student exported with its training rationales drafts from them, through our own session loop,
+        # loaded on first use and shared by every view of this decoder (with_draft_tokens copies it)
+        self.model_dir, self.threads = model_dir, threads
+        self._session: dict = {"lock": threading.Lock(), "session": None}
         store = model_dir / draft_store.FILE
         self.store = draft_store.DraftStore.load(store) \
-            if use_draft_store and store.is_file() and draft_tokens > 0 and speculative_session.supported(model_dir) else None
+            if use_draft_store and store.is_file() and speculative_session.supported(model_dir) else None
 
     def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
         return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
+
+    @property
+    def max_draft(self) -> int:
+        """Tokens one verifying pass may draft: the store's longer drafts where there is a store."""
+        return max(STORE_DRAFT_TOKENS, self.draft_tokens) if self.store is not None else self.draft_tokens
 
     @property
     def speculates(self) -> bool:
@@ -74,7 +82,8 @@ class GenaiDecoder:
         them are proposed, and one forward pass verifies them all. A rationale restates the question's
         names, items and numbers, so drafts are often right; the kept tokens are the model's own greedy
         choices (a verified pass can part from a one-token pass only where two logits nearly tie). With a
-        draft store, drafts come from it first (``STORE_DRAFT_TOKENS``), prompt lookup where it knows nothing."""
+        draft store, drafts come from it first (``STORE_DRAFT_TOKENS``), prompt lookup where it has no
+        confident continuation (an unseen or ambiguous context)."""
         if self.store is not None and self.speculates:
             yield from self._store_greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos)
             return
@@ -102,17 +111,19 @@ class GenaiDecoder:
             self.speculative_stats = generator.get_speculative_stats() if self.speculates else None
 
     def _store_greedy_tokens(self, prompt_ids, budget, eos_ids, ignore_eos) -> Iterator[int]:
-        if self.session is None:  # loaded on first use: a second copy of the weights, for greedy only
-            self.session = speculative_session.SpeculativeSession(self.model_dir, self.context_length, self.threads)
+        with self._session["lock"]:  # loaded once: a second copy of the weights, for greedy only
+            if self._session["session"] is None:
+                self._session["session"] = speculative_session.SpeculativeSession(
+                    self.model_dir, self.context_length, self.threads)
+        session = self._session["session"]
 
         def draft(ids: list[int], limit: int) -> list[int]:
             return self.store.draft(ids, limit) or draft_store.lookup_draft(ids, min(limit, self.draft_tokens))
 
         try:
-            yield from self.session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft,
-                                                  max(STORE_DRAFT_TOKENS, self.draft_tokens))
+            yield from session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft, self.max_draft)
         finally:
-            self.speculative_stats = self.session.speculative_stats
+            self.speculative_stats = session.speculative_stats
 
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
                      eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:

@@ -48,33 +48,41 @@ class SpeculativeSession:
         self.speculative_stats: dict | None = None
 
     def _bind_cache(self, capacity: int):
-        binding = self.session.io_binding()
+        """An IOBinding over fresh cache buffers, and the buffers: the caller keeps them alive while the
+        binding is used (older onnxruntime releases hold no reference of their own)."""
+        binding, buffers = self.session.io_binding(), []
         heads, head_size = self.kv_shape
         for past in self.past:
             buffer = self.ort.OrtValue.ortvalue_from_numpy(np.zeros((1, heads, capacity, head_size), self.kv_dtype))
             binding.bind_ortvalue_input(past.name, buffer)
             binding.bind_ortvalue_output(PRESENT_PREFIX + past.name[len(PAST_PREFIX):], buffer)
-        return binding
+            buffers.append(buffer)
+        return binding, buffers
 
-    def _greedy_after(self, binding, fed: list[int], cached: int) -> np.ndarray:
-        """Greedy choices after each fed position (logits of every position; the cache grows in place)."""
+    def _greedy_after(self, binding, fed: list[int], cached: int, banned: list[int]) -> np.ndarray:
+        """Greedy choices after each fed position (logits of every position; the cache grows in place),
+        never a ``banned`` token (EOS when it is ignored, as genai's ``min_length`` masks it)."""
         binding.bind_cpu_input("input_ids", np.asarray([fed], dtype=np.int64))
         binding.bind_cpu_input("attention_mask", np.ones((1, cached + len(fed)), dtype=np.int64))
         binding.bind_output("logits")  # rebound each pass: its shape follows the fed length
         self.session.run_with_iobinding(binding)
-        return binding.get_outputs()[-1].numpy()[0].argmax(axis=-1)
+        logits = binding.get_outputs()[-1].numpy()[0]
+        if banned:
+            logits[:, banned] = -np.inf
+        return logits.argmax(axis=-1)
 
     def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int], ignore_eos: bool,
                       draft: Callable[[list[int], int], list[int]], max_draft: int) -> Iterator[int]:
         capacity = min(self.context_length, len(prompt_ids) + budget + max_draft + 1)
-        binding = self._bind_cache(capacity)
+        binding, buffers = self._bind_cache(capacity)  # noqa: F841 (kept alive for the binding)
+        banned = sorted(eos_ids) if ignore_eos else []
         sequence, pending, cached, produced = list(prompt_ids), list(prompt_ids), 0, 0
         accepted_total = drafted_total = 0
         try:
             while produced < budget:
                 room = capacity - cached - len(pending)
                 drafted = draft(sequence, max(0, min(max_draft, room, budget - produced - 1))) if produced else []
-                choices = self._greedy_after(binding, pending + drafted, cached)[len(pending) - 1:]
+                choices = self._greedy_after(binding, pending + drafted, cached, banned)[len(pending) - 1:]
                 accepted = 0
                 while accepted < len(drafted) and drafted[accepted] == choices[accepted]:
                     accepted += 1
