@@ -19,7 +19,7 @@ import numpy as np
 
 from serve.core.errors import UserError
 from serve.engines import draft_store, speculative_session
-from serve.engines.interface import SamplingParams
+from serve.engines.interface import SamplingParams, read_json
 
 # Drafted tokens per lookup (docs/BENCHMARKS.md): on the Xeon (AMX) 6 gave 2.3x plain greedy on the reasoner's
 # rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
@@ -48,7 +48,8 @@ class GenaiDecoder:
             self.model = og.Model(config)
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
             raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
-        model = _read_json(model_dir / "genai_config.json")["model"]
+        genai_config = read_json(model_dir / "genai_config.json")
+        model = genai_config["model"]
         self.context_length = int(model.get("context_length", 2048))
         pad = model.get("pad_token_id", model.get("eos_token_id", 0))
         self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
@@ -60,7 +61,8 @@ class GenaiDecoder:
         self._session: dict = {"lock": threading.Lock(), "session": None}
         store = model_dir / draft_store.FILE
         self.store = draft_store.DraftStore.load(store) \
-            if use_draft_store and store.is_file() and speculative_session.supported(model_dir) else None
+            if use_draft_store and store.is_file() and speculative_session.supported(genai_config) else None
+        self.decoder_config = model.get("decoder", {})
 
     def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
         return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
@@ -114,16 +116,15 @@ class GenaiDecoder:
         with self._session["lock"]:  # loaded once: a second copy of the weights, for greedy only
             if self._session["session"] is None:
                 self._session["session"] = speculative_session.SpeculativeSession(
-                    self.model_dir, self.context_length, self.threads)
+                    self.model_dir, self.decoder_config, self.context_length, self.threads)
         session = self._session["session"]
 
         def draft(ids: list[int], limit: int) -> list[int]:
             return self.store.draft(ids, limit) or draft_store.lookup_draft(ids, min(limit, self.draft_tokens))
 
-        try:
-            yield from session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft, self.max_draft)
-        finally:
-            self.speculative_stats = session.speculative_stats
+        self.speculative_stats = {}  # filled as the call decodes: per call, not on the shared session
+        yield from session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft, self.max_draft,
+                                         self.speculative_stats)
 
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
                      eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:
@@ -202,7 +203,7 @@ class SessionDecoder:
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.past_names = [n for n in self.inputs if n.startswith("past_key_values")]
-        config = _read_json(model_dir / "config.json")
+        config = read_json(model_dir / "config.json")
         self.context_length = int(config.get("max_position_embeddings") or config.get("n_positions") or 2048)
         self.float_type = np.float16 if "float16" in self.inputs[self.past_names[0]].type else np.float32
 
@@ -232,7 +233,3 @@ class SessionDecoder:
 
 
 DECODERS = {"genai": GenaiDecoder, "optimum": SessionDecoder}
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}

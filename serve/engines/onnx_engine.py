@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -28,7 +27,7 @@ from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
 from serve.engines.onnx_decoders import DECODERS, DRAFT_TOKENS, MAX_BATCH_ROWS
-from serve.engines.interface import Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop
+from serve.engines.interface import Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -41,14 +40,10 @@ def detect_layout(model_dir: Path) -> str:
                     "make one with: scotd export --model MODEL --out DIR")
 
 
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def eos_token_ids(model_dir: Path) -> list[int]:
     """End-of-sequence ids from generation_config.json, config.json or genai_config.json."""
-    for source in (_read_json(model_dir / "generation_config.json"), _read_json(model_dir / "config.json"),
-                   _read_json(model_dir / "genai_config.json").get("model", {})):
+    for source in (read_json(model_dir / "generation_config.json"), read_json(model_dir / "config.json"),
+                   read_json(model_dir / "genai_config.json").get("model", {})):
         value = source.get("eos_token_id")
         if value is not None:
             return [int(v) for v in (value if isinstance(value, list) else [value])]
@@ -106,7 +101,7 @@ class OnnxEngine(Engine):
         decoder_cls = DECODERS[self.layout]
         self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
             else decoder_cls(self.model_dir, draft_tokens=draft_tokens, threads=threads, use_draft_store=use_draft_store)
-        report = _read_json(self.model_dir / REPORT_FILE)
+        report = read_json(self.model_dir / REPORT_FILE)
         self.precision = report.get("precision", "?")
 
     # ------------------------------------------------------------------ text

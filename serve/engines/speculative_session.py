@@ -12,7 +12,6 @@ forgotten by sending a shorter attention mask next time (its cache rows are over
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -22,18 +21,18 @@ import numpy as np
 PAST_PREFIX, PRESENT_PREFIX = "past_key_values.", "present."
 
 
-def supported(model_dir: Path) -> bool:
-    """True for a decoder whose only inputs are ids, the attention mask and a shared-buffer KV cache."""
-    config = json.loads((model_dir / "genai_config.json").read_text())
-    decoder = config["model"].get("decoder", {})
+def supported(genai_config: dict) -> bool:
+    """True for a decoder (a parsed ``genai_config.json``) whose only inputs are ids, the attention mask
+    and a shared-buffer KV cache."""
+    decoder = genai_config["model"].get("decoder", {})
     inputs = decoder.get("inputs", {})
-    return (config.get("search", {}).get("past_present_share_buffer", False)
+    return (genai_config.get("search", {}).get("past_present_share_buffer", False)
             and set(inputs) == {"input_ids", "attention_mask", "past_key_names", "past_value_names"}
             and decoder.get("filename") == "model.onnx" and not decoder.get("sliding_window"))
 
 
 class SpeculativeSession:
-    def __init__(self, model_dir: Path, context_length: int, threads: int = 0):
+    def __init__(self, model_dir: Path, decoder_config: dict, context_length: int, threads: int = 0):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -41,11 +40,9 @@ class SpeculativeSession:
         self.ort = ort
         self.session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.context_length = context_length
-        decoder = json.loads((model_dir / "genai_config.json").read_text())["model"]["decoder"]
-        self.kv_shape = (int(decoder["num_key_value_heads"]), int(decoder["head_size"]))
+        self.kv_shape = (int(decoder_config["num_key_value_heads"]), int(decoder_config["head_size"]))
         self.past = [i for i in self.session.get_inputs() if i.name.startswith(PAST_PREFIX)]
         self.kv_dtype = np.float16 if "float16" in self.past[0].type else np.float32
-        self.speculative_stats: dict | None = None
 
     def _bind_cache(self, capacity: int):
         """An IOBinding over fresh cache buffers, and the buffers: the caller keeps them alive while the
@@ -72,7 +69,8 @@ class SpeculativeSession:
         return logits.argmax(axis=-1)
 
     def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int], ignore_eos: bool,
-                      draft: Callable[[list[int], int], list[int]], max_draft: int) -> Iterator[int]:
+                      draft: Callable[[list[int], int], list[int]], max_draft: int, stats: dict) -> Iterator[int]:
+        """Greedy ids after ``prompt_ids``; ``stats`` gets genai's keys for drafts accepted / evaluated."""
         capacity = min(self.context_length, len(prompt_ids) + budget + max_draft + 1)
         binding, buffers = self._bind_cache(capacity)  # noqa: F841 (kept alive for the binding)
         banned = sorted(eos_ids) if ignore_eos else []
@@ -98,4 +96,4 @@ class SpeculativeSession:
                         return
                 pending = [sequence[-1]]
         finally:  # the same keys as genai's statistics, for benchmarks and tests
-            self.speculative_stats = {"draft_tokens_accepted": accepted_total, "draft_tokens_evaluated": drafted_total}
+            stats.update(draft_tokens_accepted=accepted_total, draft_tokens_evaluated=drafted_total)
