@@ -8,6 +8,7 @@ family's step grader.
 
 from __future__ import annotations
 
+import re
 from importlib import import_module
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice
@@ -31,9 +32,15 @@ for _name in _MODULES:
 GRADERS = {name: family.grade for name, family in FAMILIES.items()}
 
 
+_BBH_SIZE = re.compile(r"_(?:three|five|seven)_objects$")
+
+
 def task_family(source: str) -> str:
-    """'bigbench:tracking_shuffled_objects/five_objects' -> 'tracking_shuffled_objects'."""
-    return source.split(":", 1)[-1].split("/", 1)[0]
+    """The family of a task or source: 'gen:tracking_shuffled_objects/five_objects',
+    'bbh:tracking_shuffled_objects_five_objects' and 'tracking_shuffled_objects/5/ab12' all give
+    'tracking_shuffled_objects'."""
+    name = source.split(":", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+    return _BBH_SIZE.sub("", name)
 
 
 __all__ = ["FAMILIES", "GRADERS", "Family", "StepGrade", "UnsolvableQuestion", "match_choice",

@@ -1,0 +1,154 @@
+"""BIG-Bench Hard (Suzgun et al., 2022) as Examples: ``bbh:TASK``, evaluation only.
+
+The 27 task files are read from the first place that has them:
+
+1. the folder named by ``SCOTD_BBH_DIR`` (CI and ``scripts/test.sh`` point it at ``../shared/bbh/bbh``);
+2. the cache, ``cache_dir()/bbh``;
+3. the BBH repository's raw files at ``COMMIT``, downloaded into the cache.
+
+Every file is checked against its sha256 (``bbh_sha256sums.txt``, shipped with scotd) before use.
+
+Conversion: the options BBH writes into ``input`` ("Options:\\n(A) ..." or "- Yes") leave the
+question; lettered ones become ``choices`` and the target letter "(A)" becomes "(a)"; "- Yes / - No"
+and bare Yes/No targets become ``yes_no``, True/False ``true_false``, numbers ``number``, the rest
+(valid/invalid, closing brackets, sorted word lists) lower-cased ``text``. Each example keeps its
+index in the file: id ``TASK/INDEX``. BBH has no training split and its files carry a canary:
+every example is ``test`` and a ``train`` or ``dev`` request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from serve.core.answers import canonical_number, letter
+from serve.core.downloads import file_sha256
+from serve.core.errors import UserError
+from serve.core.paths import cache_dir
+from serve.core.records import Example
+
+COMMIT = "9ee07bd481feebf959a6b59d61ea57bdcf30964d"
+URL = f"https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/{COMMIT}/bbh/{{task}}.json"
+DOWNLOAD_TIMEOUT_S = 4.0
+_SUMS = Path(__file__).with_name("bbh_sha256sums.txt")
+_LETTERED = re.compile(r"^\(([A-Z])\)\s*(.*)$")
+
+
+def checksums() -> dict[str, str]:
+    """task -> sha256 of its file."""
+    pairs = (line.split() for line in _SUMS.read_text().splitlines() if line.strip())
+    return {name.removesuffix(".json"): digest for digest, name in pairs}
+
+
+TASKS = tuple(sorted(checksums()))
+
+
+def _log(message: str) -> None:
+    print(f"[scotd data] {message}", file=sys.stderr, flush=True)
+
+
+def _checked(path: Path, task: str) -> Path:
+    if file_sha256(path) != checksums()[task]:
+        raise UserError(f"{path} does not match the BBH checksum of {task}; replace it with the file at "
+                        f"BBH commit {COMMIT[:10]} (or delete it so scotd downloads it again)")
+    return path
+
+
+def _download(task: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _log(f"downloading BBH {task} (commit {COMMIT[:10]})")
+    try:
+        with urllib.request.urlopen(URL.format(task=task), timeout=DOWNLOAD_TIMEOUT_S) as response:
+            data = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"BBH task '{task}' is not here and could not be downloaded ({reason}); set "
+                        "SCOTD_BBH_DIR to a folder holding the BBH task files (bbh/*.json of the "
+                        "BIG-Bench-Hard repository)") from None
+    if hashlib.sha256(data).hexdigest() != checksums()[task]:
+        raise UserError(f"the downloaded BBH file {task}.json does not match its checksum; set SCOTD_BBH_DIR "
+                        "to a checked copy of the BBH files")
+    partial = target.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
+def task_file(task: str) -> Path:
+    """The checked file of ``task``, from SCOTD_BBH_DIR, the cache, or a download."""
+    if task not in checksums():
+        close = [t for t in TASKS if task.split("_")[0] in t] or list(TASKS)
+        raise UserError(f"no BBH task '{task}'; use bbh:TASK with one of: {', '.join(close)}")
+    folder = os.environ.get("SCOTD_BBH_DIR")
+    if folder:
+        path = Path(folder).expanduser() / f"{task}.json"
+        if not path.is_file():
+            raise UserError(f"SCOTD_BBH_DIR='{folder}' has no {task}.json; point it at the bbh/ folder of the "
+                            "BIG-Bench-Hard repository or unset it")
+        return _checked(path, task)
+    cached = cache_dir() / "bbh" / f"{task}.json"
+    if not cached.is_file():
+        _download(task, cached)
+    return _checked(cached, task)
+
+
+def split_options(text: str) -> tuple[str, list[str], list[str]]:
+    """(question without its options, lettered options, dash options) of one BBH input."""
+    question, marker, rest = text.partition("\nOptions:")
+    lettered, dashed = [], []
+    for line in rest.splitlines() if marker else []:
+        line = line.strip()
+        if (found := _LETTERED.match(line)):
+            lettered.append(found.group(2).strip())
+        elif line.startswith("- "):
+            dashed.append(line[2:].strip())
+    return question.strip(), lettered, dashed
+
+
+def convert(task: str, index: int, raw: dict[str, Any]) -> Example:
+    question, choices, _ = split_options(raw["input"])
+    target = str(raw["target"]).strip()
+    meta = {"source": f"bbh:{task}", "index": index}
+    example_id = f"{task}/{index}"
+    if choices:
+        found = re.fullmatch(r"\(([A-Z])\)", target)
+        # movie_recommendation 163's target is the text "Monsters, Inc", which BBH split into the options
+        # "Monsters" and "Inc": a text target names the option it starts with.
+        position = ord(found.group(1)) - ord("A") if found else next(
+            (i for i, choice in enumerate(choices) if target.lower().startswith(choice.lower())), len(choices))
+        if position >= len(choices):
+            raise UserError(f"BBH {task} example {index}: target {target!r} is neither an option letter nor an option")
+        return Example(example_id, task, question, letter(position), choices, "test", meta, "multiple_choice")
+    lowered = target.lower()
+    if lowered in ("yes", "no"):
+        return Example(example_id, task, question, lowered, None, "test", meta, "yes_no")
+    if lowered in ("true", "false"):
+        return Example(example_id, task, question, lowered, None, "test", meta, "true_false")
+    number = canonical_number(target) if re.fullmatch(r"-?\d+(?:\.\d+)?", target) else None
+    if number is not None:
+        return Example(example_id, task, question, number, None, "test", meta, "number")
+    return Example(example_id, task, question, lowered, None, "test", meta, "text")
+
+
+@lru_cache(maxsize=None)
+def _load(path: Path, task: str) -> tuple[Example, ...]:
+    examples = json.loads(path.read_text())["examples"]
+    return tuple(convert(task, i, raw) for i, raw in enumerate(examples))
+
+
+def load_task(task: str) -> list[Example]:
+    """Every example of one BBH file, in file order (split ``test``)."""
+    return [Example(e.id, e.task, e.question, e.answer, list(e.choices) if e.choices else None, e.split,
+                    dict(e.meta), e.answer_type) for e in _load(task_file(task), task)]
+
+
+def question_key(question: str) -> str:
+    """How two questions are compared for equality: whitespace folded, case ignored."""
+    return hashlib.sha256(" ".join(question.split()).lower().encode()).hexdigest()[:16]
