@@ -30,7 +30,7 @@ SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:e
 @dataclass
 class BenchSampleConfig:
     model: str = option("smollm2-135m-instruct", "teacher model: registry name or folder")
-    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="bigbench:social_iqa", limit=4),
+    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="gen:navigate", limit=4),
                                   help="the questions the few-shot prompts are built from")
     sampling: SamplingParams = option(
         default_factory=lambda: SamplingParams(n=8, max_new_tokens=24, temperature=0.7, seed=0),

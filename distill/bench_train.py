@@ -55,7 +55,7 @@ BASELINE = "today"
 class BenchTrainConfig:
     model: str = option("smollm2-135m-instruct", "student: registry name or folder")
     data: QuestionSource = option(
-        default_factory=lambda: QuestionSource(source="bigbench:tracking_shuffled_objects/three_objects", limit=96),
+        default_factory=lambda: QuestionSource(source="gen:tracking_shuffled_objects/three_objects", limit=96),
         help="training questions: a task the program teacher solves")
     rationales: int = option(4, "program-teacher rationales per question")
     batch_size: int = option(8, "sequences per step")

@@ -180,9 +180,9 @@ def run(cfg: EvalConfig) -> dict:
         print(table, end="")
         return {"table": table}
     if not cfg.model:
-        raise UserError("eval needs a model: scotd eval MODEL_DIR --data.source bigbench:TASK (or --compare DIR ...)")
+        raise UserError("eval needs a model: scotd eval MODEL_DIR --data.source bbh:TASK (or --compare DIR ...)")
     if not cfg.data.source:
-        raise UserError("eval needs data.source (e.g. --data.source bigbench:date_understanding or a .jsonl file)")
+        raise UserError("eval needs data.source (e.g. --data.source bbh:navigate, gen:navigate or a .jsonl file)")
     model_dir = resolve_model_dir(cfg.model)
     if not cfg.out:
         cfg.out = str(Path("runs") / "eval" / model_dir.name)

@@ -26,7 +26,7 @@ from serve.core.student_format import format_question, target_text
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 # Which prompt set an answer type gets when prompt.set is "auto".
 PROMPT_FOR_ANSWER_TYPE = {"multiple_choice": "multiple_choice", "yes_no": "yes_no", "number": "numeric",
-                          "text": "short_answer"}
+                          "text": "short_answer", "true_false": "short_answer"}
 # Where a plain-text teacher starts to write the next demonstration on its own.
 TEXT_STOP = ["\nQ:", "\n\n\n"]
 

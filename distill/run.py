@@ -72,7 +72,7 @@ class ExtraEvals:
     transfer: QuestionSource = option(
         default_factory=lambda: QuestionSource(split="all"),
         help="stage eval_transfer: a harder or unseen task the student never trained on "
-             "(e.g. source bigbench:tracking_shuffled_objects/five_objects); no source = no such stage")
+             "(e.g. source gen:tracking_shuffled_objects/five_objects); no source = no such stage")
     transfer_max_new_tokens: int = option(0, "generation budget for eval_transfer (0 = eval's)")
     curve_limit: int = option(0, "stage eval_curve: score this many dev-split questions at every kept checkpoint "
                                  "(train.save_total_limit 0 keeps them all); 0 = no such stage")

@@ -42,7 +42,7 @@ class PromptConfig:
 
 @dataclass
 class SampleConfig:
-    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="bigbench:date_understanding"),
+    data: QuestionSource = option(default_factory=lambda: QuestionSource(source="gen:tracking_shuffled_objects/three_objects"),
                                   help="the questions to sample rationales for")
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     sampling: SamplingParams = option(default_factory=lambda: SamplingParams(n=30, temperature=1.0, max_new_tokens=128, seed=0),

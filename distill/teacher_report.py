@@ -1,6 +1,6 @@
 """How good is a teacher? Accuracy, pass@N and majority-vote accuracy over a CoT JSONL.
 
-``scotd teacher-report runs/teacher.jsonl --data.source bigbench:strategyqa --data.split dev --data.limit 10``
+``scotd teacher-report runs/teacher.jsonl --data.source gen:navigate --data.split dev --data.limit 10``
 
 ``scotd sample`` prints accuracy and pass@N for everything it sampled; this report adds the
 majority vote over each question's samples (the teacher's own self-consistency) and the

@@ -106,7 +106,7 @@ def resolve_student(name: str) -> str:
 
 def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
     if not cfg.data.source:
-        raise UserError("train needs data.source (the question source, e.g. bigbench:date_understanding "
+        raise UserError("train needs data.source (the question source, e.g. gen:tracking_shuffled_objects/three_objects "
                         "or a .jsonl file); set it in the config or pass --data.source")
 
     cots = None

@@ -65,7 +65,7 @@ class DecodeBenchConfig:
     batch: list[int] = option(default_factory=list, help="sample counts k for the batched rows, e.g. 1 4 8 "
                                                          "(empty: no batched rows)")
     bandwidth: bool = option(True, "measure memory bandwidth and add the bandwidth-limit row")
-    task: str = option("", "a question source (e.g. bigbench:tracking_shuffled_objects/three_objects): adds rows "
+    task: str = option("", "a question source (e.g. bbh:tracking_shuffled_objects_three_objects): adds rows "
                            "of the ONNX and llama.cpp engines answering its test questions greedily to EOS, the "
                            "workload of a distilled student ('' = none)")
     task_questions: int = option(8, "test questions of --task, each decoded in every repeat")

@@ -27,8 +27,8 @@ from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
-from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, export_folder_name,
-                                      gguf_folder_name)
+from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, UNFINISHED_MARKER,
+                                      export_folder_name, gguf_folder_name)
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
@@ -160,16 +160,20 @@ def run(cfg: ExportConfig) -> Path:
     draft_rationales = draft_source.resolve(cfg.draft_store, model_dir) if cfg.format == "onnx" else None
     out = Path(cfg.out) if cfg.out else default_out(cfg.model, model_dir, cfg.precision, cfg.format)
     if out.exists() and any(out.iterdir()):
-        if not cfg.force:
+        if (out / UNFINISHED_MARKER).exists():
+            _log(f"replacing the unfinished export in {out}")
+        elif not cfg.force:
             raise UserError(f"'{out}' already exists; pass --force true to replace it, or --out another folder")
         shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / UNFINISHED_MARKER).write_text("scotd export started here and has not passed yet\n")
     if cfg.format == "gguf":
         from export import gguf_export
 
-        out.mkdir(parents=True, exist_ok=True)
-        return gguf_export.run(cfg, model_dir, architecture, out)
+        gguf_export.run(cfg, model_dir, architecture, out)
+        (out / UNFINISHED_MARKER).unlink()
+        return out
     _log(f"{architecture} -> backend '{backend}'" + (" (picked by --backend auto)" if cfg.backend == "auto" else ""))
-    out.mkdir(parents=True, exist_ok=True)
 
     _log(f"building {cfg.precision} ONNX model into {out} (log: {out / 'build.log'})")
     started = time.time()
@@ -198,6 +202,7 @@ def run(cfg: ExportConfig) -> Path:
     if failures:
         raise UserError(f"export gate failed: {'; '.join(failures)}; artifacts kept for inspection in {out} "
                         f"(report: {out / name})")
+    (out / UNFINISHED_MARKER).unlink()
     _log(f"passed; report: {out / name}")
     return out
 

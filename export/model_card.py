@@ -48,6 +48,7 @@ def _gate_lines(report: dict) -> list[str]:
 def write_model_card(out: Path, report: dict) -> Path:
     status = "passed its gates" if report.get("passed") else f"FAILED its gates: {'; '.join(report.get('failures', []))}"
     sizes = report["size_mb"]
+    eval_source = (report["gates"].get("accuracy") or {}).get("task") or "gen:navigate"
     text = "\n".join([
         f"# {report['model']} — ONNX {report['precision']}",
         "",
@@ -70,7 +71,7 @@ def write_model_card(out: Path, report: dict) -> Path:
         "```bash",
         f"scotd chat {out}            # terminal chat",
         f"scotd serve {out}           # Gradio app on 127.0.0.1 (--api: OpenAI-compatible HTTP API)",
-        f"scotd eval {out} --data.source bigbench:strategyqa --data.split test",
+        f"scotd eval {out} --data.source {eval_source}   # or bbh:TASK, a BIG-Bench Hard file",
         "```",
         "From Python, with no torch installed (`pip install 'scotd[serve]'`):",
         "```python",

@@ -157,7 +157,7 @@ def task_prompts(folder: str, count: int) -> list[list[int]]:
     from serve.data.sources import QuestionSource
 
     tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
-    examples = QuestionSource(source="bigbench:tracking_shuffled_objects/three_objects", split="test",
+    examples = QuestionSource(source="gen:tracking_shuffled_objects/three_objects", split="test",
                               limit=count).load()
     return [tokenizer.encode(plain_prompt(e.question)).ids for e in examples]
 

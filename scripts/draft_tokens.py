@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("student", help="the student's HF folder; its int8 export is STUDENT-onnx-int8")
-    parser.add_argument("--task", default="bigbench:tracking_shuffled_objects/three_objects")
+    parser.add_argument("--task", default="gen:tracking_shuffled_objects/three_objects")
     parser.add_argument("--questions", type=int, default=8)
     parser.add_argument("--drafts", type=int, nargs="+", default=[0, 2, 3, 4, 6])
     parser.add_argument("--rounds", type=int, default=2)

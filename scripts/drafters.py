@@ -54,7 +54,7 @@ def engine_partings(export: Path, sequences, plain) -> list[tuple[int, int, floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("student", help="the student's HF folder; its int8 export is STUDENT-onnx-int8")
-    parser.add_argument("--task", default="bigbench:tracking_shuffled_objects/three_objects")
+    parser.add_argument("--task", default="gen:tracking_shuffled_objects/three_objects")
     parser.add_argument("--questions", type=int, default=16)
     parser.add_argument("--limits", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--json", default="")

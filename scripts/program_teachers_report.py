@@ -1,16 +1,19 @@
-"""Write docs/PROGRAM_TEACHERS.md: every program-teacher family over every example of every subtask.
+"""Write docs/PROGRAM_TEACHERS.md: every program teacher over its BBH files and its generated sizes.
 
-    python scripts/program_teachers_report.py [--questions 30]
+    SCOTD_BBH_DIR=../shared/bbh/bbh python scripts/program_teachers_report.py [--generated 1000]
 
-Per subtask: examples, answers right, examples the solver refused (unreadable), distinct
-rationales in 30 samples of one question (min and mean over the first ``--questions``
-questions), the step grader's marks on the teacher's own rationales, and the mean rationale
-length in SmolLM2 tokens when its tokenizer is fetched. One rationale per family is quoted.
+BBH rows: every item of each BBH file whose family has a teacher: answers right, items the solver
+refused (unreadable, listed by id), the step grader's marks on the teacher's own rationales.
+Generated rows: ``--generated`` train-split questions of every size (``gen:FAMILY/SIZE``), the same
+columns plus how many of the questions are distinct and the distinct rationales in 30 samples.
+The mean rationale length is in SmolLM2 tokens when its tokenizer is fetched, else in words.
+One generated question and its rationale per family is quoted.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -19,84 +22,120 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from distill.solvers import FAMILIES  # noqa: E402
+from distill.solvers import FAMILIES, task_family  # noqa: E402
 from distill.solvers.base import UnsolvableQuestion  # noqa: E402
+from serve.core.errors import UserError  # noqa: E402
 from serve.core.student_format import ANSWER_PREFIX  # noqa: E402
-from serve.data.bigbench import known_tasks, load_task  # noqa: E402
+from serve.data import bbh  # noqa: E402
+from serve.data.generators import FAMILIES as GENERATED  # noqa: E402
+from serve.data.generators import generator  # noqa: E402
+from serve.data.sources import load_examples  # noqa: E402
 
 
-def subtasks(family: str) -> list[str]:
-    nested = sorted(t for t in known_tasks() if t.startswith(family + "/"))
-    return nested or [family]
-
-
-def tokenizer():
+def length_counter():
     try:
         from transformers import AutoTokenizer
 
         from serve.store.registry import resolve_model_dir
 
-        return AutoTokenizer.from_pretrained(resolve_model_dir("smollm2-135m-instruct"))
-    except Exception:  # noqa: BLE001 - the length column is optional
-        return None
+        tok = AutoTokenizer.from_pretrained(resolve_model_dir("smollm2-135m-instruct"))
+        return "SmolLM2 tokens", lambda text: len(tok(text)["input_ids"])
+    except Exception:  # noqa: BLE001 - without the model, words stand in for tokens
+        return "words", lambda text: len(text.split())
 
 
-def subtask_row(family, task: str, questions: int, tok) -> tuple[dict, str]:
-    examples = load_task(task)
-    right = unreadable = 0
-    lengths, quoted = [], ""
+def check(family, examples, measure, distinct_questions: int = 10) -> tuple[dict, str]:
+    right, unreadable, wrong, lengths, quoted = 0, [], [], [], ""
+    graded = full = 0
     for example in examples:
         try:
             rationale, answer = family.solve(example, random.Random(f"0|{example.id}|0"))
         except UnsolvableQuestion:
-            unreadable += 1
+            unreadable.append(example.id)
             continue
-        right += answer in {example.answer, *example.meta.get("targets", [])}
+        if answer in {example.answer, *example.meta.get("targets", [])}:
+            right += 1
+        else:
+            wrong.append(example.id)
+        grade = family.grade(example.question, example.choices, rationale)
+        graded += 1
+        full += grade.steps_right == grade.steps and grade.final_right
         text = f"{rationale} {ANSWER_PREFIX} {answer}."
-        quoted = quoted or text
-        if tok is not None and len(lengths) < 200:
-            lengths.append(len(tok(text)["input_ids"]))
-    distinct, graded, full = [], 0, 0
-    for example in examples[:questions]:
-        texts = [family.solve(example, random.Random(f"0|{example.id}|{k}"))[0] for k in range(30)]
-        distinct.append(len(set(texts)))
-        for text in texts[:3]:
-            grade = family.grade(example.question, example.choices, text)
-            graded += 1
-            full += grade.steps_right == grade.steps and grade.final_right
-    return {"task": task, "examples": len(examples), "right": right, "unreadable": unreadable,
-            "distinct_min": min(distinct), "distinct_mean": statistics.mean(distinct),
-            "full_marks": f"{full}/{graded}",
-            "tokens": round(statistics.mean(lengths)) if lengths else None}, quoted
+        quoted = quoted or f"Q: {example.question}\n\nA: {text}"
+        if len(lengths) < 200:
+            lengths.append(measure(text))
+    distinct = [len({family.solve(e, random.Random(f"0|{e.id}|{k}"))[0] for k in range(30)})
+                for e in examples[:distinct_questions] if e.id not in unreadable]
+    row = {"examples": len(examples), "right": right, "wrong": wrong, "unreadable": unreadable,
+           "distinct_questions": len({e.question for e in examples}), "full_marks": f"{full}/{graded}",
+           "distinct_rationales": statistics.mean(distinct) if distinct else 0,
+           "length": round(statistics.mean(lengths)) if lengths else 0}
+    return row, quoted
+
+
+def drawable(source: str, count: int) -> list:
+    """``count`` train questions, or for a size with fewer (1-digit arithmetic) all splits of what exists."""
+    try:
+        return load_examples(source, split="train", limit=count)
+    except UserError:
+        for smaller in (count // 2, count // 5, count // 10, count // 20):
+            try:
+                return load_examples(source, split="all", limit=smaller)
+            except UserError:
+                continue
+    return []
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=30, help="questions per subtask for the distinct-text count")
+    parser.add_argument("--generated", type=int, default=1000, help="generated questions per size")
     parser.add_argument("--out", default=str(ROOT / "docs" / "PROGRAM_TEACHERS.md"))
     args = parser.parse_args()
-    tok = tokenizer()
+    unit, measure = length_counter()
+    header = ("| family | source | items | right | unreadable | distinct items | grader full marks | "
+              f"distinct rationales in 30 | {unit} |")
+    rule = "|---|---|---|---|---|---|---|---|---|"
     lines = ["# Program teachers", "",
-             "Written by `python scripts/program_teachers_report.py`. Each family is one module under "
-             "`distill/solvers/` (`FAMILY = Family(name, solve, grade)`) and one line in "
-             "`distill/solvers/__init__.py`. *Right* counts the teacher's answer against BIG-bench's over every "
-             "example; *distinct* is the number of different rationales among 30 samples of one question "
-             f"(min and mean over the first {args.questions} questions of the subtask); *grader* is how many of "
-             "the teacher's own rationales (3 per question) the family's step grader gives full marks; *tokens* "
-             "is the mean length of rationale + answer sentence in SmolLM2 tokens over the first 200 examples (task files list short questions first in some tasks).", "",
-             "| family | subtask | examples | right | unreadable | distinct in 30 (min / mean) | grader full marks "
-             "| tokens |", "|---|---|---|---|---|---|---|---|"]
-    quotes = []
-    for name, family in FAMILIES.items():
-        for task in subtasks(name):
-            row, quoted = subtask_row(family, task, args.questions, tok)
-            print(row, file=sys.stderr, flush=True)
-            lines.append(f"| {name} | {task} | {row['examples']} | {row['right']} | {row['unreadable']} | "
-                         f"{row['distinct_min']} / {row['distinct_mean']:.1f} | {row['full_marks']} | "
-                         f"{row['tokens'] if row['tokens'] is not None else '-'} |")
-        quotes.append(f"**{name}** ({task}): {quoted}")
-    lines += ["", "## One rationale per family (sample 0, seed 0, as the teacher writes it)", ""]
-    lines += [q + "\n" for q in quotes]
+             "Written by `SCOTD_BBH_DIR=../shared/bbh/bbh python scripts/program_teachers_report.py`. Each family "
+             "is a solver module under `distill/solvers/` (`FAMILY = Family(name, solve, grade)`) and, for training "
+             "questions, a generator under `serve/data/generators/`. *Right* counts the teacher's answer against "
+             "the gold answer over every item; *grader full marks* is how many of the teacher's own rationales the "
+             "family's step grader marks fully right; *distinct rationales* is the mean number of different texts "
+             f"among 30 samples of one question (10 questions); the length is the mean of rationale + answer sentence "
+             f"in {unit} over 200 items.", "", "## On BIG-Bench Hard (every item; evaluation only, never trained on)", "",
+             header, rule]
+    quotes, refused = {}, []
+    if os.environ.get("SCOTD_BBH_DIR"):
+        for task in bbh.TASKS:
+            family = task_family(task)
+            if family not in FAMILIES:
+                continue
+            row, _ = check(FAMILIES[family], bbh.load_task(task), measure)
+            print(task, {k: v for k, v in row.items() if k not in ("wrong", "unreadable")}, file=sys.stderr, flush=True)
+            refused += [f"- `{task}`: {', '.join(row['unreadable'])}"] if row["unreadable"] else []
+            lines.append(f"| {family} | bbh:{task} | {row['examples']} | {row['right']} | {len(row['unreadable'])} | "
+                         f"{row['distinct_questions']} | {row['full_marks']} | {row['distinct_rationales']:.1f} | "
+                         f"{row['length']} |")
+    else:
+        lines.append("| (SCOTD_BBH_DIR unset: no BBH rows) | | | | | | | | |")
+    lines += ["", *(["Items a solver refuses (recorded as unsolvable, never given a wrong rationale):", "", *refused, ""]
+                    if refused else []),
+              f"## On generated questions ({args.generated} train-split questions per size, seed 0)", "", header, rule]
+    for family in GENERATED:
+        if family not in FAMILIES:
+            continue
+        for size in generator(family).sizes:
+            source = f"gen:{family}/{size}"
+            examples = drawable(source, args.generated)
+            row, quoted = check(FAMILIES[family], examples, measure)
+            print(source, {k: v for k, v in row.items() if k not in ("wrong", "unreadable")}, file=sys.stderr, flush=True)
+            quotes.setdefault(family, (source, quoted))
+            lines.append(f"| {family} | {source} | {row['examples']} | {row['right']} | {len(row['unreadable'])} | "
+                         f"{row['distinct_questions']} | {row['full_marks']} | {row['distinct_rationales']:.1f} | "
+                         f"{row['length']} |")
+    lines += ["", "## One generated question per family and the teacher's rationale (sample 0, seed 0)", ""]
+    for family, (source, quoted) in quotes.items():
+        lines += [f"**{family}** (`{source}`):", "", "```", quoted, "```", ""]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

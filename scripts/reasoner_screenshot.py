@@ -41,7 +41,7 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 300) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/scotd-reasoner-135m/onnx-int8")
-    parser.add_argument("--source", default="bigbench:tracking_shuffled_objects/three_objects")
+    parser.add_argument("--source", default="gen:tracking_shuffled_objects/three_objects")
     parser.add_argument("--split", default="test")
     parser.add_argument("--index", type=int, default=0, help="which question of the split (file order)")
     parser.add_argument("--port", type=int, default=7861)

@@ -13,6 +13,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False TOKENIZERS_PARALLELISM=false
+# BIG-Bench Hard, the evaluation files: ../shared/bbh/bbh beside a checkout (CI has it); elsewhere the
+# BBH tests skip and say why, unless SCOTD_BBH_DIR already names a folder.
+if [ -z "${SCOTD_BBH_DIR:-}" ] && [ -d ../shared/bbh/bbh ]; then
+    export SCOTD_BBH_DIR="$(cd ../shared/bbh/bbh && pwd)"
+fi
 "$PY" -m pytest --timeout 1200 "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

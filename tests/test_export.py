@@ -71,6 +71,21 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     assert "FAILED" in (out / "README.md").read_text()
 
 
+def test_a_rerun_replaces_an_export_that_stopped_before_passing(lively_llama, tmp_path):
+    out = tmp_path / "export"
+    common = ["export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
+              "--parity.enabled", "false", "--accuracy.limit", "2", "--accuracy.max_new_tokens", "4"]
+    missing = tmp_path / "no-such-questions.jsonl"  # the gate's data fails after the build, as a vanished download did
+    error = _one_line_error(scotd(*common, "--accuracy.source", str(missing)))
+    assert "not found" in error and (out / "model.onnx").is_file() and not (out / "export_report.json").exists()
+    rerun = scotd(*common, "--accuracy.source", "gen:navigate")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "replacing the unfinished export" in rerun.stderr
+    assert (out / "export_report.json").is_file() and not (out / ".scotd-export-unfinished").exists()
+    again = _one_line_error(scotd(*common, "--accuracy.source", "gen:navigate"))  # a passed export is kept
+    assert "already exists; pass --force true" in again
+
+
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -33,7 +33,7 @@ def broken_model(student, tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_client(student, broken_model):
     cfg = ServeConfig(model=str(student), models=[broken_model], max_input_chars=300,
-                      examples="bigbench:date_understanding")
+                      examples="gen:navigate")
     demo = build_app(cfg)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, quiet=True)

@@ -1,39 +1,36 @@
 from __future__ import annotations
 
+import math
+import os
 import random
 import re
+import statistics
+import time
 
 import pytest
-import solver_checks
-from solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
+from solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
 
 from distill.solvers.base import UnsolvableQuestion, quoted_option
-from distill.solvers.dyck_languages import FAMILY
+from distill.solvers.dyck_languages import FAMILY, trace
 from serve.core.records import Example
-from serve.data.bigbench import convert_example, load_task, read_task, task_file
+from serve.data.bbh import question_key
+from serve.data.generated import bbh_question_keys
+from serve.data.generators.dyck_languages import GENERATOR, parse_range
 
 TASK = "dyck_languages"
+FRAME = "Complete the rest of the sequence, making sure that the parentheses are closed properly. Input: "
+# Written by hand for these tests (no BBH item): the stack after each of its 10 symbols, then 4 closers.
+HAND_MADE = "[ < ( ( { } ) < > ("
+HAND_MADE_STACKS = ["[", "[ <", "[ < (", "[ < ( (", "[ < ( ( {", "[ < ( (", "[ < (", "[ < ( <", "[ < (", "[ < ( ("]
 
 
-def as_exact_match() -> list[Example]:
-    """Every example with its one right closing sequence (the best of its 84 target_scores) as a text target."""
-    data = read_task(TASK)
-    return [convert_example(TASK, i, {"input": raw["input"], "target": max(raw["target_scores"],
-                                                                           key=raw["target_scores"].get)},
-                            str(task_file(TASK))) for i, raw in enumerate(data["examples"])]
-
-
-def loaded() -> list[Example]:
-    """What load_task gives; its 84 choices overflow the letters (a)-(z), so until the loader decides, exact match."""
-    try:
-        return load_task(TASK)
-    except IndexError:
-        return as_exact_match()
+def hand_made(question: str = FRAME + HAND_MADE) -> Example:
+    return Example("hand/0", TASK, question, ") ) > ]", None, answer_type="text")
 
 
 @pytest.fixture(scope="module")
-def examples() -> list[Example]:
-    return loaded()
+def sample() -> list[Example]:
+    return generated(f"gen:{TASK}", limit=300, seed=1)
 
 
 def with_four_choices(example: Example, gold: str) -> Example:
@@ -45,24 +42,96 @@ def with_four_choices(example: Example, gold: str) -> Example:
                    answer_type="multiple_choice")
 
 
-def test_every_example_is_answered_right(monkeypatch):
-    try:
-        load_task(TASK)
-    except IndexError:
-        monkeypatch.setattr(solver_checks, "load_task", lambda task: as_exact_match())
-    right, wrong, unreadable = solve_whole_task(FAMILY, TASK, samples=2)
+def test_every_bbh_example_is_answered_right():
+    examples = bbh_task(TASK)
+    right, wrong, unreadable = solve_all(FAMILY, examples, samples=2)
     assert (wrong, unreadable) == ([], [])
-    assert right == 1000
+    assert right == len(examples) == 250
 
 
-def test_multiple_choice_quotes_the_matching_option():
-    for example in as_exact_match()[:40]:
+@pytest.mark.parametrize("size", sorted(GENERATOR.sizes))
+def test_generated_questions_are_solved_distinct_and_new(size):
+    examples = generated(f"gen:{TASK}/{size}", limit=1000, split="all")
+    assert len(examples) == 1000
+    right, wrong, unreadable = solve_all(FAMILY, examples)
+    assert (right, wrong, unreadable) == (1000, [], [])
+    keys = {question_key(e.question) for e in examples}
+    assert len(keys) == 1000
+    assert not keys & bbh_question_keys()
+    if os.environ.get("SCOTD_BBH_DIR"):
+        assert not keys & {question_key(e.question) for e in bbh_task(TASK)}
+    for example in examples:
+        assert example.question.startswith(FRAME) and example.answer_type == "text"
+
+
+def test_sizes_keep_their_shapes():
+    for size, params in GENERATOR.sizes.items():
+        merged = GENERATOR.params_for(size, {})
+        lengths, opens = parse_range(merged["length"]), parse_range(merged["open"])
+        rng = random.Random(size)
+        for _ in range(300):
+            drawn = GENERATOR.draw(rng, merged)
+            symbols = drawn.question.rsplit("Input: ", 1)[1].split()
+            steps = trace(symbols)
+            assert lengths[0] <= len(symbols) <= lengths[1]
+            assert opens[0] <= len(steps[-1].stack) <= opens[1]
+            assert len(drawn.answer.split()) == len(steps[-1].stack) == drawn.meta["open"]
+            assert max(len(step.stack) for step in steps) == drawn.meta["depth"]
+            if "depth" in params:
+                assert parse_range(params["depth"])[0] <= drawn.meta["depth"] <= parse_range(params["depth"])[1]
+
+
+def test_default_size_spreads_like_bbh():
+    """A log-uniform 2-99 length puts about a quarter under 7 and a quarter over 33, as BBH has."""
+    rng, params = random.Random(0), GENERATOR.params_for(None, {})
+    draws = [GENERATOR.draw(rng, params).meta for _ in range(3000)]
+    quartiles = statistics.quantiles([d["length"] for d in draws], n=4)
+    assert 4 <= quartiles[0] <= 8 and 10 <= quartiles[1] <= 18 and 28 <= quartiles[2] <= 42
+    depth_median = statistics.median(d["depth"] for d in draws)
+    assert 4 <= depth_median <= 8
+    for d in draws:  # the natural depth band: sqrt(length) to 2.5 sqrt(length), as far as the length allows
+        root = math.sqrt(d["length"])
+        assert max(math.ceil(root), d["open"]) <= d["depth"] <= min(max(math.ceil(root), int(2.5 * root)),
+                                                                     (d["length"] + d["open"]) // 2)
+
+
+def test_parameters_set_the_shape_exactly():
+    params = GENERATOR.params_for("default", {"length": "12", "depth": "4", "open": "2"})
+    rng = random.Random(3)
+    for _ in range(50):
+        drawn = GENERATOR.draw(rng, params)
+        assert drawn.meta == {"length": 12, "open": 2, "depth": 4}
+    with pytest.raises(ValueError):
+        GENERATOR.draw(rng, GENERATOR.params_for("default", {"length": "6", "depth": "9"}))
+    with pytest.raises(ValueError):
+        GENERATOR.draw(rng, GENERATOR.params_for("default", {"length": "4", "open": "1"}))  # parity
+
+
+def test_varied_wording_is_read():
+    examples = generated(f"gen:{TASK}?wording=varied", limit=300)
+    assert len({e.question.split(":")[0] for e in examples}) >= 4
+    assert solve_all(FAMILY, examples)[0] == 300
+    teacher_gets_full_marks(FAMILY, examples[::30])
+
+
+def test_generation_is_fast():
+    for size in GENERATOR.sizes:
+        params, rng = GENERATOR.params_for(size, {}), random.Random(size)
+        start = time.perf_counter()
+        for _ in range(500):
+            GENERATOR.draw(rng, params)
+        assert 500 / (time.perf_counter() - start) > 500, size
+
+
+def test_multiple_choice_quotes_the_matching_option(sample):
+    for example in sample[:40]:
         question = with_four_choices(example, example.answer)
         rationale, answer = FAMILY.solve(question, random.Random(0))
         assert answer == question.answer
         assert quoted_option(rationale) == answer
         listing = "; ".join(f"{choice} is ({'abcd'[i]})" for i, choice in enumerate(question.choices))
-        assert f"{listing}. " in rationale and re.search(rf"{re.escape(example.answer)},? is {re.escape(answer)}\.$", rationale)
+        assert f"{listing}. " in rationale
+        assert re.search(rf"{re.escape(example.answer)},? is {re.escape(answer)}\.$", rationale)
         grade = FAMILY.grade(question.question, question.choices, rationale)
         assert grade.claimed_answer == answer and grade.final_right and grade.final_item == example.answer
         assert grade.steps_right == grade.steps
@@ -71,53 +140,61 @@ def test_multiple_choice_quotes_the_matching_option():
         listed_only = rationale[: rationale.rindex(f"{listing}.") + len(listing) + 1]
         grade = FAMILY.grade(question.question, question.choices, listed_only)
         assert grade.final_item == example.answer and grade.final_right and grade.steps_right == grade.steps
-    teacher_gets_full_marks(FAMILY, [with_four_choices(e, e.answer) for e in as_exact_match()[::100]])
+    teacher_gets_full_marks(FAMILY, [with_four_choices(e, e.answer) for e in sample[::15]])
 
 
-def test_samples_differ_in_wording(examples):
-    shortest = sorted(examples, key=lambda e: len(e.question))[:5]
-    for example in shortest + examples[:5]:
+def test_samples_differ_in_wording(sample):
+    shortest = sorted(sample, key=lambda e: len(e.question))[:5]
+    for example in shortest + sample[:5]:
         assert distinct_texts(FAMILY, example) >= 25, example.question
 
 
-def test_teacher_rationales_get_full_marks(examples):
-    teacher_gets_full_marks(FAMILY, examples[::20])
+def test_samples_of_bbh_questions_differ_in_wording():
+    examples = bbh_task(TASK)
+    for example in sorted(examples, key=lambda e: len(e.question))[:5] + examples[:5]:
+        assert distinct_texts(FAMILY, example) >= 25, example.id
+
+
+def test_teacher_rationales_get_full_marks(sample):
+    teacher_gets_full_marks(FAMILY, sample[::10])
+
+
+def test_teacher_rationales_get_full_marks_on_bbh():
+    teacher_gets_full_marks(FAMILY, bbh_task(TASK)[::10])
 
 
 def test_every_step_restates_the_whole_stack():
-    example = as_exact_match()[0]
-    assert example.question == "{ [ [ [ { [ ] } ] ]"
-    rationale, answer = FAMILY.solve(example, random.Random(3))
-    stacks = ["{", "{ [", "{ [ [", "{ [ [ [", "{ [ [ [ {", "{ [ [ [ { [", "{ [ [ [ {", "{ [ [ [", "{ [ [", "{ ["]
-    steps = rationale.split("; ")[:10]
-    assert [step.rsplit(" ", len(stack.split()))[1:] for step, stack in zip(steps, stacks)] == \
-        [stack.split() for stack in stacks]
-    assert answer == "] }" and rationale.endswith("] }.")
+    for question in (FRAME + HAND_MADE, HAND_MADE):  # the bare sequence reads the same
+        rationale, answer = FAMILY.solve(hand_made(question), random.Random(3))
+        steps = rationale.split("; ")[:10]
+        assert [step.rsplit(" ", len(stack.split()))[1:] for step, stack in zip(steps, HAND_MADE_STACKS)] == \
+            [stack.split() for stack in HAND_MADE_STACKS]
+        assert answer == ") ) > ]" and rationale.endswith(") ) > ].")
 
 
 def test_grader_catches_a_wrong_and_a_missing_step():
-    example = as_exact_match()[0]  # { [ [ [ { [ ] } ] ]  -> 10 stacks and the closing: 11 steps
+    example = hand_made()  # 10 stacks and the closing: 11 steps
     for seed in range(8):
         rationale, _ = FAMILY.solve(example, random.Random(seed))
         parts = rationale.split("; ")
-        assert parts[6].endswith(" { [ [ [ {")  # the stack after the 7th symbol, ]
-        wrong = parts[:6] + [parts[6][: -len("{ [ [ [ {")] + "{ [ [ {"] + parts[7:]
+        assert parts[6].endswith(" [ < (")  # the stack after the 7th symbol, )
+        wrong = parts[:6] + [parts[6][: -len("[ < (")] + "[ <"] + parts[7:]
         grade = FAMILY.grade(example.question, None, "; ".join(wrong))
-        assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (11, 10, "] }", True)
+        assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (11, 10, ") ) > ]", True)
         missing = parts[:3] + parts[4:]
         assert FAMILY.grade(example.question, None, "; ".join(missing)).steps_right == 10
-        reversed_closing = rationale[: rationale.rindex("] }")] + "} ]."
+        reversed_closing = rationale[: rationale.rindex(") ) > ]")] + "] > ) )."
         grade = FAMILY.grade(example.question, None, reversed_closing)
         assert (grade.steps_right, grade.final_item, grade.final_right, grade.claimed_answer) == \
-            (10, "} ]", False, "} ]")
+            (10, "] > ) )", False, "] > ) )")
         truncated = "; ".join(parts[:5])  # stops after five symbols, no closing
         grade = FAMILY.grade(example.question, None, truncated)
         assert (grade.steps_right, grade.final_item, grade.final_right) == (5, None, False)
 
 
 def test_grader_gives_garbage_nothing_and_never_raises():
-    question = "{ [ [ [ { [ ] } ] ]"
-    for text in ("", "The answer is ] }.", "I am not sure.", "( ( ( [ ] ; ] ) ; (c) . ;;", "\n\n; . ,"):
+    question = FRAME + HAND_MADE
+    for text in ("", "The answer is ) ) > ].", "I am not sure.", "( ( ( [ ] ; ] ) ; (c) . ;;", "\n\n; . ,"):
         grade = FAMILY.grade(question, None, text)
         assert grade.steps == 11 and grade.steps_right == 0 and not grade.final_right
     rng = random.Random(0)
@@ -127,7 +204,8 @@ def test_grader_gives_garbage_nothing_and_never_raises():
         FAMILY.grade(question, [") ]", "] }"], text)
 
 
-@pytest.mark.parametrize("question", ["What is the capital of France?", "( ]", "( [ ] )", "( a )", ""])
+@pytest.mark.parametrize("question", ["What is the capital of France?", "( ]", "( [ ] )", "( a )", "",
+                                      FRAME + "( [ ] )", FRAME + "< }"])
 def test_unreadable_questions_are_refused(question):
     example = Example("x/0", TASK, question, "", None)
     with pytest.raises(UnsolvableQuestion):

@@ -8,7 +8,7 @@ from serve.core.config import build
 
 def test_program_teacher_writes_correct_and_varied_rationales(tmp_path):
     out = tmp_path / "cots.jsonl"
-    cfg = build(SampleConfig, {"data": {"source": "bigbench:tracking_shuffled_objects/three_objects", "limit": 6},
+    cfg = build(SampleConfig, {"data": {"source": "gen:tracking_shuffled_objects/three_objects", "limit": 6},
                                "teacher": {"backend": "program", "model": "auto"},
                                "sampling": {"n": 10}, "out": str(out)})
     summary = run(cfg)

@@ -81,12 +81,12 @@ def test_installed_scotd_runs_outside_the_checkout(venv, tmp_path, tiny_llama_di
     assert "smollm2-135m-instruct" in scotd("models", "list").stdout
 
     cots = work / "cots.jsonl"
-    scotd("sample", "--data.source", "bigbench:tracking_shuffled_objects/three_objects", "--data.limit", "3",
+    scotd("sample", "--data.source", "gen:tracking_shuffled_objects/three_objects", "--data.limit", "3",
           "--teacher.backend", "program", "--sampling.n", "2", "--out", str(cots))
     records = [json.loads(line) for line in cots.read_text().splitlines()]
     assert len(records) == 6 and all(r["correct"] for r in records)
 
-    scotd("eval", str(tiny_llama_dir), "--data.source", "bigbench:tracking_shuffled_objects/three_objects",
+    scotd("eval", str(tiny_llama_dir), "--data.source", "gen:tracking_shuffled_objects/three_objects",
           "--data.limit", "2", "--prompt", "few_shot", "--sampling.max_new_tokens", "8", "--bootstrap", "10",
           "--out", str(work / "eval"))
     assert any((work / "eval").iterdir())

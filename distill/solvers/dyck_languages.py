@@ -1,10 +1,10 @@
-"""Solve BIG-bench ``dyck_languages`` and narrate the solution as a rationale.
+"""Solve ``dyck_languages`` (BBH and generated questions) and narrate the solution as a rationale.
 
-Task format: the question is a prefix of a Dyck word over ( ) [ ] { } < >, written as
-space-separated symbols ("{ [ [ [ { [ ] } ] ]"); the answer is the sequence that closes
-every bracket still open ("] }"). BIG-bench stores it as multiple choice over all 84
-closing sequences of length 1 to 3; the solver answers with the option letter when the
-example has choices, and with the closing sequence itself when it is exact match.
+Task format: an instruction ("Complete the rest of the sequence, making sure that the parentheses
+are closed properly. Input:"), then a prefix of a Dyck word over ( ) [ ] { } < >, written as
+space-separated symbols ("< ( [ ] { }"); the answer is the sequence that closes every bracket
+still open (") >"). BBH and the generator ask for it as text; an example that lists choices
+(older multiple-choice data) is answered with the option letter.
 
 Algorithm: a stack. An opener is pushed; a closer must match the top, which it pops
 (anything else, or nothing left open at the end, is not a question this family reads).
@@ -14,10 +14,10 @@ Rationale format: an opening sentence, then one step per symbol, separated by ";
 starting with the symbol and restating the whole stack after it, bottom to top
 ("{ opens, stack { [ {", "] closes [, stack {"), then the open brackets top first and
 their closers ("top first, the open ones are [ {, so we add ] }."), then, for multiple
-choice, the option listing and the result with its letter (``option_line``). Each rationale draws from ``rng`` its opening, one step
-style, and the two halves of the closing; steps keep that one style so a small student
-sees a regular pattern. Separators are ";" and "," because the student's tokenizer
-merges "(:" and "(." into one token, hiding the bracket.
+choice, the option listing and the result with its letter (``option_line``). Each rationale
+draws from ``rng`` its opening, one step style, and the two halves of the closing; steps keep
+that one style so a small student sees a regular pattern. Separators are ";" and "," because
+the student's tokenizer merges "(:" and "(." into one token, hiding the bracket.
 
 Grading: the reference steps are (symbol, bracket it closes, stack after it) for every
 symbol plus the closing sequence. A student step is a ";"- or "."-separated chunk that
@@ -54,8 +54,10 @@ class Step:
 
 
 def parse_symbols(question: str) -> list[str]:
-    """'{ [ ] (' -> ['{', '[', ']', '(']; tolerates a task prefix ending in 'Input:'."""
-    text = question.rsplit("Input:", 1)[-1].split("Output:", 1)[0]
+    """'{ [ ] (' -> ['{', '[', ']', '(']; the symbols follow the task's instruction, after its
+    last 'Input:' (BBH) or else its last colon ('... this sequence still needs: ( [')."""
+    text = question.split("Output:", 1)[0]
+    text = text.rsplit("Input:", 1)[-1] if "Input:" in text else text.rsplit(":", 1)[-1]
     symbols = list(re.sub(r"\s+", "", text))
     if not symbols or any(s not in OPENERS | CLOSERS for s in symbols):
         raise UnsolvableQuestion("the question is not a sequence of brackets")

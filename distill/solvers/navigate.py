@@ -1,26 +1,27 @@
-"""Solve BIG-bench ``navigate`` and narrate the walk as a rationale.
+"""Solve ``navigate`` (BBH and generated questions) and narrate the walk as a rationale.
 
-A question is BIG-bench's task instruction "If you follow these instructions, do you return
-to the starting point?" (the loader puts it first; ``parse_walk`` skips it, and the rationale
-does not repeat it), then a list of instructions; the choices are "True" and "False".
-There are two kinds:
+A question asks "If you follow these instructions, do you return to the starting point?"
+(BBH's wording; the generator's other wordings ask it before or after the walk, and
+``parse_walk`` skips that question sentence), with a list of instructions; the answer is
+"yes" or "no" (an example with choices, such as older True/False data, is answered with the
+letter of the matching option). There are two kinds of walk:
 
 - turns: "Take 3 steps." moves the way you face; "Turn left/right/around." changes it.
 - face forward: "Always face forward." first, then "Take 3 steps forward/backward/left/right."
 
 The solver walks on a grid: x points east, y north, the start is (0, 0) facing north.
 Turning right is a quarter turn clockwise (north -> east), left the other way, around
-a half turn. A relative step ("left") turns the move, not the walker. The answer is True
+a half turn. A relative step ("left") turns the move, not the walker. The answer is yes
 exactly when the walk ends at (0, 0).
 
 Rationale: an opening that fixes the start, one sentence per instruction that restates
 the whole state after it (a move names its count, its direction and the new position,
 compass words for the turns kind, the question's own words when always facing north; a
-turn names the side, the new facing and the position), a verdict comparing the end with
-(0, 0), then the option listing and the result with its letter (``option_line``). For example:
+turn names the side, the new facing and the position), then a verdict comparing the end with
+(0, 0) in the answer's own word (yes/no, or the option's True/False), and for multiple choice
+the option listing and the result with its letter (``option_line``). For example:
 "Start at (0, 0) facing north. Take 3 steps north to (0, 3). Turn around: now facing south at
-(0, 3). Take 3 steps south to (0, 0). We end at (0, 0), the starting point, so True. The options:
-False is (a); True is (b). So True is (b)."
+(0, 3). Take 3 steps south to (0, 0). We end at (0, 0), the starting point, so yes."
 Each sentence's template is drawn from ``rng``, so samples differ in wording only.
 """
 
@@ -81,11 +82,18 @@ class Walk:
         return (self.end.x, self.end.y) == (0, 0)
 
 
-_INSTRUCTION = re.compile(r"^If you follow these instructions, do you return to the starting point\?\s*")
+def _without_the_question(text: str) -> str:
+    """The instructions alone: the question sentence ("... do you return to the starting point?")
+    goes, whether it comes first (BBH) or last."""
+    text = text.strip()
+    if text.endswith("?"):
+        text = text[: text.rfind(".") + 1]
+    question, mark, rest = text.partition("?")
+    return rest if mark and "." not in question else text
 
 
 def parse_walk(question: str) -> Walk:
-    question = _INSTRUCTION.sub("", question.strip())  # BIG-bench's task prefix, as the loader keeps it
+    question = _without_the_question(question)
     sentences = re.findall(r"[^.]+\.", question.strip())
     if not sentences or "".join(sentences).replace(" ", "") != question.replace(" ", "").strip():
         raise UnsolvableQuestion("the question is not a list of full-stopped instructions")
@@ -131,17 +139,28 @@ _TURN_LINES = ("Turn {side}: now facing {facing} at {position}.",
                "Turning {side}, we face {facing}, still at {position}.",
                "After turning {side}, we face {facing} at {position}.",
                "Turn {side} to face {facing}; still at {position}.")
-_RETURNED = ("We end at {position}, the starting point, so True.",
-             "The final position {position} is where we started: True.",
-             "We finish at {position}, back at the start, so we do return: True.",
-             "Our end point {position} is the start, so True.")
-_AWAY = ("We end at {position}, not the start (0, 0), so False.",
-         "The final position {position} is not the starting point (0, 0): False.",
-         "We finish at {position}, not back at (0, 0), so we do not return: False.",
-         "Our end point {position} differs from the start (0, 0), so False.")
+_RETURNED = ("We end at {position}, the starting point, so {verdict}.",
+             "The final position {position} is where we started: {verdict}.",
+             "We finish at {position}, back at the start, so we do return: {verdict}.",
+             "Our end point {position} is the start, so {verdict}.")
+_AWAY = ("We end at {position}, not the start (0, 0), so {verdict}.",
+         "The final position {position} is not the starting point (0, 0): {verdict}.",
+         "We finish at {position}, not back at (0, 0), so we do not return: {verdict}.",
+         "Our end point {position} differs from the start (0, 0), so {verdict}.")
+YES_NO = {True: "yes", False: "no"}
+_CANONICAL = {"yes": "yes", "no": "no", "true": "yes", "false": "no"}
 
 
-def narrate(walk: Walk, rng: random.Random) -> str:
+def verdict_words(choices: Optional[Sequence[str]]) -> dict[bool, str]:
+    """How the verdict is said: yes/no, or the words of the options (True/False, Yes/No)."""
+    if not choices:
+        return YES_NO
+    if {"true", "false"} <= {norm(choice) for choice in choices}:
+        return {True: "True", False: "False"}
+    return {True: "Yes", False: "No"}
+
+
+def narrate(walk: Walk, verdict: str, rng: random.Random) -> str:
     lines = [rng.choice(_FORWARD_OPENINGS if walk.face_forward else _OPENINGS)]
     for step in walk.steps:
         position = step.after.position
@@ -151,20 +170,18 @@ def narrate(walk: Walk, rng: random.Random) -> str:
             line = rng.choice(_MOVES).format(n=step.count, unit="step" if step.count == 1 else "steps",
                                              direction=step.direction, position=position)
             lines.append(line[0].upper() + line[1:])
-    lines.append(rng.choice(_RETURNED if walk.returns else _AWAY).format(position=walk.end.position))
+    lines.append(rng.choice(_RETURNED if walk.returns else _AWAY).format(position=walk.end.position, verdict=verdict))
     return " ".join(lines)
-
-
-def _truth(walk: Walk) -> str:
-    return "True" if walk.returns else "False"
 
 
 def solve(example: Example, rng: random.Random) -> tuple[str, str]:
     walk = parse_walk(example.question)
+    verdict = verdict_words(example.choices)[walk.returns]
+    rationale = narrate(walk, verdict, rng)
     if not example.choices:
-        raise UnsolvableQuestion("navigate is multiple choice, but the example has no choices")
-    index = match_choice(_truth(walk), example.choices)
-    return narrate(walk, rng) + " " + option_line(example.choices, index, rng), letter(index)
+        return rationale, YES_NO[walk.returns]
+    index = match_choice(verdict, example.choices)
+    return rationale + " " + option_line(example.choices, index, rng), letter(index)
 
 
 # --------------------------------------------------------------------------- grading a student's rationale
@@ -174,7 +191,7 @@ _POSITION = re.compile(r"\((-?\d+), ?(-?\d+)\)")
 _TURN_CLAIM = re.compile(r"\bturn(?:s|ed|ing)? (left|right|around)\b", re.IGNORECASE)
 _FACING_CLAIM = re.compile(r"\bfac(?:e|es|ing) (north|east|south|west)\b", re.IGNORECASE)
 _MOVE_CLAIM = re.compile(r"\b(\d+) steps? (north|east|south|west|forward|backward|left|right)\b", re.IGNORECASE)
-_VERDICT = re.compile(r"\b(true|false)\b", re.IGNORECASE)
+_VERDICT = re.compile(r"\b(true|false|yes|no)\b", re.IGNORECASE)
 
 
 def _position(sentence: str) -> Optional[tuple[int, int]]:
@@ -197,9 +214,10 @@ def _states_step(sentence: str, step: Step) -> bool:
 
 
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
-    """Steps: the state after each instruction, then the verdict (the last sentence saying True or
-    False must also name the final position first)."""
+    """Steps: the state after each instruction, then the verdict (the last sentence saying yes or no,
+    or True or False, must also name the final position first)."""
     walk = parse_walk(question)
+    truth = YES_NO[walk.returns]
     # the option listing ("False is (a); True is (b)") and the result restated with its letter name
     # options, not the rationale's own steps or verdict: only the letter is read from them
     sentences = [s for s in _SENTENCE_END.split(rationale.strip()) if s and quoted_option(s) is None]
@@ -207,14 +225,18 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     verdicts = [s for s in sentences if _VERDICT.search(s) and _POSITION.search(s)]
     if verdicts:
         said = _VERDICT.findall(verdicts[-1])[-1].lower()
-        right += _position(verdicts[-1]) == (walk.end.x, walk.end.y) and said == norm(_truth(walk))
+        right += _position(verdicts[-1]) == (walk.end.x, walk.end.y) and _CANONICAL[said] == truth
     claims = _VERDICT.findall(" ".join(sentences))
     final_item = norm(claims[-1]) if claims else None
+    final_right = final_item is not None and _CANONICAL[final_item] == truth
+    if not choices:
+        return StepGrade(len(walk.steps) + 1, right, final_item, final_right,
+                         _CANONICAL[final_item] if final_item else None)
     claimed = quoted_option(rationale)
-    if claimed is None and final_item is not None and choices:
-        matches = [i for i, choice in enumerate(choices) if norm(choice) == final_item]
+    if claimed is None and final_item is not None:
+        matches = [i for i, choice in enumerate(choices) if _CANONICAL.get(norm(choice)) == _CANONICAL[final_item]]
         claimed = letter(matches[0]) if matches else None
-    return StepGrade(len(walk.steps) + 1, right, final_item, final_item == norm(_truth(walk)), claimed)
+    return StepGrade(len(walk.steps) + 1, right, final_item, final_right, claimed)
 
 
 FAMILY = Family("navigate", solve, grade)

@@ -4,7 +4,8 @@ The 27 task files are read from the first place that has them:
 
 1. the folder named by ``SCOTD_BBH_DIR`` (CI and ``scripts/test.sh`` point it at ``../shared/bbh/bbh``);
 2. the cache, ``cache_dir()/bbh``;
-3. the BBH repository's raw files at ``COMMIT``, downloaded into the cache.
+3. the BBH repository's raw files at ``COMMIT`` (or a mirror of its ``bbh/`` folder named by
+   ``SCOTD_BBH_URL``), downloaded into the cache.
 
 Every file is checked against its sha256 (``bbh_sha256sums.txt``, shipped with scotd) before use.
 
@@ -36,7 +37,7 @@ from serve.core.paths import cache_dir
 from serve.core.records import Example
 
 COMMIT = "9ee07bd481feebf959a6b59d61ea57bdcf30964d"
-URL = f"https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/{COMMIT}/bbh/{{task}}.json"
+URL = f"https://raw.githubusercontent.com/suzgunmirac/BIG-Bench-Hard/{COMMIT}/bbh"
 DOWNLOAD_TIMEOUT_S = 4.0
 _SUMS = Path(__file__).with_name("bbh_sha256sums.txt")
 _LETTERED = re.compile(r"^\(([A-Z])\)\s*(.*)$")
@@ -66,7 +67,8 @@ def _download(task: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     _log(f"downloading BBH {task} (commit {COMMIT[:10]})")
     try:
-        with urllib.request.urlopen(URL.format(task=task), timeout=DOWNLOAD_TIMEOUT_S) as response:
+        url = f"{os.environ.get('SCOTD_BBH_URL') or URL}/{task}.json"
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -147,6 +149,15 @@ def load_task(task: str) -> list[Example]:
     """Every example of one BBH file, in file order (split ``test``)."""
     return [Example(e.id, e.task, e.question, e.answer, list(e.choices) if e.choices else None, e.split,
                     dict(e.meta), e.answer_type) for e in _load(task_file(task), task)]
+
+
+def prompt_questions(folder: Path) -> list[str]:
+    """The questions of the BBH paper's 3-shot CoT prompts (``cot-prompts/TASK.txt``), options removed."""
+    questions = []
+    for path in sorted(Path(folder).glob("*.txt")):
+        for block in path.read_text().split("\nQ: ")[1:]:
+            questions.append(split_options(block.split("\nA: ", 1)[0])[0])
+    return questions
 
 
 def question_key(question: str) -> str:

@@ -1,9 +1,13 @@
-"""Task instances (``Example``) from BIG-bench, Hugging Face datasets and local files.
+"""Task instances (``Example``) from generators, BIG-Bench Hard, BIG-bench, Hugging Face datasets and local files.
 
 ``load_examples(source, split, limit, seed, fields)``, or a ``QuestionSource`` config section
 (the one spelling of "which questions" that every stage's config uses), where ``source`` is
 
-- ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task (see ``serve.data.bigbench``);
+- ``gen:FAMILY[/SIZE][?key=value]``: new questions from a task generator, made here, any number
+  (see ``serve.data.generated``): the default training data;
+- ``bbh:TASK``: a BIG-Bench Hard file (see ``serve.data.bbh``), evaluation only (split ``test``);
+- ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task for users who have BIG-bench (see
+  ``serve.data.bigbench``; PyPI no longer serves ``bigbench==1.0.0``);
 - a Hugging Face dataset id from ``HF_LAYOUTS`` (``commonsense_qa``, ``openbookqa``,
   ``quarel``), loaded with ``datasets`` (needs the hub);
 - ``path/to/file.jsonl`` or ``.csv``: one instance per line/row. ``fields`` maps the
@@ -38,7 +42,8 @@ DEFAULT_FIELDS = {"id": "id", "question": "question", "choices": "choices", "ans
 @dataclass
 class QuestionSource:
     """Which questions: a source, a split of it, and a seeded subset."""
-    source: str = option("", "bigbench:TASK[/SUB], an HF dataset id, a .jsonl/.csv file, or several joined by ' + '")
+    source: str = option("", "gen:FAMILY[/SIZE] (generated), bbh:TASK (evaluation only), bigbench:TASK[/SUB], an HF "
+                             "dataset id, a .jsonl/.csv file, or several joined by ' + '")
     split: str = option("train", "train, dev, test or all (a seeded partition where the source has none)")
     limit: Optional[int] = option(None, "a seeded subset of this many questions per source (null = all)")
     seed: int = option(0, "seed of the split and of the subset: keep it equal across the stages of a run")
@@ -266,6 +271,22 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
                                 "give each source's questions their own ids")
             seen.add(example.id)
         return mixed
+    if source.startswith("gen:"):
+        from serve.data.generated import load_generated
+
+        if split not in SPLITS and split != "all":
+            raise UserError(f"unknown split '{split}'; use one of {', '.join(SPLITS)} or all")
+        return load_generated(source.split(":", 1)[1], split, limit, seed)
+    if source.startswith("bbh:"):
+        from serve.data.bbh import load_task as load_bbh
+
+        if split not in ("test", "all"):
+            raise UserError(f"BBH is evaluation data (its files carry a canary): use split test, not '{split}'; "
+                            "train on generated questions (gen:FAMILY)")
+        task = source.split(":", 1)[1].strip("/")
+        if not task:
+            raise UserError("a BBH source needs a task: bbh:TASK, e.g. bbh:tracking_shuffled_objects_three_objects")
+        return _select(load_bbh(task), "all", limit, seed)
     if source.startswith("bigbench:"):
         from serve.data.bigbench import load_task
 
@@ -284,6 +305,6 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
     elif source in HF_LAYOUTS:
         examples = load_hf(source, split)
     else:
-        raise UserError(f"unknown data source '{source}'; use bigbench:TASK[/SUBTASK], a .jsonl/.csv file, "
-                        f"or one of {', '.join(HF_LAYOUTS)}")
+        raise UserError(f"unknown data source '{source}'; use gen:FAMILY[/SIZE], bbh:TASK, bigbench:TASK[/SUBTASK], "
+                        f"a .jsonl/.csv file, or one of {', '.join(HF_LAYOUTS)}")
     return _select(examples, split, limit, seed)
