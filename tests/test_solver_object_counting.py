@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import random
 import re
 from collections import Counter
@@ -8,27 +9,72 @@ import pytest
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.object_counting import FAMILY, _CATEGORY_OF, _SINGULAR_OF, parse_inventory
-from serve.data.bigbench import load_task
-from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
+from serve.core.records import Example
+from serve.data.bbh import question_key
+from serve.data.generators.object_counting import GENERATOR, NOUNS
+from tests.solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
 
 TASK = "object_counting"
+SOURCES = [f"gen:{TASK}/{size}" for size in GENERATOR.sizes] + [f"gen:{TASK}/default?wording=varied"]
+# written for this test (no BBH item): 7 fruits among 7 items, so 8 graded steps
+COUNTED = Example("own/fruits", TASK, "I have a cat, a plum, two peaches, a banana, an apple, a raspberry, and a "
+                                      "grape. How many fruits do I have?", "7")
 
 
 @pytest.fixture(scope="module")
-def examples():
-    return load_task(TASK)
+def bbh():
+    return bbh_task(TASK)
 
 
-def test_every_example_is_answered_right():
-    right, wrong, unreadable = solve_whole_task(FAMILY, TASK, samples=2)
+@pytest.fixture(scope="module")
+def questions():
+    return generated(f"gen:{TASK}", limit=400)
+
+
+def test_every_bbh_example_is_answered_right(bbh):
+    right, wrong, unreadable = solve_all(FAMILY, bbh, samples=2)
     assert (wrong, unreadable) == ([], [])
-    assert right == 1000
+    assert right == len(bbh) == 250
 
 
-def test_lexicon_agrees_with_the_questions_each_noun_appears_in(examples):
+@pytest.mark.parametrize("source", SOURCES)
+def test_generated_questions_are_answered_right_distinct_and_new(source):
+    examples = generated(source, limit=1000)
+    right, wrong, unreadable = solve_all(FAMILY, examples)
+    assert (right, wrong, unreadable) == (1000, [], [])
+    keys = {question_key(e.question) for e in examples}
+    assert len(keys) == 1000
+    if os.environ.get("SCOTD_BBH_DIR"):
+        assert not keys & {question_key(e.question) for e in bbh_task(TASK)}
+
+
+def test_generator_lists_follow_the_size_and_the_category():
+    params = GENERATOR.params_for("long", {"wording": "varied"})
+    rng = random.Random(0)
+    for _ in range(300):
+        drawn = GENERATOR.draw(rng, params)
+        inventory = parse_inventory(drawn.question)
+        assert 11 <= len(inventory.items) == drawn.meta["items"] <= 20
+        assert len({item.noun for item in inventory.items}) == len(inventory.items)
+        assert inventory.category == drawn.meta["category"]
+        assert len(inventory.items) - drawn.meta["distractors"] >= 2  # as in BBH
+        assert sum(_CATEGORY_OF[item.noun] != inventory.category for item in inventory.items) == \
+            drawn.meta["distractors"]
+    exact = GENERATOR.params_for("default", {"items": "7", "distractors": "2", "max_quantity": 9})
+    for _ in range(100):
+        drawn = GENERATOR.draw(rng, exact)
+        assert (drawn.meta["items"], drawn.meta["distractors"]) == (7, 2)
+        assert all(item.quantity <= 9 for item in parse_inventory(drawn.question).items)
+
+
+def test_generator_and_solver_share_the_lexicon():
+    assert {noun: category for category, nouns in NOUNS.items() for noun in nouns} == _CATEGORY_OF
+
+
+def test_lexicon_agrees_with_the_questions_each_noun_appears_in(bbh):
     """A noun's category is the one whose questions it appears in most (distractors are rare)."""
     seen: dict[str, Counter] = {}
-    for example in examples:
+    for example in bbh:
         inventory = parse_inventory(example.question)
         for item in inventory.items:
             seen.setdefault(item.noun, Counter())[inventory.category] += 1
@@ -37,13 +83,15 @@ def test_lexicon_agrees_with_the_questions_each_noun_appears_in(examples):
         assert categories.most_common(1)[0][0] == _CATEGORY_OF[noun], (noun, categories)
 
 
-def test_quantities_and_plurals_are_read(examples):
+def test_quantities_plurals_and_wordings_are_read():
     inventory = parse_inventory("I have a head of broccoli, three heads of broccoli, two mice, an onion, "
                                 "and two fish. How many vegetables do I have?")
     assert [(item.quantity, item.noun) for item in inventory.items] == [
         (1, "head of broccoli"), (3, "head of broccoli"), (2, "mouse"), (1, "onion"), (2, "fish")]
     assert inventory.running_totals() == [1, 4, 4, 5, 5]
     assert _SINGULAR_OF["stalks of celery"] == "stalk of celery" and _SINGULAR_OF["strawberries"] == "strawberry"
+    bought = parse_inventory("I bought seven pigs, a cow and eleven ducks. How many animals did I buy?")
+    assert [item.quantity for item in bought.items] == [7, 1, 11] and bought.running_totals()[-1] == 19
 
 
 def test_off_pattern_questions_are_rejected():
@@ -55,19 +103,28 @@ def test_off_pattern_questions_are_rejected():
         parse_inventory("I have a cat and a dog. How many planets do I have?")
 
 
-def test_samples_differ_in_wording(examples):
-    two_items = [e for e in examples if e.question.count(",") == 1][:5]
-    for example in two_items + examples[:5]:
+def test_samples_differ_in_wording(questions):
+    two_items = [e for e in questions if len(parse_inventory(e.question).items) == 2][:5]
+    assert len(two_items) == 5
+    for example in two_items + questions[:5] + [COUNTED]:
         assert distinct_texts(FAMILY, example) >= 25, example.question
 
 
-def test_teacher_rationales_get_full_marks(examples):
+def _by_category(examples, per_category):
     by_category: dict[str, list] = {}
     for example in examples:
         by_category.setdefault(parse_inventory(example.question).category, []).append(example)
     assert len(by_category) == 5
-    for group in by_category.values():
-        teacher_gets_full_marks(FAMILY, group[:40])
+    return [e for group in by_category.values() for e in group[:per_category]]
+
+
+def test_teacher_rationales_get_full_marks(questions):
+    varied = generated(f"gen:{TASK}/long?wording=varied", limit=40)
+    teacher_gets_full_marks(FAMILY, _by_category(questions, 30) + varied + [COUNTED])
+
+
+def test_teacher_rationales_get_full_marks_on_bbh(bbh):
+    teacher_gets_full_marks(FAMILY, _by_category(bbh, 40))
 
 
 def _teacher(example, seed=0):
@@ -80,25 +137,24 @@ def _step_sentence(rationale: str, item_phrase: str) -> str:
     return next(s for s in re.split(r"(?<=\.) ", rationale) if s.startswith(opener + " ") or s.startswith(opener + ":"))
 
 
-def test_grader_catches_a_wrong_and_a_missing_step(examples):
-    # "I have a frog, a plum, two nectarines, a banana, an orange, a raspberry, and a grape." -> 7 fruits
-    example = examples[4]
-    assert example.answer == "7"
+def test_grader_catches_a_wrong_and_a_missing_step():
+    example = COUNTED
     for seed in range(8):
         rationale, answer = _teacher(example, seed)
+        assert answer == "7"
         full = FAMILY.grade(example.question, None, rationale)
         assert (full.steps, full.steps_right, full.final_item, full.claimed_answer) == (8, 8, "7", "7")
 
-        # Two nectarines bring the total from 1 to 3: claim 4 instead.
-        step = _step_sentence(rationale, "two nectarines")
+        # Two peaches bring the total from 1 to 3: claim 4 instead.
+        step = _step_sentence(rationale, "two peaches")
         assert step.endswith("= 3.")
         wrong = rationale.replace(step, step[:-2] + "4.")
         assert FAMILY.grade(example.question, None, wrong).steps_right == 7
 
-        # The frog is no fruit: claim it is one (and keep the total at 0, which is then inconsistent).
-        frog = _step_sentence(rationale, "a frog")
-        counted_frog = "A frog: 1 fruit, total 0 + 1 = 1."
-        assert FAMILY.grade(example.question, None, rationale.replace(frog, counted_frog)).steps_right == 7
+        # The cat is no fruit: claim it is one (and keep the total at 0, which is then inconsistent).
+        cat = _step_sentence(rationale, "a cat")
+        counted_cat = "A cat: 1 fruit, total 0 + 1 = 1."
+        assert FAMILY.grade(example.question, None, rationale.replace(cat, counted_cat)).steps_right == 7
 
         missing = rationale.replace(" " + step, "")
         assert FAMILY.grade(example.question, None, missing).steps_right == 7
@@ -113,8 +169,8 @@ def test_grader_catches_a_wrong_and_a_missing_step(examples):
 
 
 @pytest.mark.parametrize("garbage", ["", "banana banana banana", "The the the 3 + = .. ;; A", "\n\n:::",
-                                     "Two two two two two two two two", "A frog: not not, total stays"])
-def test_garbage_gets_no_steps(examples, garbage):
-    graded = FAMILY.grade(examples[4].question, None, garbage)
+                                     "Two two two two two two two two", "A cat: not not, total stays"])
+def test_garbage_gets_no_steps(garbage):
+    graded = FAMILY.grade(COUNTED.question, None, garbage)
     assert graded.steps == 8
     assert graded.steps_right == 0 and not graded.final_right

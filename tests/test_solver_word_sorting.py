@@ -1,59 +1,125 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import FAMILY, parse_words
-from serve.data.bigbench import load_task
-from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
+from distill.solvers.word_sorting import FAMILY, parse_words, sort_words
+from serve.core.records import Example
+from serve.data.bbh import question_key
+from serve.data.generators.word_sorting import GENERATOR, prefix_families, vocabulary
+from tests.solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
 
+TASK = "word_sorting"
+SOURCES = [f"gen:{TASK}/{size}" for size in GENERATOR.sizes] + [f"gen:{TASK}/default?wording=varied"]
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")
+# written for this test (no BBH item): the s- words take two tie lines, she'll sorts before sheaf
+TIED = Example("own/ties", TASK, "Sort the following words alphabetically: List: shelter gelatin she'll shed "
+                                 "sheaf storm", "gelatin she'll sheaf shed shelter storm")
 
 
 @pytest.fixture(scope="module")
-def examples():
-    return load_task("word_sorting")
+def bbh():
+    return bbh_task(TASK)
+
+
+@pytest.fixture(scope="module")
+def questions():
+    return generated(f"gen:{TASK}", limit=400)
 
 
 def _sentences(rationale: str) -> list[str]:
     return _SENTENCE_END.split(rationale)
 
 
-def _example_with(examples, *words):
-    return next(e for e in examples if set(words) <= set(e.question.split()))
-
-
-def test_every_example_is_answered_right():
-    right, wrong, unreadable = solve_whole_task(FAMILY, "word_sorting")
+def test_every_bbh_example_is_answered_right(bbh):
+    right, wrong, unreadable = solve_all(FAMILY, bbh)
     assert (wrong, unreadable) == ([], [])
-    assert right == 1900
+    assert right == len(bbh) == 250
 
 
-def test_samples_differ_in_wording(examples):
+@pytest.mark.parametrize("source", SOURCES)
+def test_generated_questions_are_answered_right_distinct_and_new(source):
+    examples = generated(source, limit=1000)
+    right, wrong, unreadable = solve_all(FAMILY, examples)
+    assert (right, wrong, unreadable) == (1000, [], [])
+    keys = {question_key(e.question) for e in examples}
+    assert len(keys) == 1000
+    if os.environ.get("SCOTD_BBH_DIR"):
+        assert not keys & {question_key(e.question) for e in bbh_task(TASK)}
+
+
+def test_vocabulary_is_large_and_holds_the_hard_cases():
+    words = vocabulary()
+    assert len(words) >= 3000 and all(re.fullmatch(r"[a-z][a-z&'.]*", w) for w in words)
+    assert {"car", "card", "cardboard", "she'll", "she's", "o'clock", "r&b", "p.m"} <= set(words)
+    assert all(len(family) >= 2 for family in prefix_families())
+
+
+def test_every_vocabulary_word_is_sorted_among_its_neighbours():
+    """Runs of 20 alphabetical neighbours share the longest prefixes the vocabulary has."""
+    words, examples = list(vocabulary()), []
+    for start in range(0, len(words) - 1, 20):
+        run = words[start:start + 20]
+        random.Random(start).shuffle(run)
+        examples.append(Example(f"run/{start}", TASK, f"List: {' '.join(run)}", " ".join(sorted(run))))
+    assert solve_all(FAMILY, examples) == (len(examples), [], [])
+    teacher_gets_full_marks(FAMILY, examples, seeds=2)
+
+
+def test_generated_lists_have_the_asked_length_and_distinct_words():
+    rng = random.Random(0)
+    for size, length in (("two_words", 2), ("twenty_words", 20), ("thirty_words", 30)):
+        for _ in range(100):
+            words = parse_words(GENERATOR.draw(rng, GENERATOR.params_for(size, {})).question)
+            assert len(words) == len(set(words)) == length
+    lengths = {len(parse_words(GENERATOR.draw(rng, GENERATOR.params_for("default", {})).question)) for _ in range(500)}
+    assert lengths == set(range(2, 21))
+
+
+def test_related_lists_tie_past_the_first_letter():
+    rng = random.Random(0)
+    params = GENERATOR.params_for("five_words", {"related": 1.0})
+    for _ in range(200):
+        plan = sort_words(parse_words(GENERATOR.draw(rng, params).question))
+        assert any(tie.letter_number >= 3 for group in plan.groups for tie in group.ties)
+
+
+def test_samples_differ_in_wording(questions):
     # two-word lists have the fewest choices to vary; the others add tie lines
-    for example in examples[:3] + [_example_with(examples, "she'll", "sheath"), examples[-1]]:
+    two_words = generated(f"gen:{TASK}/two_words", limit=3)
+    for example in two_words + questions[:3] + [TIED]:
         assert distinct_texts(FAMILY, example) >= 25, example.id
 
 
-def test_teacher_rationales_get_full_marks(examples):
-    sample = random.Random(0).sample(examples, 60)
-    odd = [e for e in examples if re.search(r"[&'.]", e.question)][:15]  # apostrophes, r&d, u.s.a
-    teacher_gets_full_marks(FAMILY, sample + odd)
+def _odd(examples):
+    return [e for e in examples if re.search(r"[&'.]", e.question.split("List:")[1])]  # apostrophes, r&b, p.m
 
 
-def test_symbols_and_ended_words_sort_first(examples):
-    example = _example_with(examples, "she'll", "sheath")
-    rationale, answer = FAMILY.solve(example, random.Random(1))
-    assert answer.index("she'll") < answer.index("sheath")
-    assert "apostrophe: she'll; a: sheath" in rationale
+def test_teacher_rationales_get_full_marks(questions):
+    odd = _odd(generated(f"gen:{TASK}/thirty_words", limit=60))
+    assert len(odd) >= 15
+    teacher_gets_full_marks(FAMILY, random.Random(0).sample(questions, 60) + odd[:15] + [TIED])
 
 
-def test_grader_catches_a_wrong_and_a_missing_step(examples):
-    example = _example_with(examples, "she'll", "sheath")  # groups resolved over several tie lines
+def test_teacher_rationales_get_full_marks_on_bbh(bbh):
+    teacher_gets_full_marks(FAMILY, random.Random(0).sample(bbh, 60) + _odd(bbh)[:15])
+
+
+def test_symbols_and_ended_words_sort_first():
+    rationale, answer = FAMILY.solve(TIED, random.Random(1))
+    assert answer == TIED.answer
+    assert "apostrophe: she'll; a: sheaf" in rationale
+    _, answer = FAMILY.solve(dataclasses.replace(TIED, question="List: cardboard car r&b card rb"), random.Random(1))
+    assert answer == "car card cardboard r&b rb"
+
+
+def test_grader_catches_a_wrong_and_a_missing_step():
+    example = TIED  # groups resolved over several tie lines
     question = example.question
     rationale, answer = FAMILY.solve(example, random.Random(3))
     full = FAMILY.grade(question, None, rationale)
@@ -93,14 +159,14 @@ def test_grader_catches_a_wrong_and_a_missing_step(examples):
     assert FAMILY.grade(question, None, f"{rationale} So the answer is {answer}.").final_right
 
 
-def test_grader_survives_garbage(examples):
-    question = examples[500].question
+def test_grader_survives_garbage(questions):
+    question = questions[200].question
     for text in ("", "The answer is (a).", "a: b; c: d. letter 9 zz- : ; ", "Sorted: ."):
         grade = FAMILY.grade(question, None, text)
         assert grade.steps_right == 0 and not grade.final_right
 
 
-def test_off_pattern_questions_are_rejected(examples):
+def test_off_pattern_questions_are_rejected():
     for question in ("Sort These Words", "apple banana apple", ""):
         with pytest.raises(UnsolvableQuestion):
-            FAMILY.solve(dataclasses.replace(examples[0], question=question), random.Random(0))
+            FAMILY.solve(dataclasses.replace(TIED, question=question), random.Random(0))

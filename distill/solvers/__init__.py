@@ -22,6 +22,8 @@ _MODULES = (
     "navigate",
     "temporal_sequences",
     "logical_deduction",
+    "boolean_expressions",
+    "multistep_arithmetic_two",
 )
 
 FAMILIES: dict[str, Family] = {}

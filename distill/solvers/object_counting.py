@@ -1,13 +1,14 @@
-"""Solve BIG-bench ``object_counting`` and narrate the count as a rationale.
+"""Solve ``object_counting`` (BBH's file and generated questions) and narrate the count as a rationale.
 
 A question lists possessions and asks for the number in one category:
-"I have a frog, a plum, two nectarines, and a grape. How many fruits do I have?"
-Items come as "a"/"an"/"two".."five" + a noun, singular or plural ("a head of broccoli",
-"two lettuce heads", "three mice"). Some items are not
-of the asked category and must be skipped. The categories are musical instruments, fruits,
-vegetables, animals and objects (household objects); the lexicon below was read off the
-task data (every item appears mostly under its own category's questions) and checked
-against all 1000 targets.
+"I have a goat, a plum, two peaches, and a grape. How many fruits do I have?" (generated
+questions may also say "I own ... do I own?" or "I bought ... did I buy?", with or without a
+comma before "and"). Items come as "a"/"an"/"two".."twenty" + a noun, singular or plural ("a
+head of broccoli", "two lettuce heads", "three mice"). Some items are not of the asked
+category and must be skipped. The categories are musical instruments, fruits, vegetables,
+animals and objects (household objects); the lexicon below was read off the task data (every
+item appears mostly under its own category's questions) and checked against every target of
+BIG-bench's 1000 questions and BBH's 250.
 
 Algorithm: parse each item into (quantity, noun), look the noun up in the lexicon, and keep
 a running total of the items of the asked category. Anything unreadable raises
@@ -59,7 +60,7 @@ _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven t
                  "sixteen seventeen eighteen nineteen twenty").split()
 _QUANTITIES = {"a": 1, "an": 1, **{word: value for value, word in enumerate(_NUMBER_WORDS)}}
 
-_QUESTION = re.compile(r"I have (.+)\. How many (.+) do I have\?")
+_QUESTION = re.compile(r"I (?:have|own|bought) (.+)\. How many (.+) (?:do I have|do I own|did I buy)\?")
 _NOUN_ALTERNATION = "|".join(sorted(map(re.escape, _SINGULAR_OF), key=len, reverse=True))
 _ITEM = re.compile(rf"(\d+|{'|'.join(_QUANTITIES)}) ({_NOUN_ALTERNATION})\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"\b(\d+|{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)

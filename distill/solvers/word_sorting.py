@@ -1,12 +1,13 @@
-"""Solve BIG-bench ``word_sorting`` and narrate the sort as a rationale.
+"""Solve ``word_sorting`` (BBH's file and generated questions) and narrate the sort as a rationale.
 
-A question is BIG-bench's instruction, then a list of lower-case words separated by spaces:
-"Sort the following words alphabetically:", a line break, "List: stick gelatine" (the loader
-puts the instruction first; ``parse_words`` reads only what follows "List:", and the rationale
-does not repeat the instruction). The target is the words in Python ``sorted`` order joined by
-spaces (checked against all 1900 targets). A few words hold an ampersand, an apostrophe or a
-dot ("r&d", "o'dell", "u.s.a"): in that order these come before every letter, and a word that
-has ended comes before any longer word it starts ("o" before "o'dell").
+A question is an instruction, then a list of lower-case words separated by spaces: "Sort the
+following words alphabetically: List: shelter gelatin she'll shed" (generated questions may
+word the instruction otherwise; ``parse_words`` reads only what follows "List:", and the
+rationale does not repeat the instruction). The target is the words in Python ``sorted`` order
+joined by spaces (checked against BIG-bench's 1900 targets and BBH's 250). A few words hold an
+ampersand, an apostrophe or a dot ("r&d", "o'dell", "p.m"): in that order these come before
+every letter, and a word that has ended comes before any longer word it starts ("o" before
+"o'dell").
 
 Algorithm: a most-significant-letter bucket sort. Bucket the words by first letter; in each
 bucket holding several words, find the longest prefix they all share and bucket them again by
@@ -15,18 +16,18 @@ gives the sorted list.
 
 Rationale, one sentence per step:
 
-    First letters: stick (s), gelatine (g), sheath (s), she'll (s).
-    By first letter: g: gelatine; s: stick, sheath, she'll.
-    The s- words differ at letter 2: h: sheath, she'll; t: stick.
-    The she- words differ at letter 4: apostrophe: she'll; a: sheath.
-    So the s- words go: she'll, sheath, stick.
-    Sorted: gelatine she'll sheath stick.
+    First letters: shelter (s), gelatin (g), she'll (s), shed (s), storm (s).
+    By first letter: g: gelatin; s: shelter, she'll, shed, storm.
+    The s- words differ at letter 2: h: shelter, she'll, shed; t: storm.
+    The she- words differ at letter 4: apostrophe: she'll; d: shed; l: shelter.
+    So the s- words go: she'll, shed, shelter, storm.
+    Sorted: gelatin she'll shed shelter storm.
 
 Each first-letter group of several words gets its tie lines (depth first, buckets in order),
-then, when it took more than one tie line, its words in order. Buckets keep the words in list order; "end" labels a word that has no
-letter there. The lead-in of each kind of sentence is drawn from ``rng`` once per rationale.
-Graded steps: each first-letter bucket, each tie line (prefix, letter number and buckets), and
-each position of the final list.
+then, when it took more than one tie line, its words in order. Buckets keep the words in list
+order; "end" labels a word that has no letter there. The lead-in of each kind of sentence is
+drawn from ``rng`` once per rationale. Graded steps: each first-letter bucket, each tie line
+(prefix, letter number and buckets), and each position of the final list.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ FAMILIES = (
     "dyck_languages",
     "navigate",
     "temporal_sequences",
+    "boolean_expressions",
+    "multistep_arithmetic_two",
 )
 
 

@@ -1,0 +1,209 @@
+"""Solve BBH ``multistep_arithmetic_two`` and narrate the working as a chain of rewrites.
+
+Questions read "((2 + 7 * -3) - (8 - -5 * 4 + 1)) =": whole numbers (a negative one
+written "-4"), the operators + - * and parentheses; the answer is the number. BBH nests two
+groups of four one-digit operands; any nesting and any whole numbers are read. A question in
+other words ("What is (3 - 4 * 2)?") is read by its longest run of digits, operators and brackets.
+
+The rationale restates the whole expression after every operation, joined by " = ":
+
+    ((2 + 7 * -3) - (8 - -5 * 4 + 1)) = ((2 + -21) - (8 - -5 * 4 + 1)) = (-19 - (8 - -5 * 4 + 1))
+    = (-19 - (8 - -20 + 1)) = (-19 - (28 + 1)) = (-19 - 29) = -48
+
+- each step applies ONE operation inside the innermost group, the one the first ")" closes
+  (the whole expression once none is left): its leftmost "*", else its leftmost "+" or "-";
+- a group left holding one number loses its parentheses in the same step (parentheses around a
+  lone number in the question itself all go in a first step of their own);
+- a product of two numbers that both have two or more non-zero digits is first written as a sum
+  of partial products, splitting the factor with fewer non-zero digits (the right one on a
+  tie) by its digits: "(46 * 22)" = "(46 * 20 + 46 * 2)" = "(920 + 46 * 2)" = "(920 + 92)";
+  so every product the student writes has a factor with one non-zero digit. Outside a group of
+  its own the sum is bracketed, so a "-" before it still applies to the whole product.
+
+Why this shape: a 135M student learns what a line computes from the line just before it. Each
+state is the previous one with one operation replaced by its result and the rest copied, so no
+step looks back further than the state before it.
+
+Grading: the reference steps are the states after the question's; a student's rationale is cut
+at "=", ":", ";", line breaks and full stops, each piece compared without spaces, and the steps
+it states in order are counted (``steps_in_order``). The final claim is the last number.
+"""
+
+from __future__ import annotations
+
+import operator
+import random
+import re
+from typing import Optional, Sequence
+
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, steps_in_order
+from serve.core.answers import canonical_number
+from serve.core.records import Example
+
+OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+_NUMBER = re.compile(r"-?\d+")
+_EXPRESSION_TEXT = re.compile(r"[-+*()\d\s]+")
+_PIECES = re.compile(r"\d+|[-+*()]")
+_SIGN_FOLLOWS = frozenset("(+-*")  # after these (or at the start) a "-" is a sign
+
+
+def is_number(token: str) -> bool:
+    return bool(_NUMBER.fullmatch(token))
+
+
+# --------------------------------------------------------------------------- reading the question
+
+def tokenize(text: str) -> list[str]:
+    """'((-1 + 2) - -3)' -> ['(', '(', '-1', '+', '2', ')', '-', '-3', ')']: a "-" that follows
+    nothing, "(" or an operator is a sign and joins its number."""
+    tokens: list[str] = []
+    for piece in _PIECES.findall(text):
+        if piece.isdigit() and tokens and tokens[-1] == "-" and (len(tokens) == 1 or tokens[-2] in _SIGN_FOLLOWS):
+            tokens[-1] = str(-int(piece))
+        else:
+            tokens.append(str(int(piece)) if piece.isdigit() else piece)
+    return tokens
+
+
+def read_expression(question: str) -> list[str]:
+    runs = [run.strip() for run in _EXPRESSION_TEXT.findall(question) if any(c.isdigit() for c in run)]
+    if not runs:
+        raise UnsolvableQuestion(f"no arithmetic expression in {question[:60]!r}")
+    tokens = tokenize(max(runs, key=len))
+    _check_grammar(tokens)
+    return tokens
+
+
+def _check_grammar(tokens: Sequence[str]) -> None:
+    """Raise unless ``tokens`` is one expression: terms joined by + - *, a term a number or ( expression )."""
+    def expression(i: int) -> int:
+        i = term(i)
+        while i < len(tokens) and tokens[i] in OPERATIONS:
+            i = term(i + 1)
+        return i
+
+    def term(i: int) -> int:
+        if i < len(tokens) and is_number(tokens[i]):
+            return i + 1
+        if i < len(tokens) and tokens[i] == "(":
+            i = expression(i + 1)
+            if i < len(tokens) and tokens[i] == ")":
+                return i + 1
+        raise UnsolvableQuestion(f"not a well-formed expression: {' '.join(tokens)}")
+
+    if expression(0) != len(tokens):
+        raise UnsolvableQuestion(f"not a well-formed expression: {' '.join(tokens)}")
+
+
+# --------------------------------------------------------------------------- evaluating by rewrites
+
+def drop_lone_parentheses(tokens: Sequence[str]) -> list[str]:
+    kept: list[str] = []
+    for token in tokens:
+        kept.append(token)
+        while len(kept) >= 3 and kept[-1] == ")" and kept[-3] == "(" and is_number(kept[-2]):
+            kept[-3:] = [kept[-2]]
+    return kept
+
+
+def innermost(tokens: Sequence[str]) -> tuple[int, int]:
+    """(start, end) of the tokens inside the group the first ")" closes; the whole list without one."""
+    if ")" not in tokens:
+        return 0, len(tokens)
+    end = tokens.index(")")
+    return max(i for i in range(end) if tokens[i] == "(") + 1, end
+
+
+def nonzero_digits(number: str) -> int:
+    return sum(digit != "0" for digit in number.lstrip("-"))
+
+
+def place_parts(number: str) -> list[str]:
+    """'-305' -> ['-300', '-5']: the number's non-zero digits with their places, keeping its sign."""
+    sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+    return [f"{sign}{digit}{'0' * (len(digits) - k - 1)}" for k, digit in enumerate(digits) if digit != "0"]
+
+
+def partial_products(a: str, b: str) -> list[str]:
+    """'46', '22' -> 46 * 20 + 46 * 2, splitting the factor with fewer non-zero digits (b on a tie)."""
+    if nonzero_digits(a) < nonzero_digits(b):
+        products = [[part, "*", b] for part in place_parts(a)]
+    else:
+        products = [[a, "*", part] for part in place_parts(b)]
+    return [token for k, product in enumerate(products) for token in (["+"] if k else []) + product]
+
+
+def rewrite(tokens: Sequence[str]) -> list[str]:
+    """The expression after one operation of the innermost group."""
+    start, end = innermost(tokens)
+    group = tokens[start:end]
+    at = group.index("*") if "*" in group else 1
+    a, sign, b = group[at - 1:at + 2]
+    if sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+        expanded = partial_products(a, b)
+        replacement = expanded if len(group) == 3 else ["(", *expanded, ")"]
+    else:
+        replacement = [str(OPERATIONS[sign](int(a), int(b)))]
+    return drop_lone_parentheses([*tokens[:start + at - 1], *replacement, *tokens[start + at + 2:]])
+
+
+def trace(tokens: Sequence[str]) -> list[list[str]]:
+    """Every state from the question's expression to its value."""
+    states = [list(tokens)]
+    cleaned = drop_lone_parentheses(tokens)
+    if cleaned != states[-1]:
+        states.append(cleaned)
+    while len(states[-1]) > 1:
+        states.append(rewrite(states[-1]))
+    if len(states) == 1:
+        raise UnsolvableQuestion("the expression is already a single number")
+    return states
+
+
+def render(tokens: Sequence[str]) -> str:
+    """['(', '46', '-', '22', ')'] -> '(46 - 22)', BBH's spacing."""
+    return " ".join(tokens).replace("( ", "(").replace(" )", ")")
+
+
+# --------------------------------------------------------------------------- writing the rationale
+
+_OPENINGS = (
+    "Innermost brackets first, products before sums, left to right.",
+    "Parentheses first, then multiplication, then addition and subtraction.",
+    "One operation at a time, innermost parentheses first.",
+    "Multiply before adding or subtracting; brackets come first.",
+    "Order: brackets, then times, then plus and minus, from the left.",
+    "",
+)
+_LEADS = ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So ")
+_CLOSINGS = ("", " The value is {value}.", " That leaves {value}.", " Result: {value}.")
+
+
+def narrate(states: Sequence[Sequence[str]], rng: random.Random) -> str:
+    chain = " = ".join(render(state) for state in states)
+    opening = rng.choice(_OPENINGS)
+    text = f"{opening} {rng.choice(_LEADS)}{chain}.{rng.choice(_CLOSINGS).format(value=states[-1][0])}"
+    return text.strip()
+
+
+def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+    states = trace(read_expression(example.question))
+    return narrate(states, rng), states[-1][0]
+
+
+# --------------------------------------------------------------------------- grading a student's rationale
+
+_PIECE_END = re.compile(r"=|:|;|\n|\.(?:\s|$)")
+_CLAIMED_NUMBER = re.compile(r"(?<!\d)-?\d+")
+
+
+def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
+    reference = ["".join(state) for state in trace(read_expression(question))[1:]]
+    stated = ["".join(piece.split()) for piece in _PIECE_END.split(rationale)]
+    right = steps_in_order(reference, stated, operator.eq)
+    numbers = _CLAIMED_NUMBER.findall(rationale)
+    final_item = canonical_number(numbers[-1]) if numbers else None
+    return StepGrade(len(reference), right, final_item, final_item == reference[-1], final_item)
+
+
+FAMILY = Family("multistep_arithmetic_two", solve, grade)

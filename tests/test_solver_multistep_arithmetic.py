@@ -1,0 +1,177 @@
+"""The multistep_arithmetic_two program teacher and generator: BBH's file, generated questions of every
+size, the rewrite chain checked against Python's own arithmetic, and the step grader."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+from solver_checks import bbh_task, distinct_texts, solve_all, solve_bbh_task, teacher_gets_full_marks
+
+from distill.solvers.base import UnsolvableQuestion
+from distill.solvers.multistep_arithmetic_two import FAMILY, read_expression, render
+from serve.core.records import Example
+from serve.data.bbh import question_key
+from serve.data.generated import bbh_question_keys
+from serve.data.generators.multistep_arithmetic_two import GENERATOR
+
+TASK = "multistep_arithmetic_two"
+QUESTIONS_PER_SIZE = 1000
+WORKED = "((2 + 7 * -3) - (8 - -5 * 4 + 1)) ="  # not a BBH item (checked below)
+_NUMBER = re.compile(r"(?<![\d)])-?\d+")
+_PRODUCT = re.compile(r"(-?\d+) \* (-?\d+)")
+
+
+def drawn(size: str, count: int = QUESTIONS_PER_SIZE, **overrides) -> list[Example]:
+    """``count`` distinct generated questions that are not BBH items, as the gen: source keeps them."""
+    params = GENERATOR.params_for(size, overrides)
+    rng = random.Random(f"test|{size}|{sorted(overrides.items())}")
+    banned, kept = bbh_question_keys(), {}
+    for _ in range(2 * count):
+        if len(kept) == count:
+            break
+        question = GENERATOR.draw(rng, params)
+        key = question_key(question.question)
+        if key not in banned and key not in kept:
+            kept[key] = Example(f"{TASK}/{size}/{key[:12]}", TASK, question.question, question.answer,
+                                question.choices, "train", dict(question.meta), question.answer_type)
+    assert len(kept) == count, f"only {len(kept)} distinct questions of size {size}"
+    return list(kept.values())
+
+
+def python_value(text: str) -> int:
+    """Python's own arithmetic on an expression: the independent check, used only here."""
+    return eval(text, {"__builtins__": {}})  # noqa: S307 - the text is digits, + - * and brackets
+
+
+def chain(rationale: str) -> list[str]:
+    """The states of a teacher rationale: the " = "-joined run after the opening and lead."""
+    states = rationale.split(" = ")
+    first = states[0].rsplit(". ", 1)[-1]
+    for lead in ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So "):
+        first = first.removeprefix(lead)
+    states[0] = first
+    states[-1] = states[-1].split(".")[0]
+    return states
+
+
+def check_chain(example: Example, rationale: str) -> None:
+    states = chain(rationale)
+    assert states[0] == render(read_expression(example.question)), rationale
+    assert states[-1] == example.answer, rationale
+    for before, after in zip(states, states[1:]):
+        assert python_value(after) == python_value(before), (before, after)
+        numbers_before, numbers_after = len(_NUMBER.findall(before)), len(_NUMBER.findall(after))
+        if numbers_after < numbers_before:  # one operation: two numbers become one
+            assert numbers_after == numbers_before - 1, (before, after)
+        else:  # a product written as partial products, each with a factor of one non-zero digit
+            new_products = set(_PRODUCT.findall(after)) - set(_PRODUCT.findall(before))
+            assert new_products, (before, after)
+            for a, b in new_products:
+                assert min(len(a.strip("-0")), len(b.strip("-0"))) == 1, (before, after)
+
+
+@pytest.fixture(scope="module")
+def bbh():
+    return bbh_task(TASK)
+
+
+def test_every_bbh_item_is_solved(bbh):
+    right, wrong, unreadable = solve_bbh_task(FAMILY, TASK, samples=2)
+    assert (wrong, unreadable) == ([], [])
+    assert right == len(bbh) == 250
+
+
+def test_bbh_rationales_do_one_operation_per_step(bbh):
+    for example in bbh:
+        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+
+
+def test_bbh_rationales_get_full_marks(bbh):
+    teacher_gets_full_marks(FAMILY, bbh[::5])
+
+
+def test_default_size_has_bbh_shape(bbh):
+    shape = re.compile(r"\(\((-?\d(?: [-+*] -?\d){3})\) [-+*] \((-?\d(?: [-+*] -?\d){3})\)\) =")
+    assert all(shape.fullmatch(e.question) for e in bbh)
+    assert all(shape.fullmatch(e.question) for e in drawn("default", 200))
+    assert question_key(WORKED) not in {question_key(e.question) for e in bbh}
+
+
+@pytest.mark.parametrize("size", list(GENERATOR.sizes))
+def test_generated_questions_are_solved(size):
+    examples = drawn(size)
+    right, wrong, unreadable = solve_all(FAMILY, examples)
+    assert (right, wrong, unreadable) == (len(examples), [], [])
+    for example in examples:
+        assert python_value(example.question.removesuffix(" =")) == int(example.answer)
+    for example in examples[:150]:
+        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    teacher_gets_full_marks(FAMILY, examples[:60], seeds=2)
+
+
+@pytest.mark.parametrize("overrides", [{"wording": "varied"}, {"largest": 99}, {"depth": 1}, {"operands": 2}])
+def test_other_parameters_are_solved(overrides):
+    examples = drawn("default", 200, **overrides)
+    assert solve_all(FAMILY, examples)[0] == len(examples)
+    for example in examples[:100]:
+        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+
+
+def test_worked_example():
+    example = Example("x/0", TASK, WORKED, "-48", None, answer_type="number")
+    rationale, answer = FAMILY.solve(example, random.Random(0))
+    assert answer == "-48"
+    assert ("((2 + 7 * -3) - (8 - -5 * 4 + 1)) = ((2 + -21) - (8 - -5 * 4 + 1)) = (-19 - (8 - -5 * 4 + 1)) = "
+            "(-19 - (8 - -20 + 1)) = (-19 - (28 + 1)) = (-19 - 29) = -48.") in rationale
+
+
+def test_products_of_two_long_numbers_go_through_partial_products():
+    example = Example("x/0", TASK, "((5 + 34) * (3 * 6)) =", "702", None, answer_type="number")
+    rationale, answer = FAMILY.solve(example, random.Random(0))
+    assert answer == "702"
+    assert "(39 * 18) = (39 * 10 + 39 * 8) = (390 + 39 * 8) = (390 + 312) = 702." in rationale
+    inside = Example("x/1", TASK, "(7 - 12 * 305) =", "-3653", None, answer_type="number")
+    rationale, answer = FAMILY.solve(inside, random.Random(0))
+    assert answer == "-3653"
+    assert "(7 - 12 * 305) = (7 - (12 * 300 + 12 * 5)) = (7 - (3600 + 12 * 5)) = (7 - (3600 + 60))" in rationale
+
+
+def test_samples_differ_in_wording():
+    for example in drawn("default", 10):
+        assert distinct_texts(FAMILY, example) >= 20, example.question
+
+
+def test_grader_catches_a_wrong_a_missing_and_a_final_step():
+    example = Example("x/0", TASK, WORKED, "-48", None)
+    rationale, _ = FAMILY.solve(example, random.Random(0))
+    assert FAMILY.grade(WORKED, None, rationale).steps == 6
+    wrong = rationale.replace("(-19 - (28 + 1))", "(-19 - (12 + 1))")
+    grade = FAMILY.grade(WORKED, None, wrong)
+    assert (grade.steps_right, grade.final_right) == (5, True)
+    missing = rationale.replace(" = (-19 - 29)", "")
+    grade = FAMILY.grade(WORKED, None, missing)
+    assert (grade.steps, grade.steps_right, grade.final_right) == (6, 5, True)
+    flipped = rationale[:rationale.index("= -48") + 2] + "48."
+    grade = FAMILY.grade(WORKED, None, flipped)
+    assert (grade.steps_right, grade.final_item, grade.final_right, grade.claimed_answer) == (5, "48", False, "48")
+    spaced = rationale.replace("(-19 - 29)", "( -19-29 )")  # spacing is not graded
+    assert FAMILY.grade(WORKED, None, f"{spaced} So the answer is -48.").steps_right == 6
+
+
+def test_grader_gives_garbage_nothing_and_never_raises():
+    for text in ("", "The answer is -48.", "I am not sure.", "( ( = ) - * . ;", "\n\n; . ,"):
+        grade = FAMILY.grade(WORKED, None, text)
+        assert grade.steps == 6 and grade.steps_right == 0
+    rng = random.Random(0)
+    words = ["-19", "29", "(", ")", "-", "+", "*", "=", ".", ";", ":", "-48", "(-19"]
+    for _ in range(300):
+        FAMILY.grade(WORKED, None, " ".join(rng.choice(words) for _ in range(rng.randrange(40))))
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "5 =", "(3 + ) =", "((2 - 1) =",
+                                      "3 4 =", ""])
+def test_unreadable_questions_are_refused(question):
+    with pytest.raises(UnsolvableQuestion):
+        FAMILY.solve(Example("x/0", TASK, question, "0", None), random.Random(0))
