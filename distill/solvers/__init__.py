@@ -24,6 +24,8 @@ _MODULES = (
     "logical_deduction",
     "boolean_expressions",
     "multistep_arithmetic_two",
+    "web_of_lies",
+    "geometric_shapes",
 )
 
 FAMILIES: dict[str, Family] = {}

@@ -21,6 +21,8 @@ FAMILIES = (
     "temporal_sequences",
     "boolean_expressions",
     "multistep_arithmetic_two",
+    "web_of_lies",
+    "geometric_shapes",
 )
 
 
