@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from distill.solvers.base import norm
 from distill.solvers.tracking_shuffled_objects import UnsolvableQuestion, match_choice, narrate, parse_puzzle
 
 QUESTION = ("Alice, Bob, and Claire are dancers at a square dance. At the start of a song, they each have a partner: "
@@ -93,50 +94,170 @@ def test_results_step_check_reads_an_eval_folder(tmp_path):
     assert step_check(tmp_path) is None  # no row has a grader
 
 
-SUBTASKS = ("three_objects", "five_objects", "seven_objects")
+BBH_SIZES = ("three_objects", "five_objects", "seven_objects")
+SIZES = (*BBH_SIZES, "nine_objects")
+WORDINGS = ("bbh", "varied", "heldout")
+DRAWS = 1000
 
 
-def test_both_styles_answer_every_question_of_every_subtask():
-    from solver_checks import solve_whole_task
-
+def family():
     from distill.solvers import FAMILIES
 
-    family = FAMILIES["tracking_shuffled_objects"]
+    return FAMILIES["tracking_shuffled_objects"]
+
+
+def drawn_examples(size: str, wording: str, count: int, seed: int = 0):
+    """``count`` questions straight from the generator, as Examples (no dedup, no BBH filter)."""
+    from serve.core.records import Example
+    from serve.data.generators.tracking_shuffled_objects import GENERATOR
+
+    rng, params = random.Random(f"tracking|{size}|{wording}|{seed}"), GENERATOR.params_for(size, {"wording": wording})
+    return [Example(f"tracking/{size}/{wording}/{i}", "tracking_shuffled_objects", d.question, d.answer, d.choices,
+                    "train", dict(d.meta), d.answer_type)
+            for i, d in enumerate(GENERATOR.draw(rng, params) for _ in range(count))]
+
+
+def bbh_examples(size: str):
+    from solver_checks import bbh_task
+
+    return bbh_task(f"tracking_shuffled_objects_{size}")
+
+
+@pytest.mark.parametrize("size", BBH_SIZES)
+def test_both_styles_answer_every_bbh_question(size):
+    from solver_checks import solve_all
+
+    examples = bbh_examples(size)
     for style in ("default", "pairs"):
-        styled = family.__class__(family.name, family.solver(style), family.grade)
-        for subtask in SUBTASKS:
-            right, wrong, unreadable = solve_whole_task(styled, f"tracking_shuffled_objects/{subtask}")
-            assert (wrong, unreadable) == ([], []) and right > 0, (style, subtask)
+        styled = family().__class__(family().name, family().solver(style), family().grade)
+        right, wrong, unreadable = solve_all(styled, examples)
+        assert (wrong, unreadable) == ([], []) and right == len(examples) == 250, (style, size)
 
 
-def test_state_style_restates_everyone_quotes_the_option_and_grades_full():
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("wording", WORDINGS)
+def test_generated_questions_are_solved_distinct_new_and_spread_over_the_letters(size, wording):
+    import os
+    from collections import Counter
+
+    from solver_checks import solve_all
+
+    from serve.data.bbh import question_key
+    from serve.data.generated import bbh_question_keys
+
+    examples = drawn_examples(size, wording, DRAWS)
+    right, wrong, unreadable = solve_all(family(), examples)
+    assert (right, wrong[:3], unreadable[:3]) == (DRAWS, [], [])
+    keys = {question_key(e.question) for e in examples}
+    assert len(keys) == DRAWS
+    banned = set(bbh_question_keys())
+    if os.environ.get("SCOTD_BBH_DIR"):
+        banned |= {question_key(e.question) for s in BBH_SIZES for e in bbh_examples(s)}
+    assert not keys & banned
+    letters = Counter(e.answer for e in examples)
+    options = len(examples[0].choices)
+    assert len(letters) == options and min(letters.values()) > 0.6 * DRAWS / options, letters
+    # both styles on a share of them
+    pairs = family().__class__(family().name, family().solver("pairs"), family().grade)
+    assert solve_all(pairs, examples[:100])[0] == 100
+
+
+def test_bbh_wording_rebuilds_every_bbh_question_and_its_options():
+    """The parsed puzzle of every BBH item, written in one of the generator's BBH frames, is the item itself."""
+    from serve.data.generators.tracking_shuffled_objects import BBH_FRAMES, BBH_PEOPLE, bbh_question
+
+    for size in BBH_SIZES:
+        used = set()
+        for example in bbh_examples(size):
+            puzzle = parse_puzzle(example.question)
+            people = list(puzzle.start)
+            assert people == list(BBH_PEOPLE[:len(people)])
+            swaps = [(people.index(a), people.index(b)) for a, b in puzzle.swaps]
+            query = people.index(puzzle.query)
+            assert [norm(item) for item in puzzle.start.values()] == [norm(c) for c in example.choices]
+            for name, frame in BBH_FRAMES.items():
+                if bbh_question(frame, people, example.choices, swaps, query) == example.question:
+                    used.add(name)
+                    break
+            else:
+                pytest.fail(f"no BBH frame writes {example.id}")
+        assert used == set(BBH_FRAMES), size
+
+
+def test_generated_source_reads_every_size_and_wording():
+    from solver_checks import generated, solve_all
+
+    for wording in WORDINGS:
+        examples = generated(f"gen:tracking_shuffled_objects/nine_objects?wording={wording}", limit=20, split="all")
+        assert solve_all(family(), examples)[0] == 20
+        assert all(len(e.choices) == 9 and len(parse_puzzle(e.question).swaps) == 9 for e in examples)
+    four = generated("gen:tracking_shuffled_objects?objects=4&swaps=6", limit=10, split="all")
+    assert all(len(parse_puzzle(e.question).start) == 4 and len(parse_puzzle(e.question).swaps) == 6 for e in four)
+    assert solve_all(family(), four)[0] == 10
+
+
+def test_generation_is_fast():
+    import time
+
+    start = time.perf_counter()
+    drawn_examples("seven_objects", "varied", 1000, seed=9)
+    assert time.perf_counter() - start < 2.0  # 500 questions a second at the least
+
+
+def test_heldout_pools_and_frames_share_nothing_with_varied_or_bbh():
+    from serve.data.generators.tracking_shuffled_objects import BBH_FRAMES, BBH_PEOPLE, HELDOUT, VARIED
+
+    def words(texts):
+        return {w for t in texts for w in re.findall(r"[a-z]+", re.sub(r"\{\w+\}", " ", t).lower())}
+
+    def item_words(pools):
+        return words(pools.adjectives + pools.nouns + pools.titles + pools.roles)
+
+    bbh_items = {i for frame in BBH_FRAMES.values() for i in frame.items}
+    assert not set(HELDOUT.names) & (set(VARIED.names) | set(BBH_PEOPLE) | bbh_items)
+    assert not item_words(HELDOUT) & (item_words(VARIED) | words(bbh_items))
+    glue = {"a", "an", "the", "of", "and", "with", "their", "at", "is", "all"}
+    for field in ("setups", "transitions", "swap_clauses", "endings", "openers"):
+        held, seen = getattr(HELDOUT, field), getattr(VARIED, field)
+        assert not {t for t in held if t} & set(seen), field
+    assert not (words(HELDOUT.swap_clauses) - glue) & (words(VARIED.swap_clauses) | words(
+        f.swap for f in BBH_FRAMES.values()))
+    assert not set(sum(HELDOUT.ordinals, ())) & set(sum(VARIED.ordinals, ()) + ("First, ", "Then, ", "Finally, "))
+    held_holds = {h for theme in HELDOUT.themes for h in theme.holds}
+    assert not held_holds & ({h for theme in VARIED.themes for h in theme.holds} |
+                             {f.hold.removesuffix(" a") for f in BBH_FRAMES.values()})
+    assert not {e for t in HELDOUT.themes for e in t.events} & {e for t in VARIED.themes for e in t.events}
+    for pools in (VARIED, HELDOUT):  # a name that is also a word of an item would blur who holds what
+        assert not set(pools.names) & {w.capitalize() for w in item_words(pools)}
+    # the varied pools are wide: hundreds of names, many kinds of items
+    assert len(VARIED.names) >= 300 and len(HELDOUT.names) >= 150
+    assert len(VARIED.adjectives) * len(VARIED.nouns) >= 500 and len(VARIED.themes) >= 5
+
+
+@pytest.mark.parametrize("source", ["bbh", "bbh-wording", "varied", "heldout"])
+def test_state_style_restates_everyone_quotes_the_option_and_grades_full(source):
     from solver_checks import distinct_texts, teacher_gets_full_marks
 
-    from distill.solvers import FAMILIES
     from distill.solvers.base import quoted_option
-    from serve.data.bigbench import load_task
 
-    family = FAMILIES["tracking_shuffled_objects"]
-    for subtask in SUBTASKS:
-        examples = load_task(f"tracking_shuffled_objects/{subtask}")[:20]
-        teacher_gets_full_marks(family, examples)
-        assert min(distinct_texts(family, e) for e in examples[:5]) >= 25
-        rationale, answer = family.solve(examples[0], random.Random(1))
+    for size in BBH_SIZES:
+        examples = (bbh_examples(size) if source == "bbh" else
+                    drawn_examples(size, source.removesuffix("-wording"), 20, seed=1))[:20]
+        teacher_gets_full_marks(family(), examples)
+        assert min(distinct_texts(family(), e) for e in examples[:5]) >= 25
+        rationale, answer = family().solve(examples[0], random.Random(1))
         assert quoted_option(rationale) == answer
-        people = parse_puzzle(examples[0].question).start
+        puzzle = parse_puzzle(examples[0].question)
         # the opening and a line after every swap name every person's holding
-        full_lines = [s for s in rationale.split(". ") if all(f"{p} has" in s for p in people)]
-        assert len(full_lines) == len(parse_puzzle(examples[0].question).swaps) + 1
+        full_lines = [s for s in rationale.split(". ") if all(f"{p} {puzzle.verb} " in s for p in puzzle.start)]
+        assert len(full_lines) == len(puzzle.swaps) + 1
 
 
-def test_state_style_grader_catches_a_crossed_wrong_and_a_missing_swap():
-    from distill.solvers import FAMILIES
-
-    family = FAMILIES["tracking_shuffled_objects"]
-    example = next(e for e in __import__("serve.data.bigbench", fromlist=["x"]).load_task(
-        "tracking_shuffled_objects/three_objects") if len(set(parse_puzzle(e.question).start.values())) == 3)
-    rationale, answer = family.solve(example, random.Random(7))
-    full = family.grade(example.question, example.choices, rationale)
+@pytest.mark.parametrize("wording", WORDINGS)
+def test_state_style_grader_catches_a_crossed_wrong_and_a_missing_swap(wording):
+    example = drawn_examples("three_objects", wording, 1, seed=7)[0]
+    rationale, answer = family().solve(example, random.Random(7))
+    full = family().grade(example.question, example.choices, rationale)
     assert full.steps_right == full.steps == 3 and full.claimed_answer == answer
     sentences = rationale.split("Swap ")
     # swap 2 left uncrossed: "now A has X and B has Y" restates the old holdings
@@ -148,10 +269,10 @@ def test_state_style_grader_catches_a_crossed_wrong_and_a_missing_swap():
     after_old = re.search(r"(?:now|the swap|Now) (.+?)\.", second.split(before.group(0))[1]).group(0)
     uncrossed = after_old.replace(item_b, "\0").replace(item_a, item_b).replace("\0", item_a)
     broken = rationale.replace(second, second.replace(after_old, uncrossed, 1))
-    assert family.grade(example.question, example.choices, broken).steps_right == 2
+    assert family().grade(example.question, example.choices, broken).steps_right == 2
     missing = "Swap ".join(sentences[:2] + sentences[3:])
-    assert family.grade(example.question, example.choices, missing).steps_right < 3
-    assert family.grade(example.question, example.choices, "no idea at all").steps_right == 0
+    assert family().grade(example.question, example.choices, missing).steps_right < 3
+    assert family().grade(example.question, example.choices, "no idea at all").steps_right == 0
 
 
 def test_unknown_style_is_a_one_line_error():

@@ -1,9 +1,12 @@
-"""Solve BIG-bench ``tracking_shuffled_objects`` and narrate the solution as a rationale.
+"""Solve ``tracking_shuffled_objects`` (BBH, BIG-bench and generated questions) and narrate the solution.
 
 A question names people, what each holds at the start (a ball, a present, a
-position, a book, a dance partner), a sequence of pairwise swaps, and asks what
-one person holds at the end. The solver replays the swaps exactly, so every
-rationale it writes is correct.
+position, a book, a dance partner, a room, a job, ...), a sequence of pairwise swaps, and
+asks what one person holds at the end. The parser reads the frame from the text, not from
+a template list: the people are the subjects of the starting holdings ("Alice has a red
+hat", "Bob is dancing with Zoe"), a swap is two of them joined by a swap verb, and the
+query is the one sentence naming a single person without stating a holding or a swap.
+The solver replays the swaps exactly, so every rationale it writes is correct.
 
 Two rationale styles:
 - ``state`` (the default): each swap line first copies the two holdings from the line
@@ -30,10 +33,30 @@ from serve.core.records import Example
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
 
-_HOLD_PHRASES = ("is dancing with", "is playing", "has an", "has a", "gets", "has")
-_ASSIGNMENT = re.compile(r"^(?:and\s+)?([A-Z]\w*) (" + "|".join(_HOLD_PHRASES) + r") (.+?)\.?$")
-_SWAP = re.compile(r"(?:First|Then|Finally), ([A-Z]\w*) and ([A-Z]\w*) (?:swap|trade|switch)")
-_QUERY = re.compile(r"At the end of the \w+, ([A-Z]\w*) (?:has|is playing|is dancing with)")
+# How a question says that someone holds something at the start ("Alice has a red hat"), longest first,
+# and the verb the rationale uses for it (every phrase not listed reads "has").
+_HOLD_PHRASES = ("is dancing with", "is partnered with", "is paired with", "is teamed with", "is working as",
+                 "works as", "is playing", "plays", "is holding", "holds", "is carrying", "is staying in",
+                 "is booked into", "was handed", "keeps", "owns", "starts with", "brought", "rented", "is watching",
+                 "is reading", "gets", "has")
+_RATIONALE_VERB = {"is dancing with": "is dancing with", "is partnered with": "is dancing with",
+                   "is paired with": "is paired with", "is teamed with": "is paired with",
+                   "is working as": "is working as", "works as": "is working as", "is playing": "is playing",
+                   "plays": "is playing"}
+_NAME = r"[A-Z][a-z]+"
+_HOLDS = "|".join(_HOLD_PHRASES)
+# "Alice has a red hat" up to the punctuation or the next "and Bob has ..."; an open query ("Bob has the")
+# matches with a bare article as its item and is told apart below.
+_HOLDING = re.compile(rf"\b({_NAME}) ({_HOLDS}) ([^\s,.;:?!][^,.;:?!\n]*?)\s*"
+                      rf"(?=[,.;:?!\n]| and {_NAME} (?:{_HOLDS}) |$)")
+_ARTICLE = re.compile(r"^(?:a|an|the) ")
+_SWAP_VERBS = ("swap", "swapped", "trade", "traded", "switch", "switched", "exchange", "exchanged",
+               "hand each other", "give each other")
+_SWAPS_WITH = ("swaps", "trades", "switches", "exchanges")  # "Alice swaps hats with Bob"
+_SWAP = re.compile(rf"\b({_NAME}) and ({_NAME}),? (?:{'|'.join(_SWAP_VERBS)})\b"
+                   rf"|\b({_NAME}) (?:{'|'.join(_SWAPS_WITH)}) (?:[\w-]+ ){{1,3}}?with ({_NAME})\b")
+_WORD = re.compile(r"\b[A-Z][a-z]+\b")
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+|\n+")
 
 
 @dataclass
@@ -41,7 +64,7 @@ class Puzzle:
     start: dict[str, str]  # person -> item at the start
     swaps: list[tuple[str, str]]
     query: str
-    verb: str  # how the question says "holds": "has", "is playing", "is dancing with"
+    verb: str  # how the rationale says "holds": "has", "is playing", "is dancing with", ...
     article: bool = True  # items are common nouns ("a blue ball"), not names or titles
 
     def final_state(self) -> dict[str, str]:
@@ -51,31 +74,38 @@ class Puzzle:
         return state
 
 
+def _holdings(text: str) -> list[tuple[str, str, str]]:
+    """(person, holding phrase, item) of every statement of a holding; open queries left out."""
+    return [(person, phrase, item) for person, phrase, item in _HOLDING.findall(text)
+            if item not in ("a", "an", "the")]
+
+
 def parse_puzzle(question: str) -> Puzzle:
-    head, colon, rest = question.partition(":")
-    if not colon:
-        raise UnsolvableQuestion("no ':' introducing the starting assignment")
-    assignment_text = rest.split("\n")[0].strip().rstrip(".")
-    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+(?=[A-Z]\w* (?:has|is|gets))", assignment_text)
-    start, verb, article = {}, "has", False
-    for part in parts:
-        match = _ASSIGNMENT.match(part.strip())
-        if not match:
-            raise UnsolvableQuestion(f"cannot read the assignment '{part.strip()}'")
-        person, phrase, item = match.groups()
-        start[person] = item.strip()
-        verb = {"is dancing with": "is dancing with", "is playing": "is playing"}.get(phrase, "has")
-        article = phrase in ("has a", "has an")
-    swaps = _SWAP.findall(question)
-    query = _QUERY.search(question)
-    if not swaps or not query:
+    """Read who holds what, the swaps in order and the person asked about, whatever the frame: the
+    people are the subjects of the starting holdings, a swap is two of them joined by a swap verb,
+    and the query is the one sentence that names a single person without stating a holding or a swap."""
+    holdings = _holdings(question)
+    start: dict[str, str] = {}
+    for person, _, item in holdings:
+        if person in start:
+            raise UnsolvableQuestion(f"{person} is said to hold two things at the start")
+        start[person] = _ARTICLE.sub("", item)
+    if len(start) < 2:
+        raise UnsolvableQuestion("no starting assignment of items to people found")
+    phrases = {phrase for _, phrase, _ in holdings}
+    verbs = {_RATIONALE_VERB.get(phrase, "has") for phrase in phrases}
+    if len(verbs) > 1:
+        raise UnsolvableQuestion(f"mixed holding phrases: {sorted(phrases)}")
+    swaps = [(m[0], m[1]) if m[0] else (m[2], m[3]) for m in _SWAP.findall(question)]
+    if any(name not in start for swap in swaps for name in swap):
+        raise UnsolvableQuestion(f"a swap names someone who holds nothing at the start: {swaps}")
+    queries = [names.pop() for sentence in _SENTENCE_END.split(question)
+               if not _holdings(sentence) and not _SWAP.search(sentence)
+               and len(names := set(_WORD.findall(sentence)) & start.keys()) == 1]
+    if not swaps or not queries:
         raise UnsolvableQuestion("no swaps or no final question found")
-    for a, b in swaps:
-        if a not in start or b not in start:
-            raise UnsolvableQuestion(f"swap between unknown people {a} and {b}")
-    if query.group(1) not in start:
-        raise UnsolvableQuestion(f"question about unknown person {query.group(1)}")
-    return Puzzle(start=start, swaps=swaps, query=query.group(1), verb=verb, article=article)
+    return Puzzle(start=start, swaps=swaps, query=queries[-1], verb=verbs.pop(),
+                  article=all(_ARTICLE.match(item) for _, _, item in holdings))
 
 
 def _item(article: bool, item: str) -> str:
@@ -108,7 +138,8 @@ _CLOSINGS = (
 _ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth", "Tenth")
 
 
-_PAST = {"has": "had", "is playing": "was playing", "is dancing with": "was dancing with"}
+_PAST = {"has": "had", "is playing": "was playing", "is dancing with": "was dancing with",
+         "is paired with": "was paired with", "is working as": "was working as"}
 _CROSS_LINES = (
     "Swap {n}: {a} and {b}. {a} {past} {item_a} and {b} {past} {item_b}, so now {a} {verb} {item_b} and {b} {verb} "
     "{item_a}.",
@@ -168,7 +199,8 @@ def narrate(puzzle: Puzzle, rng: random.Random) -> tuple[str, str]:
 
 _STEP_MARK = re.compile(r"\b(?:(?:First|Second|Third|Fourth|Fifth|Sixth|Seventh|Eighth|Ninth|Tenth), |After |"
                         r"Swap \d+[:,] )([A-Z][a-z]+) and ([A-Z][a-z]+)")
-_CLAIM = re.compile(r"\b([A-Z][a-z]+) (?:has|is playing|is dancing with|ends up with) ([^,.;]+?)"
+_CLAIM = re.compile(r"\b([A-Z][a-z]+) (?:has|is playing|is dancing with|is paired with|is working as|ends up with) "
+                    r"([^,.;]+?)"
                     r"(?= and [A-Z][a-z]+ (?:has|is)|[,.;]| So |$)")
 
 
