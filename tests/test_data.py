@@ -176,3 +176,18 @@ def test_a_mixture_of_sources_takes_limit_from_each(bigbench_cache):
     assert [e.id for e in mixed[:2]] == [e.id for e in load_examples("bigbench:mc_task", split="all", limit=2)]
     with pytest.raises(UserError, match="empty source in the mixture"):
         load_examples("bigbench:mc_task + ", split="all")
+
+
+def test_bigbench_reads_a_checkout_named_by_scotd_bigbench_dir(tmp_path, monkeypatch):
+    for task, data in TASKS.items():
+        path = tmp_path / "BIG-bench" / "bigbench" / "benchmark_tasks" / task / "task.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+    monkeypatch.setenv("SCOTD_BIGBENCH_DIR", str(tmp_path / "BIG-bench"))
+    monkeypatch.setenv("SCOTD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SCOTD_BIGBENCH_SDIST", raising=False)
+    assert len(load_examples("bigbench:mc_task", split="all")) == 40
+    assert [e.answer for e in load_examples("bigbench:em_task", split="all")] == ["5", "red"]
+    assert not (tmp_path / "cache" / "bigbench").exists()  # read in place, nothing downloaded or extracted
+    with pytest.raises(UserError, match="SCOTD_BIGBENCH_DIR=.* has no task 'nope'"):
+        load_examples("bigbench:nope", split="all")

@@ -181,3 +181,17 @@ def test_offline_with_no_folder_fails_fast_naming_scotd_bbh_dir(tmp_path):
     assert result.returncode != 0
     assert time.monotonic() - started < 10
     assert "SCOTD_BBH_DIR" in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+def test_scotd_data_lists_every_generator_and_shows_questions(capsys):
+    from serve.cli.verbs import main
+
+    assert main(["data", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert all(f"gen:{family}:" in listing for family in FAMILIES)
+    assert all(f"bbh:{task}" in listing for task in bbh.TASKS)
+    assert main(["data", "show", "gen:web_of_lies/seven_people", "--limit", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("[web_of_lies/seven_people/") == 2 and "answer: " in shown
+    assert main(["data", "show"]) == 2
+    assert "needs a source" in capsys.readouterr().err

@@ -26,6 +26,7 @@ class Verb:
 
 VERBS: dict[str, Verb] = {
     "models": Verb("serve.cli.models:main", "serve", "list the model registry, fetch a model into models/NAME/hf"),
+    "data": Verb("serve.cli.data:main", "serve", "list the question sources (generators, BBH tasks), show a few questions of one"),
     "sample": Verb("distill.sample:main", "distill", "sample N chain-of-thought rationales per question from a teacher"),
     "select": Verb("distill.select:main", "distill", "filter and downsample teacher rationales into a training set"),
     "train": Verb("distill.train:main", "distill", "fine-tune a student on kept rationales (full or LoRA; DDP under torchrun)"),

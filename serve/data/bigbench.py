@@ -3,7 +3,9 @@
 The sdist (358 MB) is fetched once with ``pip download --no-deps --no-binary :all:``;
 only the task.json files scotd needs are kept, under ``cache_dir()/bigbench/tasks``,
 plus ``index.txt`` (every task name the sdist holds) so an unknown name fails fast.
-``SCOTD_BIGBENCH_SDIST`` points at an already-downloaded ``bigbench-1.0.0.tar.gz``.
+``SCOTD_BIGBENCH_SDIST`` points at an already-downloaded ``bigbench-1.0.0.tar.gz``;
+``SCOTD_BIGBENCH_DIR`` at a checkout of the BIG-bench repository, read in place. PyPI no longer
+serves ``bigbench==1.0.0``, so nothing default reads this module: it is for users who have BIG-bench.
 
 Two example forms exist: multiple choice (``target_scores``: choice -> score) and
 exact match (``target``: a string or a list of accepted strings). A yes/no
@@ -101,7 +103,19 @@ def known_tasks() -> list[str]:
     return index.read_text().split() if index.is_file() else []
 
 
+def checkout_task_file(task: str) -> Path:
+    """task.json in the BIG-bench checkout named by SCOTD_BIGBENCH_DIR (its root or its benchmark_tasks/)."""
+    root = Path(os.environ["SCOTD_BIGBENCH_DIR"]).expanduser()
+    for tasks in (root / TASKS_PREFIX, root):
+        if (tasks / task / "task.json").is_file():
+            return tasks / task / "task.json"
+    raise UserError(f"SCOTD_BIGBENCH_DIR='{root}' has no task '{task}' (looked for {TASKS_PREFIX}{task}/task.json); "
+                    "point it at a checkout of the BIG-bench repository or unset it")
+
+
 def read_task(task: str) -> dict[str, Any]:
+    if os.environ.get("SCOTD_BIGBENCH_DIR"):
+        return json.loads(checkout_task_file(task).read_text())
     path = task_file(task)
     if not path.is_file():
         known = known_tasks()
