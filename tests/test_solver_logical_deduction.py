@@ -1,29 +1,154 @@
 from __future__ import annotations
 
+import os
 import random
 import re
+from collections import Counter
+from functools import lru_cache
 
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion, norm
-from distill.solvers.logical_deduction import FAMILY, deduce, parse_puzzle
+from distill.solvers.logical_deduction import FAMILY, KINDS, Puzzle, deduce, parse_puzzle
 from serve.core.answers import letter
 from serve.core.records import Example
-from serve.data.bigbench import load_task
-from solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
+from serve.data.bbh import question_key
+from serve.data.generators.logical_deduction import GENERATOR, WORDINGS
+from solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
 
-SUBTASKS = ("three_objects", "five_objects", "seven_objects")
+TASK = "logical_deduction"
+BBH_TASKS = tuple(f"{TASK}_{size}" for size in ("three_objects", "five_objects", "seven_objects"))
+SIZES = tuple(GENERATOR.sizes)  # three to nine objects
+COUNTS = {size: GENERATOR.sizes[size]["objects"] for size in SIZES}
+SOURCES = tuple(f"gen:{TASK}/{size}?wording={wording}" for size in SIZES for wording in GENERATOR.wordings)
+EVERY = tuple(f"bbh:{task}" for task in BBH_TASKS) + SOURCES  # BBH ones skip without SCOTD_BBH_DIR
+DRAWS = 1000
 
 
-def _examples(subtask: str) -> list[Example]:
-    return load_task(f"logical_deduction/{subtask}")
+@lru_cache(maxsize=None)
+def _generated(source: str) -> tuple[Example, ...]:
+    return tuple(generated(source, limit=DRAWS))
 
 
-@pytest.mark.parametrize("subtask", SUBTASKS)
-def test_whole_task_is_answered_right(subtask):
-    right, wrong, unreadable = solve_whole_task(FAMILY, f"logical_deduction/{subtask}")
+def _examples(source: str) -> list[Example]:
+    if source.startswith("bbh:"):
+        return bbh_task(source[len("bbh:"):])
+    return list(_generated(source))
+
+
+def _params(source: str) -> dict:
+    size, _, wording = source.split("/", 1)[1].partition("?wording=")
+    return GENERATOR.params_for(size, {"wording": wording})
+
+
+@pytest.mark.parametrize("task", BBH_TASKS)
+def test_every_bbh_example_is_answered_right(task):
+    examples = bbh_task(task)
+    right, wrong, unreadable = solve_all(FAMILY, examples)
     assert (wrong, unreadable) == ([], [])
-    assert right == len(_examples(subtask))
+    assert right == len(examples) == 250
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_generated_questions_are_answered_right_distinct_unique_and_new(source):
+    examples = _examples(source)
+    assert solve_all(FAMILY, examples) == (DRAWS, [], [])
+    keys = {question_key(e.question) for e in examples}
+    assert len(keys) == DRAWS
+    for example in examples:  # the solver's own search finds the generator's hidden order, and only it
+        assert parse_puzzle(example.question).solutions(limit=2) == [tuple(example.meta["order"])], example.question
+    if os.environ.get("SCOTD_BBH_DIR"):
+        assert not keys & {question_key(e.question) for task in BBH_TASKS for e in bbh_task(task)}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_generated_clue_sets_look_like_bbh(source):
+    """n - 1 clues as a rule, fixed spots mixed with orders, no clue the others imply, the options
+    in listing order at one spot, and the right letter spread evenly."""
+    examples, n = _examples(source), _params(source)["objects"]
+    puzzles = [parse_puzzle(e.question) for e in examples]
+    clue_counts = Counter(len(p.fixed) + len(p.before) for p in puzzles)
+    assert clue_counts[n - 1] >= 0.9 * DRAWS and set(clue_counts) <= {n - 1, n, n + 1}, clue_counts
+    fixed_share = sum(len(p.fixed) for p in puzzles) / sum(clue_counts.elements())
+    assert 0.15 < fixed_share < 0.65
+    assert sum(1 for p in puzzles if p.fixed and p.before) >= 0.3 * DRAWS
+    for puzzle in puzzles[:150]:
+        for k in range(len(puzzle.fixed) + len(puzzle.before)):
+            fixed = [c for i, c in enumerate(puzzle.fixed) if i != k]
+            before = [c for i, c in enumerate(puzzle.before) if i + len(puzzle.fixed) != k]
+            assert len(Puzzle(puzzle.kind, puzzle.objects, fixed, before).solutions(limit=2)) == 2
+    for example, puzzle in zip(examples, puzzles):  # option k names the k-th listed object, all at one spot
+        assert all(o in c for c, o in zip(example.choices, puzzle.objects))
+        assert len({c.replace(o, "X", 1) for c, o in zip(example.choices, puzzle.objects)}) == 1
+    letters = Counter(e.answer for e in examples)
+    assert set(letters) == {letter(i) for i in range(n)}
+    assert all(abs(count - DRAWS / n) < 0.3 * DRAWS / n for count in letters.values()), letters
+
+
+def _frame(question: str, choices: list[str]) -> tuple[str, str, frozenset[tuple[str, str]]]:
+    """(opening and scene with the count blanked, how an object is listed, (setting, clue or option
+    with every object blanked) for each clue and option)."""
+    puzzle = parse_puzzle(question)
+    head = re.sub(r"\b(three|five|seven|nine)\b", "N", question.partition(": ")[0])
+    listing = re.sub(r"\b(an?) \w+", r"\1 X", question.partition(": ")[2].partition(". ")[0])
+    listed = "article" if listing.startswith(("a ", "an ")) else "bare"
+    predicates = set()
+    for sentence in [c for _, _, c in puzzle.fixed] + [c for _, _, c in puzzle.before] + list(choices):
+        for obj in sorted(puzzle.objects, key=len, reverse=True):
+            sentence = re.sub(rf"\b(?:[Tt]he )?{re.escape(obj)}\b", "X", sentence)
+        predicates.add((puzzle.kind, sentence.rstrip(".")))
+    return head, listed, frozenset(predicates)
+
+
+def test_bbh_wording_writes_every_bbh_frame_pool_and_clue_form():
+    bbh = [e for task in BBH_TASKS for e in bbh_task(task)]
+    heads, listings, predicates, pools = set(), set(), set(), {}
+    for size in ("three_objects", "five_objects", "seven_objects"):
+        for example in _examples(f"gen:{TASK}/{size}?wording=bbh"):
+            head, listed, said = _frame(example.question, example.choices)
+            heads.add(head)
+            listings.add((head, listed))
+            predicates |= said
+            pools.setdefault(parse_puzzle(example.question).kind, set()).update(
+                parse_puzzle(example.question).objects)
+    for example in bbh:
+        head, listed, said = _frame(example.question, example.choices)
+        assert head in heads and (head, listed) in listings, head
+        assert said <= predicates, said - predicates
+        puzzle = parse_puzzle(example.question)
+        assert set(puzzle.objects) <= pools[puzzle.kind]
+
+
+def test_every_setting_is_drawn_and_read():
+    kinds = {wording: {parse_puzzle(e.question).kind for e in _examples(f"gen:{TASK}/five_objects?wording={wording}")}
+             for wording in GENERATOR.wordings}
+    assert set().union(*kinds.values()) == set(KINDS)
+    assert not kinds["varied"] & kinds["heldout"] and not kinds["bbh"] & kinds["heldout"]
+
+
+def test_heldout_pools_and_phrasings_share_nothing_with_varied():
+    def phrases(wording):
+        return {t for s in WORDINGS[wording].settings
+                for t in (*s.earlier, *s.later, s.first, s.last, s.from_start, s.from_end)}
+
+    def pool(wording):
+        return {o for s in WORDINGS[wording].settings for o in s.pool}
+
+    assert not phrases("heldout") & phrases("varied") and not pool("heldout") & pool("varied")
+    assert not pool("heldout") & pool("bbh") and not pool("varied") & pool("bbh")
+    assert len({w.opening for w in WORDINGS.values()}) == len(WORDINGS)
+
+
+def test_sizes_and_the_objects_parameter():
+    rng = random.Random(0)
+    for size, count in COUNTS.items():
+        drawn = GENERATOR.draw(rng, GENERATOR.params_for(size, {}))
+        assert len(drawn.choices) == count == len(parse_puzzle(drawn.question).objects)
+    assert len(GENERATOR.draw(rng, GENERATOR.params_for(None, {"objects": 6})).choices) == 6
+    with pytest.raises(ValueError):
+        GENERATOR.draw(rng, GENERATOR.params_for(None, {"objects": 10}))
+    first = GENERATOR.draw(random.Random(5), GENERATOR.params_for("nine_objects", {}))
+    assert first == GENERATOR.draw(random.Random(5), GENERATOR.params_for("nine_objects", {}))
 
 
 def test_clues_of_every_setting_are_read_as_orders():
@@ -42,6 +167,12 @@ def test_clues_of_every_setting_are_read_as_orders():
     fruit = parse_puzzle("A fruit stand sells three fruits: kiwis, pears, and plums. The plums are the "
                          "second-most expensive. The kiwis are more expensive than the pears.")
     assert fruit.solutions() == [("pears", "plums", "kiwis")]
+    queue = parse_puzzle("At a bakery, four people wait in a queue: Ivy, Hal, Ned and Fay. Hal stands at the back. "
+                         "Fay stands in front of Ivy. Ned stands ahead of Fay.")
+    assert queue.solutions() == [("Ned", "Fay", "Ivy", "Hal")]
+    tower = parse_puzzle("In a tower, three tenants each rent one floor: Bo, Cy, and Di. Cy lives on the second "
+                         "floor from the top. Di lives on a lower floor than Bo.")
+    assert tower.solutions() == [("Di", "Cy", "Bo")]
 
 
 def test_unreadable_or_ambiguous_questions_are_refused():
@@ -50,7 +181,9 @@ def test_unreadable_or_ambiguous_questions_are_refused():
     with pytest.raises(UnsolvableQuestion):
         parse_puzzle("On a shelf, there are three books: a red book, a gray book, and a green book. "
                      "The red book is heavier than the gray book.")
-    two_orders = Example("x", "logical_deduction", "On a shelf, there are three books: a red book, a gray book, "
+    with pytest.raises(UnsolvableQuestion):  # a clue phrased for another setting
+        parse_puzzle("In a golf tournament, there were three golfers: Ada, Eli, and Rob. Eli is the leftmost.")
+    two_orders = Example("x", TASK, "On a shelf, there are three books: a red book, a gray book, "
                          "and a green book. The red book is the leftmost.", "(a)",
                          ["The red book is the leftmost.", "The gray book is the leftmost.",
                           "The green book is the leftmost."])
@@ -65,9 +198,9 @@ def _rows(puzzle, text: str) -> list[list[str]]:
     return [row.split(", ") for row in re.findall(row_pattern, text)]
 
 
-@pytest.mark.parametrize("subtask", SUBTASKS)
-def test_every_step_restates_a_row_that_grows_to_the_answer(subtask):
-    for example in _examples(subtask)[:60]:
+@pytest.mark.parametrize("source", EVERY)
+def test_every_step_restates_a_row_that_grows_to_the_answer(source):
+    for example in _examples(source)[:40]:
         rationale, answer = FAMILY.solve(example, random.Random(example.id))
         puzzle = parse_puzzle(example.question)
         rows = _rows(puzzle, rationale)
@@ -87,19 +220,22 @@ def test_every_step_restates_a_row_that_grows_to_the_answer(subtask):
 
 
 def test_samples_differ():
-    for subtask in SUBTASKS:
-        for example in _examples(subtask)[:5]:
+    for source in (f"bbh:{BBH_TASKS[1]}", *SOURCES[::2]):
+        if source.startswith("bbh:") and not os.environ.get("SCOTD_BBH_DIR"):
+            continue
+        for example in _examples(source)[:3]:
             assert distinct_texts(FAMILY, example) >= 25, example.id
 
 
-@pytest.mark.parametrize("subtask", SUBTASKS)
-def test_teacher_gets_full_marks(subtask):
-    teacher_gets_full_marks(FAMILY, random.Random(1).sample(_examples(subtask), 40))
+@pytest.mark.parametrize("source", EVERY)
+def test_teacher_gets_full_marks(source):
+    examples = _examples(source)
+    teacher_gets_full_marks(FAMILY, random.Random(1).sample(examples, 40 if source.startswith("bbh:") else 15))
 
 
 def _long_example() -> Example:
-    """A real question with fixed clues and at least two chain steps after them."""
-    for example in _examples("seven_objects"):
+    """A generated question with fixed clues and at least two chain steps after them."""
+    for example in _examples(f"gen:{TASK}/seven_objects?wording=bbh"):
         puzzle = parse_puzzle(example.question)
         if puzzle.fixed and len(deduce(puzzle, range(len(puzzle.fixed)))) - len(puzzle.fixed) >= 2:
             return example
@@ -144,11 +280,12 @@ def test_grader_reads_the_final_claim():
     assert claim.claimed_answer == letter(wrong_index)  # no option quoted: the claim's own option
 
 
-@pytest.mark.parametrize("subtask", SUBTASKS)
-def test_open_spots_named_in_a_step_are_where_it_fills(subtask):
+@pytest.mark.parametrize("source", EVERY)
+def test_open_spots_named_in_a_step_are_where_it_fills(source):
     """'the only open spot left of the gray book' must be left of it in the row that step states."""
-    sides = {"left of": -1, "above": -1, "before": -1, "right of": 1, "below": 1, "after": 1}
-    for example in _examples(subtask)[::5]:
+    sides = {word: side for kind in KINDS.values() for word, side in zip(kind.sides, (-1, 1))}
+    words = "|".join(sorted(sides, key=len, reverse=True))
+    for example in _examples(source)[:100:5]:
         puzzle = parse_puzzle(example.question)
         names = "|".join(re.escape(o) for o in puzzle.objects)
         rationale, _ = FAMILY.solve(example, random.Random(example.id))
@@ -159,8 +296,8 @@ def test_open_spots_named_in_a_step_are_where_it_fills(subtask):
                 continue
             spots = rows[-1]
             new = [i for i, (a, b) in enumerate(zip(previous, spots)) if a == "?" and b != "?"]
-            where = re.search(rf"open spots? (between|left of|right of|above|below|before|after) (?:the )?({names})"
-                              rf"(?: and (?:the )?({names}))?", sentence)
+            where = re.search(rf"open spots? (between|{words}) (?:the )?({names})(?: and (?:the )?({names}))?",
+                              sentence)
             if where:
                 at = spots.index(puzzle.short(where.group(2)))
                 if where.group(1) == "between":

@@ -1,34 +1,36 @@
-"""Solve BIG-bench ``logical_deduction`` and narrate the deduction as a rationale.
+"""Solve ``logical_deduction`` (BBH's files and generated questions) and narrate the deduction.
 
-A question lists three, five or seven objects in one of five settings (books on a shelf
-and birds on a branch, left to right; golfers, first to last; antique vehicles, oldest to
-newest; fruits, cheapest to most expensive), then gives clues, each copied here as a
-sentence: a fixed spot ("The owl is the second from the left", "Eve finished
-second-to-last", "The bus is the third-newest") or an order between two objects ("The red
-book is to the right of the gray book", "Ada finished above Eli", "The apples are less
-expensive than the kiwis"). Every option says some object holds one spot ("The gray book
-is the leftmost."); exactly one is true.
+A question lists N objects in one setting, then gives clues, each copied here as a sentence: a
+fixed spot ("The owl is the second from the left", "Eve finished second-to-last") or an order
+between two objects ("The red book is to the right of the gray book", "Ada finished above Eli").
+Every option says some object holds one spot ("The gray book is the leftmost"); exactly one is
+true. ``KINDS`` says, per setting (named by the noun after the count: "five birds"), which way the
+order runs and how its clues read: BBH's five settings (books and birds left to right, golfers
+first to last, vehicles oldest to newest, fruits cheapest to most expensive) and the settings of
+the generator's other wordings (a queue, shirts on a rack, items by weight, runners; tenants by
+floor, trees by height, acts of a show, cars by distance from a gate).
 
-The solver tries every order of the objects (7! = 5040 at most) and requires exactly one to
-satisfy all clues. It then narrates a forward deduction that reaches that order:
+The solver finds every order that satisfies the clues (a search spot by spot from the first end,
+so nine objects stay fast) and requires exactly one. It then narrates a forward deduction that
+reaches that order:
 
 1. each fixed-spot clue, in an order drawn from ``rng``, places its object;
-2. then, repeatedly, the shortest chain of unplaced objects A before B before ... (each
-   link a clue) whose bounds (a placed object a clue puts it after or before, else the ends
-   of the row) leave exactly as many open spots as the chain has objects: the chain fills
-   those spots in order. A chain of one is "the only open spot left of the red book".
-   This rule alone finishes every puzzle in BIG-bench.
+2. then, repeatedly, the shortest chain of unplaced objects A before B before ... (each link a
+   clue) whose bounds (a placed object a clue puts it after or before, else the ends of the row)
+   leave exactly as many open spots as the chain has objects: the chain fills those spots in
+   order. A chain of one is "the only open spot left of the red book". This rule finishes every
+   BBH puzzle, every set of such clues that fixes one order of up to six objects (all of them were
+   tried) and every generated puzzle tried, nine objects included.
 
-Rationale: an opening naming the direction of the order, one sentence per deduction that
-cites its clues and restates the whole row with ? for an open spot ("?, ?, ?, purple, ?"),
-a sentence reading the asked spot off the full row, then the option listing and the result with
-its letter (``option_line``). Grading reads the rows in order (one per deduction step) and the last
-"X is/are/finished ..." claim outside the option sentences.
+Rationale: an opening naming the direction of the order, one sentence per deduction that cites its
+clues and restates the whole row with ? for an open spot ("?, ?, ?, purple, ?"), a sentence reading
+the asked spot off the full row, then the option listing and the result with its letter
+(``option_line``). Grading reads the rows in order (one per deduction step) and the last claim
+("X is ...", "Eve finished ...") outside the option sentences.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 from dataclasses import dataclass
@@ -38,96 +40,186 @@ from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, join_lis
 from serve.core.answers import letter
 from serve.core.records import Example
 
-# kind -> (first end, last end, "before" word, "after" word), the row runs first end -> last end
-_SETTINGS = {"books": ("left", "right", "left of", "right of"), "birds": ("left", "right", "left of", "right of"),
-             "golfers": ("first", "last", "above", "below"), "vehicles": ("oldest", "newest", "before", "after"),
-             "fruits": ("cheapest", "most expensive", "before", "after")}
-_RELATIONS = {"to the left of": True, "above": True, "older than": True, "less expensive than": True,
-              "to the right of": False, "below": False, "newer than": False, "more expensive than": False}
-_ENDS = {"the leftmost": 1, "first": 1, "the oldest": 1, "the cheapest": 1,
-         "the rightmost": -1, "last": -1, "the newest": -1, "the most expensive": -1}
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7}
-_FROM_START = ("", " from the left", "-oldest", "-cheapest")
-_COUNT_WORDS = {"three": 3, "five": 5, "seven": 7}
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven")
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+_COUNT_WORDS = {word: n for n, word in enumerate(_NUMBER_WORDS) if n >= 3}
+_ORDINALS = {word: n for n, word in enumerate(("zeroth", "first", "second", "third", "fourth", "fifth", "sixth",
+                                               "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")) if n}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one setting's clues read. Every predicate starts with its verb; {other} is the second
+    object, {nth} an ordinal counted from the end the template names."""
+    ends: tuple[str, str]  # the first and the last end, for the narration: ("left", "right")
+    earlier: tuple[str, ...]  # predicates putting the subject before {other}
+    later: tuple[str, ...]
+    first: str  # the predicate for the first spot
+    last: str
+    from_start: str  # "is the {nth} from the left"
+    from_end: str
+    bare_names: bool = False  # objects are names ("Ada"), not "the owl"
+    sides: tuple[str, str] = ("before", "after")  # as the narration says them: "left of", "right of"
+
+    def verbs(self) -> set[str]:
+        templates = (*self.earlier, *self.later, self.first, self.last, self.from_start, self.from_end)
+        return {t.split()[0] for t in templates}
+
+
+_ROW = Kind(("left", "right"), ("is to the left of {other}",), ("is to the right of {other}",), "is the leftmost",
+            "is the rightmost", "is the {nth} from the left", "is the {nth} from the right",
+            sides=("left of", "right of"))
+
+KINDS = {
+    # BBH
+    "birds": _ROW, "books": _ROW,
+    "golfers": Kind(("first", "last"), ("finished above {other}",), ("finished below {other}",), "finished first",
+                    "finished last", "finished {nth}", "finished {nth}-to-last", True, ("above", "below")),
+    "vehicles": Kind(("oldest", "newest"), ("is older than {other}",), ("is newer than {other}",), "is the oldest",
+                     "is the newest", "is the {nth}-oldest", "is the {nth}-newest"),
+    "fruits": Kind(("cheapest", "most expensive"), ("are less expensive than {other}",),
+                   ("are more expensive than {other}",), "are the cheapest", "are the most expensive",
+                   "are the {nth}-cheapest", "are the {nth}-most expensive"),
+    # the generator's "varied" wording
+    "people": Kind(("front", "back"), ("stands ahead of {other}", "stands in front of {other}"),
+                   ("stands behind {other}",), "stands at the front", "stands at the back", "stands {nth} in line",
+                   "stands {nth} from the back", True, ("ahead of", "behind")),
+    "shirts": Kind(("left", "right"), ("hangs left of {other}", "hangs somewhere left of {other}"),
+                   ("hangs right of {other}", "hangs somewhere right of {other}"), "hangs at the far left",
+                   "hangs at the far right", "hangs {nth} from the left end", "hangs {nth} from the right end",
+                   sides=("left of", "right of")),
+    "items": Kind(("lightest", "heaviest"), ("is lighter than {other}", "weighs less than {other}"),
+                  ("is heavier than {other}", "weighs more than {other}"), "is the lightest", "is the heaviest",
+                  "is the {nth}-lightest", "is the {nth}-heaviest"),
+    "runners": Kind(("first", "last"), ("crossed the line before {other}",), ("crossed the line after {other}",),
+                    "crossed the line first", "crossed the line last", "crossed the line {nth}",
+                    "crossed the line {nth} from last", True),
+    # the generator's "heldout" wording
+    "tenants": Kind(("bottom", "top"), ("lives on a lower floor than {other}",),
+                    ("lives on a higher floor than {other}",), "lives on the bottom floor", "lives on the top floor",
+                    "lives on the {nth} floor from the bottom", "lives on the {nth} floor from the top", True),
+    "trees": Kind(("shortest", "tallest"), ("is shorter than {other}",), ("is taller than {other}",),
+                  "is the shortest", "is the tallest", "is the {nth}-shortest", "is the {nth}-tallest"),
+    "acts": Kind(("first", "last"), ("performs earlier than {other}",), ("performs later than {other}",),
+                 "opens the show", "closes the show", "is the {nth} act", "is the {nth}-to-last act"),
+    "cars": Kind(("nearest", "farthest"), ("is parked closer to the gate than {other}",),
+                 ("is parked farther from the gate than {other}",), "is parked nearest the gate",
+                 "is parked farthest from the gate", "is the {nth}-closest to the gate",
+                 "is the {nth}-farthest from the gate"),
+}
+
+
+def _template(template: str, slot: str) -> str:
+    """'is the {nth} from the left' -> a regex with the slot as a group."""
+    return re.escape(template).replace(re.escape("{" + slot + "}"), r"(.+)" if slot == "other" else r"(\w+)")
 
 
 @dataclass
 class Puzzle:
     kind: str
     objects: list[str]  # as the question lists them, without article
-    proper_names: bool  # golfers are names ("Ada"), the rest take "the"
     fixed: list[tuple[str, int, str]]  # (object, spot counted from 1 at the first end, clause)
     before: list[tuple[str, str, str]]  # (earlier object, later object, clause)
 
+    @property
+    def reading(self) -> Kind:
+        return KINDS[self.kind]
+
     def the(self, obj: str) -> str:
-        return obj if self.proper_names else f"the {obj}"
+        return obj if self.reading.bare_names else f"the {obj}"
 
     def short(self, obj: str) -> str:
         """How an object is written in a row: 'gray' for 'gray book' when every object is a book."""
-        return obj[: -len(" book")] if all(o.endswith(" book") for o in self.objects) else obj
+        tails = {o.rpartition(" ")[2] for o in self.objects}
+        shared = len(tails) == 1 and all(" " in o for o in self.objects)
+        return obj.rpartition(" ")[0] if shared else obj
 
     def row(self, spots: Sequence[Optional[str]]) -> str:
         return ", ".join(self.short(o) if o else "?" for o in spots)
 
-    def solutions(self) -> list[tuple[str, ...]]:
-        """Every order that satisfies all clues: the unfixed objects tried in every free spot."""
+    def solutions(self, limit: Optional[int] = None) -> list[tuple[str, ...]]:
+        """The orders (first end first) that satisfy all clues, at most ``limit`` of them: filled spot by
+        spot, an object going in once every object a clue puts before it is in."""
         fixed = {obj: spot for obj, spot, _ in self.fixed}
-        if len(fixed) < len(self.fixed) or len(set(fixed.values())) < len(fixed):
+        at = {spot: obj for obj, spot in fixed.items()}
+        if len(fixed) < len(self.fixed) or len(at) < len(fixed):
             return []  # an object or a spot fixed twice
+        earlier = {o: {a for a, b, _ in self.before if b == o} for o in self.objects}
         loose = [o for o in self.objects if o not in fixed]
-        free = [s for s in range(1, len(self.objects) + 1) if s not in fixed.values()]
-        found = []
-        for spots in itertools.permutations(free):
-            where = {**fixed, **dict(zip(loose, spots))}
-            if all(where[a] < where[b] for a, b, _ in self.before):
-                found.append(tuple(sorted(self.objects, key=where.get)))
+        order, found = [], []
+
+        def fill() -> bool:  # True once ``limit`` orders are found
+            if len(order) == len(self.objects):
+                found.append(tuple(order))
+                return len(found) == limit
+            spot = len(order) + 1
+            for obj in [at[spot]] if spot in at else loose:
+                if obj not in order and earlier[obj].issubset(order):
+                    order.append(obj)
+                    done = fill()
+                    order.pop()
+                    if done:
+                        return True
+            return False
+
+        fill()
         return found
 
 
-def _spot(phrase: str, n: int) -> Optional[int]:
-    """'the second from the right' -> n - 1; None if the phrase names no spot."""
-    if phrase in _ENDS:
-        return _ENDS[phrase] % (n + 1)
-    match = re.fullmatch(r"(?:the )?(\w+?)(| from the left| from the right|-to-last|-oldest|-newest|-cheapest"
-                         r"|-most expensive)", phrase)
-    if not match or match.group(1) not in _ORDINALS:
-        return None
-    k = _ORDINALS[match.group(1)]
-    spot = k if match.group(2) in _FROM_START else n + 1 - k
-    return spot if 1 <= spot <= n else None
+def _spot(kind: Kind, predicate: str, n: int) -> Optional[int]:
+    """'is the second from the right' -> n - 1; None if the predicate names no spot of a row of n."""
+    if predicate in (kind.first, kind.last):
+        return 1 if predicate == kind.first else n
+    for template, from_start in ((kind.from_start, True), (kind.from_end, False)):
+        found = re.fullmatch(_template(template, "nth"), predicate)
+        if found and found.group(1) in _ORDINALS:
+            k = _ORDINALS[found.group(1)]
+            spot = k if from_start else n + 1 - k
+            return spot if 1 <= spot <= n else None
+    return None
 
 
-def _claim(puzzle: Puzzle, sentence: str) -> tuple[str, str, str]:
-    """'The owl is the second from the left.' -> ('owl', 'is', 'the second from the left')."""
+def _claim(puzzle: Puzzle, sentence: str) -> tuple[str, str]:
+    """'The owl is the second from the left.' -> ('owl', 'is the second from the left')."""
     names = "|".join(re.escape(o) for o in sorted(puzzle.objects, key=len, reverse=True))
-    match = re.fullmatch(rf"(?:The )?({names}) (is|are|finished) (.+?)\.?", sentence.strip())
+    verbs = "|".join(sorted(puzzle.reading.verbs()))
+    match = re.fullmatch(rf"(?:The )?({names}) ((?:{verbs}) .+?)\.?", sentence.strip())
     if not match:
         raise UnsolvableQuestion(f"cannot read the clue '{sentence}'")
-    return match.groups()
+    return match.group(1), match.group(2)
+
+
+def _relation(puzzle: Puzzle, subject: str, predicate: str) -> Optional[tuple[str, str]]:
+    """(earlier, later) when the predicate orders the subject against another object."""
+    for templates, subject_first in ((puzzle.reading.earlier, True), (puzzle.reading.later, False)):
+        for template in templates:
+            found = re.fullmatch(_template(template, "other"), predicate)
+            other = found and re.sub(r"^the ", "", found.group(1))
+            if other in puzzle.objects and other != subject:
+                return (subject, other) if subject_first else (other, subject)
+    return None
 
 
 def parse_puzzle(question: str) -> Puzzle:
     head, colon, rest = question.partition(": ")
-    setting = re.search(r"(?:are|were|sells) (\w+) (\w+)$", head)
+    counted = re.findall(rf"\b({'|'.join(_COUNT_WORDS)}) (\w+)\b", head)
     listing, _, clues = rest.partition(". ")
-    if not colon or not setting or setting.group(2) not in _SETTINGS:
+    if not colon or not counted or counted[-1][1] not in KINDS:
         raise UnsolvableQuestion("no 'there are N <objects>: ...' introduction")
+    count, kind = counted[-1]
     objects = [re.sub(r"^(?:a|an) ", "", o.strip()) for o in re.split(r",? and |, ", listing)]
-    if _COUNT_WORDS.get(setting.group(1)) != len(objects) or len(set(objects)) != len(objects):
+    if _COUNT_WORDS[count] != len(objects) or len(set(objects)) != len(objects):
         raise UnsolvableQuestion("the object list does not match its count")
-    puzzle = Puzzle(setting.group(2), objects, setting.group(2) == "golfers", [], [])
-    n = len(objects)
+    puzzle = Puzzle(kind, objects, [], [])
     for sentence in re.split(r"(?<=\.)\s+", clues.strip()):
-        subject, _, predicate = _claim(puzzle, sentence)
+        subject, predicate = _claim(puzzle, sentence)
         clause = sentence.strip().rstrip(".")
-        relation = re.fullmatch(rf"({'|'.join(_RELATIONS)}) (?:the )?(.+)", predicate)
-        phrase, other = relation.groups() if relation else ("", "")
-        if phrase in _RELATIONS and other in objects and other != subject:
-            pair = (subject, other) if _RELATIONS[phrase] else (other, subject)
+        pair = _relation(puzzle, subject, predicate)
+        spot = None if pair else _spot(puzzle.reading, predicate, len(objects))
+        if pair:
             puzzle.before.append((*pair, clause))
-        elif _spot(predicate, n):
-            puzzle.fixed.append((subject, _spot(predicate, n), clause))
+        elif spot:
+            puzzle.fixed.append((subject, spot, clause))
         else:
             raise UnsolvableQuestion(f"cannot read the clue '{sentence}'")
     return puzzle
@@ -205,9 +297,8 @@ _CHAIN_LINES = ("{Clauses}, so {xs} fill the {k} open spots{where} in that order
                 "As {clauses}, {xs} fill the {k} open spots{where} in that order: {row}.")
 _LAST_LINES = ("{X} is the only one left: {row}.", "Only {x} remains, so the order is {row}.",
                "The last open spot goes to {x}: {row}.", "That leaves {x} for the last open spot: {row}.")
-_CHECK_LINES = ("So {x} {verb} {position}.", "In this order, {x} {verb} {position}.",
-                "Reading the order, {x} {verb} {position}.", "Now we can read it off: {x} {verb} {position}.",
-                "The full order shows that {x} {verb} {position}.")
+_CHECK_LINES = ("So {x} {predicate}.", "In this order, {x} {predicate}.", "Reading the order, {x} {predicate}.",
+                "Now we can read it off: {x} {predicate}.", "The full order shows that {x} {predicate}.")
 
 
 def _cap(text: str) -> str:
@@ -225,7 +316,7 @@ def _step_line(puzzle: Puzzle, step: Step, is_last_object: bool, rng: random.Ran
     x = puzzle.the(step.placed[0])
     if is_last_object:
         return rng.choice(_LAST_LINES).format(X=_cap(x), x=x, row=row)
-    _, _, before_word, after_word = _SETTINGS[puzzle.kind]
+    before_word, after_word = puzzle.reading.sides
     low, high = step.low and puzzle.the(step.low), step.high and puzzle.the(step.high)
     where = (f" between {low} and {high}" if low and high else f" {after_word} {low}" if low
              else f" {before_word} {high}" if high else "")
@@ -236,16 +327,16 @@ def _step_line(puzzle: Puzzle, step: Step, is_last_object: bool, rng: random.Ran
                            k=_NUMBER_WORDS[len(step.placed)], row=row)
 
 
-def _true_option(puzzle: Puzzle, choices: Sequence[str], order: Sequence[str]) -> tuple[int, str, str, str]:
-    """(index, object, verb, spot phrase) of the one option the order makes true."""
+def _true_option(puzzle: Puzzle, choices: Sequence[str], order: Sequence[str]) -> tuple[int, str, str]:
+    """(index, object, predicate) of the one option the order makes true."""
     true = []
     for index, choice in enumerate(choices):
-        obj, verb, position = _claim(puzzle, choice)
-        spot = _spot(position, len(order))
+        obj, predicate = _claim(puzzle, choice)
+        spot = _spot(puzzle.reading, predicate, len(order))
         if spot is None:
             raise UnsolvableQuestion(f"cannot read the option '{choice}'")
         if order[spot - 1] == obj:
-            true.append((index, obj, verb, position))
+            true.append((index, obj, predicate))
     if len(true) != 1:
         raise UnsolvableQuestion(f"{len(true)} options are true, not one")
     return true[0]
@@ -253,7 +344,7 @@ def _true_option(puzzle: Puzzle, choices: Sequence[str], order: Sequence[str]) -
 
 def _solve_puzzle(question: str, choices: Optional[Sequence[str]]) -> tuple[Puzzle, tuple[str, ...], tuple]:
     puzzle = parse_puzzle(question)
-    orders = puzzle.solutions()
+    orders = puzzle.solutions(limit=2)
     if len(orders) != 1:
         raise UnsolvableQuestion(f"{len(orders)} orders satisfy the clues, not one")
     if not choices:
@@ -262,18 +353,18 @@ def _solve_puzzle(question: str, choices: Optional[Sequence[str]]) -> tuple[Puzz
 
 
 def solve(example: Example, rng: random.Random) -> tuple[str, str]:
-    puzzle, order, (index, obj, verb, position) = _solve_puzzle(example.question, example.choices)
+    puzzle, order, (index, obj, predicate) = _solve_puzzle(example.question, example.choices)
     fixed_order = list(range(len(puzzle.fixed)))
     rng.shuffle(fixed_order)
     steps = deduce(puzzle, fixed_order)
     if steps[-1].spots != order:
         raise UnsolvableQuestion("the deduction disagrees with the search")  # never seen: a solver bug
-    first, last = _SETTINGS[puzzle.kind][:2]
+    first, last = puzzle.reading.ends
     lines = [rng.choice(_OPENINGS).format(n=len(order), kind=puzzle.kind, first=first, last=last)]
     for step in steps:
         is_last_object = not step.fixed and len(step.placed) == 1 and step is steps[-1]
         lines.append(_step_line(puzzle, step, is_last_object, rng))
-    lines.append(rng.choice(_CHECK_LINES).format(x=puzzle.the(obj), verb=verb, position=position))
+    lines.append(rng.choice(_CHECK_LINES).format(x=puzzle.the(obj), predicate=predicate))
     lines.append(option_line(example.choices, index, rng))
     return " ".join(lines), letter(index)
 
@@ -285,7 +376,7 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     states it after the rows matched so far (a missing or wrong row costs that step only); the teacher
     shuffles the fixed clues, so in that prefix any right row of k + 1 fixed objects counts. The last
     step is the object of the last "X is/are/finished" claim after the rows."""
-    puzzle, order, (index, obj, _, _) = _solve_puzzle(question, choices)
+    puzzle, order, (index, obj, _) = _solve_puzzle(question, choices)
     steps = deduce(puzzle, range(len(puzzle.fixed)))
     fixed_objects = {o for o, _, _ in puzzle.fixed}
     n = len(order)
@@ -314,7 +405,8 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     names = "|".join(re.escape(o) for o in sorted(puzzle.objects, key=len, reverse=True))
     # the option listing and the result restated with its letter ("... is (b)") name options, not claims
     own = " ".join(s for s in re.split(r"(?<=[.!?])\s+", rationale[row_end:]) if quoted_option(s) is None)
-    claims = re.findall(rf"\b({names}) (?:is|are|finished)\b", own, re.IGNORECASE)
+    verbs = "|".join(sorted(puzzle.reading.verbs()))
+    claims = re.findall(rf"\b({names}) (?:{verbs})\b", own, re.IGNORECASE)
     final = next((o for o in puzzle.objects if claims and o.lower() == claims[-1].lower()), None)
     final_right = final == obj
     claimed = quoted_option(rationale)
