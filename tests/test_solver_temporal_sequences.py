@@ -7,41 +7,113 @@ import re
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.temporal_sequences import FAMILY, parse_day
-from serve.data.bigbench import load_task
-from tests.solver_checks import distinct_texts, solve_whole_task, teacher_gets_full_marks
+from distill.solvers.temporal_sequences import FAMILY, parse_day, span
+from serve.core.records import Example
+from serve.data.bbh import question_key
+from serve.data.generated import bbh_question_keys
+from serve.data.generators.temporal_sequences import GENERATOR, sighting_range
+from tests.solver_checks import (bbh_task, distinct_texts, generated, solve_all, solve_bbh_task,
+                                 teacher_gets_full_marks)
 
 TASK = "temporal_sequences"
+SIZES = tuple(GENERATOR.sizes)
+PER_SIZE = 1000
+
+# Written for these tests (not a BBH item): a gap in the middle of the day, and an hour given as "12pm".
+HANDMADE = Example(
+    "handmade/0", TASK,
+    "Today, Greta went to the ice rink. Between what times could they have gone?\nWe know that:\n"
+    "Greta woke up at 6am.\nOmar saw Greta kayaking on the canal from 6am to 9am.\n"
+    "Lena saw Greta mowing the lawn from 9am to 12pm.\nKai saw Greta hiking up the ridge from 2pm to 5pm.\n"
+    "Ivan saw Greta fishing off the pier from 5pm to 8pm.\nThe ice rink was closed after 8pm.\n"
+    "Between what times could Greta have gone to the ice rink?",
+    "(c)", ["9am to 12pm", "5pm to 8pm", "12pm to 2pm", "6am to 9am"], "test", {}, "multiple_choice")
+
+
+@pytest.fixture(scope="module")
+def bbh_examples():
+    return bbh_task(TASK)
 
 
 @pytest.fixture(scope="module")
 def examples():
-    return load_task(TASK)
+    return generated(f"gen:{TASK}", limit=120)
 
 
-def test_whole_task_is_solved(examples):
-    right, wrong, unreadable = solve_whole_task(FAMILY, TASK, samples=2)
+def drawn(size: str, count: int, **overrides) -> list[Example]:
+    """``count`` questions straight from the generator, before the gen: source drops duplicates."""
+    params = GENERATOR.params_for(size, overrides)
+    rng = random.Random(f"test|{size}|{sorted(overrides.items())}")
+    return [Example(f"{size}/{i}", TASK, d.question, d.answer, d.choices, "train", dict(d.meta), d.answer_type)
+            for i, d in enumerate(GENERATOR.draw(rng, params) for _ in range(count))]
+
+
+def test_bbh_task_is_solved(bbh_examples):
+    right, wrong, unreadable = solve_bbh_task(FAMILY, TASK, samples=2)
     assert (wrong, unreadable) == ([], [])
-    assert right == len(examples) == 1000
+    assert right == len(bbh_examples) == 250
 
 
-def test_parse_reads_the_first_question(examples):
-    # Read by hand from temporal_sequences/0: woke at 7am, five back-to-back sightings, closed after 9pm.
-    day = parse_day(examples[0].question)
-    assert (day.person, day.place, day.wake, day.close) == ("Susan", "coffee shop", 7, 21)
-    assert [s.seer for s in day.sightings] == ["Linda", "John", "Jessica", "Steven", "Thomas"]
-    assert [s.interval for s in day.sightings] == [(7, 11), (11, 12), (12, 13), (13, 14), (14, 18)]
-    assert day.free_slot() == (18, 21)
+@pytest.mark.parametrize("size", SIZES)
+def test_every_generated_question_is_solved_distinct_and_new(size):
+    questions = drawn(size, PER_SIZE)
+    right, wrong, unreadable = solve_all(FAMILY, questions)
+    assert (right, wrong, unreadable) == (PER_SIZE, [], [])
+    keys = {question_key(e.question) for e in questions}
+    assert len(keys) == PER_SIZE and not keys & bbh_question_keys()  # BBH's items and its CoT prompts' questions
+    low, high = sighting_range(GENERATOR.sizes[size]["sightings"])
+    assert {e.meta["sightings"] for e in questions} == set(range(low, high + 1))
+    assert {e.answer for e in questions} == {"(a)", "(b)", "(c)", "(d)"}
+    through_source = generated(f"gen:{TASK}/{size}", limit=PER_SIZE, split="all")
+    assert solve_all(FAMILY, through_source)[0] == PER_SIZE
+
+
+def test_generated_questions_are_no_bbh_questions(bbh_examples):
+    keys = {question_key(e.question) for e in bbh_examples}
+    for size in SIZES:
+        assert not keys & {question_key(e.question) for e in drawn(size, PER_SIZE)}, size
+
+
+def test_bbh_wording_is_bbh_form_and_the_varied_one_is_read():
+    for example in drawn("default", 50):
+        lines = example.question.split("\n")
+        assert lines[0].endswith(". Between what times could they have gone?") and lines[1] == "We know that:"
+        assert re.fullmatch(r"[A-Z]\w* woke up at \d{1,2}[ap]m\.", lines[2]) and " was closed after " in lines[-2]
+        assert len(example.choices) == 4 and all(re.fullmatch(r"\d{1,2}[ap]m to \d{1,2}[ap]m", c)
+                                                 for c in example.choices)
+    varied = drawn("default", 400, wording="varied")
+    assert solve_all(FAMILY, varied)[0] == len(varied)
+    assert len({e.question.split("\n")[1] for e in varied}) == 3  # every 'We know that' frame turns up
+    assert solve_all(FAMILY, drawn("default", 50, sightings="1"))[0] == 50  # three made-up wrong options
+    assert solve_all(FAMILY, drawn("default", 50, sightings="16"))[0] == 50  # a day of one-hour slots
+
+
+def test_parse_reads_what_the_generator_built():
+    for example in drawn("default", 200, wording="varied"):
+        day = parse_day(example.question)
+        assert (day.wake, day.close, len(day.sightings)) == (example.meta["wake"], example.meta["close"],
+                                                            example.meta["sightings"])
+        assert day.free_slot() == example.meta["free"]
+
+
+def test_parse_reads_a_handmade_question():
+    day = parse_day(HANDMADE.question)
+    assert (day.person, day.place, day.wake, day.close) == ("Greta", "ice rink", 6, 20)
+    assert [s.seer for s in day.sightings] == ["Omar", "Lena", "Kai", "Ivan"]
+    assert [s.interval for s in day.sightings] == [(6, 9), (9, 12), (14, 17), (17, 20)]
+    assert day.free_slot() == (12, 14) and span(day.free_slot()) == "12pm to 2pm"
+    assert FAMILY.solve(HANDMADE, random.Random(0))[1] == HANDMADE.answer
 
 
 def test_off_pattern_and_ambiguous_questions_are_rejected(examples):
     with pytest.raises(UnsolvableQuestion):
         parse_day("What is the capital of France?")
-    # Dropping John's 11am-12pm sighting leaves two free slots (11am-12pm and 6pm-9pm): no single answer.
-    question = "\n".join(line for line in examples[0].question.split("\n") if not line.startswith("John saw"))
-    example = dataclasses.replace(examples[0], question=question)
-    with pytest.raises(UnsolvableQuestion):
-        FAMILY.solve(example, random.Random(0))
+    # Without one sighting the day has a second free slot, or a longer one that no option names.
+    for example in examples[:20]:
+        lines = example.question.split("\n")
+        question = "\n".join(lines[:3] + lines[4:])
+        with pytest.raises(UnsolvableQuestion):
+            FAMILY.solve(dataclasses.replace(example, question=question), random.Random(0))
 
 
 def test_samples_differ_in_wording(examples):
@@ -49,8 +121,17 @@ def test_samples_differ_in_wording(examples):
         assert distinct_texts(FAMILY, example) >= 25, example.id
 
 
+def test_samples_differ_in_wording_on_bbh(bbh_examples):
+    for example in random.Random(1).sample(bbh_examples, 8):
+        assert distinct_texts(FAMILY, example) >= 25, example.id
+
+
 def test_teacher_gets_full_marks(examples):
-    teacher_gets_full_marks(FAMILY, random.Random(2).sample(examples, 80))
+    teacher_gets_full_marks(FAMILY, examples[:80] + drawn("long", 20, wording="varied") + drawn("short", 20))
+
+
+def test_teacher_gets_full_marks_on_bbh(bbh_examples):
+    teacher_gets_full_marks(FAMILY, random.Random(2).sample(bbh_examples, 80))
 
 
 def _steps(rationale: str, example) -> list[tuple[int, int]]:
@@ -70,9 +151,18 @@ def _shift_last_time(text: str) -> str:
     return text[:last.start()] + f"{later}{last.group(2)}" + text[last.end():]
 
 
-@pytest.mark.parametrize("index", [0, 4])  # back-to-back sightings; a gap in the middle of the day
-def test_grader_catches_a_wrong_and_a_missing_step(examples, index):
-    example = examples[index]
+def _free_at(position: str) -> Example:
+    """A generated question whose free slot ends the day ('end') or lies between sightings ('middle')."""
+    for example in drawn("default", 50):
+        ends_day = example.meta["free"][1] == example.meta["close"]
+        if (position == "end") == ends_day and (ends_day or example.meta["free"][0] > example.meta["wake"]):
+            return example
+    raise AssertionError(position)
+
+
+@pytest.mark.parametrize("position", ["end", "middle"])  # back-to-back sightings; a gap in the middle of the day
+def test_grader_catches_a_wrong_and_a_missing_step(position):
+    example = _free_at(position)
     for seed in range(12):  # every step voice
         rationale, answer = FAMILY.solve(example, random.Random(seed))
         full = FAMILY.grade(example.question, example.choices, rationale)
@@ -92,15 +182,15 @@ def test_grader_catches_a_wrong_and_a_missing_step(examples, index):
         assert grade.steps_right == full.steps - 1 and not grade.final_right and grade.claimed_answer != answer
 
 
-def test_grader_reads_claims_and_survives_garbage(examples):
-    example = examples[0]
-    garbage = ["", "The answer is (a).", "saw saw 13pm to 99am free free. Busy: .", "Linda saw Susan from 7am to"]
+def test_grader_reads_claims_and_survives_garbage():
+    example = HANDMADE
+    garbage = ["", "The answer is (a).", "saw saw 13pm to 99am free free. Busy: .", "Omar saw Greta from 6am to"]
     for text in garbage:
         grade = FAMILY.grade(example.question, example.choices, text)
         assert grade.steps_right == 0 and not grade.final_right, text
     # An unmerged but equal timeline still counts; a bare final interval maps to its option.
-    student = ("Linda saw Susan from 7am to 11am; busy: 7am to 11am. John saw Susan from 11am to 12pm; "
-               "busy: 7am to 11am and 11am to 12pm. The only free time is 6pm to 9pm.")
+    student = ("Omar saw Greta from 6am to 9am; busy: 6am to 9am. Lena saw Greta from 9am to 12pm; "
+               "busy: 6am to 9am and 9am to 12pm. The only free time is 12pm to 2pm.")
     grade = FAMILY.grade(example.question, example.choices, student)
-    assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (6, 3, "6pm to 9pm", True)
+    assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (5, 3, "12pm to 2pm", True)
     assert grade.claimed_answer == example.answer

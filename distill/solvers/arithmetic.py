@@ -1,9 +1,11 @@
 """Solve BIG-bench ``arithmetic`` and narrate the working as a rationale.
 
 Questions read "What is 5431 times 3918?" with ``plus``, ``minus``, ``times`` or ``divided by``
-between two non-negative integers (subtasks ``{1..5}_digit_{addition,subtraction,
-multiplication,division}``); every division is exact. The choices are numbers plus distractor
-words ("banana"); without choices the answer is the number itself.
+(or the symbols ``+``, ``-``, ``×``, ``/``: the generator's "symbols" wording) between two
+non-negative integers (BIG-bench's subtasks ``{1..5}_digit_{addition,subtraction,
+multiplication,division}``, now generated: ``gen:arithmetic/3_digit_addition``); every division
+is exact. Generated questions have no choices and the answer is the number itself; with choices
+(numbers among distractor words, as BIG-bench had) the answer is the option naming it.
 
 The solver computes the result with school algorithms and writes one sentence per step:
 
@@ -36,10 +38,12 @@ from typing import Optional, Sequence
 from serve.core.answers import canonical_number, letter
 from serve.core.records import Example
 
-from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option
+from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line, quoted_option,
+                                  steps_in_order)
 
-_QUESTION = re.compile(r"^What is (\d+) (plus|minus|times|divided by) (\d+)\?$")
+_QUESTION = re.compile(r"^What is (\d+) (plus|minus|times|divided by|[-+×/]) (\d+)\?$")
 _SYMBOLS = {"plus": "+", "minus": "-", "times": "×", "divided by": "/"}
+_WORDS = {symbol: word for word, symbol in _SYMBOLS.items()}
 PLACES = ("Ones", "Tens", "Hundreds", "Thousands", "Ten-thousands", "Hundred-thousands", "Millions")
 
 
@@ -66,7 +70,7 @@ def parse_problem(question: str) -> Problem:
     match = _QUESTION.match(question.strip())
     if not match:
         raise UnsolvableQuestion(f"not an arithmetic question: {question[:60]!r}")
-    problem = Problem(int(match[1]), match[2], int(match[3]))
+    problem = Problem(int(match[1]), _WORDS.get(match[2], match[2]), int(match[3]))
     if max(problem.a, problem.b) >= 10 ** (len(PLACES) - 1):
         raise UnsolvableQuestion("more digits than the place names cover")
     if problem.op == "divided by" and (problem.b == 0 or problem.a % problem.b):
@@ -178,13 +182,15 @@ def single_step(problem: Problem, rng: random.Random) -> Step:
     a, b, result = problem.a, problem.b, problem.result
     if problem.op == "divided by":
         shown = rng.choice(("Since {q} × {b} = {a}, {e} = {q}.", "As {q} × {b} = {a}, we get {e} = {q}.",
-                            "{q} × {b} = {a}, so {e} = {q}.", "Because {q} × {b} = {a}, {e} = {q}."))
+                            "{q} × {b} = {a}, so {e} = {q}.", "Because {q} × {b} = {a}, {e} = {q}.",
+                            "{q} × {b} = {a}, which means {e} = {q}.", "Check: {q} × {b} = {a}, so {e} = {q}."))
         return Step(_exact(problem.expression()), (str(result),), str(result),
                     shown.format(q=result, b=b, a=a, e=problem.expression()))
-    lead = rng.choice(("", "Compute ", "Work it out: ", "We have ", "Here "))
+    lead = rng.choice(("", "Compute ", "Work it out: ", "We have ", "Here ", "Directly, ", "Simply "))
     if problem.op == "minus" and a < b:
         head = f"{b} - {a}"
-        sentence = f"{head} = {b - a}, so {problem.expression()} = {result}."
+        sentence = rng.choice(("{h} = {n}, so {e} = {r}.", "{h} = {n}; negated, {e} = {r}.",
+                               "Since {h} = {n}, {e} = {r}.")).format(h=head, n=b - a, e=problem.expression(), r=result)
         return Step(_exact(head), (str(b - a), str(result)), str(result), lead + sentence)
     return Step(_exact(problem.expression()), (str(result),), str(result),
                 f"{lead}{problem.expression()} = {result}.")
@@ -221,11 +227,12 @@ _OPENINGS = {
                  "Since {b} is bigger, subtract {a} from {b} by columns; the answer is minus that."),
     "times": ("Multiply {top} by each digit of {m} from the ones, then add the shifted products.",
               "Long multiplication: {top} times each digit of {m}, with a running sum.",
-              "Split {m} into digits and multiply {top} by each.", ""),
+              "Split {m} into digits and multiply {top} by each.", "",
+              "Multiply {top} by {m} one digit of {m} at a time.", "We go through the digits of {m}, times {top}."),
     "divided by": ("Long division of {a} by {b}.", "Divide {a} by {b} digit by digit.",
                    "We do long division: {a} divided by {b}.", ""),
     "single": ("", "One step is enough.", "This takes a single step.", "A basic fact.", "Just one calculation.",
-               "No columns needed."),
+               "No columns needed.", "Small numbers, so we can do it at once.", "A quick one."),
 }
 _CLOSINGS = {
     "plus": ("So {a} + {b} = {r}.", "The sum is {r}.", "So {a} plus {b} is {r}.", "Therefore the total is {r}."),
@@ -233,10 +240,11 @@ _CLOSINGS = {
               "Therefore the result is {r}."),
     "negative": ("So {b} - {a} = {n}, and {a} - {b} = {r}.", "That is {n}; with the minus sign, {a} minus {b} is {r}.",
                  "So {b} - {a} = {n}, hence {a} - {b} = {r}.", "Negating {n} gives {a} - {b} = {r}."),
-    "times": ("So {a} × {b} = {r}.", "The product is {r}.", "So {a} times {b} is {r}.", "Therefore the product is {r}."),
+    "times": ("So {a} × {b} = {r}.", "The product is {r}.", "So {a} times {b} is {r}.",
+              "Therefore the product is {r}.", "All together, {a} times {b} makes {r}.", "That gives a product of {r}."),
     "divided by": ("So {a} / {b} = {r}.", "The quotient is {r}.", "So {a} divided by {b} is {r}.",
                    "Nothing is left over, so the quotient is {r}."),
-    "single": ("", "The result is {r}.", "So we get {r}.", "That makes {r}.", "Hence {r}."),
+    "single": ("", "The result is {r}.", "So we get {r}.", "That makes {r}.", "Hence {r}.", "That gives {r}."),
 }
 
 
@@ -265,23 +273,35 @@ _NUMBER = re.compile(r"(?<!\d)-?\d+")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
+def _stated_steps(rationale: str, markers: set[str]) -> list[tuple[int, str]]:
+    """(position, text up to its sentence's end) of every place a step marker occurs, in text order."""
+    starts = sorted({found.start() for marker in markers for found in re.finditer(marker, rationale)})
+    stated = []
+    for start in starts:
+        end = _SENTENCE_END.search(rationale, start)
+        stated.append((start, rationale[start:end.end() if end else len(rationale)]))
+    return stated
+
+
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     """Check a rationale in this family's style step by step against the solver's own steps.
 
-    Reference step k is right when the next sentence starting with its marker (after step k-1's)
-    states exactly the step's "=" results in order and ends with its running result; a missing
-    sentence is wrong. The final claim is the last number outside the option quote."""
+    A stated step (a sentence from a step marker on) is right for reference step k when it starts
+    with step k's marker, states exactly its "=" results in order and ends with its running
+    result. Stated steps are matched to reference steps in order (``steps_in_order``), so a
+    missing or wrong step costs that step only, even where markers repeat ("Bring down 9:"
+    twice). The final claim is the last number outside the option quote."""
     problem = parse_problem(question)
-    (_, steps), right, position = plan(problem, random.Random(0)), 0, 0
-    for step in steps:
-        found = re.compile(step.marker).search(rationale, position)
-        if not found:
-            continue
-        end = _SENTENCE_END.search(rationale, found.end())
-        position = end.end() if end else len(rationale)
-        sentence = rationale[found.start():position]
+    _, steps = plan(problem, random.Random(0))
+    compiled = {step.marker: re.compile(step.marker) for step in steps}
+
+    def states(stated: tuple[int, str], step: Step) -> bool:
+        position, sentence = stated
         numbers = _NUMBER.findall(sentence)
-        right += tuple(_CLAIM.findall(sentence)) == step.claims and bool(numbers) and numbers[-1] == step.state
+        return (compiled[step.marker].match(rationale, position) is not None and bool(numbers)
+                and tuple(_CLAIM.findall(sentence)) == step.claims and numbers[-1] == step.state)
+
+    right = steps_in_order(steps, _stated_steps(rationale, set(compiled)), states)
     sentences = re.split(r"(?<=[.!?])\s+", rationale)
     numbers = _NUMBER.findall(" ".join(s for s in sentences if quoted_option(s) is None))
     final_item = norm(canonical_number(numbers[-1]) or numbers[-1]) if numbers else None

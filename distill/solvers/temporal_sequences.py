@@ -1,4 +1,4 @@
-"""Solve BIG-bench ``temporal_sequences`` and narrate the solution as a rationale.
+"""Solve ``temporal_sequences`` (BBH's file, generated questions) and narrate the solution as a rationale.
 
 A question reads::
 
@@ -6,15 +6,17 @@ A question reads::
     We know that:
     Susan woke up at 7am.
     Linda saw Susan driving to the water park from 7am to 11am.
-    ...                                   (3 to 5 sightings, each "X saw P ... from A to B.")
+    ...                     (BBH: 3 to 5 sightings, generated: 1 to 16, each "X saw P ... from A to B.")
     The coffee shop was closed after 9pm.
     Between what times could Susan have gone to the coffee shop?
 
-with four options such as "6pm to 9pm". The visit fits between waking up and closing time,
-outside every sighting. The solver turns times into hours 0-23, adds the sightings one by one
-to a busy timeline kept as merged intervals in time order, and takes the hours from wake-up
-to closing that no interval covers. They must form one interval naming exactly one option,
-otherwise the question is unreadable (never the case in BIG-bench).
+with four options such as "6pm to 9pm". The generator's "varied" wording words each line in
+one of a few other ways ("Susan got up at 7am.", "From 7am to 11am, Linda saw Susan ...",
+"The coffee shop closed at 9pm."); the solver reads them all. The visit fits between waking
+up and closing time, outside every sighting. The solver turns times into hours 0-23, adds the
+sightings one by one to a busy timeline kept as merged intervals in time order, and takes the
+hours from wake-up to closing that no interval covers. They must form one interval naming exactly one option,
+otherwise the question is unreadable (never the case in BBH).
 
 Rationale: an opening naming the window (wake-up, closing); one sentence per sighting that
 quotes it and restates the whole busy timeline after it ("Linda saw Susan from 7am to 11am;
@@ -37,11 +39,32 @@ from serve.core.answers import letter
 from serve.core.records import Example
 
 _TIME = r"(\d{1,2}) ?([ap]m)"
-_HEAD = re.compile(r"^Today, ([A-Z]\w*) went to (?:the )?(.+?)\. Between what times could they have gone\?$")
-_WOKE = re.compile(r"^([A-Z]\w*) woke up at " + _TIME + r"\.$")
-_SIGHTING = re.compile(r"^([A-Z]\w*) saw ([A-Z]\w*) .+ from " + _TIME + " to " + _TIME + r"\.$")
-_CLOSED = re.compile(r"^The (.+?) was closed after " + _TIME + r"\.$")
-_QUERY = re.compile(r"^Between what times could ([A-Z]\w*) have gone to (?:the )?(.+?)\?$")
+
+
+def _time(name: str) -> str:
+    return rf"(?P<{name}>\d{{1,2}}) ?(?P<{name}_half>[ap]m)"
+
+
+_NAME = r"[A-Z]\w*"
+# Each line's frames: BBH's first, then the generator's "varied" ones (gen:temporal_sequences?wording=varied).
+_HEAD = (re.compile(rf"^Today, (?P<person>{_NAME}) (?:went to|visited|stopped by) (?:the )?(?P<place>.+?)\. "
+                    r"(?:Between what times could they have gone|When could they have gone"
+                    r"|At what time could that have been)\?$"),)
+_KNOWN = ("We know that:", "Here is what we know:", "The facts:")
+_WOKE = (re.compile(rf"^(?P<person>{_NAME}) (?:woke up|got up|was out of bed) at {_time('wake')}\.$"),)
+_SIGHTING = (re.compile(rf"^(?P<seer>{_NAME}) (?:saw|spotted) (?P<person>{_NAME}) .+ from {_time('start')} to "
+                        rf"{_time('end')}\.$"),
+             re.compile(rf"^From {_time('start')} to {_time('end')}, (?P<seer>{_NAME}) (?:saw|spotted) "
+                        rf"(?P<person>{_NAME}) [^,]+\.$"))
+_CLOSED = (re.compile(rf"^The (?P<place>.+?) (?:was closed after|closed at) {_time('close')}\.$"),
+           re.compile(rf"^After {_time('close')}, the (?P<place>.+?) was closed\.$"))
+_QUERY = (re.compile(rf"^(?:Between what times|When|At what times) could (?P<person>{_NAME}) have "
+                     r"(?:gone to|visited) (?:the )?(?P<place>.+?)\?$"),)
+
+
+def _first_match(patterns: Sequence[re.Pattern], line: str) -> Optional[re.Match]:
+    return next((found for pattern in patterns if (found := pattern.match(line))), None)
+
 
 Interval = tuple[int, int]  # [start, end) in hours since midnight
 
@@ -102,20 +125,21 @@ class Day:
 
 def parse_day(question: str) -> Day:
     lines = [line.strip() for line in question.strip().split("\n") if line.strip()]
-    if len(lines) < 6 or lines[1] != "We know that:":
+    if len(lines) < 6 or lines[1] not in _KNOWN:
         raise UnsolvableQuestion("not a 'Today, X went to ... We know that:' question")
-    head, woke, closed, query = (_HEAD.match(lines[0]), _WOKE.match(lines[2]), _CLOSED.match(lines[-2]),
-                                 _QUERY.match(lines[-1]))
-    sightings = [_SIGHTING.match(line) for line in lines[3:-2]]
+    head, woke, closed, query = (_first_match(_HEAD, lines[0]), _first_match(_WOKE, lines[2]),
+                                 _first_match(_CLOSED, lines[-2]), _first_match(_QUERY, lines[-1]))
+    sightings = [_first_match(_SIGHTING, line) for line in lines[3:-2]]
     if not (head and woke and closed and query) or not all(sightings):
         raise UnsolvableQuestion("a line does not follow the temporal_sequences pattern")
-    person, place = head.groups()
-    if {woke.group(1), query.group(1), *(s.group(2) for s in sightings)} != {person}:
+    person, place = head["person"], head["place"]
+    if {woke["person"], query["person"], *(s["person"] for s in sightings)} != {person}:
         raise UnsolvableQuestion("the lines are not all about one person")
-    if norm(closed.group(1)) != norm(place) or norm(query.group(2)) != norm(place):
+    if norm(closed["place"]) != norm(place) or norm(query["place"]) != norm(place):
         raise UnsolvableQuestion("the lines are not all about one place")
-    day = Day(person, place, hour(*woke.groups()[1:]), hour(*closed.groups()[1:]),
-              [Sighting(s.group(1), (hour(s.group(3), s.group(4)), hour(s.group(5), s.group(6)))) for s in sightings])
+    day = Day(person, place, hour(woke["wake"], woke["wake_half"]), hour(closed["close"], closed["close_half"]),
+              [Sighting(s["seer"], (hour(s["start"], s["start_half"]), hour(s["end"], s["end_half"])))
+               for s in sightings])
     if any(not day.wake <= s.interval[0] < s.interval[1] <= day.close for s in day.sightings):
         raise UnsolvableQuestion("a sighting falls outside the day")
     return day
