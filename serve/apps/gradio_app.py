@@ -51,9 +51,9 @@ class ServeConfig:
     request_timeout_s: float = option(300.0, "API: wall-clock limit of one request's generation; a reply cut by it "
                                              "ends with finish_reason 'length'")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
-    examples: str = option("bigbench:tracking_shuffled_objects/three_objects + bigbench:arithmetic/2_digit_addition + "
-                           "bigbench:navigate", "source of example questions, test split (any scotd data source; "
-                                                "A + B: a few from each; empty: built-in ones)")
+    examples: str = option("gen:tracking_shuffled_objects/three_objects + gen:arithmetic/2_digit_addition + "
+                           "gen:navigate", "source of example questions, test split (any scotd data source, e.g. "
+                                           "bbh:TASK; A + B: a few from each; empty: built-in ones)")
     examples_count: int = option(2, "example questions shown per source")
 
 

@@ -39,15 +39,6 @@ def load_example_questions(source: str, limit: int = 8) -> tuple[list[list[str]]
     """(question, options text) pairs from a data source (``limit`` per source of a mixture), or built-in ones and why."""
     if not source:
         return BUILTIN_EXAMPLES, "built-in example questions"
-    for part in (p.strip() for p in source.split("+")):
-        if not part.startswith("bigbench:"):
-            continue
-        from serve.data.bigbench import task_file
-
-        task = part.split(":", 1)[1].strip("/")
-        if not task_file(task).is_file():
-            return BUILTIN_EXAMPLES, (f"built-in example questions: BIG-bench data for '{task}' is not cached "
-                                      f"(scotd sample --data.source {part} fetches it once)")
     try:
         from serve.data.sources import load_examples
 

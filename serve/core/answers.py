@@ -1,7 +1,7 @@
 """Pull a canonical answer out of model text, one parser per answer type.
 
 Canonical forms (the ``answer`` of an Example): multiple choice ``"(b)"``,
-yes/no ``"yes"``/``"no"``, numbers as their shortest decimal string (``"12"``,
+yes/no ``"yes"``/``"no"``, true/false ``"true"``/``"false"`` (a truth value, as BBH's boolean_expressions), numbers as their shortest decimal string (``"12"``,
 ``"0.5"``), free text lower-cased and stripped of trailing punctuation.
 Every parser returns ``None`` when it finds nothing it trusts; none raises.
 """
@@ -126,6 +126,19 @@ def parse_yes_no(text: str, choices: Sequence[str] | None = None) -> Optional[st
     return None
 
 
+_TRUE, _FALSE = {"true", "yes"}, {"false", "no"}
+
+
+def parse_true_false(text: str, choices: Sequence[str] | None = None) -> Optional[str]:
+    span = answer_span(text) or _last_line(text)
+    for word in re.findall(r"[a-z]+", span.lower())[:6]:
+        if word in _TRUE:
+            return "true"
+        if word in _FALSE:
+            return "false"
+    return None
+
+
 def _number_in(candidate: str) -> Optional[str]:
     found = re.search(r"-?\d[\d,]*(?:\.\d+)?", candidate.replace("$", ""))
     if found:
@@ -155,6 +168,7 @@ def parse_text(text: str, choices: Sequence[str] | None = None) -> Optional[str]
 PARSERS: dict[str, Callable[..., Optional[str]]] = {
     "multiple_choice": parse_multiple_choice,
     "yes_no": parse_yes_no,
+    "true_false": parse_true_false,
     "number": parse_number,
     "text": parse_text,
 }
@@ -165,6 +179,8 @@ def infer_answer_type(choices: Sequence[str] | None, gold: str | None = None) ->
         return "multiple_choice"
     if gold is not None and gold.lower() in ("yes", "no"):
         return "yes_no"
+    if gold is not None and gold.lower() in ("true", "false"):
+        return "true_false"
     if gold is not None and canonical_number(gold) is not None:
         return "number"
     return "text"

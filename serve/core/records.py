@@ -23,7 +23,7 @@ EXAMPLE_SCHEMA = "scotd.example/1"
 
 @dataclass
 class Example:
-    """One task instance. ``answer`` is canonical: "(b)", "yes"/"no", a number or a string."""
+    """One task instance. ``answer`` is canonical: "(b)", "yes"/"no", "true"/"false", a number or a string."""
     id: str
     task: str
     question: str
@@ -31,7 +31,7 @@ class Example:
     choices: Optional[list[str]] = None
     split: str = "train"
     meta: dict[str, Any] = field(default_factory=dict)
-    answer_type: Optional[str] = None  # multiple_choice | yes_no | number | text; None = inferred
+    answer_type: Optional[str] = None  # multiple_choice | yes_no | true_false | number | text; None = inferred
     schema: str = EXAMPLE_SCHEMA
 
 

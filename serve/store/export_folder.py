@@ -12,6 +12,9 @@ REPORT_FILE = "export_report.json"
 FAILED_REPORT_FILE = "export_report.FAILED.json"
 DEFAULT_PRECISION = "int8"
 GGUF_REPORT_FILE = "gguf_report.json"  # not REPORT_FILE: a GGUF folder is for llama.cpp/Ollama, not the serve engines
+# Written when an export starts and removed when it passes: a rerun replaces a folder that holds it
+# (a crash, a refused gate, an interrupted build) without --force.
+UNFINISHED_MARKER = ".scotd-export-unfinished"
 
 
 def export_folder_name(precision: str) -> str:
