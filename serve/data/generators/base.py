@@ -60,6 +60,16 @@ NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
                 "nineteen", "twenty")
 
 
+def parse_range(value: Any, lowest: int = 1, highest: Optional[int] = None) -> tuple[int, int]:
+    """A count or a range parameter: 7 or '7' -> (7, 7); '2-10' -> (2, 10); ValueError outside lowest..highest."""
+    low, _, high = str(value).partition("-")
+    bounds = int(low), int(high or low)
+    if not lowest <= bounds[0] <= bounds[1] <= (bounds[1] if highest is None else highest):
+        within = f"from {lowest}" if highest is None else f"within {lowest}-{highest}"
+        raise ValueError(f"'{value}' is not a count or range LO-HI of whole numbers {within}")
+    return bounds
+
+
 def size_name(count: int, noun: str = "objects") -> str:
     """7 -> 'seven_objects' (the BBH/BIG-bench subtask spelling)."""
     return f"{NUMBER_WORDS[count]}_{noun}" if count < len(NUMBER_WORDS) else f"{count}_{noun}"

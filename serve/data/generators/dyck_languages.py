@@ -20,7 +20,7 @@ import math
 import random
 from typing import Any
 
-from serve.data.generators.base import Drawn, Generator
+from serve.data.generators.base import Drawn, Generator, parse_range
 
 CLOSER_OF = {"(": ")", "[": "]", "{": "}", "<": ">"}
 OPENERS = tuple(CLOSER_OF)
@@ -36,15 +36,6 @@ VARIED_FRAMES = (
     "Some brackets below are never closed. Write the closers that balance it. Input: {symbols}",
 )
 FRAMES = {"bbh": (BBH_FRAME,), "varied": VARIED_FRAMES}
-
-
-def parse_range(text: Any) -> tuple[int, int]:
-    """'2-99' -> (2, 99); '7' or 7 -> (7, 7)."""
-    low, _, high = str(text).partition("-")
-    low_value, high_value = int(low), int(high or low)
-    if not 0 < low_value <= high_value:
-        raise ValueError(f"'{text}' is not a range of positive whole numbers LO-HI")
-    return low_value, high_value
 
 
 # _TABLES[(open, depth)][r][reached][h]: how many ways r more symbols lead from height h to height

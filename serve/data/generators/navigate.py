@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from typing import Any, Optional
 
-from serve.data.generators.base import Drawn, Generator
+from serve.data.generators.base import Drawn, Generator, parse_range
 
 QUESTION = "If you follow these instructions, do you return to the starting point?"
 VARIED_QUESTIONS = (
@@ -39,15 +39,6 @@ RELATIVE = ("forward", "right", "backward", "left")  # indexed by heading
 KINDS = ("turns", "forward")
 MAX_TRIES = 1000
 NEAR_MISS_TRIES = 50
-
-
-def parse_range(text: Any) -> tuple[int, int]:
-    """'2-9' -> (2, 9); '5' or 5 -> (5, 5)."""
-    low, _, high = str(text).partition("-")
-    low_value, high_value = int(low), int(high or low)
-    if not 0 < low_value <= high_value:
-        raise ValueError(f"'{text}' is not a range of positive whole numbers LO-HI")
-    return low_value, high_value
 
 
 def _skeleton(rng: random.Random, kind: str, count: int) -> list[Optional[str]]:

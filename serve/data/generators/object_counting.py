@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from serve.data.generators.base import NUMBER_WORDS, Drawn, Generator
+from serve.data.generators.base import NUMBER_WORDS, Drawn, Generator, parse_range
 
 NOUNS = {  # category (singular) -> BBH's nouns of that category
     "musical instrument": ("accordion", "clarinet", "drum", "flute", "piano", "trombone", "trumpet", "violin"),
@@ -49,15 +49,6 @@ FRAMES = {  # wording -> (opening verb, question verb) pairs
 
 def plural(noun: str) -> str:
     return PLURALS.get(noun, noun + "s")
-
-
-def parse_range(value: Any, lowest: int = 1) -> tuple[int, int]:
-    """'2-10' -> (2, 10); 7 or '7' -> (7, 7)."""
-    low, _, high = str(value).partition("-")
-    bounds = int(low), int(high or low)
-    if not lowest <= bounds[0] <= bounds[1]:
-        raise ValueError(f"'{value}' is not a range LO-HI of whole numbers from {lowest}")
-    return bounds
 
 
 def entry(noun: str, quantity: int) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any, Union
 
-from serve.data.generators.base import Drawn, Generator, multiple_choice
+from serve.data.generators.base import Drawn, Generator, multiple_choice, parse_range
 
 EARLIEST_WAKE, LATEST_CLOSE = 5, 22  # 5am, 10pm: BBH's days lie within these
 OPTIONS = 4
@@ -101,13 +101,8 @@ def span(slot: Slot) -> str:
 
 
 def sighting_range(value: Union[int, str]) -> tuple[int, int]:
-    """4 or '4' -> (4, 4); '3-5' -> (3, 5)."""
-    low, _, high = str(value).partition("-")
-    bounds = int(low), int(high or low)
-    most = LATEST_CLOSE - EARLIEST_WAKE - 1
-    if not 1 <= bounds[0] <= bounds[1] <= most:
-        raise ValueError(f"temporal_sequences sightings must be a count or range within 1-{most}, not {value!r}")
-    return bounds
+    """4 or '4' -> (4, 4); '3-5' -> (3, 5), within what one day can hold."""
+    return parse_range(value, 1, LATEST_CLOSE - EARLIEST_WAKE - 1)
 
 
 def day_bounds(rng: random.Random, slots: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from serve.data.generators.base import Drawn, Generator
+from serve.data.generators.base import Drawn, Generator, parse_range
 
 WORDS_FILE = Path(__file__).with_name("words.txt")
 PREFIX_LENGTHS = (2, 3, 4)
@@ -53,15 +53,6 @@ def prefix_families() -> tuple[tuple[str, ...], ...]:
             if len(word) >= length:
                 groups[word[:length]].append(word)
     return tuple(tuple(words) for words in groups.values() if len(words) >= 2)
-
-
-def parse_range(value: Any) -> tuple[int, int]:
-    """'2-20' -> (2, 20); 7 or '7' -> (7, 7)."""
-    low, _, high = str(value).partition("-")
-    bounds = int(low), int(high or low)
-    if not 1 <= bounds[0] <= bounds[1]:
-        raise ValueError(f"'{value}' is not a range LO-HI of whole numbers from 1")
-    return bounds
 
 
 def pick_words(rng: random.Random, count: int, related: float) -> list[str]:
