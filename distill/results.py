@@ -20,6 +20,7 @@ from typing import Optional
 
 import yaml
 
+from distill.bbh_reference import CODEX
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 
@@ -155,13 +156,25 @@ def per_task_table(rows: list[dict]) -> str:
         transfer_tasks = []
     if not tasks and not transfer_tasks:
         return ""
+    codex = any(task.startswith("bbh:") for task in tasks)  # BBH files: the published Codex numbers beside each
+    extra = ["Codex answer-only", "Codex CoT"] if codex else []
     lines = ["", "Greedy accuracy per task (95% CI); where a program grader exists, the rationales' steps right:", "",
-             "| task | " + " | ".join(row["arm"] for row in rows) + " |", "|---|" + "---|" * len(rows)]
+             "| task | " + " | ".join([row["arm"] for row in rows] + extra) + " |",
+             "|---|" + "---|" * (len(rows) + len(extra))]
     for task in tasks:
         cells = [ci_cell((row["greedy"] or {}).get("by_task", {}).get(task)) + _steps((row.get("step_check") or {})
                                                                                      .get("by_task", {}).get(task))
                  for row in rows]
+        if codex:
+            answer_only, cot = CODEX.get(task.removeprefix("bbh:"), (None, None))
+            cells += [f"{answer_only:.1f}" if answer_only is not None else "-", f"{cot:.1f}" if cot is not None else "-"]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if codex:
+        for row in rows:
+            scored = {t.removeprefix("bbh:"): r["accuracy"] for t, r in ((row["greedy"] or {}).get("by_task") or {}).items()
+                      if t.removeprefix("bbh:") in CODEX and t.startswith("bbh:")}
+            above = sum(100 * accuracy > CODEX[t][1] for t, accuracy in scored.items())
+            lines.append(f"\n{row['arm']}: above Codex CoT on {above} of {len(scored)} BBH files scored.")
     for task in transfer_tasks:  # a transfer mixture: each variant its own row
         cells = [ci_cell((row.get("transfer") or {}).get("by_task", {}).get(task)) for row in rows]
         lines.append(f"| {task} (transfer) | " + " | ".join(cells) + " |")

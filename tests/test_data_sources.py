@@ -38,7 +38,8 @@ def test_generated_questions_are_seeded_and_the_splits_disjoint_across_seeds():
 
 def test_generated_examples_name_family_size_and_parameters():
     (example,) = load_examples("gen:tracking_shuffled_objects/five_objects", split="train", limit=1)
-    assert example.task == "tracking_shuffled_objects" and example.id.startswith("tracking_shuffled_objects/five_objects/")
+    assert example.task == "gen:tracking_shuffled_objects/five_objects"
+    assert example.id.startswith("tracking_shuffled_objects/five_objects/")
     assert len(example.choices) == 5 and example.meta["params"]["objects"] == 5
     (nine,) = load_examples("gen:tracking_shuffled_objects?objects=9", split="train", limit=1)
     assert len(nine.choices) == 9 and ",objects=9" in nine.id
@@ -90,7 +91,7 @@ def test_every_family_and_size_draws_distinct_questions_the_mixture_joins():
             examples = load_examples(f"gen:{family}/{size}", split="train", limit=20)
             assert len({e.question for e in examples}) == 20, (family, size)
     mixed = load_examples(f"{TSO} + gen:navigate", split="test", limit=3)
-    assert [e.task for e in mixed] == ["tracking_shuffled_objects"] * 3 + ["navigate"] * 3
+    assert [e.task for e in mixed] == ["gen:tracking_shuffled_objects/three_objects"] * 3 + ["gen:navigate/default"] * 3
 
 
 # --------------------------------------------------------------------------- bbh:
@@ -101,6 +102,7 @@ def test_bbh_files_load_with_canonical_answers_and_their_index():
     tso = load_examples("bbh:tracking_shuffled_objects_seven_objects", split="test")
     assert len(tso) == 250 and all(len(e.choices) == 7 and e.answer_type == "multiple_choice" for e in tso)
     assert "Options:" not in tso[0].question and tso[17].id == "tracking_shuffled_objects_seven_objects/17"
+    assert tso[0].task == "bbh:tracking_shuffled_objects_seven_objects"
     kinds = {task: {e.answer_type for e in bbh_task(task)} for task in
              ("navigate", "boolean_expressions", "multistep_arithmetic_two", "dyck_languages", "web_of_lies")}
     assert kinds == {"navigate": {"yes_no"}, "boolean_expressions": {"true_false"},

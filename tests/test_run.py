@@ -231,6 +231,22 @@ def test_results_tabulate_each_task_of_a_mixture():
                           "| tracking/seven_objects (transfer) | 0.0 [50.0, 100.0] (n=4) |"]
 
 
+def test_results_put_codex_beside_each_bbh_file_and_count_the_files_above_it():
+    from distill.results import per_task_table
+
+    def cell(accuracy):
+        return {"accuracy": accuracy, "ci95": [accuracy - 0.1, accuracy], "n": 250}
+
+    student = {"arm": "reasoner", "greedy": {"accuracy": 0.9, "ci95": [0.8, 1.0], "n": 750, "by_task": {
+        "bbh:web_of_lies": cell(0.96), "bbh:word_sorting": cell(0.30), "gen:arithmetic/2_digit_addition": cell(0.9)}}}
+    lines = per_task_table([student]).strip().splitlines()
+    assert lines[2] == "| task | reasoner | Codex answer-only | Codex CoT |"
+    assert lines[4] == "| bbh:web_of_lies | 96.0 [86.0, 96.0] (n=250) | 51.6 | 95.2 |"
+    assert lines[5] == "| bbh:word_sorting | 30.0 [20.0, 30.0] (n=250) | 50.4 | 40.4 |"
+    assert lines[6].startswith("| gen:arithmetic/2_digit_addition |") and lines[6].endswith("| - | - |")
+    assert lines[-1] == "reasoner: above Codex CoT on 1 of 2 BBH files scored."
+
+
 def test_eval_summary_breaks_a_mixture_down_by_task():
     from distill.evaluate import EvalConfig, by_task
 

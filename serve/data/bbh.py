@@ -14,7 +14,8 @@ question; lettered ones become ``choices`` and the target letter "(A)" becomes "
 and bare Yes/No targets become ``yes_no``, True/False ``true_false``, numbers ``number``, the rest
 (valid/invalid, closing brackets, sorted word lists) lower-cased ``text``. Each example keeps its
 index in the file: id ``TASK/INDEX``. BBH has no training split and its files carry a canary:
-every example is ``test`` and a ``train`` or ``dev`` request is refused.
+every example is ``test`` and a ``train`` or ``dev`` request is refused. ``Example.task`` is
+``bbh:TASK``, so a per-task table tells a BBH file from the generated questions of its family.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def convert(task: str, index: int, raw: dict[str, Any]) -> Example:
     question, choices, _ = split_options(raw["input"])
     target = str(raw["target"]).strip()
     meta = {"source": f"bbh:{task}", "index": index}
-    example_id = f"{task}/{index}"
+    example_id, task = f"{task}/{index}", f"bbh:{task}"  # the task names its source: bbh:navigate, not gen:navigate
     if choices:
         found = re.fullmatch(r"\(([A-Z])\)", target)
         # movie_recommendation 163's target is the text "Monsters, Inc", which BBH split into the options

@@ -7,7 +7,8 @@ generator seeded by (family, parameters, seed), so the same source and seed give
 
 Splits are disjoint whatever the seed: a question's split is decided by a hash of its text
 (``SPLIT_FRACTIONS``), so a test question can never be drawn as a training question by another
-seed or run. Duplicates are dropped, and so is any question equal to a BBH item (compared by
+seed or run. ``Example.task`` is ``gen:FAMILY/SIZE`` (plus any parameter set), so per-task tables
+keep sizes apart. Duplicates are dropped, and so is any question equal to a BBH item (compared by
 ``serve.data.bbh.question_key`` against the keys shipped in ``bbh_question_keys.txt``), so a
 generated training set never holds an evaluation item; the questions of the BBH paper's 3-shot
 prompts are banned the same way (``scripts/bbh_question_keys.py`` writes the file). ``limit``
@@ -113,7 +114,8 @@ def load_generated(spec: str, split: str = "train", limit: Optional[int] = None,
         question_split = split_of(drawn.question)
         if split != "all" and question_split != split:
             continue
-        examples.append(Example(f"{gen.family}/{label}/{key[:12]}", gen.family, drawn.question, drawn.answer,
+        examples.append(Example(f"{gen.family}/{label}/{key[:12]}", f"gen:{gen.family}/{label}", drawn.question,
+                                drawn.answer,
                                 drawn.choices, question_split,
                                 {**drawn.meta, "source": f"gen:{spec}", "params": params}, drawn.answer_type))
     if len(examples) < count:
