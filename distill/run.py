@@ -34,7 +34,7 @@ from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dic
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
 from serve.data.sources import QuestionSource
-from serve.store.export_folder import REPORT_FILE, export_folder_name
+from serve.store.export_folder import export_folder_name, report_file_name
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
                "(-> eval_curve) (-> export) -> eval (-> eval_sc, eval_transfer, eval_export); a stage whose config "
@@ -127,7 +127,7 @@ def link_stages(cfg: Any) -> None:
         if cfg.export.model == _default(ExportConfig, "model"):
             cfg.export.model = student
         if not cfg.export.out:
-            cfg.export.out = str(root / export_folder_name(cfg.export.precision))
+            cfg.export.out = str(root / export_folder_name(cfg.export.precision, cfg.export.format))
 
 
 @dataclass
@@ -165,10 +165,12 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
     if ExportConfig is not None:
         from export import export_model
 
-        export_cfg = dataclasses.replace(cfg.export, force=True)  # a stale export of an older student goes
-        stages["export"] = Stage("export", cfg.export, [cfg.export.model],
-                                 [str(Path(cfg.export.out) / REPORT_FILE)],
-                                 lambda: export_model.run(export_cfg), _export_result)
+        # The stage reruns only when the student or the export config changed: the folder then holds
+        # an export of an older student, which it replaces.
+        export_cfg = dataclasses.replace(cfg.export, force=True)
+        report = Path(cfg.export.out) / report_file_name(cfg.export.format)
+        stages["export"] = Stage("export", cfg.export, [cfg.export.model], [str(report)],
+                                 lambda: export_model.run(export_cfg), lambda out: _export_result(report))
         # The same eval on the exported model, so quantization loss is measured, not guessed.
         eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
                                           name="", mode=cfg.train.mode, backend="auto")
@@ -241,9 +243,10 @@ def _eval_result(summary: dict) -> str:
     return f"accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}] on {summary['n']} ({summary['backend']})"
 
 
-def _export_result(out: Path) -> str:
-    report = json.loads((Path(out) / REPORT_FILE).read_text())
-    return f"{report['precision']} {report['size_mb']['export']} MB via {report['backend']} -> {out}"
+def _export_result(report_file: Path) -> str:
+    report = json.loads(report_file.read_text())
+    via = report.get("backend") or report.get("converter", "?")
+    return f"{report['precision']} {report['size_mb']['export']} MB via {via} -> {report_file.parent}"
 
 
 def stage_key(stage: Stage) -> tuple[str, dict[str, Optional[str]]]:

@@ -28,7 +28,7 @@ from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
 from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, UNFINISHED_MARKER,
-                                      export_folder_name, gguf_folder_name)
+                                      export_folder_name)
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
@@ -138,7 +138,7 @@ def check_precision(cfg: ExportConfig) -> None:
 
 
 def default_out(model: str, model_dir: Path, precision: str, fmt: str = "onnx") -> Path:
-    folder = gguf_folder_name(precision) if fmt == "gguf" else export_folder_name(precision)
+    folder = export_folder_name(precision, fmt)
     registry = load_registry()
     if model in registry:
         return registry[model].folder / folder

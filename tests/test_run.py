@@ -52,6 +52,19 @@ def test_links_stages_under_the_run_folder(tmp_path):
     assert cfg.eval.model == cfg.export.model == str(run_dir / "train" / "student")
 
 
+def test_a_gguf_recipe_waits_for_the_report_a_gguf_export_writes(tmp_path):
+    from distill.run import build_stages
+
+    recipe = _recipe(tmp_path, tmp_path / "q.jsonl", tmp_path / "m", "u", [])
+    cfg = parse_args(RunConfig, ["--config", str(recipe), "--export.format", "gguf", "--export.precision", "q8_0"])
+    link_stages(cfg)
+    assert cfg.export.out == str(tmp_path / "run" / "gguf-q8_0")
+    assert build_stages(cfg)["export"].outputs == [str(tmp_path / "run" / "gguf-q8_0" / "gguf_report.json")]
+    onnx = parse_args(RunConfig, ["--config", str(recipe)])
+    link_stages(onnx)
+    assert build_stages(onnx)["export"].outputs == [str(tmp_path / "run" / "onnx-fp32" / "export_report.json")]
+
+
 def test_recipe_runs_end_to_end_then_skips_until_an_input_changes(tiny_llama_dir, tmp_path, capsys):
     examples, _ = write_task(tmp_path / "task", n_train=12, n_test=4)
     run_dir = tmp_path / "run"

@@ -17,14 +17,14 @@ GGUF_REPORT_FILE = "gguf_report.json"  # not REPORT_FILE: a GGUF folder is for l
 UNFINISHED_MARKER = ".scotd-export-unfinished"
 
 
-def export_folder_name(precision: str) -> str:
-    """``onnx-int8``: the folder an export of that precision gets beside a model's ``hf/``."""
-    return f"onnx-{precision}"
+def export_folder_name(precision: str, fmt: str = "onnx") -> str:
+    """``onnx-int8``, ``gguf-q8_0``: the folder an export of that format and precision gets beside ``hf/``."""
+    return f"{fmt}-{precision}"
 
 
-def gguf_folder_name(precision: str) -> str:
-    """``gguf-q8_0``: where a GGUF export of that precision goes beside a model's ``hf/``."""
-    return f"gguf-{precision}"
+def report_file_name(fmt: str = "onnx") -> str:
+    """The file a passed export of that format writes last."""
+    return GGUF_REPORT_FILE if fmt == "gguf" else REPORT_FILE
 
 
 DEFAULT_EXPORT = export_folder_name(DEFAULT_PRECISION)
