@@ -76,14 +76,15 @@ def test_a_rerun_replaces_an_export_that_stopped_before_passing(lively_llama, tm
     common = ["export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
               "--parity.enabled", "false", "--accuracy.limit", "2", "--accuracy.max_new_tokens", "4"]
     missing = tmp_path / "no-such-questions.jsonl"  # the gate's data fails after the build, as a vanished download did
-    error = _one_line_error(scotd(*common, "--accuracy.source", str(missing)))
-    assert "not found" in error and (out / "model.onnx").is_file() and not (out / "export_report.json").exists()
+    failed = scotd(*common, "--accuracy.source", str(missing))
+    assert failed.returncode == 2 and "not found" in failed.stderr.strip().splitlines()[-1]
+    assert (out / "model.onnx").is_file() and not (out / "export_report.json").exists()
     rerun = scotd(*common, "--accuracy.source", "gen:navigate")
     assert rerun.returncode == 0, rerun.stderr
     assert "replacing the unfinished export" in rerun.stderr
     assert (out / "export_report.json").is_file() and not (out / ".scotd-export-unfinished").exists()
-    again = _one_line_error(scotd(*common, "--accuracy.source", "gen:navigate"))  # a passed export is kept
-    assert "already exists; pass --force true" in again
+    again = scotd(*common, "--accuracy.source", "gen:navigate")  # a passed export is kept
+    assert again.returncode == 2 and "already exists; pass --force true" in again.stderr
 
 
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
