@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import random
 import statistics
 import sys
@@ -74,16 +75,14 @@ def check(family, examples, measure, distinct_questions: int = 10) -> tuple[dict
 
 
 def drawable(source: str, count: int) -> list:
-    """``count`` train questions, or for a size with fewer (1-digit arithmetic) all splits of what exists."""
+    """``count`` train questions, or every train question of a size that holds fewer (1-digit arithmetic)."""
     try:
         return load_examples(source, split="train", limit=count)
-    except UserError:
-        for smaller in (count // 2, count // 5, count // 10, count // 20):
-            try:
-                return load_examples(source, split="all", limit=smaller)
-            except UserError:
-                continue
-    return []
+    except UserError as exc:
+        held = re.search(r"yields only (\d+) ", str(exc))
+        if not held:
+            raise
+        return load_examples(source, split="train", limit=int(held.group(1)))
 
 
 def main() -> int:
