@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from solver_checks import bbh_task, distinct_texts, solve_all, solve_bbh_task, teacher_gets_full_marks
+from solver_checks import (bbh_task, bbh_task_is_solved, distinct_draws, distinct_texts, each_rationale,
+                           generated_are_solved_distinct_and_new, rewrite_chain, solve_all, teacher_gets_full_marks)
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.boolean_expressions import FAMILY, read_expression
 from serve.core.records import Example
 from serve.data.bbh import question_key
-from serve.data.generated import bbh_question_keys
 from serve.data.generators.boolean_expressions import GENERATOR
 
 TASK = "boolean_expressions"
@@ -22,19 +22,7 @@ WORKED = "not ( True ) or ( False ) is"  # not a BBH item (checked below)
 
 def drawn(size: str, count: int = QUESTIONS_PER_SIZE, **overrides) -> list[Example]:
     """``count`` distinct generated questions that are not BBH items, as the gen: source keeps them."""
-    params = GENERATOR.params_for(size, overrides)
-    rng = random.Random(f"test|{size}|{sorted(overrides.items())}")
-    banned, kept = bbh_question_keys(), {}
-    for _ in range(4 * count):
-        if len(kept) == count:
-            break
-        question = GENERATOR.draw(rng, params)
-        key = question_key(question.question)
-        if key not in banned and key not in kept:
-            kept[key] = Example(f"{TASK}/{size}/{key[:12]}", TASK, question.question, question.answer,
-                                question.choices, "train", dict(question.meta), question.answer_type)
-    assert len(kept) == count, f"only {len(kept)} distinct questions of size {size}"
-    return list(kept.values())
+    return distinct_draws(GENERATOR, TASK, size, count, 4 * count, overrides)
 
 
 def python_value(text: str) -> str:
@@ -42,20 +30,8 @@ def python_value(text: str) -> str:
     return str(eval(text, {"__builtins__": {}})).lower()  # noqa: S307 - the text is True/False/not/and/or/()
 
 
-def chain(rationale: str) -> list[str]:
-    """The states of a teacher rationale: the " = "-joined run after the opening and lead."""
-    body = rationale[:rationale.rindex(".")] if rationale.endswith(".") else rationale
-    states = body.split(" = ")
-    first = states[0].rsplit(". ", 1)[-1]
-    for lead in ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So "):
-        first = first.removeprefix(lead)
-    states[0] = first
-    states[-1] = states[-1].split(".")[0]
-    return states
-
-
 def check_chain(example: Example, rationale: str) -> None:
-    states = chain(rationale)
+    states = rewrite_chain(rationale)
     assert states[0] == " ".join(read_expression(example.question)), rationale
     assert states[-1].lower() == example.answer, rationale
     for before, after in zip(states, states[1:]):
@@ -70,15 +46,12 @@ def bbh():
     return bbh_task(TASK)
 
 
-def test_every_bbh_item_is_solved(bbh):
-    right, wrong, unreadable = solve_bbh_task(FAMILY, TASK, samples=2)
-    assert (wrong, unreadable) == ([], [])
-    assert right == len(bbh) == 250
+def test_every_bbh_item_is_solved():
+    bbh_task_is_solved(FAMILY, TASK, samples=2)
 
 
 def test_bbh_rationales_rewrite_one_operator_at_a_time(bbh):
-    for example in bbh:
-        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    each_rationale(FAMILY, bbh, check_chain)
 
 
 def test_bbh_rationales_get_full_marks(bbh):
@@ -96,14 +69,12 @@ def test_bbh_size_draws_bbh_shapes(bbh):
 def test_generated_questions_are_solved(size):
     examples = drawn(size)
     tokens = GENERATOR.params_for(size, {})["tokens"]
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (len(examples), [], [])
+    generated_are_solved_distinct_and_new(FAMILY, examples, QUESTIONS_PER_SIZE)
     for example in examples:
         expression = read_expression(example.question)
         assert len(expression) == tokens and example.question == " ".join(expression) + " is"
         assert python_value(" ".join(expression)) == example.answer
-    for example in examples[:200]:
-        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    each_rationale(FAMILY, examples[:200], check_chain)
     teacher_gets_full_marks(FAMILY, examples[:100], seeds=3)
 
 

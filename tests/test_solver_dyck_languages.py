@@ -1,20 +1,17 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
 import statistics
-import time
 
 import pytest
-from solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
+from solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, draws_per_second, generated,
+                           generated_are_solved_distinct_and_new, solve_all, teacher_gets_full_marks)
 
 from distill.solvers.base import UnsolvableQuestion, quoted_option
 from distill.solvers.dyck_languages import FAMILY, trace
 from serve.core.records import Example
-from serve.data.bbh import question_key
-from serve.data.generated import bbh_question_keys
 from serve.data.generators.dyck_languages import GENERATOR, parse_range
 
 TASK = "dyck_languages"
@@ -43,23 +40,13 @@ def with_four_choices(example: Example, gold: str) -> Example:
 
 
 def test_every_bbh_example_is_answered_right():
-    examples = bbh_task(TASK)
-    right, wrong, unreadable = solve_all(FAMILY, examples, samples=2)
-    assert (wrong, unreadable) == ([], [])
-    assert right == len(examples) == 250
+    bbh_task_is_solved(FAMILY, TASK, samples=2)
 
 
 @pytest.mark.parametrize("size", sorted(GENERATOR.sizes))
 def test_generated_questions_are_solved_distinct_and_new(size):
     examples = generated(f"gen:{TASK}/{size}", limit=1000, split="all")
-    assert len(examples) == 1000
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (1000, [], [])
-    keys = {question_key(e.question) for e in examples}
-    assert len(keys) == 1000
-    assert not keys & bbh_question_keys()
-    if os.environ.get("SCOTD_BBH_DIR"):
-        assert not keys & {question_key(e.question) for e in bbh_task(TASK)}
+    generated_are_solved_distinct_and_new(FAMILY, examples, 1000, TASK)
     for example in examples:
         assert example.question.startswith(FRAME) and example.answer_type == "text"
 
@@ -116,11 +103,7 @@ def test_varied_wording_is_read():
 
 def test_generation_is_fast():
     for size in GENERATOR.sizes:
-        params, rng = GENERATOR.params_for(size, {}), random.Random(size)
-        start = time.perf_counter()
-        for _ in range(500):
-            GENERATOR.draw(rng, params)
-        assert 500 / (time.perf_counter() - start) > 500, size
+        assert draws_per_second(GENERATOR, size, 500, size) > 500, size
 
 
 def test_multiple_choice_quotes_the_matching_option(sample):

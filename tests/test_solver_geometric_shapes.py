@@ -2,17 +2,15 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.geometric_shapes import FAMILY, classify, parse_path
 from serve.core.records import Example
-from serve.data.bbh import question_key
-from serve.data.generated import bbh_question_keys
 from serve.data.generators.geometric_shapes import GENERATOR, OPTIONS
-from tests.solver_checks import bbh_task, distinct_texts, solve_all, solve_bbh_task, teacher_gets_full_marks
+from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, draws_per_second,
+                                 generated_are_solved_distinct_and_new, indexed_draws, teacher_gets_full_marks)
 
 PER_SIZE = 1000
 BASE = list(OPTIONS)
@@ -20,18 +18,7 @@ BASE = list(OPTIONS)
 
 def drawn_examples(size: str, count: int = PER_SIZE) -> list[Example]:
     """``count`` distinct questions drawn directly from the generator (repeats skipped, as gen: does)."""
-    params = GENERATOR.params_for(size, {})
-    examples, seen = [], set()
-    for index in range(count * 2):
-        drawn = GENERATOR.draw(random.Random(f"geometric_shapes|{size}|{index}"), params)
-        if drawn.question in seen:
-            continue
-        seen.add(drawn.question)
-        examples.append(Example(f"geometric_shapes/{size}/{index}", "geometric_shapes", drawn.question, drawn.answer,
-                                drawn.choices, "train", drawn.meta, drawn.answer_type))
-        if len(examples) == count:
-            break
-    return examples
+    return indexed_draws(GENERATOR, "geometric_shapes", size, count)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +27,7 @@ def generated() -> dict[str, list[Example]]:
 
 
 def test_bbh_file_is_answered_right():
-    right, wrong, unreadable = solve_bbh_task(FAMILY, "geometric_shapes", samples=2)
-    assert (wrong, unreadable) == ([], [])
-    assert right == 250
+    bbh_task_is_solved(FAMILY, "geometric_shapes", samples=2)
 
 
 def test_teacher_gets_full_marks_on_bbh():
@@ -52,12 +37,9 @@ def test_teacher_gets_full_marks_on_bbh():
 @pytest.mark.parametrize("size", list(GENERATOR.sizes))
 def test_generated_questions_are_answered_right_and_new(generated, size):
     examples = generated[size]
-    assert len(examples) == PER_SIZE
+    generated_are_solved_distinct_and_new(FAMILY, examples, PER_SIZE)
     last_index = int(examples[-1].id.rsplit("/", 1)[1])
     assert last_index < PER_SIZE * 1.01  # repeats are rare (only small whole circles ever meet again)
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (len(examples), [], [])
-    assert not {question_key(e.question) for e in examples} & bbh_question_keys()
     shapes = {e.meta["shape"] for e in examples}
     assert shapes == {"triangle", "kite", "trapezoid", "pentagon", "hexagon", "heptagon", "octagon", "line",
                       "sector", "ellipse"}
@@ -152,9 +134,4 @@ def test_garbage_gets_no_steps(generated):
 
 
 def test_generation_is_fast():
-    params = GENERATOR.params_for("default", {})
-    rng = random.Random(0)
-    start = time.perf_counter()
-    for _ in range(2000):
-        GENERATOR.draw(rng, params)
-    assert 2000 / (time.perf_counter() - start) > 500
+    assert draws_per_second(GENERATOR, "default", 2000, 0) > 500

@@ -7,13 +7,13 @@ import random
 import re
 
 import pytest
-from solver_checks import bbh_task, distinct_texts, solve_all, solve_bbh_task, teacher_gets_full_marks
+from solver_checks import (bbh_task, bbh_task_is_solved, distinct_draws, distinct_texts, each_rationale,
+                           generated_are_solved_distinct_and_new, rewrite_chain, solve_all, teacher_gets_full_marks)
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.multistep_arithmetic_two import FAMILY, read_expression, render
 from serve.core.records import Example
 from serve.data.bbh import question_key
-from serve.data.generated import bbh_question_keys
 from serve.data.generators.multistep_arithmetic_two import GENERATOR
 
 TASK = "multistep_arithmetic_two"
@@ -25,19 +25,7 @@ _PRODUCT = re.compile(r"(-?\d+) \* (-?\d+)")
 
 def drawn(size: str, count: int = QUESTIONS_PER_SIZE, **overrides) -> list[Example]:
     """``count`` distinct generated questions that are not BBH items, as the gen: source keeps them."""
-    params = GENERATOR.params_for(size, overrides)
-    rng = random.Random(f"test|{size}|{sorted(overrides.items())}")
-    banned, kept = bbh_question_keys(), {}
-    for _ in range(2 * count):
-        if len(kept) == count:
-            break
-        question = GENERATOR.draw(rng, params)
-        key = question_key(question.question)
-        if key not in banned and key not in kept:
-            kept[key] = Example(f"{TASK}/{size}/{key[:12]}", TASK, question.question, question.answer,
-                                question.choices, "train", dict(question.meta), question.answer_type)
-    assert len(kept) == count, f"only {len(kept)} distinct questions of size {size}"
-    return list(kept.values())
+    return distinct_draws(GENERATOR, TASK, size, count, 2 * count, overrides)
 
 
 def python_value(text: str) -> int:
@@ -45,19 +33,8 @@ def python_value(text: str) -> int:
     return eval(text, {"__builtins__": {}})  # noqa: S307 - the text is digits, + - * and brackets
 
 
-def chain(rationale: str) -> list[str]:
-    """The states of a teacher rationale: the " = "-joined run after the opening and lead."""
-    states = rationale.split(" = ")
-    first = states[0].rsplit(". ", 1)[-1]
-    for lead in ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So "):
-        first = first.removeprefix(lead)
-    states[0] = first
-    states[-1] = states[-1].split(".")[0]
-    return states
-
-
 def check_chain(example: Example, rationale: str) -> None:
-    states = chain(rationale)
+    states = rewrite_chain(rationale)
     assert states[0] == render(read_expression(example.question)), rationale
     assert states[-1] == example.answer, rationale
     for before, after in zip(states, states[1:]):
@@ -77,15 +54,12 @@ def bbh():
     return bbh_task(TASK)
 
 
-def test_every_bbh_item_is_solved(bbh):
-    right, wrong, unreadable = solve_bbh_task(FAMILY, TASK, samples=2)
-    assert (wrong, unreadable) == ([], [])
-    assert right == len(bbh) == 250
+def test_every_bbh_item_is_solved():
+    bbh_task_is_solved(FAMILY, TASK, samples=2)
 
 
 def test_bbh_rationales_do_one_operation_per_step(bbh):
-    for example in bbh:
-        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    each_rationale(FAMILY, bbh, check_chain)
 
 
 def test_bbh_rationales_get_full_marks(bbh):
@@ -102,12 +76,10 @@ def test_default_size_has_bbh_shape(bbh):
 @pytest.mark.parametrize("size", list(GENERATOR.sizes))
 def test_generated_questions_are_solved(size):
     examples = drawn(size)
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (len(examples), [], [])
+    generated_are_solved_distinct_and_new(FAMILY, examples, QUESTIONS_PER_SIZE)
     for example in examples:
         assert python_value(example.question.removesuffix(" =")) == int(example.answer)
-    for example in examples[:150]:
-        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    each_rationale(FAMILY, examples[:150], check_chain)
     teacher_gets_full_marks(FAMILY, examples[:60], seeds=2)
 
 
@@ -115,8 +87,7 @@ def test_generated_questions_are_solved(size):
 def test_other_parameters_are_solved(overrides):
     examples = drawn("default", 200, **overrides)
     assert solve_all(FAMILY, examples)[0] == len(examples)
-    for example in examples[:100]:
-        check_chain(example, FAMILY.solve(example, random.Random(example.id))[0])
+    each_rationale(FAMILY, examples[:100], check_chain)
 
 
 def test_worked_example():

@@ -8,22 +8,15 @@ import pytest
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.web_of_lies import FAMILY, parse_web
 from serve.core.records import Example
-from serve.data.bbh import question_key
-from serve.data.generated import bbh_question_keys
 from serve.data.generators.web_of_lies import GENERATOR
-from tests.solver_checks import bbh_task, distinct_texts, solve_all, solve_bbh_task, teacher_gets_full_marks
+from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, draws_per_second,
+                                 generated_are_solved_distinct_and_new, indexed_draws, teacher_gets_full_marks)
 
 PER_SIZE = 1000
 
 
 def drawn_examples(size: str, count: int = PER_SIZE) -> list[Example]:
-    params = GENERATOR.params_for(size, {})
-    examples = []
-    for index in range(count):
-        drawn = GENERATOR.draw(random.Random(f"web_of_lies|{size}|{index}"), params)
-        examples.append(Example(f"web_of_lies/{size}/{index}", "web_of_lies", drawn.question, drawn.answer,
-                                drawn.choices, "train", drawn.meta, drawn.answer_type))
-    return examples
+    return indexed_draws(GENERATOR, "web_of_lies", size, count)
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +25,7 @@ def generated() -> dict[str, list[Example]]:
 
 
 def test_bbh_file_is_answered_right():
-    right, wrong, unreadable = solve_bbh_task(FAMILY, "web_of_lies", samples=2)
-    assert (wrong, unreadable) == ([], [])
-    assert right == 250
+    bbh_task_is_solved(FAMILY, "web_of_lies", samples=2)
 
 
 def test_teacher_gets_full_marks_on_bbh():
@@ -46,11 +37,8 @@ def test_generated_questions_are_answered_right_and_new(generated, size):
     examples = generated[size]
     people = GENERATOR.params_for(size, {})["people"]
     assert all(len(parse_web(e.question).people) == people for e in examples)
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (len(examples), [], [])
-    keys = {question_key(e.question) for e in examples}
-    assert len(keys) == len(examples)
-    assert not keys & bbh_question_keys()
+    generated_are_solved_distinct_and_new(FAMILY, examples, PER_SIZE)
+    assert examples[-1].id == f"web_of_lies/{size}/{PER_SIZE - 1}"  # no draw repeated an earlier one
     answers = [e.answer for e in examples]
     assert 0.45 < answers.count("yes") / len(answers) < 0.55
     teacher_gets_full_marks(FAMILY, examples[:100], seeds=2)
@@ -130,10 +118,4 @@ def test_garbage_gets_no_steps(generated):
 
 
 def test_generation_is_fast():
-    import time
-    params = GENERATOR.params_for("default", {})
-    rng = random.Random(0)
-    start = time.perf_counter()
-    for _ in range(2000):
-        GENERATOR.draw(rng, params)
-    assert 2000 / (time.perf_counter() - start) > 500
+    assert draws_per_second(GENERATOR, "default", 2000, 0) > 500

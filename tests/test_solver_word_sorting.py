@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import random
 import re
 
@@ -10,9 +9,9 @@ import pytest
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import FAMILY, parse_words, sort_words
 from serve.core.records import Example
-from serve.data.bbh import question_key
 from serve.data.generators.word_sorting import GENERATOR, prefix_families, vocabulary
-from tests.solver_checks import bbh_task, distinct_texts, generated, solve_all, teacher_gets_full_marks
+from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, generated,
+                                 generated_are_solved_distinct_and_new, solve_all, teacher_gets_full_marks)
 
 TASK = "word_sorting"
 SOURCES = [f"gen:{TASK}/{size}" for size in GENERATOR.sizes] + [f"gen:{TASK}/default?wording=varied"]
@@ -36,21 +35,13 @@ def _sentences(rationale: str) -> list[str]:
     return _SENTENCE_END.split(rationale)
 
 
-def test_every_bbh_example_is_answered_right(bbh):
-    right, wrong, unreadable = solve_all(FAMILY, bbh)
-    assert (wrong, unreadable) == ([], [])
-    assert right == len(bbh) == 250
+def test_every_bbh_example_is_answered_right():
+    bbh_task_is_solved(FAMILY, TASK)
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_generated_questions_are_answered_right_distinct_and_new(source):
-    examples = generated(source, limit=1000)
-    right, wrong, unreadable = solve_all(FAMILY, examples)
-    assert (right, wrong, unreadable) == (1000, [], [])
-    keys = {question_key(e.question) for e in examples}
-    assert len(keys) == 1000
-    if os.environ.get("SCOTD_BBH_DIR"):
-        assert not keys & {question_key(e.question) for e in bbh_task(TASK)}
+    generated_are_solved_distinct_and_new(FAMILY, generated(source, limit=1000), 1000, TASK)
 
 
 def test_vocabulary_is_large_and_holds_the_hard_cases():

@@ -23,16 +23,20 @@ rest is copied, so no step needs to look further back than the state before it.
 Grading: the reference steps are the states after the question's; a student's rationale is cut
 at "=", ":", ";", line breaks and full stops, each piece read as a token sequence, and the steps
 it states in order are counted (``steps_in_order``). The final claim is the last True/False.
+
+The rewriting, the narration and the grading it shares with ``multistep_arithmetic_two`` are in
+``distill.solvers.expression_steps``.
 """
 
 from __future__ import annotations
 
-import operator
 import random
 import re
 from typing import Optional, Sequence
 
-from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, steps_in_order
+from distill.solvers import expression_steps
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion
+from distill.solvers.expression_steps import check_grammar, drop_lone_parentheses, innermost, steps_stated
 from serve.core.records import Example
 
 VALUES = ("True", "False")
@@ -44,6 +48,10 @@ TRUTH_TABLES = {
     "or": {("True", "True"): "True", ("True", "False"): "True", ("False", "True"): "True",
            ("False", "False"): "False"},
 }
+
+
+def is_value(token: str) -> bool:
+    return token in VALUES
 
 
 # --------------------------------------------------------------------------- reading the question
@@ -67,52 +75,10 @@ def read_expression(question: str) -> list[str]:
 
 def _check_grammar(tokens: Sequence[str]) -> None:
     """Raise unless ``tokens`` is one expression: or-chains of and-chains of not* (value | ( expression ))."""
-    def chain(i: int, word: str, item) -> int:
-        i = item(i)
-        while i < len(tokens) and tokens[i] == word:
-            i = item(i + 1)
-        return i
-
-    def either(i: int) -> int:
-        return chain(i, "or", both)
-
-    def both(i: int) -> int:
-        return chain(i, "and", negated)
-
-    def negated(i: int) -> int:
-        while i < len(tokens) and tokens[i] == "not":
-            i += 1
-        if i < len(tokens) and tokens[i] in VALUES:
-            return i + 1
-        if i < len(tokens) and tokens[i] == "(":
-            i = either(i + 1)
-            if i < len(tokens) and tokens[i] == ")":
-                return i + 1
-        raise UnsolvableQuestion(f"not a well-formed Boolean expression: {' '.join(tokens)}")
-
-    if either(0) != len(tokens):
-        raise UnsolvableQuestion(f"not a well-formed Boolean expression: {' '.join(tokens)}")
+    check_grammar(tokens, is_value, ("and", "or"), ("not",), "Boolean expression")
 
 
 # --------------------------------------------------------------------------- evaluating by rewrites
-
-def drop_lone_parentheses(tokens: Sequence[str]) -> list[str]:
-    """Remove every pair of parentheses around a single value, nested ones too."""
-    kept: list[str] = []
-    for token in tokens:
-        kept.append(token)
-        while len(kept) >= 3 and kept[-1] == ")" and kept[-3] == "(" and kept[-2] in VALUES:
-            kept[-3:] = [kept[-2]]
-    return kept
-
-
-def innermost(tokens: Sequence[str]) -> tuple[int, int]:
-    """(start, end) of the tokens inside the group the first ")" closes; the whole list without one."""
-    if ")" not in tokens:
-        return 0, len(tokens)
-    end = tokens.index(")")
-    return max(i for i in range(end) if tokens[i] == "(") + 1, end
-
 
 def rewrite(tokens: Sequence[str]) -> list[str]:
     """The expression after one operator of the innermost group is applied."""
@@ -125,20 +91,12 @@ def rewrite(tokens: Sequence[str]) -> list[str]:
         word = "and" if "and" in group else "or"
         at = group.index(word)
         first, last, value = at - 1, at + 2, TRUTH_TABLES[word][group[at - 1], group[at + 1]]
-    return drop_lone_parentheses([*tokens[:start + first], value, *tokens[start + last:]])
+    return drop_lone_parentheses([*tokens[:start + first], value, *tokens[start + last:]], is_value)
 
 
 def trace(tokens: Sequence[str]) -> list[list[str]]:
     """Every state from the question's expression to its value."""
-    states = [list(tokens)]
-    cleaned = drop_lone_parentheses(tokens)
-    if cleaned != states[-1]:
-        states.append(cleaned)
-    while len(states[-1]) > 1:
-        states.append(rewrite(states[-1]))
-    if len(states) == 1:
-        raise UnsolvableQuestion("the expression is already a single value")
-    return states
+    return expression_steps.trace(tokens, rewrite, is_value, "value")
 
 
 # --------------------------------------------------------------------------- writing the rationale
@@ -151,15 +109,10 @@ _OPENINGS = (
     "Order: parentheses, then not, then and, then or.",
     "",
 )
-_LEADS = ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So ")
-_CLOSINGS = ("", " The value is {value}.", " That leaves {value}.", " Result: {value}.")
 
 
 def narrate(states: Sequence[Sequence[str]], rng: random.Random) -> str:
-    chain = " = ".join(" ".join(state) for state in states)
-    opening = rng.choice(_OPENINGS)
-    text = f"{opening} {rng.choice(_LEADS)}{chain}.{rng.choice(_CLOSINGS).format(value=states[-1][0])}"
-    return text.strip()
+    return expression_steps.narrate(states, rng, _OPENINGS)
 
 
 def solve(example: Example, rng: random.Random) -> tuple[str, str]:
@@ -169,7 +122,6 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- grading a student's rationale
 
-_PIECE_END = re.compile(r"=|:|;|\n|\.(?:\s|$)")
 _TRUTH_WORD = re.compile(r"\b(true|false)\b", re.IGNORECASE)
 
 
@@ -181,8 +133,7 @@ def read_state(piece: str) -> tuple[str, ...]:
 
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     reference = [tuple(state) for state in trace(read_expression(question))[1:]]
-    stated = [read_state(piece) for piece in _PIECE_END.split(rationale)]
-    right = steps_in_order(reference, stated, operator.eq)
+    right = steps_stated(reference, rationale, read_state)
     truth_words = _TRUTH_WORD.findall(rationale)
     final_item = truth_words[-1].lower() if truth_words else None
     answer = reference[-1][0].lower()

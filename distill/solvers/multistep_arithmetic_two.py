@@ -27,6 +27,9 @@ step looks back further than the state before it.
 Grading: the reference steps are the states after the question's; a student's rationale is cut
 at "=", ":", ";", line breaks and full stops, each piece compared without spaces, and the steps
 it states in order are counted (``steps_in_order``). The final claim is the last number.
+
+The rewriting, the narration and the grading it shares with ``boolean_expressions`` are in
+``distill.solvers.expression_steps``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ import random
 import re
 from typing import Optional, Sequence
 
-from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, steps_in_order
+from distill.solvers import expression_steps
+from distill.solvers.base import Family, StepGrade, UnsolvableQuestion
+from distill.solvers.expression_steps import check_grammar, drop_lone_parentheses, innermost, steps_stated
 from serve.core.answers import canonical_number
 from serve.core.records import Example
 
@@ -76,43 +81,10 @@ def read_expression(question: str) -> list[str]:
 
 def _check_grammar(tokens: Sequence[str]) -> None:
     """Raise unless ``tokens`` is one expression: terms joined by + - *, a term a number or ( expression )."""
-    def expression(i: int) -> int:
-        i = term(i)
-        while i < len(tokens) and tokens[i] in OPERATIONS:
-            i = term(i + 1)
-        return i
-
-    def term(i: int) -> int:
-        if i < len(tokens) and is_number(tokens[i]):
-            return i + 1
-        if i < len(tokens) and tokens[i] == "(":
-            i = expression(i + 1)
-            if i < len(tokens) and tokens[i] == ")":
-                return i + 1
-        raise UnsolvableQuestion(f"not a well-formed expression: {' '.join(tokens)}")
-
-    if expression(0) != len(tokens):
-        raise UnsolvableQuestion(f"not a well-formed expression: {' '.join(tokens)}")
+    check_grammar(tokens, is_number, OPERATIONS)
 
 
 # --------------------------------------------------------------------------- evaluating by rewrites
-
-def drop_lone_parentheses(tokens: Sequence[str]) -> list[str]:
-    kept: list[str] = []
-    for token in tokens:
-        kept.append(token)
-        while len(kept) >= 3 and kept[-1] == ")" and kept[-3] == "(" and is_number(kept[-2]):
-            kept[-3:] = [kept[-2]]
-    return kept
-
-
-def innermost(tokens: Sequence[str]) -> tuple[int, int]:
-    """(start, end) of the tokens inside the group the first ")" closes; the whole list without one."""
-    if ")" not in tokens:
-        return 0, len(tokens)
-    end = tokens.index(")")
-    return max(i for i in range(end) if tokens[i] == "(") + 1, end
-
 
 def nonzero_digits(number: str) -> int:
     return sum(digit != "0" for digit in number.lstrip("-"))
@@ -144,20 +116,12 @@ def rewrite(tokens: Sequence[str]) -> list[str]:
         replacement = expanded if len(group) == 3 else ["(", *expanded, ")"]
     else:
         replacement = [str(OPERATIONS[sign](int(a), int(b)))]
-    return drop_lone_parentheses([*tokens[:start + at - 1], *replacement, *tokens[start + at + 2:]])
+    return drop_lone_parentheses([*tokens[:start + at - 1], *replacement, *tokens[start + at + 2:]], is_number)
 
 
 def trace(tokens: Sequence[str]) -> list[list[str]]:
     """Every state from the question's expression to its value."""
-    states = [list(tokens)]
-    cleaned = drop_lone_parentheses(tokens)
-    if cleaned != states[-1]:
-        states.append(cleaned)
-    while len(states[-1]) > 1:
-        states.append(rewrite(states[-1]))
-    if len(states) == 1:
-        raise UnsolvableQuestion("the expression is already a single number")
-    return states
+    return expression_steps.trace(tokens, rewrite, is_number, "number")
 
 
 def render(tokens: Sequence[str]) -> str:
@@ -175,15 +139,10 @@ _OPENINGS = (
     "Order: brackets, then times, then plus and minus, from the left.",
     "",
 )
-_LEADS = ("Step by step: ", "Rewriting: ", "We get ", "Evaluating: ", "So ")
-_CLOSINGS = ("", " The value is {value}.", " That leaves {value}.", " Result: {value}.")
 
 
 def narrate(states: Sequence[Sequence[str]], rng: random.Random) -> str:
-    chain = " = ".join(render(state) for state in states)
-    opening = rng.choice(_OPENINGS)
-    text = f"{opening} {rng.choice(_LEADS)}{chain}.{rng.choice(_CLOSINGS).format(value=states[-1][0])}"
-    return text.strip()
+    return expression_steps.narrate(states, rng, _OPENINGS, render)
 
 
 def solve(example: Example, rng: random.Random) -> tuple[str, str]:
@@ -193,14 +152,12 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- grading a student's rationale
 
-_PIECE_END = re.compile(r"=|:|;|\n|\.(?:\s|$)")
 _CLAIMED_NUMBER = re.compile(r"(?<!\d)-?\d+")
 
 
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     reference = ["".join(state) for state in trace(read_expression(question))[1:]]
-    stated = ["".join(piece.split()) for piece in _PIECE_END.split(rationale)]
-    right = steps_in_order(reference, stated, operator.eq)
+    right = steps_stated(reference, rationale, lambda piece: "".join(piece.split()))
     numbers = _CLAIMED_NUMBER.findall(rationale)
     final_item = canonical_number(numbers[-1]) if numbers else None
     return StepGrade(len(reference), right, final_item, final_item == reference[-1], final_item)

@@ -6,8 +6,9 @@ questions may also say "I own ... do I own?" or "I bought ... did I buy?", with 
 comma before "and"). Items come as "a"/"an"/"two".."twenty" + a noun, singular or plural ("a
 head of broccoli", "two lettuce heads", "three mice"). Some items are not of the asked
 category and must be skipped. The categories are musical instruments, fruits, vegetables,
-animals and objects (household objects); the lexicon below was read off the task data (every
-item appears mostly under its own category's questions) and checked against every target of
+animals and objects (household objects); the lexicon (category -> nouns) is the generator's
+``NOUNS`` in ``serve.data.generators.object_counting``, its one owner: it was read off the task data
+(every item appears mostly under its own category's questions) and checked against every target of
 BIG-bench's 1000 questions and BBH's 250.
 
 Algorithm: parse each item into (quantity, noun), look the noun up in the lexicon, and keep
@@ -30,17 +31,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, norm
+from serve.data.generators.object_counting import NOUNS
 
-_LEXICON = {  # category (singular) -> the nouns of that category seen in the task
-    "musical instrument": ("accordion", "clarinet", "drum", "flute", "piano", "trombone", "trumpet", "violin"),
-    "fruit": ("apple", "banana", "blackberry", "grape", "nectarine", "orange", "peach", "plum", "raspberry",
-              "strawberry"),
-    "vegetable": ("cabbage", "carrot", "cauliflower", "garlic", "head of broccoli", "lettuce head", "onion",
-                  "potato", "stalk of celery", "yam"),
-    "animal": ("bear", "cat", "chicken", "cow", "dog", "donkey", "duck", "fish", "frog", "goat", "mouse", "pig",
-               "rabbit", "snail", "snake"),
-    "object": ("bed", "car", "chair", "couch", "fridge", "lamp", "microwave", "oven", "stove", "table", "toaster"),
-}
 _IRREGULAR_PLURALS = {"mouse": "mice", "fish": "fish", "potato": "potatoes", "head of broccoli": "heads of broccoli",
                       "stalk of celery": "stalks of celery"}
 
@@ -53,9 +45,9 @@ def plural(noun: str) -> str:
     return noun + ("es" if re.search(r"(?:ch|sh|s|x)$", noun) else "s")
 
 
-_CATEGORY_OF = {noun: category for category, nouns in _LEXICON.items() for noun in nouns}
+_CATEGORY_OF = {noun: category for category, nouns in NOUNS.items() for noun in nouns}
 _SINGULAR_OF = {form: noun for noun in _CATEGORY_OF for form in (noun, plural(noun))}
-_CATEGORY_PLURALS = {plural(category): category for category in _LEXICON}
+_CATEGORY_PLURALS = {plural(category): category for category in NOUNS}
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty").split()
 _QUANTITIES = {"a": 1, "an": 1, **{word: value for value, word in enumerate(_NUMBER_WORDS)}}

@@ -24,7 +24,7 @@ from typing import Any
 
 from serve.data.generators.base import NUMBER_WORDS, Drawn, Generator, parse_range
 
-NOUNS = {  # category (singular) -> BBH's nouns of that category
+NOUNS = {  # category (singular) -> BBH's nouns of that category; the program teacher's lexicon too
     "musical instrument": ("accordion", "clarinet", "drum", "flute", "piano", "trombone", "trumpet", "violin"),
     "fruit": ("apple", "banana", "blackberry", "grape", "nectarine", "orange", "peach", "plum", "raspberry",
               "strawberry"),
