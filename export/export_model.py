@@ -260,11 +260,14 @@ def run_gates(cfg: ExportConfig, model_dir: Path, out: Path, report: dict) -> li
         report["gates"]["accuracy"] = accuracy
         _log(f"accuracy on {accuracy['task']} ({accuracy['examples']} examples): PyTorch fp32 "
              f"{accuracy['reference_accuracy']}%, export {accuracy['export_accuracy']}% "
-             f"(drop {accuracy['drop_points']} points, limit {cfg.accuracy.max_drop_points})")
-        if accuracy["drop_points"] > cfg.accuracy.max_drop_points:
+             f"(drop {accuracy['drop_points']} points, limit {cfg.accuracy.max_drop_points}; answers lost/gained "
+             f"{accuracy['answers_lost']}/{accuracy['answers_gained']}, sign test p={accuracy['sign_test_p']})")
+        if accuracy["drop_points"] > cfg.accuracy.max_drop_points and \
+                accuracy["sign_test_p"] <= cfg.accuracy.significance:
             advice = "; use --precision int8, which keeps greedy parity" if cfg.precision == "int4" else ""
             failures.append(f"{cfg.precision} loses {accuracy['drop_points']} accuracy points on {accuracy['task']} "
-                            f"(limit {cfg.accuracy.max_drop_points}){advice}")
+                            f"(limit {cfg.accuracy.max_drop_points}; {accuracy['answers_lost']} answers lost, "
+                            f"{accuracy['answers_gained']} gained, sign test p={accuracy['sign_test_p']}){advice}")
     engine.close()
     speculating.close()
     return failures

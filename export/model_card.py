@@ -41,7 +41,10 @@ def _gate_lines(report: dict) -> list[str]:
         lines.append(f"- Task accuracy on `{accuracy['task']}` ({accuracy['split']}, {accuracy['examples']} examples, "
                      f"greedy): PyTorch fp32 {accuracy['reference_accuracy']}%, this export "
                      f"{accuracy['export_accuracy']}% (drop {accuracy['drop_points']} points; limit "
-                     f"{accuracy['max_drop_points']}); answers agree on {accuracy['answer_agreement']}% of examples.")
+                     f"{accuracy['max_drop_points']}); answers agree on {accuracy['answer_agreement']}% of examples"
+                     + (f"; {accuracy['answers_lost']} lost and {accuracy['answers_gained']} gained (sign test "
+                        f"p={accuracy['sign_test_p']}, a loss counts at p <= {accuracy['significance']})."
+                        if "sign_test_p" in accuracy else "."))
     return lines or ["- Gates were disabled for this export."]
 
 

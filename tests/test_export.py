@@ -57,10 +57,17 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     rows = [{"id": f"q{i}", "question": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"} for i in range(4)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "export"
-    # No export can lose fewer than -1 points against an identical reference: the gate must refuse.
-    result = scotd("export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
-                   "--parity.enabled", "false", "--accuracy.source", str(data), "--accuracy.split", "all",
-                   "--accuracy.max_new_tokens", "8", "--accuracy.max_drop_points", "-1")
+    # No export can lose fewer than -1 points against an identical reference, and significance 1.0
+    # counts any loss, however likely as noise: the gate must refuse.
+    command = ["export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
+               "--parity.enabled", "false", "--accuracy.source", str(data), "--accuracy.split", "all",
+               "--accuracy.max_new_tokens", "8", "--accuracy.max_drop_points", "-1"]
+    # With the default significance the same "loss" passes: no answer differs, so nothing was lost.
+    passed = scotd(*command)
+    assert passed.returncode == 0, passed.stderr
+    gate = json.loads((out / "export_report.json").read_text())["gates"]["accuracy"]
+    assert (gate["answers_lost"], gate["answers_gained"], gate["sign_test_p"]) == (0, 0, 1.0)
+    result = scotd(*command, "--accuracy.significance", "1.0", "--force", "true")
     assert result.returncode == 2
     error = result.stderr.strip().splitlines()[-1]
     assert re.match(r"scotd export: error: export gate failed: fp32 loses -?[\d.]+ accuracy points", error)
@@ -85,6 +92,15 @@ def test_a_rerun_replaces_an_export_that_stopped_before_passing(lively_llama, tm
     assert (out / "export_report.json").is_file() and not (out / ".scotd-export-unfinished").exists()
     again = scotd(*common, "--accuracy.source", "gen:navigate")  # a passed export is kept
     assert again.returncode == 2 and "already exists; pass --force true" in again.stderr
+
+
+def test_the_sign_test_tells_a_lopsided_loss_from_noise():
+    from export.gates import sign_test
+
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(4, 1) == 6 / 32  # the undistilled base on navigate: 12 points "lost" in 25, as noise
+    assert sign_test(6, 0) == 1 / 64 and sign_test(6, 0) < 0.05  # every right answer lost: a real loss
+    assert sign_test(1, 4) == 31 / 32
 
 
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
