@@ -31,11 +31,12 @@ from serve.data.sources import QuestionSource
 
 SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
 
-# id -> (what the row says, train config overrides); "today" is the path before the speed work.
+# id -> (what the row says, train config overrides); "full_logits" is the path before the speed levers,
+# the baseline every row's speedup is measured against.
 _FP32 = {"precision": "fp32"}
 VARIANTS: dict[str, tuple[str, dict]] = {
-    "today": ("today: fp32, full logits, random batches", {**_FP32, "speed.target_logits": False,
-                                                          "speed.group_by_length": False}),
+    "full_logits": ("fp32, full logits, random batches (the path before the speed levers)",
+                    {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
     "target_logits": ("target-only logits", {**_FP32, "speed.group_by_length": False}),
     "grouped": ("length-grouped batches", {**_FP32, "speed.target_logits": False}),
     "frozen_embedding": ("frozen embedding", {**_FP32, "speed.target_logits": False, "speed.group_by_length": False,
@@ -46,9 +47,20 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "freeze20": ("fp32 levers + frozen embedding + lowest 20 of 30 blocks frozen",
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 20}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
-    "bf16": ("new default here: fp32 levers + bf16 autocast (AMX / AVX512-BF16 CPUs)", {"precision": "bf16"}),
+    "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast", {"precision": "bf16"}),
 }
-BASELINE = "today"
+BASELINE = "full_logits"
+# Old variant ids still accepted by --variants (kept for one release; rows are written under the current id).
+VARIANT_ALIASES = {"today": "full_logits"}
+
+
+def resolve_variants(names: list[str]) -> list[str]:
+    """--variants with old ids mapped to current ones (a note on stderr for each), order kept."""
+    for name in names:
+        if name in VARIANT_ALIASES:
+            print(f"[scotd bench train] variant {name!r} is now {VARIANT_ALIASES[name]!r}; the old id will be removed",
+                  file=sys.stderr)
+    return [VARIANT_ALIASES.get(name, name) for name in names]
 
 
 @dataclass
@@ -159,6 +171,7 @@ def run(cfg: BenchTrainConfig) -> dict:
     from serve.core.errors import UserError
     from serve.core.provenance import cpu_has_native_bf16, cpu_model
 
+    cfg.variants = resolve_variants(cfg.variants)
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
@@ -203,9 +216,10 @@ def run(cfg: BenchTrainConfig) -> dict:
     by_name = {row["variant"]: row for row in rows if "failed" not in row}
     for row in by_name.values():
         if BASELINE in by_name:
-            row["speedup_vs_today"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
+            row["speedup_vs_baseline"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
     result = {"benchmark": "train", "model": cfg.model, "source": cfg.data.source, "questions": cfg.data.limit,
               "rationales_per_question": cfg.rationales, "batch_size": cfg.batch_size, "timed_steps": cfg.steps,
+              "baseline": BASELINE,
               "peak_matmul_gflops": round(peak / 1e9, 1), "torch": torch.__version__, "cpu_count": os.cpu_count(),
               "cpu": cpu_model(), "native_bf16": cpu_has_native_bf16(),
               "skipped": {v: "this CPU has no native bf16 (AMX / AVX512-BF16)" for v in skipped},
@@ -216,6 +230,8 @@ def run(cfg: BenchTrainConfig) -> dict:
 
 
 def markdown_table(result: dict) -> str:
+    # Results written before "baseline" was recorded compared against the same variant, as "speedup_vs_today".
+    baseline = result.get("baseline", BASELINE)
     lines = [f"`scotd bench train`: {result['model']} on {result.get('cpu') or 'this CPU'} ({result['cpu_count']} cores) on "
              f"{result['questions']} questions of {result['source']} x {result['rationales_per_question']} program-"
              f"teacher rationales, batch {result['batch_size']}, {result['timed_steps']} timed steps per variant after "
@@ -223,7 +239,7 @@ def markdown_table(result: dict) -> str:
              f"{result['peak_matmul_gflops']} GFLOP/s; 1-min load average {result['load_average_1min'][0]} at start, "
              f"{result['load_average_1min'][1]} at end; {result['created']}.", "",
              "| variant | s/step | tokens/s (all) | target tokens/s | padding | trainable params | peak RSS MB | "
-             "useful FLOP/s share of peak | tokens/s vs today |", "|---|---|---|---|---|---|---|---|---|"]
+             f"useful FLOP/s share of peak | tokens/s vs {baseline} |", "|---|---|---|---|---|---|---|---|---|"]
     for row in result["variants"]:
         if "failed" in row:
             lines.append(f"| {row['label']} | failed: {row['failed']} |" + " |" * 7)
@@ -231,7 +247,8 @@ def markdown_table(result: dict) -> str:
         lines.append(f"| {row['label']} | {row['seconds_per_step']} | {row['tokens_per_s']} | "
                      f"{row['target_tokens_per_s']} | {row['padding_share']:.1%} | "
                      f"{row['trainable_parameters'] / 1e6:.1f}M | {row['peak_rss_mb']} | "
-                     f"{row['peak_flops_share']:.1%} | {row.get('speedup_vs_today', '-')}x |")
+                     f"{row['peak_flops_share']:.1%} | "
+                     f"{row.get('speedup_vs_baseline', row.get('speedup_vs_today', '-'))}x |")
     lines += [f"| {VARIANTS[v][0]} | skipped: {why} |" + " |" * 7 for v, why in result.get("skipped", {}).items()]
     return "\n".join(lines)
 

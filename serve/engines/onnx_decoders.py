@@ -25,8 +25,9 @@ from serve.engines.interface import SamplingParams, read_json
 # rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
 # 3-4 and 0.98x with 6, since a longer verification pass costs more there. 4 pays on both. 0 turns it off.
 DRAFT_TOKENS = 4
-# Drafted tokens per pass from a draft store, whose drafts end where the store is unsure: on the tracking
-# student's rationales (scripts/drafters.py, 2026-12-04) 8 kept 3.01 tokens a pass and 4 kept 2.72 (docs/BENCHMARKS.md).
+# Drafted tokens per pass from a draft store. Its drafts stop where the store is unsure, so a higher cap
+# costs little when the store runs out and keeps more tokens per verifying pass when it knows the phrasing:
+# on the tracking student's rationales 8 keeps more a pass than 4 (numbers: docs/BENCHMARKS.md, scripts/drafters.py).
 STORE_DRAFT_TOKENS = 8
 # Rows of one genai batch in generate(): beyond this the KV cache, not the weights, dominates memory.
 MAX_BATCH_ROWS = 32
@@ -39,8 +40,8 @@ class GenaiDecoder:
         import onnxruntime_genai as og
 
         self.og, self.draft_tokens = og, draft_tokens
-        # genai leaves ONNX Runtime's thread count to its default, which ran one thread on a 2-vCPU VM
-        # here; every core decodes 1.65x faster (docs/BENCHMARKS.md, decode levers)
+        # genai leaves ONNX Runtime's thread count to its default, which ran one thread on a 2-vCPU VM;
+        # using every core decoded 1.65x faster there (docs/BENCHMARKS.md, decode levers)
         try:
             config = og.Config(str(model_dir))
             config.overlay(json.dumps({"model": {"decoder": {"session_options": {
