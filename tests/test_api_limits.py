@@ -17,6 +17,7 @@ from serve.apps.api import create_api
 from serve.core.student_format import format_question
 from serve.engines.interface import Engine, SamplingParams, load_engine
 from serve_helpers import UvicornThread
+from test_api_conventions import scrape
 from tiny_student import QUESTIONS, build_tiny_student
 
 MODEL_ID = "tiny-student"
@@ -124,7 +125,12 @@ def test_a_full_wait_queue_answers_429_with_retry_after(engine):
         waiting.start()
         time.sleep(0.3)  # let it reach the queue
         busy = httpx.post(url, json=body(max_tokens=2), timeout=30)
+        during = scrape(server.url)
         running.join(), waiting.join()
+        after = scrape(server.url)
+    assert during["scotd_api_queue_depth"] == 1 and during["scotd_api_requests_running"] == 1
+    assert after["scotd_api_queue_depth"] == 0 and after["scotd_api_requests_running"] == 0
+    assert [after[f'scotd_api_requests_total{{outcome="{o}"}}'] for o in ("ok", "429")] == [2, 1]
     assert busy.status_code == 429 and int(busy.headers["Retry-After"]) >= 1
     assert busy.json()["error"]["type"] == "rate_limit_error" and "--max_queue" in busy.json()["error"]["message"]
     assert results == {"running": 200, "waiting": 200}

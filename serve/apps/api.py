@@ -10,6 +10,7 @@ window leaves after the prompt (400 naming both), a reply that runs past ``reque
 ends with ``finish_reason: "length"``, a streaming client that disconnects stops its generation
 within a token, and at most ``max_queue`` requests wait for a slot (429 with ``Retry-After``
 beyond that, on which OpenAI clients and scotd's teacher back off).
+Around it (``serve.apps.api_conventions``): ``/health``, ``/metrics`` and an optional API key.
 Started by ``scotd serve --api``; the distill ``openai`` teacher backend can point at it.
 """
 
@@ -26,42 +27,40 @@ from typing import Any, AsyncIterator, Iterator, Literal, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve.apps.api_conventions import FAILED, ApiError, Conventions, Metrics, Serving, api_key_from
 from serve.core.student_format import ReasoningStream, split_answer_sentence
 from serve.engines.interface import Engine, SamplingError, SamplingParams, seeded_sample
 
 ROLES = ("system", "user", "assistant")  # what chat templates render; any other role is refused
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error",
-                 param: Optional[str] = None, code: Optional[str] = None):
-        super().__init__(message)
-        self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
-
-    headers: Optional[dict[str, str]] = None
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(status_code=self.status, headers=self.headers, content={"error": {
-            "message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
-
-
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str
-    content: Union[str, list[dict[str, Any]], None] = None
+    content: Any = None  # checked by text(): a string or a list of text parts
 
-    def text(self) -> str:
-        if isinstance(self.content, list):  # content parts: keep the text ones
-            return "".join(part.get("text", "") for part in self.content if part.get("type") == "text")
-        return self.content or ""
+    def text(self, index: int) -> str:
+        where = f"messages[{index}].content"
+        if isinstance(self.content, str):
+            return self.content
+        if not isinstance(self.content, list):
+            got = "null" if self.content is None else type(self.content).__name__
+            raise ApiError(400, f"{where} is {got}; it must be a string or a list of text parts "
+                                '([{"type": "text", "text": "..."}])', param=where)
+        for at, part in enumerate(self.content):
+            if not (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)):
+                kind = f"a '{part.get('type')}' part" if isinstance(part, dict) else type(part).__name__
+                raise ApiError(400, f"{where}[{at}] is {kind}; this server reads only text parts "
+                                    '({"type": "text", "text": "..."})', param=where)
+        return "".join(part["text"] for part in self.content)
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # logprobs, user, ... are accepted and ignored
+    model_config = ConfigDict(extra="allow")  # user, metadata, ... are accepted and ignored
     model: str
     messages: list[Message] = Field(min_length=1)
     # Ranges common to every verb are checked by SamplingParams; these caps are the API's own policy.
@@ -75,6 +74,8 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: Optional[dict[str, Any]] = None
     reasoning_format: Optional[Literal["none", "split"]] = None  # None: the server's --reasoning_format
+    logprobs: Optional[bool] = None  # refused when asked for: no engine here returns log probabilities
+    top_logprobs: Optional[int] = None
 
 
 def _chunk(base: dict, index: int, delta: dict, finish: Optional[str] = None) -> str:
@@ -115,50 +116,81 @@ class Slots:
     def __init__(self, concurrency: int, max_queue: int, retry_after_s: int):
         self.free = threading.Semaphore(max(1, concurrency))
         self.lock, self.waiting, self.max_queue, self.retry_after_s = threading.Lock(), 0, max_queue, retry_after_s
+        self.running = 0
 
     def enter_queue(self) -> None:
         with self.lock:
             if self.waiting >= self.max_queue:
-                error = ApiError(429, f"the server is busy: {self.waiting} requests are waiting (scotd serve "
-                                      f"--max_queue {self.max_queue}); retry after {self.retry_after_s} s",
-                                 kind="rate_limit_error", code="server_busy")
-                error.headers = {"Retry-After": str(self.retry_after_s)}
-                raise error
+                raise ApiError(429, f"the server is busy: {self.waiting} requests are waiting (scotd serve "
+                                    f"--max_queue {self.max_queue}); retry after {self.retry_after_s} s",
+                               kind="rate_limit_error", code="server_busy",
+                               headers={"Retry-After": str(self.retry_after_s)})
             self.waiting += 1
 
-    def _leave_queue(self) -> None:
+    def _leave_queue(self, started: bool) -> None:
         with self.lock:
             self.waiting -= 1
+            self.running += started
+
+    def release(self) -> None:
+        with self.lock:
+            self.running -= 1
+        self.free.release()
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         self.enter_queue()
+        started = False
         try:
-            self.free.acquire()
+            started = self.free.acquire()
         finally:
-            self._leave_queue()
+            self._leave_queue(started)
         try:
             yield
         finally:
-            self.free.release()
+            self.release()
 
     async def acquire_queued(self) -> None:
         """Wait for a slot (after ``enter_queue``) without holding a thread, so a client that leaves
         while waiting costs nothing."""
+        started = False
         try:
-            while not self.free.acquire(blocking=False):
+            while not (started := self.free.acquire(blocking=False)):
                 await asyncio.sleep(0.01)
         finally:
-            self._leave_queue()
+            self._leave_queue(started)
 
 
-def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concurrency: int = 1,
+def _invalid_request(exc: RequestValidationError) -> ApiError:
+    """FastAPI's validation error as OpenAI's 400; a body that is not a JSON object is named ``body``."""
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid":  # loc: ("body", character offset)
+        why = (first.get("ctx") or {}).get("error", "decode error")
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return ApiError(400, f"the request body is not valid JSON: {why}{at}", param="body", code="invalid_json")
+    if loc == ("body",):
+        return ApiError(400, "the request body must be a JSON object (Content-Type: application/json): "
+                             f"{first.get('msg', 'bad value')}", param="body")
+    where = ".".join(str(p) for p in loc if p != "body")
+    return ApiError(400, f"invalid request: {where}: {first.get('msg', 'bad value')}", param=where or None)
+
+
+def create_api(engine: Optional[Engine], model_id: Optional[str], max_input_chars: int = 8000, concurrency: int = 1,
                default_max_tokens: int = 256, max_tokens_cap: int = 2048, request_timeout_s: float = 300.0,
-               max_queue: int = 32, reasoning_format: str = "none") -> FastAPI:
+               max_queue: int = 32, reasoning_format: str = "none", api_key: Optional[str] = None) -> FastAPI:
+    """The API app. ``engine`` None: loading; ``app.state.serving.ready(engine, model_id)`` serves it then
+    (``/health`` is 503 and ``/v1`` requests wait until that). ``api_key``: required on every route but /health."""
     app = FastAPI(title="scotd OpenAI-compatible API")
     slots = Slots(concurrency, max_queue, retry_after_s=max(1, int(request_timeout_s // 10)))
+    serving = app.state.serving = Serving(engine, model_id)
+    metrics = app.state.metrics = Metrics(lambda: {"queue_depth": slots.waiting, "running": slots.running,
+                                                   "loaded": int(serving.loaded)})
+    app.add_middleware(Conventions, serving=serving, metrics=metrics, api_key=api_key, load_wait_s=request_timeout_s)
     created = int(time.time())
-    model_card = {"id": model_id, "object": "model", "created": created, "owned_by": "scotd"}
+
+    def model_card() -> dict:
+        return {"id": serving.model_id, "object": "model", "created": created, "owned_by": "scotd"}
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -166,22 +198,20 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return ApiError(400, f"invalid request: {where}: {first.get('msg', 'bad value')}", param=where or None).response()
+        return _invalid_request(exc).response()
 
     @app.get("/v1/models")
     def list_models() -> dict:
-        return {"object": "list", "data": [model_card]}
+        return {"object": "list", "data": [model_card()]}
 
     @app.get("/v1/models/{name:path}")
     def get_model(name: str) -> dict:
-        if name != model_id:
-            raise ApiError(404, f"model '{name}' is not served here; this server serves '{model_id}'",
+        if name != serving.model_id:
+            raise ApiError(404, f"model '{name}' is not served here; this server serves '{serving.model_id}'",
                            code="model_not_found")
-        return model_card
+        return model_card()
 
-    def token_budget(request: ChatRequest, prompt_tokens: int) -> int:
+    def token_budget(engine: Engine, request: ChatRequest, prompt_tokens: int) -> int:
         room = engine.context_length - prompt_tokens if engine.context_length else max_tokens_cap
         limit = min(max_tokens_cap, room)
         if limit < 1:
@@ -196,15 +226,19 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                                 f"leaves {room} tokens after the {prompt_tokens}-token prompt)", param=param)
         return asked if asked is not None else min(default_max_tokens, limit)
 
-    def prepare(request: ChatRequest) -> tuple[str, SamplingParams, int]:
-        if request.model != model_id:
-            raise ApiError(404, f"model '{request.model}' is not served here; use model='{model_id}' "
+    def prepare(engine: Engine, request: ChatRequest) -> tuple[str, SamplingParams, int]:
+        if request.model != serving.model_id:
+            raise ApiError(404, f"model '{request.model}' is not served here; use model='{serving.model_id}' "
                                 "(see GET /v1/models)", param="model", code="model_not_found")
+        for param, asked in (("logprobs", request.logprobs), ("top_logprobs", request.top_logprobs)):
+            if asked:  # false, 0 and null ask for nothing
+                raise ApiError(400, f"{param} is not supported: this server's engines ({engine.backend}) do not return "
+                                    "token log probabilities; leave logprobs and top_logprobs out", param=param)
         for index, message in enumerate(request.messages):
             if message.role not in ROLES:
                 raise ApiError(400, f"messages[{index}].role '{message.role}' is not one of {', '.join(ROLES)}",
                                param=f"messages.{index}.role")
-        messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        messages = [{"role": m.role, "content": m.text(index)} for index, m in enumerate(request.messages)]
         size = sum(len(m["content"]) for m in messages)
         if size > max_input_chars:
             raise ApiError(400, f"messages hold {size} characters; this server accepts at most {max_input_chars} "
@@ -214,15 +248,12 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
         prompt_tokens = engine.count_tokens(prompt)
         stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
         try:
-            sampling = SamplingParams(n=request.n, max_new_tokens=token_budget(request, prompt_tokens),
+            sampling = SamplingParams(n=request.n, max_new_tokens=token_budget(engine, request, prompt_tokens),
                                       temperature=request.temperature, top_p=request.top_p, stop=stop, seed=request.seed)
         except SamplingError as exc:
             param = {"max_new_tokens": "max_tokens"}.get(exc.param, exc.param)
             raise ApiError(400, str(exc).replace(f"sampling.{exc.param}", param), param=param) from None
         return prompt, sampling, prompt_tokens
-
-    def choice(prompt: str, sampling: SamplingParams, index: int, deadline: float) -> Choice:
-        return Choice(engine, prompt, seeded_sample(sampling, index), deadline)
 
     def split(request: ChatRequest) -> bool:
         return (request.reasoning_format or reasoning_format) == "split"
@@ -242,13 +273,14 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                 "total_tokens": prompt_tokens + completion_tokens}
 
     @app.post("/v1/chat/completions")
-    def chat_completions(request: ChatRequest):
-        prompt, sampling, prompt_tokens = prepare(request)
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": model_id}
+    def chat_completions(request: ChatRequest, http: Request):
+        arrived, engine = time.monotonic(), serving.engine
+        prompt, sampling, prompt_tokens = prepare(engine, request)
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": serving.model_id}
         if request.stream:
             slots.enter_queue()  # a 429 must be decided before the 200 of a stream is sent
-            return StreamingResponse(stream_events(request, prompt, sampling, base, prompt_tokens),
-                                     media_type="text/event-stream")
+            return StreamingResponse(stream_events(engine, request, prompt, sampling, base, prompt_tokens, arrived,
+                                                   http.scope), media_type="text/event-stream")
         with slots.hold():
             try:  # the n samples of an engine that batches them decode together, cut together at the deadline
                 replies = engine.complete(prompt, sampling, deadline=time.monotonic() + request_timeout_s)
@@ -259,32 +291,40 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
                     "finish_reason": "length" if reply.timed_out or used >= sampling.max_new_tokens else "stop"}
                    for i, (reply, used) in enumerate(zip(replies, tokens))]
         completion_tokens = sum(tokens)
+        metrics.tokens(prompt_tokens, completion_tokens)
         return dict(base, object="chat.completion", choices=choices, usage=usage(prompt_tokens, completion_tokens))
 
-    async def stream_events(request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,
-                            prompt_tokens: int) -> AsyncIterator[str]:
+    async def stream_events(engine: Engine, request: ChatRequest, prompt: str, sampling: SamplingParams, base: dict,
+                            prompt_tokens: int, arrived: float, scope: dict) -> AsyncIterator[str]:
         # An async generator: when the client disconnects, Starlette cancels it at its next await,
         # the finally below frees the slot, and the engine is not asked for another token.
-        completion_tokens = 0
+        completion_tokens, reply = 0, None
         await slots.acquire_queued()
+        metrics.tokens(prompt=prompt_tokens)
         try:
             deadline = time.monotonic() + request_timeout_s
             for index in range(sampling.n):
-                reply = choice(prompt, sampling, index, deadline)
+                reply = Choice(engine, prompt, seeded_sample(sampling, index), deadline)
                 yield _chunk(base, index, {"role": "assistant", "content": ""})
                 fields = ReasoningStream() if split(request) else None
                 with closing(iter(reply)) as pieces:
                     while (piece := await run_in_threadpool(next, pieces, None)) is not None:
+                        if arrived is not None and piece:
+                            metrics.first_token(time.monotonic() - arrived)
+                            arrived = None
                         for field, text in (fields.push(piece) if fields else [("content", piece)]):
                             yield _chunk(base, index, delta(field, text))
                 for field, text in (fields.flush() if fields else []):
                     yield _chunk(base, index, delta(field, text))
                 completion_tokens += reply.tokens
-                yield _chunk(base, index, {}, reply.finish_reason)
+                finished, reply = reply, None
+                yield _chunk(base, index, {}, finished.finish_reason)
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
+            scope[FAILED] = True
             yield f"data: {json.dumps({'error': {'message': f'generation failed: {exc}', 'type': 'server_error'}})}\n\n"
         finally:
-            slots.free.release()
+            slots.release()
+            metrics.tokens(completion=completion_tokens + (reply.tokens if reply is not None else 0))
         if (request.stream_options or {}).get("include_usage"):
             body = dict(base, object="chat.completion.chunk", choices=[], usage=usage(prompt_tokens, completion_tokens))
             yield f"data: {json.dumps(body)}\n\n"
@@ -294,19 +334,37 @@ def create_api(engine: Engine, model_id: str, max_input_chars: int = 8000, concu
 
 
 def serve_api(cfg) -> None:
-    """Load ``cfg.model`` and serve it with uvicorn on ``cfg.host:cfg.port`` (a ServeConfig)."""
+    """Serve ``cfg.model`` (a ServeConfig) with uvicorn on ``cfg.host:cfg.port``. The server listens at
+    once and loads the model in a thread: ``/health`` answers 503 until it is ready, ``/v1`` requests
+    wait for it. A model that fails to load stops the server and its error is raised here."""
     import uvicorn
 
     from serve.apps.model_pick import model_label, resolve_serving_model
     from serve.engines.interface import load_engine
 
-    model_dir = resolve_serving_model(cfg.model)
-    engine = load_engine(model_dir, backend=cfg.backend)
-    label = model_label(model_dir)
-    model_id = cfg.served_name or (label.replace(" · ", "/") if label != str(model_dir) else model_dir.name)
-    app = create_api(engine, model_id, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
+    app = create_api(None, None, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
                      default_max_tokens=cfg.sampling.max_new_tokens, max_tokens_cap=cfg.max_tokens_cap,
                      request_timeout_s=cfg.request_timeout_s, max_queue=cfg.max_queue,
-                     reasoning_format=cfg.reasoning_format)
-    print(f"[scotd] serving '{model_id}' ({engine.backend}) at http://{cfg.host}:{cfg.port}/v1", flush=True)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
+                     reasoning_format=cfg.reasoning_format, api_key=api_key_from(cfg.api_key))
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning"))
+    failure: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            model_dir = resolve_serving_model(cfg.model)
+            engine = load_engine(model_dir, backend=cfg.backend)
+            label = model_label(model_dir)
+            model_id = cfg.served_name or (label.replace(" · ", "/") if label != str(model_dir) else model_dir.name)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread once the server stops
+            failure.append(exc)
+            app.state.serving.failed(str(exc))
+            server.should_exit = True
+            return
+        app.state.serving.ready(engine, model_id)
+        print(f"[scotd] serving '{model_id}' ({engine.backend}) at http://{cfg.host}:{cfg.port}/v1", flush=True)
+
+    print(f"[scotd] loading the model; http://{cfg.host}:{cfg.port}/health answers 503 until it is ready", flush=True)
+    threading.Thread(target=load, name="scotd-load", daemon=True).start()
+    server.run()
+    if failure:
+        raise failure[0]

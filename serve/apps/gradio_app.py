@@ -50,6 +50,8 @@ class ServeConfig:
                 "(what scotd's openai teacher expects); a request's reasoning_format overrides it")
     request_timeout_s: float = option(300.0, "API: wall-clock limit of one request's generation; a reply cut by it "
                                              "ends with finish_reason 'length'")
+    api_key: Optional[str] = option(None, "API: require 'Authorization: Bearer KEY' on every route but /health "
+                                          "(default: $SCOTD_API_KEY; neither: no key)")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
     examples: str = option("gen:tracking_shuffled_objects/three_objects + gen:arithmetic/2_digit_addition + "
                            "gen:navigate", "source of example questions, test split (any scotd data source, e.g. "
