@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from distill.evaluate import EvalConfig
-from distill.run_info import PACKAGES, git_commit, hardware, path_sha256
+from distill.run_info import PACKAGES, git_commit, path_sha256
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
 from distill.train import TrainConfig
 from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.core.errors import UserError
-from serve.core.provenance import package_versions
+from serve.core.provenance import hardware, package_versions
 from serve.data.sources import QuestionSource
 from serve.store.export_folder import export_folder_name, report_file_name
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from serve.core import downloads
-from serve.core.provenance import cpu_model, package_versions
+from serve.core.provenance import package_versions
 
 PACKAGES = ("scotd", "torch", "transformers", "accelerate", "peft", "datasets", "onnxruntime", "onnxruntime-genai")
 _SKIPPED_PARTS = {"checkpoints", "tensorboard", "__pycache__"}
@@ -41,18 +40,6 @@ def path_sha256(path: str | Path) -> Optional[str]:
             continue
         digest.update(str(relative).encode() + b"\0" + (file_sha256(child) or "").encode())
     return digest.hexdigest()
-
-
-def hardware() -> str:
-    """The machine in words, for result tables: CPU model and cores, and the GPUs torch can see."""
-    import os
-
-    text = f"{cpu_model() or platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        text = f"{len(names)}x {names[0]} + {text}"
-    return text
 
 
 def git_commit() -> Optional[str]:

@@ -27,6 +27,7 @@ import torch
 from distill.cot_record import CoTRecord
 from serve.core.records import Example
 from serve.core.student_format import render_prompt, target_text
+from serve.engines.special_tokens import encode_prompt
 
 IGNORE_INDEX = -100
 COT_POLICIES = ("sample_one", "all")
@@ -70,10 +71,7 @@ def build_items(examples: Sequence[Example], cots: Sequence[CoTRecord] | None, m
 
 def encode(tokenizer: Any, prompt: str, target: str, max_length: int) -> Optional[dict[str, list[int]]]:
     """Token ids and labels for one pair; None when the prompt alone fills ``max_length``."""
-    # Same rule as serve.engines.torch_engine: a prompt that already starts with BOS (a chat template
-    # rendered it) gets no second one; a plain prompt gets the tokenizer's usual special tokens.
-    bos = tokenizer.bos_token
-    prompt_ids = tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos)))["input_ids"]
+    prompt_ids = encode_prompt(tokenizer, prompt)  # the engines' BOS rule: trained on what it is served
     joined = target if prompt[-1:].isspace() else " " + target
     target_ids = tokenizer(joined, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     if len(prompt_ids) >= max_length:

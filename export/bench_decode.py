@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ from tqdm import tqdm
 from serve.core.bench_docs import write_section
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
-from serve.core.provenance import CPUINFO, cpu_model
+from serve.core.provenance import hardware
 from serve.core.paths import project_root
 from serve.engines.draft_store import FILE as DRAFT_STORE_FILE
 from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, is_finished_export
@@ -271,12 +270,11 @@ def _cell(value) -> str:
 def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchConfig, bandwidth: float | None) -> str:
     pytorch = {r["model"]: r["decode_tok_s"] for r in rows if r["backend"] == "pytorch"}
     anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
-    cpu = (cpu_model() or platform.processor()) if CPUINFO.is_file() else "?"
     command = "scotd bench decode --models " + " ".join(cfg.models) + \
         (" --batch " + " ".join(map(str, cfg.batch)) if cfg.batch else "") + \
         (f" --task {cfg.task} --task_questions {cfg.task_questions}" if cfg.task else "")
     lines = ["## Decode speed (`scotd bench decode`)", "",
-             f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({cpu}), {cfg.prompt_tokens}-token prompt, "
+             f"{time.strftime('%Y-%m-%d')}, {hardware(gpus=False)}, {cfg.prompt_tokens}-token prompt, "
              f"{cfg.new_tokens} greedy tokens (EOS ignored); each row in a fresh process per round, "
              f"{cfg.rounds} interleaved rounds x {cfg.repeats} repeats after a warm-up, median. llama.cpp with "
              f"{os.cpu_count()} threads." + (f" Memory bandwidth measured in the same run: {bandwidth:.1f} GB/s."

@@ -90,6 +90,8 @@ def generate_token_stream(model, ids: Sequence[int], n: int, ignore_eos: bool = 
     import torch
     from transformers.generation.streamers import BaseStreamer
 
+    from serve.engines.special_tokens import eos_ids
+
     tokens: queue.Queue = queue.Queue()
 
     class IdStreamer(BaseStreamer):
@@ -110,8 +112,7 @@ def generate_token_stream(model, ids: Sequence[int], n: int, ignore_eos: bool = 
         inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=n, min_new_tokens=n if ignore_eos else 0,
         do_sample=False,
         streamer=IdStreamer(), pad_token_id=model.config.eos_token_id))
-    eos = model.generation_config.eos_token_id
-    eos = set(eos if isinstance(eos, list) else [eos])
+    eos = eos_ids(model.generation_config.eos_token_id)  # the ids generate() stops at (not the tokenizer's)
     worker.start()
     while (token := tokens.get()) is not None:
         if token in eos and not ignore_eos:  # generate() streams the EOS it stopped at

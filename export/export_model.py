@@ -18,7 +18,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,8 +27,8 @@ from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
-from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, REPORT_FILE, UNFINISHED_MARKER,
-                                      export_folder_name)
+from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, GGUF_ALIASES, GGUF_PRECISIONS,
+                                      ONNX_PRECISIONS, REPORT_FILE, UNFINISHED_MARKER, export_folder_name)
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
 
 # name -> module with supported_architectures() and build(source, out, precision, block_size, accuracy_level)
@@ -48,9 +48,9 @@ class ExportConfig:
     out: str = option("", "output folder (default: models/NAME/onnx-PRECISION, or <model_dir>-onnx-PRECISION)")
     format: Literal["onnx", "gguf"] = option("onnx", "onnx: for scotd's engines (ONNX Runtime); gguf: for llama.cpp, "
                                                      "Ollama, LM Studio (llama.cpp's converter; an Ollama Modelfile beside it)")
-    precision: Literal["int8", "fp32", "int4", "f32", "f16", "bf16", "q8_0", "q4_k_m", "q5_k_m", "q6_k"] = option(
-        "int8", "onnx: int8 (default), fp32 (reference), int4 (smallest, accuracy-gated); gguf: q8_0 (= int8), f32 "
-                "(= fp32), f16, bf16, and with llama-cpp-python installed q4_k_m, q5_k_m, q6_k")
+    precision: Literal[ONNX_PRECISIONS + GGUF_PRECISIONS] = option(
+        DEFAULT_PRECISION, "onnx: int8 (default), fp32 (reference), int4 (smallest, accuracy-gated); gguf: q8_0 "
+                           "(= int8), f32 (= fp32), f16, bf16, and with llama-cpp-python installed q4_k_m, q5_k_m, q6_k")
     backend: Literal["auto", "genai", "optimum"] = option("auto", "exporter; auto picks genai when it supports "
                                                                   "the architecture, else optimum")
     fallback: bool = option(True, "let --backend auto fall back to optimum for architectures genai lacks")
@@ -122,19 +122,17 @@ def choose_backend(cfg: ExportConfig, architecture: str) -> str:
                     "runtimes try --format gguf (llama.cpp's converter knows more families)")
 
 
-ONNX_PRECISIONS = ("int8", "fp32", "int4")
-GGUF_ALIASES = {"int8": "q8_0", "fp32": "f32"}  # the ONNX names, for users who type them with --format gguf
-
-
-def check_precision(cfg: ExportConfig) -> None:
-    """Each format takes its own precision names (llama.cpp's for GGUF); say which when they are mixed."""
-    if cfg.format == "gguf":
-        cfg.precision = GGUF_ALIASES.get(cfg.precision, cfg.precision)
-        if cfg.precision == "int4":
+def check_precision(fmt: str, precision: str) -> str:
+    """``precision`` as ``fmt`` names it (an ONNX name given for GGUF becomes llama.cpp's: int8 -> q8_0);
+    each format takes its own names, so a mixed one is refused saying which."""
+    if fmt == "gguf":
+        if precision == "int4":
             raise UserError("--format gguf has no 'int4'; llama.cpp's 4-bit type is --precision q4_k_m")
-    elif cfg.precision not in ONNX_PRECISIONS:
-        raise UserError(f"--precision {cfg.precision} is a GGUF type; pass --format gguf, or one of "
+        return GGUF_ALIASES.get(precision, precision)
+    if precision not in ONNX_PRECISIONS:
+        raise UserError(f"--precision {precision} is a GGUF type; pass --format gguf, or one of "
                         f"{', '.join(ONNX_PRECISIONS)} for ONNX")
+    return precision
 
 
 def default_out(model: str, model_dir: Path, precision: str, fmt: str = "onnx") -> Path:
@@ -152,7 +150,7 @@ def folder_mb(folder: Path, pattern: str = "*") -> float:
 # --------------------------------------------------------------------------- recipe
 
 def run(cfg: ExportConfig) -> Path:
-    check_precision(cfg)
+    cfg = replace(cfg, precision=check_precision(cfg.format, cfg.precision))  # the caller's config stays as given
     model_dir = resolve_model_dir(cfg.model)
     config = check_model_folder(model_dir)
     architecture = config["architectures"][0]

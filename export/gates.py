@@ -28,6 +28,7 @@ from serve.core.paths import cache_dir
 from serve.core.student_format import render_prompt
 from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
+from serve.engines.special_tokens import encode_prompt, eos_ids
 
 PARITY_QUESTIONS = [
     ("Which is heavier, a kilogram of iron or a kilogram of feathers?", ["the iron", "the feathers", "neither"]),
@@ -89,18 +90,9 @@ def load_reference(hf_dir: Path):
     return model, tokenizer
 
 
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Token ids the way the engines encode: no second BOS on a prompt that starts with one."""
-    bos = tokenizer.bos_token
-    return tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos)))["input_ids"]
-
-
 def eos_ids_of(model, tokenizer) -> set[int]:
-    ids = model.generation_config.eos_token_id
-    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
+    """The ids that end a loaded model's generation: its generation config's and its tokenizer's EOS."""
+    return eos_ids(model.generation_config.eos_token_id, tokenizer.eos_token_id)
 
 
 def torch_token_stream(model, prompt_ids: Sequence[int], max_new_tokens: int, eos_ids: set[int] = frozenset(),

@@ -27,13 +27,9 @@ from serve.core.downloads import PipDownloadFailed, pip_download
 from serve.core.errors import UserError
 from serve.core.paths import cache_dir
 from serve.core.provenance import package_versions
-from serve.store.export_folder import GGUF_REPORT_FILE
+from serve.store.export_folder import GGUF_CONVERTER_TYPES, GGUF_REPORT_FILE
 
 LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"  # its sdist vendors the llama.cpp whose converter we run
-CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")  # written by convert_hf_to_gguf.py itself
-K_QUANTS = {"q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
-            "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}  # need llama.cpp's quantizer (llama-cpp-python)
-GGUF_PRECISIONS = (*CONVERTER_TYPES, *K_QUANTS)
 PACKAGES = ["scotd", "torch", "transformers", "sentencepiece", "llama-cpp-python"]
 _VENDOR_PARTS = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
 
@@ -138,14 +134,19 @@ def require_quantizer(precision: str):
     except ImportError:
         raise UserError(f"--precision {precision} needs llama.cpp's quantizer, which scotd reaches through "
                         "llama-cpp-python (not installed; PyPI has no wheel: pip install llama-cpp-python builds it, "
-                        f"~30 min on 2 cores); without it use one of {', '.join(CONVERTER_TYPES)}") from None
+                        f"~30 min on 2 cores); without it use one of {', '.join(GGUF_CONVERTER_TYPES)}") from None
     return llama_cpp
+
+
+def llama_ftype(precision: str) -> str:
+    """llama-cpp-python's name for a k-quant's file type: q4_k_m -> LLAMA_FTYPE_MOSTLY_Q4_K_M."""
+    return f"LLAMA_FTYPE_MOSTLY_{precision.upper()}"
 
 
 def quantize(source: Path, target: Path, precision: str) -> None:
     llama_cpp = require_quantizer(precision)
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, K_QUANTS[precision])
+    params.ftype = getattr(llama_cpp, llama_ftype(precision))
     code = llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params)
     if code != 0:
         raise UserError(f"llama.cpp's quantizer returned {code} for {precision}; see its output above")
@@ -286,7 +287,7 @@ def run(cfg, model_dir: Path, architecture: str, out: Path) -> Path:
     precision, name = cfg.precision, f"{stem}-{cfg.precision}.gguf"
     log = out / "build.log"
     started = time.time()
-    if precision in CONVERTER_TYPES:
+    if precision in GGUF_CONVERTER_TYPES:
         _log(f"converting {model_dir} to {precision} with llama.cpp's converter (log: {log})")
         convert(model_dir, out / name, precision, log)
     else:

@@ -151,6 +151,25 @@ def test_prompts_of_different_lengths_decode_as_one_batch(engine, monkeypatch):
     assert any(len(set(texts)) > 1 for texts in first)  # the n rows of a prompt are distinct samples
 
 
+def test_batch_chunks_are_seeded_by_the_shared_seeded_sample(engine, monkeypatch):
+    """The k-th batch of generate() samples as the interface's k-th sample does (seed + k), through
+    the one ``seeded_sample`` that Engine.complete and the API use too."""
+    from serve.engines import interface, onnx_engine
+
+    hot = SamplingParams(n=2, max_new_tokens=4, temperature=1.2, seed=5)
+    assert interface.seeded_sample(hot, 3).seed == 8 and interface.seeded_sample(hot, 3).temperature == 1.2
+    assert interface.seeded_sample(SamplingParams(), 3) == SamplingParams()  # unseeded stays unseeded
+    asked, seeds = [], []
+    monkeypatch.setattr(onnx_engine, "seeded_sample", lambda sampling, index: asked.append(index)
+                        or interface.seeded_sample(sampling, index))
+    monkeypatch.setattr(onnx_engine, "MAX_BATCH_ROWS", 2)  # a prompt's two rows a batch
+    real = engine.decoder.decode_batch
+    monkeypatch.setattr(engine.decoder, "decode_batch", lambda rows, sampling, *a: seeds.append(sampling.seed)
+                        or real(rows, sampling, *a))
+    engine.generate(["Q: Is the sky blue?\nA:", "Q: Is 4 even?\nA:"], hot)
+    assert asked == [0, 1] and seeds == [5, 6]
+
+
 def test_greedy_with_speculation_gives_the_tokens_of_plain_greedy_on_50_prompts(llama_fp32_export):
     """Prompt-lookup speculation (the engine's default greedy) against the plain token-by-token loop:
     the same tokens, or a parting only where the plain loop's top two logits nearly tie (reported)."""

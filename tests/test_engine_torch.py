@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +102,71 @@ def test_folder_without_a_model_is_a_user_error(tmp_path):
 def test_unknown_dtype_names_the_valid_ones(tiny_llama_dir):
     with pytest.raises(UserError, match="valid: auto"):
         load_engine(tiny_llama_dir, backend="torch", dtype="int3")
+
+
+def tokenizer_variant(model_dir: Path, out: Path, bos: bool) -> Path:
+    """The tiny model with a tokenizer that puts its BOS before every encoding (``bos``), or with none at all;
+    its generation config lists two EOS ids, and an empty model.onnx makes the folder an ONNX one too."""
+    from tokenizers import Tokenizer, processors
+
+    shutil.copytree(model_dir, out)
+    if bos:
+        tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+        bos_id = tokenizer.token_to_id("<|im_start|>")
+        tokenizer.post_processor = processors.TemplateProcessing(single="<|im_start|> $A",
+                                                                 special_tokens=[("<|im_start|>", bos_id)])
+        tokenizer.save(str(out / "tokenizer.json"))
+    else:
+        config = json.loads((out / "tokenizer_config.json").read_text())
+        (out / "tokenizer_config.json").write_text(json.dumps({**config, "bos_token": None}))
+    generation = json.loads((out / "generation_config.json").read_text())
+    (out / "generation_config.json").write_text(json.dumps({**generation, "eos_token_id": [generation["eos_token_id"], 0]}))
+    (out / "model.onnx").write_bytes(b"")
+    return out
+
+
+class TextOnlyDecoder:
+    """The ONNX engine's decoder slot, empty: these tests read only the engine's text side."""
+    context_length = 512
+
+    def __init__(self, model_dir, threads: int = 0):
+        pass
+
+
+@pytest.fixture(params=[True, False], ids=["bos", "no-bos"])
+def both_engines(request, tiny_llama_dir, tmp_path, monkeypatch):
+    """(torch engine, ONNX engine, transformers tokenizer) on one folder, with and without a BOS token."""
+    from transformers import AutoTokenizer
+
+    from serve.engines import onnx_engine
+
+    folder = tokenizer_variant(tiny_llama_dir, tmp_path / "model", request.param)
+    monkeypatch.setitem(onnx_engine.DECODERS, "optimum", TextOnlyDecoder)
+    return (load_engine(folder, backend="torch"), load_engine(folder, backend="onnx"),
+            AutoTokenizer.from_pretrained(folder))
+
+
+def test_every_encoder_gives_a_prompt_the_same_ids_under_the_shared_bos_rule(both_engines):
+    """The engines, the export gates and the training data encode alike: BOS once, never twice."""
+    from distill.train_data import encode
+    from export.gates import encode_prompt
+
+    torch_engine, onnx, tokenizer = both_engines
+    bos_id = tokenizer.convert_tokens_to_ids("<|im_start|>")
+    for prompt in (chat(torch_engine, "Is the sky blue?"), "Q: Is the sky blue?\nA:"):
+        ids = torch_engine._encode([prompt])["input_ids"][0].tolist()
+        assert onnx.encode(prompt) == ids == encode_prompt(tokenizer, prompt)
+        assert encode(tokenizer, prompt, "yes", 512)["input_ids"][:len(ids)] == ids
+        assert ids[:2] != [bos_id, bos_id]  # a chat prompt starts with BOS already and gets no second one
+        assert (ids[0] == bos_id) == (tokenizer.bos_token is not None or prompt.startswith("<|im_start|>"))
+
+
+def test_the_engines_and_the_gates_stop_at_the_same_eos_ids(both_engines):
+    from export.gates import eos_ids_of
+
+    torch_engine, onnx, tokenizer = both_engines
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert onnx.eos_ids == eos_ids_of(torch_engine.model, tokenizer) == {eos, 0}
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from serve.core.bench_docs import write_section
 from export.export_model import ExportConfig, run as run_export
 from serve.core.config import build
 from serve.core.errors import UserError
+from serve.core.provenance import hardware
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,12 +165,23 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
         assert row["peak_rss_mb"] > 50 and row["size_mb"] > 0
     text = markdown.read_text()
     assert "keep me" in text and text.count(SECTION_START) == 1 and "onnx-genai" in text
+    assert f", {hardware(gpus=False)}, 8-token prompt" in text  # the same machine line as run.json's hardware
     onnx_line = next(line for line in text.splitlines() if "| onnx-genai |" in line)
     speed = {r["backend"]: r["decode_tok_s"] for r in rows}
     assert f"| - | {speed['onnx-genai'] / speed['pytorch']:.2f}x |" in onnx_line  # no llama.cpp row to compare with
     write_section(markdown, SECTION_START, SECTION_END, "new table")
     assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
     assert "keep me" in markdown.read_text()
+
+
+def test_the_machine_line_names_the_gpus_torch_sees_only_when_asked(monkeypatch):
+    from types import SimpleNamespace
+
+    cpu = hardware(gpus=False)
+    assert cpu.endswith(" CPU cores")
+    cuda = SimpleNamespace(is_available=lambda: True, device_count=lambda: 2, get_device_name=lambda i: "Tiny GPU")
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    assert hardware() == f"2x Tiny GPU + {cpu}" and hardware(gpus=False) == cpu
 
 
 def test_bench_decode_task_rows_answer_test_questions_to_eos(lively_llama, llama_fp32_export, tmp_path):

@@ -71,6 +71,25 @@ def test_gguf_precision_names_and_the_quantizer_are_checked(spm_llama, tmp_path)
         assert not any((tmp_path / "c").glob("*.gguf*"))  # refused before converting anything
 
 
+def test_precision_names_come_from_the_export_folder_contract():
+    """--precision offers exactly the contract's names, its default is the contract's, and the names a
+    format takes are returned, the caller's config left as given."""
+    from typing import get_args, get_type_hints
+
+    from export.export_model import check_precision
+    from export.gguf_export import llama_ftype
+    from serve.store.export_folder import DEFAULT_PRECISION, GGUF_K_QUANTS, GGUF_PRECISIONS, ONNX_PRECISIONS
+
+    assert get_args(get_type_hints(ExportConfig)["precision"]) == ONNX_PRECISIONS + GGUF_PRECISIONS
+    assert build(ExportConfig, {}).precision == DEFAULT_PRECISION in ONNX_PRECISIONS
+    cfg = build(ExportConfig, {"format": "gguf", "precision": "int8"})
+    assert check_precision(cfg.format, cfg.precision) == "q8_0" and cfg.precision == "int8"
+    assert [check_precision("gguf", p) for p in GGUF_PRECISIONS] == list(GGUF_PRECISIONS)
+    assert [check_precision("onnx", p) for p in ONNX_PRECISIONS] == list(ONNX_PRECISIONS)
+    assert [llama_ftype(p) for p in GGUF_K_QUANTS] == ["LLAMA_FTYPE_MOSTLY_Q4_K_M", "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+                                                       "LLAMA_FTYPE_MOSTLY_Q6_K"]
+
+
 def test_gguf_parity_with_pytorch_through_llama_cpp(spm_llama, tmp_path):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: the GGUF parity gate cannot run")
     out = export(spm_llama, tmp_path / "f32", precision="f32")

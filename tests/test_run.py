@@ -60,6 +60,9 @@ def test_a_gguf_recipe_waits_for_the_report_a_gguf_export_writes(tmp_path):
     link_stages(cfg)
     assert cfg.export.out == str(tmp_path / "run" / "gguf-q8_0")
     assert build_stages(cfg)["export"].outputs == [str(tmp_path / "run" / "gguf-q8_0" / "gguf_report.json")]
+    aliased = parse_args(RunConfig, ["--config", str(recipe), "--export.format", "gguf", "--export.precision", "int8"])
+    link_stages(aliased)  # the folder plain `scotd export --format gguf --precision int8` writes
+    assert aliased.export.out == str(tmp_path / "run" / "gguf-q8_0")
     onnx = parse_args(RunConfig, ["--config", str(recipe)])
     link_stages(onnx)
     assert build_stages(onnx)["export"].outputs == [str(tmp_path / "run" / "onnx-fp32" / "export_report.json")]

@@ -16,6 +16,7 @@ from typing import Iterator
 from distill.prompting import TEXT_STOP, clean_rationale
 from distill.teachers.base import Job, Sample, Teacher
 from serve.core.errors import UserError
+from serve.engines.special_tokens import adds_special_tokens, eos_ids
 
 
 def _pick_device_dtype(device: str, dtype: str):
@@ -59,14 +60,9 @@ class HFTeacher(Teacher):
         self.share_prefill = config.share_prefill
 
     def _eos_ids(self) -> set[int]:
-        ids = set()
-        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
-            if source is None:
-                continue
-            ids.update(source if isinstance(source, (list, tuple)) else [source])
-        if self.tokenizer.pad_token_id is not None:  # generate pads a finished sequence's tail
-            ids.add(self.tokenizer.pad_token_id)
-        return ids
+        # the pad id too: generate pads a finished sequence's tail
+        return eos_ids(self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id,
+                       self.tokenizer.pad_token_id)
 
     def render(self, job: Job) -> str:
         if self.use_chat:
@@ -93,9 +89,8 @@ class HFTeacher(Teacher):
         """``n`` samples for each prompt in one generate call."""
         torch = self._torch
         s = self.sampling
-        bos = self.tokenizer.bos_token  # a chat template that already wrote BOS gets no second one
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True,
-                                 add_special_tokens=not (bos and prompts[0].startswith(bos))).to(self.device)
+        add = adds_special_tokens(prompts[0], self.tokenizer.bos_token)  # the first prompt's: all are rendered alike
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=add).to(self.device)
         if s.seed is not None:
             torch.manual_seed(s.seed + self._calls)
         self._calls += 1

@@ -5,7 +5,9 @@ For benchmark and result tables, run folders and export reports.
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Optional
@@ -32,6 +34,17 @@ def cpu_flags() -> set[str]:
 def cpu_has_native_bf16() -> bool:
     """True on CPUs that multiply bfloat16 in hardware (AMX or AVX512-BF16): there bf16 autocast pays."""
     return bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+def hardware(gpus: bool = True) -> str:
+    """The machine in words, for result tables: "AMD EPYC 7B13, 16 CPU cores", led by the GPUs torch can
+    see ("1x NVIDIA H100 + ...") when ``gpus`` and torch is already imported (this never imports it)."""
+    text = f"{cpu_model() or platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+    torch = sys.modules.get("torch") if gpus else None
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        text = f"{len(names)}x {names[0]} + {text}"
+    return text
 
 
 def package_versions(names: Iterable[str]) -> dict[str, Optional[str]]:

@@ -27,7 +27,9 @@ from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
 from serve.engines.onnx_decoders import DECODERS, DRAFT_TOKENS, MAX_BATCH_ROWS
-from serve.engines.interface import Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json
+from serve.engines.interface import (Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json,
+                                     seeded_sample)
+from serve.engines.special_tokens import adds_special_tokens, eos_ids
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -94,10 +96,8 @@ class OnnxEngine(Engine):
         self.special_tokens = {key: token_text(config.get(key)) for key in
                                ("bos_token", "eos_token", "unk_token", "pad_token")}
         self.chat_template = read_chat_template(self.model_dir)
-        self.eos_ids = set(eos_token_ids(self.model_dir))
         eos_text = self.special_tokens["eos_token"]
-        if eos_text and self.tokenizer.token_to_id(eos_text) is not None:
-            self.eos_ids.add(self.tokenizer.token_to_id(eos_text))
+        self.eos_ids = eos_ids(eos_token_ids(self.model_dir), self.tokenizer.token_to_id(eos_text) if eos_text else None)
         decoder_cls = DECODERS[self.layout]
         self.decoder = decoder_cls(self.model_dir, threads=threads) if self.layout == "optimum" \
             else decoder_cls(self.model_dir, draft_tokens=draft_tokens, threads=threads, use_draft_store=use_draft_store)
@@ -115,9 +115,7 @@ class OnnxEngine(Engine):
         return self.encode(prompt) if tokenize else prompt
 
     def encode(self, prompt: str) -> list[int]:
-        # Same rule as the PyTorch engine: a prompt that already starts with BOS gets no second one.
-        bos = self.special_tokens["bos_token"]
-        add_special = not (bos and prompt.startswith(bos))
+        add_special = adds_special_tokens(prompt, self.special_tokens["bos_token"])
         return self.tokenizer.encode(prompt, add_special_tokens=add_special).ids
 
     @property
@@ -169,9 +167,8 @@ class OnnxEngine(Engine):
         step = max(copies, MAX_BATCH_ROWS // copies * copies)  # a prompt's copies stay in one batch
         decoded: list[list[int]] = []
         for index, start in enumerate(range(0, len(rows), step)):
-            chunk_sampling = sampling if sampling.seed is None else dataclasses.replace(sampling, seed=sampling.seed + index)
-            decoded += self.decoder.decode_batch(rows[start:start + step], chunk_sampling, sampling.max_new_tokens,
-                                                 self.eos_ids)[0]
+            decoded += self.decoder.decode_batch(rows[start:start + step], seeded_sample(sampling, index),
+                                                 sampling.max_new_tokens, self.eos_ids)[0]
         texts = [cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=True), sampling.stop) for row in decoded]
         return [texts[i * copies:(i + 1) * copies] * (sampling.n // copies) for i in range(len(prompts))]
 

@@ -22,6 +22,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria,
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.interface import Engine, SamplingParams, StopStringFilter, cut_at_stop
+from serve.engines.special_tokens import adds_special_tokens
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
@@ -83,13 +84,9 @@ class TorchEngine(Engine):
         return self.tokenizer.apply_chat_template(messages, tokenize=tokenize,
                                                   add_generation_prompt=add_generation_prompt)
 
-    def _adds_special_tokens(self, prompt: str) -> bool:
-        # A chat-rendered prompt already starts with its BOS; adding another shifts every position.
-        bos = self.tokenizer.bos_token
-        return not (bos and prompt.startswith(bos))
-
     def _encode(self, prompts: Sequence[str]) -> dict:
-        add = all(self._adds_special_tokens(p) for p in prompts)
+        # One setting for the whole batch: special tokens only when no prompt starts with BOS.
+        add = all(adds_special_tokens(p, self.tokenizer.bos_token) for p in prompts)
         batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=add)
         return {k: v.to(self.device) for k, v in batch.items()}
 
