@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig
-from serve.core.bench_docs import write_results
+from serve.core.bench_docs import output_path, write_results
 from serve.core.config import option, parse_args
-from serve.core.paths import project_root
 from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
 
@@ -37,8 +36,8 @@ class BenchSampleConfig:
         help="samples per question; max_new_tokens is short: the bench measures throughput, not quality")
     batch_size: int = option(16, "batched arm: sequences per generate call (rounds of batch_size / n prompts)")
     without_shared_prefill: bool = option(True, "also time the batched arm with share_prefill off (where the gain comes from)")
-    json_out: str = option("docs/bench/sample.json", "where the JSON result goes (relative to the project root)")
-    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose sampling section is rewritten")
+    json_out: str = option("docs/bench/sample.json", "where the JSON result goes (relative to the project root; '': none)")
+    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose sampling section is rewritten ('': none)")
 
 
 def _summary(name: str, samples: list, seconds: float) -> dict:
@@ -130,8 +129,7 @@ def markdown_table(result: dict) -> str:
 
 
 def write_outputs(cfg: BenchSampleConfig, result: dict) -> None:
-    root = project_root()
-    write_results(root / cfg.json_out, result, root / cfg.markdown, SECTION_START, SECTION_END,
+    write_results(output_path(cfg.json_out), result, output_path(cfg.markdown), SECTION_START, SECTION_END,
                   f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
 
 

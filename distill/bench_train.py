@@ -24,9 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serve.core.bench_docs import write_results
+from serve.core.bench_docs import output_path, write_results
 from serve.core.config import option, parse_args, to_dict
-from serve.core.paths import project_root
 from serve.data.sources import QuestionSource
 
 SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
@@ -73,8 +72,8 @@ class BenchTrainConfig:
     batch_size: int = option(8, "sequences per step")
     steps: int = option(5, "timed optimizer steps per variant (after one untimed warm-up step)")
     variants: list[str] = option(default_factory=lambda: list(VARIANTS), help=f"variants to run: {', '.join(VARIANTS)}")
-    json_out: str = option("docs/bench/train.json", "where the JSON result goes (relative to the project root)")
-    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose training section is rewritten")
+    json_out: str = option("docs/bench/train.json", "where the JSON result goes (relative to the project root; '': none)")
+    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose training section is rewritten ('': none)")
     worker: str = field(default="", metadata={"help": "internal: run one variant from this JSON spec"})
 
 
@@ -254,8 +253,7 @@ def markdown_table(result: dict) -> str:
 
 
 def write_outputs(cfg: BenchTrainConfig, result: dict) -> None:
-    root = project_root()
-    write_results(root / cfg.json_out, result, root / cfg.markdown, SECTION_START, SECTION_END,
+    write_results(output_path(cfg.json_out), result, output_path(cfg.markdown), SECTION_START, SECTION_END,
                   f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
 
 

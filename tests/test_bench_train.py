@@ -34,3 +34,16 @@ def test_bench_train_old_variant_id_is_an_alias(capsys):
     assert cli_main(["bench", "train", "--variants", "today,no_such_lever"]) == 2
     err = capsys.readouterr().err
     assert "'today' is now 'full_logits'" in err and "['no_such_lever']" in err
+
+
+def test_an_empty_output_option_writes_nothing(tmp_path, monkeypatch):
+    from serve.core.bench_docs import output_path, write_results
+
+    monkeypatch.setenv("SCOTD_HOME", str(tmp_path))
+    assert output_path("") is None and output_path("docs/x.md") == tmp_path / "docs" / "x.md"
+    assert output_path(str(tmp_path / "abs.json")) == tmp_path / "abs.json"
+    # `scotd bench train --markdown ''` used to crash after the whole run (the project root is a folder)
+    write_results(output_path("out.json"), {"rows": []}, output_path(""), "<!-- a -->", "<!-- b -->", "table")
+    assert (tmp_path / "out.json").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    write_results(None, {"rows": []}, output_path("B.md"), "<!-- a -->", "<!-- b -->", "table")
+    assert "table" in (tmp_path / "B.md").read_text()

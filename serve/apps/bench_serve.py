@@ -213,11 +213,10 @@ def main(argv: list[str]) -> int:
                                  "--concurrency N adds a load test.")
     result = run(cfg)
     if cfg.concurrency > 0:
-        from serve.core.bench_docs import write_results
+        from serve.core.bench_docs import output_path, write_results
 
-        root = project_root()
-        resolve = lambda path: Path(path) if Path(path).is_absolute() else root / path  # noqa: E731
-        write_results(resolve(cfg.load_json), result, resolve(cfg.markdown), LOAD_START, LOAD_END, load_markdown(result))
+        write_results(output_path(cfg.load_json), result, output_path(cfg.markdown), LOAD_START, LOAD_END,
+                      load_markdown(result))
         print(load_markdown(result))
     out = Path(cfg.out) if Path(cfg.out).is_absolute() else project_root() / cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Optional
+
+from serve.core.paths import project_root
 
 
 def write_section(markdown: Path, start: str, end: str, body: str) -> None:
@@ -18,8 +21,17 @@ def write_section(markdown: Path, start: str, end: str, body: str) -> None:
     markdown.write_text(text)
 
 
-def write_results(json_path: Path, result, markdown: Path, start: str, end: str, body: str) -> None:
-    """A benchmark's JSON, and its section of a docs markdown file."""
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    write_section(markdown, start, end, body)
+def output_path(path: str) -> Optional[Path]:
+    """A benchmark's output option as a path under the project root (absolute paths as given); '' = none."""
+    if not path:
+        return None
+    return Path(path) if Path(path).is_absolute() else project_root() / path
+
+
+def write_results(json_path: Optional[Path], result, markdown: Optional[Path], start: str, end: str, body: str) -> None:
+    """A benchmark's JSON, and its section of a docs markdown file; a None path is not written."""
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+    if markdown is not None:
+        write_section(markdown, start, end, body)
