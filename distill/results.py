@@ -171,9 +171,9 @@ def per_task_table(rows: list[dict]) -> str:
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     if codex:
         for row in rows:
-            scored = {t.removeprefix("bbh:"): r["accuracy"] for t, r in ((row["greedy"] or {}).get("by_task") or {}).items()
-                      if t.removeprefix("bbh:") in CODEX and t.startswith("bbh:")}
-            above = sum(100 * accuracy > CODEX[t][1] for t, accuracy in scored.items())
+            by_task = (row["greedy"] or {}).get("by_task") or {}
+            scored = {t[len("bbh:"):]: r["accuracy"] for t, r in by_task.items() if t.startswith("bbh:")}
+            above = sum(t in CODEX and 100 * accuracy > CODEX[t][1] for t, accuracy in scored.items())
             lines.append(f"\n{row['arm']}: above Codex CoT on {above} of {len(scored)} BBH files scored.")
     for task in transfer_tasks:  # a transfer mixture: each variant its own row
         cells = [ci_cell((row.get("transfer") or {}).get("by_task", {}).get(task)) for row in rows]

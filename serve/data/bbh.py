@@ -20,6 +20,7 @@ every example is ``test`` and a ``train`` or ``dev`` request is refused. ``Examp
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -44,6 +45,7 @@ _SUMS = Path(__file__).with_name("bbh_sha256sums.txt")
 _LETTERED = re.compile(r"^\(([A-Z])\)\s*(.*)$")
 
 
+@lru_cache(maxsize=1)
 def checksums() -> dict[str, str]:
     """task -> sha256 of its file."""
     pairs = (line.split() for line in _SUMS.read_text().splitlines() if line.strip())
@@ -102,21 +104,15 @@ def task_file(task: str) -> Path:
     return _checked(cached, task)
 
 
-def split_options(text: str) -> tuple[str, list[str], list[str]]:
-    """(question without its options, lettered options, dash options) of one BBH input."""
+def split_options(text: str) -> tuple[str, list[str]]:
+    """(question without its options, lettered options) of one BBH input; "- Yes / - No" options are dropped."""
     question, marker, rest = text.partition("\nOptions:")
-    lettered, dashed = [], []
-    for line in rest.splitlines() if marker else []:
-        line = line.strip()
-        if (found := _LETTERED.match(line)):
-            lettered.append(found.group(2).strip())
-        elif line.startswith("- "):
-            dashed.append(line[2:].strip())
-    return question.strip(), lettered, dashed
+    found = (_LETTERED.match(line.strip()) for line in rest.splitlines()) if marker else ()
+    return question.strip(), [match.group(2).strip() for match in found if match]
 
 
 def convert(task: str, index: int, raw: dict[str, Any]) -> Example:
-    question, choices, _ = split_options(raw["input"])
+    question, choices = split_options(raw["input"])
     target = str(raw["target"]).strip()
     meta = {"source": f"bbh:{task}", "index": index}
     example_id, task = f"{task}/{index}", f"bbh:{task}"  # the task names its source: bbh:navigate, not gen:navigate
@@ -148,8 +144,7 @@ def _load(path: Path, task: str) -> tuple[Example, ...]:
 
 def load_task(task: str) -> list[Example]:
     """Every example of one BBH file, in file order (split ``test``)."""
-    return [Example(e.id, e.task, e.question, e.answer, list(e.choices) if e.choices else None, e.split,
-                    dict(e.meta), e.answer_type) for e in _load(task_file(task), task)]
+    return copy.deepcopy(list(_load(task_file(task), task)))  # callers may edit theirs; the cache keeps its own
 
 
 def prompt_questions(folder: Path) -> list[str]:

@@ -94,8 +94,8 @@ def load_generated(spec: str, split: str = "train", limit: Optional[int] = None,
     """``limit`` (default ``DEFAULT_COUNT``) new questions of ``split`` (train, dev, test or all)."""
     gen, size, params = parse_spec(spec)
     count = DEFAULT_COUNT if limit is None else limit
-    overrides = {k: v for k, v in params.items() if gen.params_for(size, {}).get(k) != v}
-    label = _label(size, overrides)
+    defaults = gen.params_for(size, {})
+    label = _label(size, {k: v for k, v in params.items() if defaults.get(k) != v})
     rng = random.Random(f"gen|{gen.family}|{sorted(params.items())}|{seed}")
     seen: set[str] = set()
     examples: list[Example] = []
@@ -114,10 +114,9 @@ def load_generated(spec: str, split: str = "train", limit: Optional[int] = None,
         question_split = split_of(drawn.question)
         if split != "all" and question_split != split:
             continue
+        meta = {**drawn.meta, "source": f"gen:{spec}", "params": params}
         examples.append(Example(f"{gen.family}/{label}/{key[:12]}", f"gen:{gen.family}/{label}", drawn.question,
-                                drawn.answer,
-                                drawn.choices, question_split,
-                                {**drawn.meta, "source": f"gen:{spec}", "params": params}, drawn.answer_type))
+                                drawn.answer, drawn.choices, question_split, meta, drawn.answer_type))
     if len(examples) < count:
         raise UserError(f"gen:{spec} yields only {len(examples)} distinct {split} questions (asked {count}); "
                         "ask for fewer (data.limit) or a larger size")

@@ -68,9 +68,13 @@ def assign_splits(examples: list[Example], seed: int = 0,
     return examples
 
 
-def _select(examples: list[Example], split: str, limit: Optional[int], seed: int) -> list[Example]:
+def _check_split(split: str) -> None:
     if split not in SPLITS and split != "all":
         raise UserError(f"unknown split '{split}'; use one of {', '.join(SPLITS)} or all")
+
+
+def _select(examples: list[Example], split: str, limit: Optional[int], seed: int) -> list[Example]:
+    _check_split(split)
     chosen = examples if split == "all" else [e for e in examples if e.split == split]
     if limit is not None:
         # A seeded sample (not the first rows) so a limit is representative; kept in file order.
@@ -274,8 +278,7 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
     if source.startswith("gen:"):
         from serve.data.generated import load_generated
 
-        if split not in SPLITS and split != "all":
-            raise UserError(f"unknown split '{split}'; use one of {', '.join(SPLITS)} or all")
+        _check_split(split)
         return load_generated(source.split(":", 1)[1], split, limit, seed)
     if source.startswith("bbh:"):
         from serve.data.bbh import load_task as load_bbh
