@@ -32,7 +32,7 @@ SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end
 
 # id -> (what the row says, train config overrides); "full_logits" is the path before the speed levers,
 # the baseline every row's speedup is measured against.
-_FP32 = {"precision": "fp32"}
+_FP32 = {"precision": "fp32", "speed.micro_batch": 0}  # the whole batch in one pass, as before micro-batching
 VARIANTS: dict[str, tuple[str, dict]] = {
     "full_logits": ("fp32, full logits, random batches (the path before the speed levers)",
                     {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
@@ -45,6 +45,9 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 10}),
     "freeze20": ("fp32 levers + frozen embedding + lowest 20 of 30 blocks frozen",
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 20}),
+    "microbatch": ("fp32 levers, the batch in micro-batches of 2 (same sequences a step; the CPU default)",
+                   {**_FP32, "speed.micro_batch": 2}),
+    "checkpointing": ("fp32 levers + gradient checkpointing", {**_FP32, "speed.gradient_checkpointing": True}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
     "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast", {"precision": "bf16"}),
 }
@@ -72,6 +75,7 @@ class BenchTrainConfig:
     batch_size: int = option(8, "sequences per step")
     steps: int = option(5, "timed optimizer steps per variant (after one untimed warm-up step)")
     variants: list[str] = option(default_factory=lambda: list(VARIANTS), help=f"variants to run: {', '.join(VARIANTS)}")
+    baseline: str = option(BASELINE, "the variant every row's tokens/s is divided by (run it in the same call)")
     json_out: str = option("docs/bench/train.json", "where the JSON result goes (relative to the project root; '': none)")
     markdown: str = option("docs/BENCHMARKS.md", "markdown file whose training section is rewritten ('': none)")
     worker: str = field(default="", metadata={"help": "internal: run one variant from this JSON spec"})
@@ -149,6 +153,7 @@ def _worker(spec: dict) -> dict:
             "target_tokens_per_s": round(counts["target_tokens"] / seconds, 1),
             "padding_share": round(1 - counts["tokens"] / max(1, counts["padded_positions"]), 4),
             "useful_flops_per_s": flops / seconds, "torch_threads": torch.get_num_threads(),
+            "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
             "last_loss": losses[-1] if losses else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
@@ -168,12 +173,15 @@ def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
 
 def run(cfg: BenchTrainConfig) -> dict:
     from serve.core.errors import UserError
-    from serve.core.provenance import cpu_has_native_bf16, cpu_model
+    from serve.core.provenance import cpu_has_native_bf16, cpu_kind, cpu_model
 
     cfg.variants = resolve_variants(cfg.variants)
     unknown = [v for v in cfg.variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"unknown variant(s) {unknown}; valid: {', '.join(VARIANTS)}")
+    cfg.baseline = resolve_variants([cfg.baseline])[0]
+    if cfg.baseline not in cfg.variants:
+        raise UserError(f"baseline '{cfg.baseline}' is not among --variants; add it (ratios are taken within one run)")
     if cfg.steps < 1:
         raise UserError(f"steps must be >= 1 (timed steps per variant), got {cfg.steps}")
     import torch
@@ -214,13 +222,13 @@ def run(cfg: BenchTrainConfig) -> dict:
             print(f"  {row['seconds_per_step']} s/step, {row['tokens_per_s']} tok/s", file=sys.stderr, flush=True)
     by_name = {row["variant"]: row for row in rows if "failed" not in row}
     for row in by_name.values():
-        if BASELINE in by_name:
-            row["speedup_vs_baseline"] = round(row["tokens_per_s"] / by_name[BASELINE]["tokens_per_s"], 2)
+        if cfg.baseline in by_name:
+            row["speedup_vs_baseline"] = round(row["tokens_per_s"] / by_name[cfg.baseline]["tokens_per_s"], 2)
     result = {"benchmark": "train", "model": cfg.model, "source": cfg.data.source, "questions": cfg.data.limit,
               "rationales_per_question": cfg.rationales, "batch_size": cfg.batch_size, "timed_steps": cfg.steps,
-              "baseline": BASELINE,
+              "baseline": cfg.baseline,
               "peak_matmul_gflops": round(peak / 1e9, 1), "torch": torch.__version__, "cpu_count": os.cpu_count(),
-              "cpu": cpu_model(), "native_bf16": cpu_has_native_bf16(),
+              "cpu": cpu_model(), "cpu_kind": cpu_kind(), "native_bf16": cpu_has_native_bf16(),
               "skipped": {v: "this CPU has no native bf16 (AMX / AVX512-BF16)" for v in skipped},
               "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "variants": rows}
@@ -231,7 +239,8 @@ def run(cfg: BenchTrainConfig) -> dict:
 def markdown_table(result: dict) -> str:
     # Results written before "baseline" was recorded compared against the same variant, as "speedup_vs_today".
     baseline = result.get("baseline", BASELINE)
-    lines = [f"`scotd bench train`: {result['model']} on {result.get('cpu') or 'this CPU'} ({result['cpu_count']} cores) on "
+    machine = result.get("cpu_kind") or f"{result.get('cpu') or 'this CPU'} ({result['cpu_count']} cores)"
+    lines = [f"`scotd bench train`: {result['model']} on {machine} on "
              f"{result['questions']} questions of {result['source']} x {result['rationales_per_question']} program-"
              f"teacher rationales, batch {result['batch_size']}, {result['timed_steps']} timed steps per variant after "
              f"a warm-up step, same seed and sequences for every variant; peak float32 matmul "

@@ -27,12 +27,11 @@ from serve.core.answers import answers_match, grade, majority_vote
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.records import Example
-from serve.core.student_format import ANSWER_PREFIX, render_prompt
+from serve.core.student_format import ANSWER_PREFIX, STUDENT_INFO, render_prompt, student_info
 from serve.data.sources import QuestionSource
 from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, generate_in_batches, load_engine
 from serve.store.registry import resolve_model_dir
 
-STUDENT_INFO = "scotd_student.json"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
 
 
@@ -75,8 +74,7 @@ def bootstrap_interval(correct: Sequence[bool], resamples: int = 1000, seed: int
 def student_mode(model_dir: Path, requested: str) -> str:
     if requested != "auto":
         return requested
-    info = model_dir / STUDENT_INFO
-    return json.loads(info.read_text()).get("mode", "cot") if info.is_file() else "cot"
+    return student_info(model_dir).get("mode", "cot")
 
 
 def parse_output(text: str, example: Example, mode: str) -> Optional[str]:

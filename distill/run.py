@@ -33,7 +33,7 @@ from distill.train import TrainConfig
 from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import hardware, package_versions
-from serve.data.sources import QuestionSource
+from serve.data.sources import QuestionSource, is_local_file, mixture_parts
 from serve.store.export_folder import export_folder_name, report_file_name
 
 DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. Stages sample -> select -> train "
@@ -142,7 +142,7 @@ class Stage:
 
 
 def _local(source: str) -> list[str]:
-    return [source] if Path(source).is_file() else []
+    return [part for part in mixture_parts(source) if is_local_file(part)]
 
 
 def build_stages(cfg: Any) -> dict[str, Stage]:

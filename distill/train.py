@@ -30,10 +30,11 @@ from distill.cot_record import CoTRecord
 from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
-from distill.train_speed import SpeedOptions, apply_freezing, supports_target_logits, target_only_loss
+from distill.train_speed import (SpeedOptions, apply_freezing, micro_batching, supports_target_logits,
+                                 target_only_loss)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
-from serve.core.provenance import cpu_has_native_bf16
+from serve.core.provenance import cpu_has_native_bf16, cpu_kind
 from serve.core.records import read_records
 from serve.data.sources import QuestionSource
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
@@ -208,10 +209,11 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
                         "the best checkpoint can be kept; set --save_every to a multiple or --eval_every 0")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    per_pass, accumulation = micro_batching(cfg.batch_size, cfg.grad_accum, cfg.speed.micro_batch, on_gpu)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"),
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
+        per_device_train_batch_size=per_pass, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=accumulation,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -223,6 +225,7 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         train_sampling_strategy="group_by_length" if cfg.speed.group_by_length else "random",
         bf16=bf16, use_cpu=not on_gpu, seed=cfg.seed, data_seed=cfg.seed,
         ddp_backend=("gloo" if distributed and not on_gpu else None),
+        gradient_checkpointing=cfg.speed.gradient_checkpointing,
         dataloader_num_workers=0, remove_unused_columns=False, ddp_find_unused_parameters=False,
     )
 
@@ -280,6 +283,8 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
         print(f"[scotd train] {stats['instances']} instances ({stats['targets']} targets, "
               f"{stats['without_kept_cot']} without a kept CoT) -> {len(train_set)} training sequences per epoch, "
               f"{len(dev_items)} dev; mode={cfg.mode} policy={cfg.cot_policy} lora={cfg.lora.enabled}")
+        device = "GPU" if torch.cuda.is_available() else f"CPU: {cpu_kind()}"
+        print(f"[scotd train] {device}; {'bf16 autocast' if args.bf16 else 'fp32'}")
 
     callbacks = [MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set), *extra_callbacks]
     if args.process_index == 0:

@@ -27,6 +27,7 @@ from export.model_card import write_model_card
 from serve.core.config import build, option, parse_args, to_dict
 from serve.core.errors import UserError
 from serve.core.provenance import package_versions
+from serve.core.student_format import STUDENT_INFO
 from serve.store.export_folder import (DEFAULT_PRECISION, FAILED_REPORT_FILE, GGUF_ALIASES, GGUF_PRECISIONS,
                                       ONNX_PRECISIONS, REPORT_FILE, UNFINISHED_MARKER, export_folder_name)
 from serve.store.registry import DEFAULT_MODEL, load_registry, resolve_model_dir
@@ -37,7 +38,7 @@ BACKENDS: dict[str, str] = {
     "optimum": "export.backend_optimum",
 }
 SELF_CONTAINED_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json",
-                        "generation_config.json", "config.json"]
+                        "generation_config.json", "config.json", STUDENT_INFO]
 PACKAGES = ["scotd", "onnxruntime", "onnxruntime-genai", "onnx", "onnx-ir", "torch", "transformers", "tokenizers"]
 
 

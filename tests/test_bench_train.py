@@ -10,15 +10,17 @@ def test_bench_train_rows_and_markdown(tiny_llama_dir, tmp_path, capsys):
     out_json, out_md = tmp_path / "train.json", tmp_path / "BENCH.md"
     out_md.write_text("# Benchmarks\n\nkept text\n")
     code = cli_main(["bench", "train", "--model", str(tiny_llama_dir), "--data.limit", "12", "--rationales", "2",
-                     "--batch_size", "2", "--steps", "2", "--variants", "full_logits,fp32_levers,freeze10",
+                     "--batch_size", "4", "--steps", "2", "--variants", "full_logits,fp32_levers,freeze10,microbatch",
                      "--json_out", str(out_json), "--markdown", str(out_md)])
     assert code == 0
     result = json.loads(out_json.read_text())
     rows = {row["variant"]: row for row in result["variants"]}
-    assert set(rows) == {"full_logits", "fp32_levers", "freeze10"}
+    assert set(rows) == {"full_logits", "fp32_levers", "freeze10", "microbatch"}
+    # four micro-batches of one accumulated: the same sequences a step as one batch of 4
+    assert rows["microbatch"]["tokens"] == rows["fp32_levers"]["tokens"]
     for row in rows.values():
         assert row["steps"] == 2 and row["tokens"] > 0 and 0 < row["target_tokens"] < row["tokens"]
-        assert row["tokens"] <= row["padded_positions"] <= 2 * 2 * max(1, row["tokens"])
+        assert row["tokens"] <= row["padded_positions"] <= 2 * 4 * max(1, row["tokens"])
     assert result["baseline"] == "full_logits" and rows["full_logits"]["speedup_vs_baseline"] == 1.0
     # the tiny llama has 2 blocks: freeze10 freezes both and the (tied) embedding
     assert rows["freeze10"]["trainable_parameters"] < rows["full_logits"]["trainable_parameters"]
@@ -26,6 +28,8 @@ def test_bench_train_rows_and_markdown(tiny_llama_dir, tmp_path, capsys):
     assert "kept text" in text and "<!-- bench:train:start -->" in text and "fp32, full logits, random batches" in text
     assert cli_main(["bench", "train", "--steps", "0", "--json_out", str(out_json)]) == 2
     assert "steps must be >= 1" in capsys.readouterr().err
+    assert cli_main(["bench", "train", "--variants", "fp32_levers", "--baseline", "full_logits"]) == 2
+    assert "baseline 'full_logits' is not among --variants" in capsys.readouterr().err
 
 
 def test_bench_train_old_variant_id_is_an_alias(capsys):

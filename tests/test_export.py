@@ -53,6 +53,20 @@ def test_parity_compares_varied_tokens(lively_llama):
     assert len(set(ids)) >= 8
 
 
+def test_batched_reference_matches_one_question_at_a_time(lively_llama):
+    # The accuracy gate decodes its PyTorch reference in left-padded batches; padding must not
+    # change what a row says (prompts of different lengths, so every batch pads).
+    from export.gates import batched_greedy, encode_prompt, load_reference, parity_prompts, torch_token_stream
+
+    model, tokenizer = load_reference(lively_llama)
+    prompts = parity_prompts(tokenizer, 4)
+    assert len({len(encode_prompt(tokenizer, p)) for p in prompts}) > 1
+    alone = [tokenizer.decode(list(torch_token_stream(model, encode_prompt(tokenizer, p), 12)),
+                              skip_special_tokens=True) for p in prompts]
+    assert batched_greedy(model, tokenizer, prompts, 12, batch_size=4, desc="test") == alone
+    assert len(set(alone)) > 1
+
+
 def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path):
     data = tmp_path / "slice.jsonl"
     rows = [{"id": f"q{i}", "question": f"Is {i} even?", "answer": "yes" if i % 2 == 0 else "no"} for i in range(4)]

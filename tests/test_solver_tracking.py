@@ -128,7 +128,7 @@ def test_both_styles_answer_every_bbh_question(size):
     from solver_checks import solve_all
 
     examples = bbh_examples(size)
-    for style in ("default", "pairs"):
+    for style in ("default", "compact", "pairs"):
         styled = family().__class__(family().name, family().solver(style), family().grade)
         right, wrong, unreadable = solve_all(styled, examples)
         assert (wrong, unreadable) == ([], []) and right == len(examples) == 250, (style, size)
@@ -280,6 +280,40 @@ def test_unknown_style_is_a_one_line_error():
     from distill.teachers.program import ProgramTeacher
     from serve.core.errors import UserError
 
-    with pytest.raises(UserError, match="rationale_style 'fancy'.*default, pairs"):
+    with pytest.raises(UserError, match="rationale_style 'fancy'.*default, compact, pairs"):
         ProgramTeacher(TeacherConfig(backend="program", model="tracking_shuffled_objects", rationale_style="fancy"),
                        None)
+
+
+def test_compact_style_is_shorter_and_graded_step_by_step():
+    example = drawn_examples("five_objects", "varied", 1, seed=3)[0]
+    compact, answer = family().solver("compact")(example, random.Random(0))
+    state, same = family().solver("default")(example, random.Random(0))
+    assert answer == same == example.answer and len(compact) < 0.8 * len(state)
+    graded = family().grade(example.question, example.choices, compact)
+    assert graded.steps_right == graded.steps == 5 and graded.claimed_answer == answer
+    # one swap line with the pair's holdings left uncrossed is one step wrong
+    lines = compact.split("Swap ")
+    a, b = re.match(r"\d+[:,] (\w+) and (\w+)", lines[2]).groups()
+    held = dict(re.findall(r"(\w+) (?:has|is \w+(?: with)?) (?:the )?([^,.]+?)(?=,| and \w+ (?:has|is)|\.)", lines[2]))
+    swapped = lines[2].replace(held[a], "\0").replace(held[b], held[a]).replace("\0", held[b])
+    broken = "Swap ".join(lines[:2] + [swapped] + lines[3:])
+    assert family().grade(example.question, example.choices, broken).steps_right == 4
+
+
+def test_a_style_of_one_family_leaves_the_others_of_a_mixture_at_their_default():
+    from distill.teachers.base import Job, TeacherConfig
+    from distill.teachers.program import ProgramTeacher
+    from serve.core.errors import UserError
+    from serve.data.sources import load_examples
+
+    examples = load_examples("gen:tracking_shuffled_objects/three_objects + gen:boolean_expressions", "train", 2)
+    teacher = ProgramTeacher(TeacherConfig(backend="program", rationale_style="compact"),
+                             type("Sampling", (), {"seed": 0})())
+    texts = {job.example.task: samples[0].text
+             for job, samples in teacher.sample([Job(e.id, "", 1, example=e) for e in examples])}
+    assert texts["gen:tracking_shuffled_objects/three_objects"].count("Swap ") == 3
+    assert "had" not in texts["gen:tracking_shuffled_objects/three_objects"]  # not the default's crossing step
+    assert texts["gen:boolean_expressions/default"].startswith("Precedence") or "=" in texts["gen:boolean_expressions/default"]
+    with pytest.raises(UserError, match="not a style of any program solver"):
+        ProgramTeacher(TeacherConfig(backend="program", rationale_style="fancy"), None)

@@ -90,3 +90,26 @@ def test_default_levers_train_the_same_model_as_the_plain_path(tiny_llama_dir, t
         losses[name] = [row["loss"] for row in rows if "loss" in row]
     assert len(losses["plain"]) == 4
     assert losses["fast"] == pytest.approx(losses["plain"], abs=1e-4)
+
+
+def test_micro_batches_keep_the_sequences_a_step():
+    from distill.train_speed import micro_batching
+    from serve.core.errors import UserError
+
+    assert micro_batching(8, 1, -1, on_gpu=False) == (2, 4)  # a CPU: micro-batches of 2 by default
+    assert micro_batching(8, 1, -1, on_gpu=True) == (8, 1)
+    assert micro_batching(8, 2, 4, on_gpu=False) == (4, 4)
+    assert micro_batching(8, 1, 0, on_gpu=False) == (8, 1) and micro_batching(2, 1, 4, on_gpu=False) == (2, 1)
+    with pytest.raises(UserError, match="does not divide batch_size 8"):
+        micro_batching(8, 1, 3, on_gpu=False)
+
+
+def test_training_arguments_split_the_batch_on_a_cpu(tmp_path):
+    from distill.train import TrainConfig, training_arguments
+
+    cfg = TrainConfig(batch_size=8, grad_accum=1)
+    args = training_arguments(cfg, tmp_path, has_dev=False)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 4)
+    cfg.speed.micro_batch = 0
+    args = training_arguments(cfg, tmp_path, has_dev=False)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (8, 1)

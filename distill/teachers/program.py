@@ -7,7 +7,9 @@ between the N samples of one instance comes from the solver's wording choices,
 drawn from a generator seeded by (sampling seed, example id, sample index): a
 rerun or a resumed run writes the same text for the same key.
 
-``teacher.model`` names the solver, or ``auto`` to pick by each example's task.
+``teacher.model`` names the solver, or ``auto`` to pick by each example's task; with ``auto``,
+``teacher.rationale_style`` applies to the families that have that style and the others write
+their default (so one style can be chosen for one family of a mixture).
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class ProgramTeacher(Teacher):
         self.solver, self.style = solver, config.rationale_style
         if self.style != "default" and solver != "auto" and self.style not in FAMILIES[solver].styles:
             raise UserError(self._style_error(solver))
+        if self.style != "default" and solver == "auto" and not any(self.style in f.styles for f in FAMILIES.values()):
+            styles = sorted({style for family in FAMILIES.values() for style in family.styles})
+            raise UserError(f"teacher.rationale_style '{self.style}' is not a style of any program solver; use "
+                            f"default or one of: {', '.join(styles)}")
         self.name = f"program:{solver}" + ("" if self.style == "default" else f":{self.style}")
 
     def _style_error(self, family: str) -> str:
@@ -46,6 +52,8 @@ class ProgramTeacher(Teacher):
             raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for "
                             f"{', '.join(FAMILIES)}")
         if self.style != "default" and self.style not in FAMILIES[family].styles:
+            if self.solver == "auto":  # a mixture: the families without this style write their default
+                return FAMILIES[family].solver("default")
             raise UserError(self._style_error(family))
         return FAMILIES[family].solver(self.style)
 

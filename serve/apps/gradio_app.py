@@ -24,6 +24,9 @@ CSS = """
 """
 
 
+DEFAULT_EXAMPLES = "gen:tracking_shuffled_objects/three_objects + gen:arithmetic/2_digit_addition + gen:navigate"
+
+
 @dataclass
 class ServeConfig:
     model: Optional[str] = option(None, "registry name or folder of the model to serve; default: the distilled "
@@ -53,9 +56,9 @@ class ServeConfig:
     api_key: Optional[str] = option(None, "API: require 'Authorization: Bearer KEY' on every route but /health "
                                           "(default: $SCOTD_API_KEY; neither: no key)")
     engines_loaded: int = option(2, "models kept in memory at once (the compare tab needs 2)")
-    examples: str = option("gen:tracking_shuffled_objects/three_objects + gen:arithmetic/2_digit_addition + "
-                           "gen:navigate", "source of example questions, test split (any scotd data source, e.g. "
-                                           "bbh:TASK; A + B: a few from each; empty: built-in ones)")
+    examples: str = option("auto", "source of example questions, test split (any scotd data source, e.g. bbh:TASK; "
+                                    "A + B: a few from each; auto: the served student's own training tasks, else "
+                                    f"{DEFAULT_EXAMPLES}; empty: built-in ones)")
     examples_count: int = option(2, "example questions shown per source")
 
 
@@ -75,7 +78,8 @@ def build_app(cfg: ServeConfig, engines: EngineCache | None = None):
     second = labels[1] if len(labels) > 1 else labels[0]
     engines = engines or EngineCache(capacity=cfg.engines_loaded, backend=cfg.backend)
     limits = handlers.Limits(max_input_chars=cfg.max_input_chars)
-    examples, examples_note = handlers.load_example_questions(cfg.examples, cfg.examples_count)
+    source = handlers.examples_source(main_dir, DEFAULT_EXAMPLES) if cfg.examples == "auto" else cfg.examples
+    examples, examples_note = handlers.load_example_questions(source, cfg.examples_count)
 
     with gr.Blocks(title="scotd · reasoning chat") as demo:
         gr.Markdown("## scotd · a small model that thinks step by step\nEach question is answered on its own; "

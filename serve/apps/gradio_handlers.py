@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 from serve.apps.model_pick import EngineCache
 from serve.apps.reply import Reply, Vote, display_answer, parse_options, self_consistency, stream_reply
 from serve.core.errors import UserError
+from serve.core.student_format import student_info
 from serve.engines.interface import SamplingParams
 
 THINKING_TITLE = "Thinking"
@@ -33,6 +34,19 @@ BUILTIN_EXAMPLES = [
 @dataclass
 class Limits:
     max_input_chars: int = 2000
+
+
+MAX_EXAMPLE_SOURCES = 6  # a many-task student shows its first few tasks, not a page of examples
+
+
+def examples_source(model_dir: Path, fallback: str) -> str:
+    """The question source a distilled student trained on (its held-out questions are the examples
+    that show what it learned), else ``fallback``; at most ``MAX_EXAMPLE_SOURCES`` of a mixture."""
+    from serve.data.sources import mixture_parts
+
+    trained_on = student_info(model_dir).get("examples") or ""
+    parts = mixture_parts(trained_on) if trained_on else []
+    return " + ".join(parts[:MAX_EXAMPLE_SOURCES]) if parts else fallback
 
 
 def load_example_questions(source: str, limit: int = 8) -> tuple[list[list[str]], str]:

@@ -1,7 +1,8 @@
 """Which model a serving verb loads, the models a picker offers, and a cache of loaded engines.
 
-The default is the distilled reasoner (``scotd-reasoner-135m``, int8 ONNX) once
-``scotd run recipes/reasoner.yaml`` has built it; until then the int8 ONNX export of
+The default is the first distilled model that is built: the reasoner (``scotd-reasoner-135m``,
+``scotd run recipes/reasoner.yaml``), else the starter (``scotd-starter-135m``, what
+``scripts/quickstart.sh`` distills); until then the int8 ONNX export of
 ``smollm2-135m-instruct`` (fast on a CPU, no torch), with a one-line hint how to build
 the reasoner. On first use the model is fetched and, where the verb layer has installed
 ``first_use_export`` (it does when the ``export`` extra is importable: serve itself never
@@ -21,7 +22,7 @@ from serve.core.errors import UserError
 from serve.core.paths import models_dir
 from serve.engines.interface import Engine, detect_backend, load_engine
 from serve.store.export_folder import DEFAULT_EXPORT, REPORT_FILE, is_finished_export
-from serve.store.registry import DEFAULT_MODEL, REASONER_MODEL, get_entry, load_registry, resolve_model_dir
+from serve.store.registry import DEFAULT_MODEL, DISTILLED_MODELS, get_entry, load_registry, resolve_model_dir
 
 # Set by the verb layer (serve.cli.verbs) where the export extra is installed: exports the
 # default model to int8 with its gates and returns the folder, or raises UserError.
@@ -40,12 +41,14 @@ def is_model_folder(path: Path) -> bool:
 
 
 def default_model_dir(log=lambda msg: print(f"[scotd] {msg}", file=sys.stderr)) -> Path:
-    reasoner = load_registry().get(REASONER_MODEL)  # absent from a registry copied before it existed
-    if reasoner is not None:
-        if is_model_folder(reasoner.folder / DEFAULT_EXPORT):
-            return reasoner.folder / DEFAULT_EXPORT
-        log(f"serving the undistilled {DEFAULT_MODEL}; build the distilled reasoner with: "
-            f"scotd run {reasoner.built_by()}")
+    registry = load_registry()
+    distilled = [registry[name] for name in DISTILLED_MODELS if name in registry]  # a copied registry may lack them
+    for entry in distilled:
+        if is_model_folder(entry.folder / DEFAULT_EXPORT):
+            return entry.folder / DEFAULT_EXPORT
+    if distilled:
+        log(f"serving the undistilled {DEFAULT_MODEL}; distill a starter reasoner with: bash scripts/quickstart.sh "
+            f"(about 15 minutes), or the full one with: scotd run {distilled[0].built_by()}")
     return base_model_dir(log)
 
 

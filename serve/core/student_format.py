@@ -7,17 +7,29 @@ model sees at inference exactly the text it was trained on.
   through the tokenizer's chat template when it has one, else ``Q: …\\nA:``;
 - target (``cot``): ``<rationale> So the answer is <answer>.``;
 - target (``label_only``): the answer alone.
+
+A trained student's folder (and its exports) carries ``STUDENT_INFO``: how it was trained (mode,
+base model, the question source it learned from), read by eval and by the chat's examples.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from serve.core.answers import LETTERS, answer_span, parse_answer
 
 ANSWER_PREFIX = "So the answer is"
 MODES = ("cot", "label_only")
+STUDENT_INFO = "scotd_student.json"
+
+
+def student_info(model_dir: Path) -> dict[str, Any]:
+    """What ``STUDENT_INFO`` in a student or export folder says ({} where there is none)."""
+    path = Path(model_dir) / STUDENT_INFO
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def format_question(question: str, choices: Sequence[str] | None = None) -> str:

@@ -255,6 +255,21 @@ def load_file(path: Path, fields: dict[str, Any] | str | None = None) -> list[Ex
 MIXTURE_SEPARATOR = "+"  # "bigbench:A + bigbench:B"
 
 
+def is_local_file(source: str) -> bool:
+    """True when ``source`` names a file here; a long mixture string is not a path (no ENAMETOOLONG)."""
+    try:
+        return Path(source).is_file()
+    except OSError:
+        return False
+
+
+def mixture_parts(source: str) -> list[str]:
+    """The sources of a ``A + B`` mixture (one part for a plain source or a file whose name has '+')."""
+    if MIXTURE_SEPARATOR not in source or is_local_file(source):
+        return [source]
+    return [part.strip() for part in source.split(MIXTURE_SEPARATOR)]
+
+
 def load_examples(source: str, split: str = "train", limit: int | None = None, seed: int = 0,
                   fields: dict[str, Any] | str | None = None) -> list[Example]:
     """Examples of ``split`` (train|dev|test|all) from ``source``; ``limit`` takes a seeded subset.
@@ -263,8 +278,8 @@ def load_examples(source: str, split: str = "train", limit: int | None = None, s
     loaded on its own, ``limit`` applies to each, and the examples are concatenated."""
     if limit is not None and limit < 0:
         raise UserError(f"limit must be >= 0, got {limit}")
-    if MIXTURE_SEPARATOR in source and not Path(source).exists():
-        parts = [part.strip() for part in source.split(MIXTURE_SEPARATOR)]
+    parts = mixture_parts(source)
+    if len(parts) > 1:
         if not all(parts):
             raise UserError(f"empty source in the mixture '{source}'; join sources as 'A + B'")
         mixed = [e for part in parts for e in load_examples(part, split, limit, seed, fields)]
