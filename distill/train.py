@@ -225,7 +225,7 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         train_sampling_strategy="group_by_length" if cfg.speed.group_by_length else "random",
         bf16=bf16, use_cpu=not on_gpu, seed=cfg.seed, data_seed=cfg.seed,
         ddp_backend=("gloo" if distributed and not on_gpu else None),
-        gradient_checkpointing=cfg.speed.gradient_checkpointing,
+        activation_checkpointing=cfg.speed.activation_checkpointing,
         dataloader_num_workers=0, remove_unused_columns=False, ddp_find_unused_parameters=False,
     )
 

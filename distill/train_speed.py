@@ -16,7 +16,7 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 - ``micro_batch``: each step's sequences go through forward and backward this many at a time,
   gradients accumulated: the same update, the activations of fewer sequences held at once (on a
   CPU the step takes as long: it is compute-bound at any batch). -1: 2 on a CPU, whole on a GPU.
-- ``gradient_checkpointing``: keep only each block's input for backward and recompute the rest
+- ``activation_checkpointing``: keep only each block's input for backward and recompute the rest
   there: about a third more compute for a fraction of the activation memory.
 """
 
@@ -47,7 +47,7 @@ class SpeedOptions:
     threads: int = option(0, "torch intra-op threads (0 = torch's default)")
     micro_batch: int = option(-1, "sequences per forward/backward pass, accumulated into each step (0: the whole "
                                   "batch; -1: 2 on a CPU, where it halves the memory at the same speed, 0 on a GPU)")
-    gradient_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
+    activation_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
 
 
 CPU_MICRO_BATCH = 2

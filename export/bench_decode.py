@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -32,6 +30,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from export.bench_decode_task import markdown as task_markdown
+from export.bench_decode_task import measure_task, task_workload
+from export.decode_harness import ANCHOR, decode_row, interleaved, log, merge_rounds, peak_rss_mb, run_worker
 from serve.core.bench_docs import write_section
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
@@ -44,7 +45,6 @@ PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
                "finally Claire and Alice swap balls. At the end of the game, which ball does Alice have? ") * 8
 SECTION_START, SECTION_END = "<!-- bench decode: start -->", "<!-- bench decode: end -->"
-ANCHOR = ("llama.cpp", "q8_0")
 
 
 @dataclass
@@ -106,7 +106,7 @@ def find_variants(model: str, cfg: DecodeBenchConfig) -> list[dict]:
     if cfg.llama_cpp and _has_llama_cpp():
         variants += _llama_cpp_variants(model, hf_dir, registry.get(model), cfg.convert_q8_0)
     if len(variants) < 2:
-        _log(f"note: {model} has no exports yet; make one with: scotd export --model {model}")
+        log(f"note: {model} has no exports yet; make one with: scotd export --model {model}")
     return variants
 
 
@@ -139,11 +139,11 @@ def _llama_cpp_variants(model: str, hf_dir: Path, entry, convert: bool) -> list[
 
     files = _gguf_exports(hf_dir)
     if convert and entry is not None and not any(precision == "q8_0" for _, precision in files):
-        _log(f"{model}: no Q8_0 GGUF yet; converting it with llama.cpp's converter (scotd export --format gguf)")
+        log(f"{model}: no Q8_0 GGUF yet; converting it with llama.cpp's converter (scotd export --format gguf)")
         try:
             export(ExportConfig(model=model, format="gguf", precision="q8_0"))
         except UserError as exc:  # a failed gate keeps the file and its report: benchmark it all the same
-            _log(f"{model}: {exc}")
+            log(f"{model}: {exc}")
         files = _gguf_exports(hf_dir)
     if entry is not None:  # the registry's shipped GGUF: Q4_1.gguf, -q4_k_m.gguf
         files += [(path, path.stem.replace(".", "-").rsplit("-", 1)[-1].lower())
@@ -192,15 +192,6 @@ def measure(variant: dict, ids: list[int], new_tokens: int, repeats: int) -> dic
             "prompt_tokens": len(ids), "new_tokens": new_tokens}
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries that over fork and
-    exec, so a worker would report its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def _worker(job: dict) -> dict:
     from export import decode_streams
 
@@ -209,45 +200,8 @@ def _worker(job: dict) -> dict:
     if job["task"] == "batch":
         return decode_streams.batch_throughput(Path(job["variant"]["path"]), job["ids"], job["new_tokens"], job["n"])
     if job["task"] == "task":
-        from export.bench_decode_task import measure_task
-
         return measure_task(job["variant"], job["prompts"], job["new_tokens"], job["repeats"])
     return measure(job["variant"], job["ids"], job["new_tokens"], job["repeats"])
-
-
-# --------------------------------------------------------------------------- driver
-
-def _log(message: str) -> None:
-    print(f"[scotd bench decode] {message}", file=sys.stderr, flush=True)
-
-
-class WorkerCrashed(UserError):
-    """The worker process died from a signal (a crash inside a native library)."""
-
-
-def run_worker(job: dict, what: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "export.bench_decode", "--worker", json.dumps(job)],
-                            capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent),
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    if result.returncode != 0 or not lines:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-        error = WorkerCrashed if result.returncode < 0 else UserError
-        raise error(f"benchmarking {what} failed (exit {result.returncode}): {tail[0][:300]}")
-    return json.loads(lines[-1][len("RESULT "):])
-
-
-def _merge(samples: list[dict]) -> dict:
-    """One row from a variant's rounds: medians over every repeat of every round (the task rows time
-    decode alone: no prefill, load or memory keys)."""
-    row = dict(samples[0])
-    for key, digits in (("decode_tok_s", 1), ("prefill_ms", 1), ("load_s", 2)):
-        if key in row:
-            row[key] = round(statistics.median([v for s in samples for v in s[key]]), digits)
-    row["samples"] = sum(len(s["decode_tok_s"]) for s in samples)
-    if "peak_rss_mb" in row:
-        row["peak_rss_mb"] = max(s["peak_rss_mb"] for s in samples)
-    return row
 
 
 def bandwidth_rows(rows: list[dict], bandwidth_gb_s: float) -> list[dict]:
@@ -308,31 +262,6 @@ def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchCon
     return "\n".join(lines)
 
 
-def _decode_row(variant: dict, job: dict) -> dict:
-    """Run one row's job; a llama.cpp row whose worker crashed is retried with the prompt fed one token
-    at a time, and stays so for its later rounds."""
-    job = {**job, "variant": variant}
-    what = f"{variant['backend']} {variant['precision']} ({variant['path']})"
-    try:
-        return run_worker(job, what)
-    except WorkerCrashed:
-        if variant["kind"] != "llama_cpp" or variant.get("options", {}).get("n_batch") == 1:
-            raise
-    # llama.cpp's batched prompt pass crashes on some CPUs (its AMX kernels, llama-cpp-python 0.3.36 on a
-    # Xeon here); one token at a time leaves decode untouched and only slows the prefill.
-    variant["options"] = {**variant.get("options", {}), "n_batch": 1}
-    variant["note"] = "prompt fed one token at a time: llama.cpp's batched prompt pass crashed"
-    _log(f"{what}: {variant['note']}")
-    return run_worker(job, what)
-
-
-def _interleaved(jobs: list, rounds: int) -> list[tuple[int, object]]:
-    order = []
-    for index in range(rounds):
-        order += [(index, job) for job in (jobs if index % 2 == 0 else list(reversed(jobs)))]
-    return order
-
-
 def run(cfg: DecodeBenchConfig) -> list[dict]:
     if cfg.repeats < 1 or cfg.rounds < 1 or cfg.new_tokens < 2:
         raise UserError("--repeats and --rounds must be at least 1 and --new_tokens at least 2")
@@ -344,15 +273,15 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
         jobs += [(variant, ids) for variant in find_variants(model, cfg)]
     samples: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
     bandwidth = []
-    for _, (variant, ids) in tqdm(_interleaved(jobs, cfg.rounds), desc="bench decode", unit="row"):
+    for _, (variant, ids) in tqdm(interleaved(jobs, cfg.rounds), desc="bench decode", unit="row"):
         index = jobs.index((variant, ids))
-        samples[index].append(_decode_row(variant, {"task": "decode", "ids": ids, "new_tokens": cfg.new_tokens,
+        samples[index].append(decode_row(variant, {"task": "decode", "ids": ids, "new_tokens": cfg.new_tokens,
                                                     "repeats": cfg.repeats}))
         if cfg.bandwidth and index == 0:  # once per round, between the rows
             bandwidth.append(run_worker({"task": "bandwidth"}, "memory bandwidth")["bandwidth_gb_s"])
-        _log(f"{variant['model']} {variant['backend']} {variant['precision']}: "
+        log(f"{variant['model']} {variant['backend']} {variant['precision']}: "
              f"{statistics.median(samples[index][-1]['decode_tok_s']):.1f} tok/s")
-    rows = [_merge(samples[i]) for i in range(len(jobs))]
+    rows = [merge_rounds(samples[i]) for i in range(len(jobs))]
     for row, (variant, _) in zip(rows, jobs):
         if variant.get("note"):
             row["note"] = variant["note"]
@@ -363,12 +292,10 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
                 result = run_worker({"task": "batch", "variant": variant, "ids": ids, "new_tokens": cfg.new_tokens,
                                      "n": k}, f"batch {k} of {variant['path']}")
                 batch_rows.append({"model": variant["model"], "precision": variant["precision"], **result})
-                _log(f"{variant['model']} {variant['precision']} k={k}: {result['batched_tok_s']:.1f} tok/s batched, "
+                log(f"{variant['model']} {variant['precision']} k={k}: {result['batched_tok_s']:.1f} tok/s batched, "
                      f"{result['sequential_tok_s']:.1f} sequential")
     task_rows = []
     if cfg.task:
-        from export.bench_decode_task import task_workload
-
         task_rows = task_workload(jobs, cfg)
     measured_bandwidth = statistics.median(bandwidth) if bandwidth else None
     if cfg.json:
@@ -380,9 +307,7 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
                                                        for r in task_rows]}, indent=2) + "\n")
     section = markdown_table(rows, batch_rows, cfg, measured_bandwidth)
     if task_rows:
-        from export.bench_decode_task import markdown
-
-        section += "\n" + "\n".join(markdown(task_rows, cfg.task, cfg.task_questions, cfg.task_max_new_tokens))
+        section += "\n" + "\n".join(task_markdown(task_rows, cfg.task, cfg.task_questions, cfg.task_max_new_tokens))
     if cfg.markdown:
         target = Path(cfg.markdown)
         write_section(target if target.is_absolute() else project_root() / target, SECTION_START, SECTION_END, section)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from export.decode_harness import ANCHOR, decode_row, interleaved, log, merge_rounds
+
 LOOKUP_BACKEND = "llama.cpp + prompt lookup"
 
 
@@ -48,10 +50,8 @@ def task_variants(variants: list[dict]) -> list[dict]:
         elif variant["kind"] == "llama_cpp":
             rows.append({**variant, "reference": "llama.cpp"})
             if variant["precision"] == "q8_0" and variant.get("options", {}).get("n_batch") == 1:
-                from export.bench_decode import _log
-
                 # its verification pass is a batch of several tokens: the pass that crashed on this CPU
-                _log(f"task: no '{LOOKUP_BACKEND}' row: llama.cpp's batched pass crashed here and prompt lookup "
+                log(f"task: no '{LOOKUP_BACKEND}' row: llama.cpp's batched pass crashed here and prompt lookup "
                      "cannot verify one token at a time")
             elif variant["precision"] == "q8_0":
                 from serve.engines.onnx_engine import DRAFT_TOKENS  # both engines draft as far ahead
@@ -100,7 +100,6 @@ def same_tokens(rows: list[dict]) -> None:
 
 
 def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> list[str]:
-    from export.bench_decode import ANCHOR
 
     anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
     lines = ["", f"On the task: the first {count} test questions of `{source}` in the student format, greedy to EOS "
@@ -120,7 +119,6 @@ def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> 
 
 def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
     """The task rows of every model, rounds interleaved as for the fixed prompt."""
-    from export.bench_decode import _decode_row, _interleaved, _log, _merge
     from serve.store.registry import resolve_model_dir
 
     runs = []
@@ -128,12 +126,12 @@ def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
         prompts = task_prompts(resolve_model_dir(model), cfg.task, cfg.task_questions)
         runs += [(variant, prompts) for variant in task_variants([v for v, _ in jobs if v["model"] == model])]
     samples: dict[int, list[dict]] = {i: [] for i in range(len(runs))}
-    for _, (variant, prompts) in tqdm(_interleaved(runs, cfg.rounds), desc="bench decode: task", unit="row"):
+    for _, (variant, prompts) in tqdm(interleaved(runs, cfg.rounds), desc="bench decode: task", unit="row"):
         index = runs.index((variant, prompts))
-        samples[index].append(_decode_row(variant, {"task": "task", "prompts": prompts, "repeats": cfg.repeats,
+        samples[index].append(decode_row(variant, {"task": "task", "prompts": prompts, "repeats": cfg.repeats,
                                                     "new_tokens": cfg.task_max_new_tokens}))
-        _log(f"task: {variant['model']} {variant['backend']} {variant['precision']}: "
+        log(f"task: {variant['model']} {variant['backend']} {variant['precision']}: "
              f"{statistics.median(samples[index][-1]['decode_tok_s']):.1f} tok/s")
-    rows = [_merge(samples[i]) for i in range(len(runs))]
+    rows = [merge_rounds(samples[i]) for i in range(len(runs))]
     same_tokens(rows)
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import http.server
 import shutil
 import subprocess
@@ -197,3 +198,20 @@ def test_scotd_data_lists_every_generator_and_shows_questions(capsys):
     assert shown.count("[web_of_lies/seven_people/") == 2 and "answer: " in shown
     assert main(["data", "show"]) == 2
     assert "needs a source" in capsys.readouterr().err
+
+
+def test_scotd_data_overlap_counts_bbh_items_in_a_source(tmp_path, capsys):
+    from serve.cli.verbs import main
+
+    items = bbh_task("navigate")[:2]
+    rows = [{"id": "copied", "question": items[0].question, "answer": items[0].answer},
+            {"id": "refolded", "question": "  " + items[1].question.upper().replace(" ", "\n  "), "answer": "yes"},
+            {"id": "new", "question": "Is this question in BBH? Take 1 step.", "answer": "no"}]
+    questions = tmp_path / "train.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["data", "overlap", str(questions), "--split", "all"]) == 0
+    report = capsys.readouterr().out
+    assert "3 questions" in report and "2 exact matches" in report and "bbh:navigate: 2" in report
+    assert main(["data", "overlap", "gen:navigate", "--split", "train", "--limit", "200"]) == 0
+    assert "200 questions of gen:navigate (split train)" in capsys.readouterr().out.splitlines()[0]
+    assert main(["data", "overlap"]) == 2 and "needs a source" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``scotd data list`` and ``scotd data show SOURCE``: which questions exist, and what they look like."""
+"""``scotd data list``, ``scotd data show SOURCE`` and ``scotd data overlap SOURCE``: which questions exist,
+what they look like, and how many of a source's questions equal a BBH item (the contamination check)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from serve.data.sources import QuestionSource
 
 @dataclass
 class DataConfig:
-    action: Literal["list", "show"] = option("list", "list: generators and BBH tasks; show: a few questions of a source",
-                                             positional=True)
-    source: Optional[str] = option(None, "with show: any data source (gen:FAMILY[/SIZE], bbh:TASK, a file, ...)",
-                                   positional=True)
-    split: str = option("test", "with show: which split")
-    limit: int = option(3, "with show: how many questions")
+    action: Literal["list", "show", "overlap"] = option(
+        "list", "list: generators and BBH tasks; show: a few questions of a source; overlap: how many questions of "
+                "a source equal a BBH item", positional=True)
+    source: Optional[str] = option(None, "with show/overlap: any data source (gen:FAMILY[/SIZE], bbh:TASK, a file, "
+                                         "a mixture A + B, ...)", positional=True)
+    split: str = option("test", "with show/overlap: which split (overlap of training data: --split train)")
+    limit: Optional[int] = option(None, "how many questions (show: 3 when unset; overlap: every one when unset)")
     seed: int = option(0, "with show: seed of the split and the subset")
 
 
@@ -51,11 +53,32 @@ def show(cfg: DataConfig) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def overlap(cfg: DataConfig) -> str:
+    """Exact matches (whitespace folded, case ignored) between a source's questions and every BBH file, read
+    from the files themselves (not the shipped keys), one line per BBH task with any match, then the total."""
+    questions = QuestionSource(cfg.source or "", cfg.split, cfg.limit, cfg.seed).load()
+    keys = {bbh.question_key(e.question) for e in questions}
+    lines, total = [], 0
+    for task in bbh.TASKS:
+        matches = sum(bbh.question_key(e.question) in keys for e in bbh.load_task(task))
+        total += matches
+        if matches:
+            lines.append(f"  bbh:{task}: {matches}")
+    return "\n".join([f"{len(questions)} questions of {cfg.source} (split {cfg.split}) against the {len(bbh.TASKS)} BBH "
+                      f"files: {total} exact matches", *lines]) + "\n"
+
+
+ACTIONS = {"list": lambda cfg: list_sources(), "show": show, "overlap": overlap}
+
+
 def main(argv: list[str]) -> int:
     cfg = parse_args(DataConfig, argv, prog="scotd data",
                      description="List the question sources scotd makes or reads, or show a few questions of one.")
-    if cfg.action == "show" and not cfg.source:
+    if cfg.action != "list" and not cfg.source:
         from serve.core.errors import UserError
-        raise UserError("scotd data show needs a source, e.g. scotd data show gen:tracking_shuffled_objects/five_objects")
-    print(list_sources() if cfg.action == "list" else show(cfg), end="")
+        raise UserError(f"scotd data {cfg.action} needs a source, e.g. scotd data {cfg.action} "
+                        "gen:tracking_shuffled_objects/five_objects")
+    if cfg.action == "show" and cfg.limit is None:
+        cfg.limit = 3
+    print(ACTIONS[cfg.action](cfg), end="")
     return 0
