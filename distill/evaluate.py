@@ -29,7 +29,8 @@ from serve.core.errors import UserError
 from serve.core.records import Example
 from serve.core.student_format import ANSWER_PREFIX, STUDENT_INFO, render_prompt, student_info
 from serve.data.sources import QuestionSource
-from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, generate_in_batches, load_engine
+from serve.engines.interface import (VOTE_TEMPERATURE, SamplingParams, detect_backend, generate_in_batches,
+                                     load_engine)
 from serve.store.registry import resolve_model_dir
 
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
@@ -43,9 +44,10 @@ class EvalConfig:
     mode: Literal["auto", "cot", "label_only"] = option(
         "auto", "what the model writes; auto reads scotd_student.json in the model folder (else cot)")
     data: QuestionSource = option(default_factory=lambda: QuestionSource(split="test"), help="the questions to score")
-    prompt: Literal["student", "few_shot"] = option(
+    prompt: Literal["student", "few_shot", "bbh_cot"] = option(
         "student", "student: the question alone, as students are trained; few_shot: the teacher's few-shot CoT "
-                   "prompt (distill/prompts), for scoring an untrained base model")
+                   "prompt (distill/prompts), for scoring an untrained base model; bbh_cot: a BBH file's own 3-shot "
+                   "CoT prompt as the BBH paper scored Codex with it (bbh: sources only; SCOTD_BBH_PROMPTS)")
     prompt_set: str = option("auto", "few_shot prompt set: auto (by answer type), a name in distill/prompts, or a path")
     sampling: SamplingParams = option(
         default_factory=lambda: SamplingParams(max_new_tokens=128, seed=0),
@@ -86,6 +88,11 @@ def prompt_renderer(engine, cfg: EvalConfig) -> tuple[Callable[[Example], str], 
     if cfg.prompt == "student":
         return (lambda e: render_prompt(e.question, e.choices, tokenizer=engine)), []
     from distill.prompting import TEXT_STOP, build_prompt, prompt_set_for
+
+    if cfg.prompt == "bbh_cot":  # a completion prompt, as Codex got it: no chat template
+        from serve.data.bbh import cot_prompt_for
+
+        return cot_prompt_for, list(TEXT_STOP)
 
     prompt_sets: dict = {}
     use_chat = bool(engine.chat_template)
@@ -189,7 +196,8 @@ def run(cfg: EvalConfig) -> dict:
     if not examples:
         raise UserError(f"no questions in '{cfg.data.source}' split {cfg.data.split}; pick another split or source")
     mode = student_mode(model_dir, cfg.mode)
-    options = {"batch_size": cfg.batch_size} if cfg.backend != "onnx" else {}
+    backend = detect_backend(model_dir) if cfg.backend == "auto" else cfg.backend
+    options = {"batch_size": cfg.batch_size} if backend == "torch" else {}  # the ONNX engine batches per call
     engine = load_engine(model_dir, backend=cfg.backend, **options)
     started = time.perf_counter()
     try:

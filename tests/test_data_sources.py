@@ -215,3 +215,16 @@ def test_scotd_data_overlap_counts_bbh_items_in_a_source(tmp_path, capsys):
     assert main(["data", "overlap", "gen:navigate", "--split", "train", "--limit", "200"]) == 0
     assert "200 questions of gen:navigate (split train)" in capsys.readouterr().out.splitlines()[0]
     assert main(["data", "overlap"]) == 2 and "needs a source" in capsys.readouterr().err
+
+
+def test_bbh_cot_prompt_is_the_papers_three_shot_prompt_then_the_input():
+    from serve.data.bbh import cot_prompt_for
+
+    example = bbh_task("navigate")[5]
+    prompt = cot_prompt_for(example)
+    assert prompt.count("\nQ: ") == 4 and prompt.count("A: Let's think step by step.") == 4  # 3 shots + ours
+    assert "canary" not in prompt.lower()  # the file's canary header is cut
+    assert prompt.endswith(f"Q: {example.meta['input']}\nA: Let's think step by step.\n")
+    assert "Options:\n- Yes\n- No" in example.meta["input"]  # BBH's own rendering of the options
+    with pytest.raises(UserError, match="bbh_cot scores BBH files only"):
+        cot_prompt_for(load_examples("gen:navigate", "test", 1)[0])

@@ -225,3 +225,20 @@ def test_n_sampled_completions_decode_as_one_batch_cut_together_at_the_deadline(
     assert [(c.text, c.timed_out) for c in late] == [("", True)] * 3
     one_by_one = engine.complete(prompt, SamplingParams(n=2, max_new_tokens=8, seed=5))  # greedy: the plain path
     assert one_by_one[0].text == one_by_one[1].text and not one_by_one[0].timed_out
+
+
+def test_each_decoder_defines_exactly_the_capabilities_it_declares():
+    from serve.engines.onnx_decoders import CAPABILITIES, DECODERS
+
+    for layout, decoder in DECODERS.items():
+        assert hasattr(decoder, "logits_stream"), layout
+        defined = {name for name in CAPABILITIES if callable(getattr(decoder, name, None))}
+        assert defined == set(decoder.capabilities), layout
+
+
+def test_a_misspelt_engine_option_is_a_one_line_error(llama_fp32_export):
+    from serve.core.errors import UserError
+
+    with pytest.raises(UserError, match="'onnx' engine has no option draft_token; it takes: threads, draft_tokens"):
+        load_engine(llama_fp32_export, draft_token=4)
+    assert load_engine(llama_fp32_export, draft_tokens=0).decoder.capabilities

@@ -114,7 +114,7 @@ def split_options(text: str) -> tuple[str, list[str]]:
 def convert(task: str, index: int, raw: dict[str, Any]) -> Example:
     question, choices = split_options(raw["input"])
     target = str(raw["target"]).strip()
-    meta = {"source": f"bbh:{task}", "index": index}
+    meta = {"source": f"bbh:{task}", "index": index, "input": raw["input"]}  # the input as BBH's prompts show it
     example_id, task = f"{task}/{index}", f"bbh:{task}"  # the task names its source: bbh:navigate, not gen:navigate
     if choices:
         found = re.fullmatch(r"\(([A-Z])\)", target)
@@ -154,6 +154,36 @@ def prompt_questions(folder: Path) -> list[str]:
         for block in path.read_text().split("\nQ: ")[1:]:
             questions.append(split_options(block.split("\nA: ", 1)[0])[0])
     return questions
+
+
+def cot_prompt_folder() -> Path:
+    """Where the BBH paper's 3-shot CoT prompts are: ``SCOTD_BBH_PROMPTS``, else ``cot-prompts`` beside
+    ``SCOTD_BBH_DIR`` (the BBH repository's layout)."""
+    named = os.environ.get("SCOTD_BBH_PROMPTS")
+    if named:
+        return Path(named)
+    data = os.environ.get("SCOTD_BBH_DIR")
+    return Path(data).parent / "cot-prompts" if data else Path("cot-prompts")
+
+
+@lru_cache(maxsize=None)
+def cot_prompt(task: str) -> str:
+    """The 3-shot chain-of-thought prompt the BBH paper scored Codex with, for one file (canary header cut)."""
+    path = cot_prompt_folder() / f"{task}.txt"
+    if not path.is_file():
+        raise UserError(f"no BBH CoT prompt for {task} at {path}; set SCOTD_BBH_PROMPTS to the BBH repository's "
+                        "cot-prompts folder (or SCOTD_BBH_DIR to its bbh folder, with cot-prompts beside it)")
+    text = path.read_text()
+    return text.split("\n-----\n", 1)[1].strip() if "\n-----\n" in text else text.strip()
+
+
+def cot_prompt_for(example: Example) -> str:
+    """An example of a BBH file in the paper's 3-shot CoT format: the demonstrations, then its input."""
+    task = example.task.split(":", 1)[1] if example.task.startswith("bbh:") else ""
+    if not task or "input" not in (example.meta or {}):
+        raise UserError(f"prompt bbh_cot scores BBH files only; '{example.task}' is not one (use prompt student "
+                        "or few_shot)")
+    return f"{cot_prompt(task)}\n\nQ: {example.meta['input']}\nA: Let's think step by step.\n"
 
 
 def question_key(question: str) -> str:

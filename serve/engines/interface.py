@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import time
 from abc import ABC, abstractmethod
@@ -195,7 +196,12 @@ def load_engine(model: str | Path, backend: str = "auto", **options) -> Engine:
             raise UserError(f"the '{chosen}' engine is not available in this version of scotd") from None
         extra = "serve" if chosen == "onnx" else "export"
         raise UserError(f"the '{chosen}' engine needs '{exc.name}'; install it with: pip install -e '.[{extra}]'") from None
-    return getattr(module, class_name)(model_dir, **options)
+    engine_class = getattr(module, class_name)
+    accepted = [name for name in inspect.signature(engine_class.__init__).parameters if name not in ("self", "model_dir")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise UserError(f"the '{chosen}' engine has no option {', '.join(unknown)}; it takes: {', '.join(accepted)}")
+    return engine_class(model_dir, **options)
 
 
 def read_json(path: Path) -> dict:

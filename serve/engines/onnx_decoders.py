@@ -33,8 +33,18 @@ STORE_DRAFT_TOKENS = 8
 MAX_BATCH_ROWS = 32
 
 
+# What a decoder can do beyond ``logits_stream`` (which every decoder has): the engine asks this, not
+# hasattr, and tests/test_engine_onnx.py checks that each decoder defines exactly what it declares.
+GREEDY_TOKENS = "greedy_tokens"  # greedy ids from the library's own search (and the draft store)
+DECODE_BATCH = "decode_batch"  # several prompts as one padded batch
+SAMPLE_BATCH_UNTIL = "sample_batch_until"  # n samples of one prompt as one batch, cut at a deadline
+CAPABILITIES = (GREEDY_TOKENS, DECODE_BATCH, SAMPLE_BATCH_UNTIL)
+
+
 class GenaiDecoder:
     """onnxruntime-genai folder: the Generator owns the KV cache, we read its logits."""
+
+    capabilities = frozenset(CAPABILITIES)
 
     def __init__(self, model_dir: Path, draft_tokens: int = 0, threads: int = 0, use_draft_store: bool = True):
         import onnxruntime_genai as og
@@ -188,6 +198,8 @@ class GenaiDecoder:
 
 class SessionDecoder:
     """optimum folder: an InferenceSession step function with explicit past key/values."""
+
+    capabilities: frozenset[str] = frozenset()
 
     def __init__(self, model_dir: Path, threads: int = 0):
         import onnxruntime as ort

@@ -26,7 +26,8 @@ import numpy as np
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.chat_template import read_chat_template, read_tokenizer_config, render_chat, token_text
-from serve.engines.onnx_decoders import DECODERS, DRAFT_TOKENS, MAX_BATCH_ROWS
+from serve.engines.onnx_decoders import (DECODE_BATCH, DECODERS, DRAFT_TOKENS, GREEDY_TOKENS, MAX_BATCH_ROWS,
+                                         SAMPLE_BATCH_UNTIL)
 from serve.engines.interface import (Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json,
                                      seeded_sample)
 from serve.engines.special_tokens import adds_special_tokens, eos_ids
@@ -82,7 +83,7 @@ class OnnxEngine(Engine):
     backend = "onnx"
 
     def __init__(self, model_dir: str | Path, threads: int = 0, draft_tokens: int = DRAFT_TOKENS,
-                 use_draft_store: bool = True, **_ignored):
+                 use_draft_store: bool = True):
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -137,7 +138,7 @@ class OnnxEngine(Engine):
         budget = min(sampling.max_new_tokens, room)
         if budget <= 0:
             return
-        if sampling.greedy and hasattr(self.decoder, "greedy_tokens"):
+        if sampling.greedy and GREEDY_TOKENS in self.decoder.capabilities:
             yield from self.decoder.greedy_tokens(prompt_ids, budget, self.eos_ids, ignore_eos)
             return
         rng = np.random.default_rng(sampling.seed)
@@ -157,7 +158,7 @@ class OnnxEngine(Engine):
         (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
         prompt takes the speculating single-stream path instead."""
         copies = 1 if sampling.greedy else sampling.n
-        batched = hasattr(self.decoder, "decode_batch") and len(prompts) * copies > 1
+        batched = DECODE_BATCH in self.decoder.capabilities and len(prompts) * copies > 1
         encoded = [self.encode(p) for p in prompts] if batched else []
         if not batched or any(len(ids) + sampling.max_new_tokens > self.decoder.context_length for ids in encoded):
             if sampling.greedy and sampling.n > 1:  # n greedy completions are one, repeated
@@ -174,7 +175,7 @@ class OnnxEngine(Engine):
 
     def complete(self, prompt: str, sampling: SamplingParams, deadline: Optional[float] = None) -> list[Completion]:
         """n sampled completions decoded as one batch (genai), cut together at the deadline."""
-        if sampling.n == 1 or sampling.greedy or not hasattr(self.decoder, "sample_batch_until"):
+        if sampling.n == 1 or sampling.greedy or SAMPLE_BATCH_UNTIL not in self.decoder.capabilities:
             return super().complete(prompt, sampling, deadline)
         ids = self.encode(prompt)
         budget = min(sampling.max_new_tokens, self.decoder.context_length - len(ids))
