@@ -15,11 +15,12 @@ base=0
 if [ "${1:-}" = "--base" ]; then base=1; shift; fi
 
 times=()
-stage() {  # stage NAME COMMAND...: run it, keep its wall time for the summary
-    local name=$1 start=$SECONDS
+stage() {  # stage NAME COMMAND...: run it, keep its wall time for the summary, return its status
+    local name=$1 start=$SECONDS rc=0
     shift
-    "$@"
+    "$@" || rc=$?
     times+=("$name $((SECONDS - start)) s")
+    return $rc
 }
 
 stage install bash scripts/install.sh all
@@ -35,7 +36,12 @@ else
     echo "[quickstart] distilling the starter reasoner: 480 generated tracking-shuffled-objects questions" \
          "x 2 program-teacher rationales -> 60 training steps of $model" \
          "-> int8 ONNX with parity and accuracy gates -> models/scotd-starter-135m (rerunnable: finished stages are kept)"
-    stage distill scotd run recipes/starter.yaml
+    if ! stage distill scotd run recipes/starter.yaml; then
+        # What finished is kept (sampled rationales, training checkpoints): a rerun continues from there.
+        echo "[quickstart] distilling stopped (the error is above); opening the chat on the undistilled base." \
+             "Rerun bash scripts/quickstart.sh to continue distilling where it stopped."
+        serve_args=(--model "$model")
+    fi
 fi
 echo "[quickstart] wall time: ${times[*]/%/;} on $(python3 -c 'from serve.core.provenance import cpu_kind; print(cpu_kind())')"
 exec scotd serve "${serve_args[@]}" "$@"
