@@ -61,14 +61,17 @@ def _llama_cpp(path: Path, n_batch: int = 512, prompt_lookup: int = 0) -> Stream
         draft = LlamaPromptLookupDecoding(max_ngram_size=2, num_pred_tokens=prompt_lookup)
     llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads,
                 n_batch=n_batch, n_ubatch=n_batch, draft_model=draft, verbose=False)
-    eos = llm.token_eos()
+    return lambda ids, n, ignore_eos: llama_cpp_greedy(llm, ids, n, ignore_eos)
 
-    def stream(ids, n, ignore_eos):
-        for produced, token in enumerate(llm.generate(list(ids), temp=0.0, top_k=1, reset=True)):
-            if produced >= n or (token == eos and not ignore_eos):
-                return
-            yield token
-    return stream
+
+def llama_cpp_greedy(llm, ids: Sequence[int], n: int, ignore_eos: bool = False) -> Iterator[int]:
+    """llama.cpp's greedy ids for a prompt (a ``llama_cpp.Llama``): at most ``n``, EOS ends them (not yielded)
+    unless ``ignore_eos``. The one llama.cpp decoding loop: the benchmark's rows and the GGUF parity gate."""
+    eos = llm.token_eos()
+    for produced, token in enumerate(llm.generate(list(ids), temp=0.0, top_k=1, reset=True)):
+        if produced >= n or (token == eos and not ignore_eos):
+            return
+        yield token
 
 
 STREAMS: dict[str, Callable[..., Stream]] = {

@@ -205,12 +205,9 @@ class LlamaCppTokens:
         return self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
 
     def greedy(self, prompt_ids: Sequence[int], max_new_tokens: int) -> list[int]:
-        eos, tokens = self.llm.token_eos(), []
-        for token in self.llm.generate(list(prompt_ids), temp=0.0, top_k=1, reset=True):
-            if token == eos or len(tokens) >= max_new_tokens:
-                break
-            tokens.append(token)
-        return tokens
+        from export.decode_streams import llama_cpp_greedy
+
+        return list(llama_cpp_greedy(self.llm, prompt_ids, max_new_tokens))
 
 
 class ReplayedTokens:
