@@ -41,12 +41,13 @@ def _read_json(path: Path) -> Optional[dict]:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def arm_label(recipe: dict) -> tuple[str, Optional[float]]:
-    """What the arm is, and its sampled N when it is a pure-N CoT arm (the x of the plot)."""
-    stages = recipe["run"]["stages"]
-    if "train" not in stages:
+def arm_label(recipe: dict, trained: bool) -> tuple[str, Optional[float]]:
+    """What the arm is, and its sampled N when it is a pure-N CoT arm (the x of the plot). ``trained``: the
+    run folder holds a finished train stage (the last invocation may have run other stages only)."""
+    if not trained:
         prompt = recipe["eval"].get("prompt", "student")
-        return ("untrained base, few-shot CoT" if prompt == "few_shot" else "untrained base"), None
+        names = {"few_shot": "untrained base, few-shot CoT", "bbh_cot": "untrained base, BBH 3-shot CoT"}
+        return names.get(prompt, "untrained base"), None
     if recipe["train"]["mode"] == "label_only":
         return "label-only", None
     n, keep = recipe["sample"]["sampling"]["n"], recipe["select"]["per_instance"]
@@ -101,9 +102,8 @@ def read_arm(run_dir: Path) -> dict:
     if not recipe_file.is_file():
         raise UserError(f"'{run_dir}' has no recipe.resolved.yaml; pass folders written by scotd run (run.dir)")
     recipe = yaml.safe_load(recipe_file.read_text())
-    label, sampled_n = arm_label(recipe)
-    train = _read_json(Path(recipe["train"]["out"]) / "train_summary.json") if "train" in recipe["run"]["stages"] \
-        else None
+    train = _read_json(Path(recipe["train"]["out"]) / "train_summary.json")
+    label, sampled_n = arm_label(recipe, trained=train is not None)
     run_info = _read_json(Path(recipe["train"]["out"]) / "run_info.json") if train else None
     stats = (run_info or {}).get("data") or {}
     seconds = sum(json.loads(p.read_text()).get("seconds", 0.0) for p in sorted((run_dir / "stages").glob("*.json")))

@@ -208,11 +208,15 @@ def test_results_labels_every_kind_of_arm():
                 "sample": {"sampling": {"n": n}}, "select": {"per_instance": keep, "strategy": strategy}}
 
     trained = ["sample", "select", "train", "eval"]
-    assert arm_label(recipe(trained)) == ("CoT N=30", 30.0)
-    assert arm_label(recipe(trained, n=1, keep=1)) == ("CoT N=1", 1.0)
-    assert arm_label(recipe(trained, keep=5, strategy="diverse")) == ("CoT N=30 -> 5 (diverse)", None)
-    assert arm_label(recipe(["train", "eval"], mode="label_only")) == ("label-only", None)
-    assert arm_label(recipe(["eval"], prompt="few_shot")) == ("untrained base, few-shot CoT", None)
+    assert arm_label(recipe(trained), trained=True) == ("CoT N=30", 30.0)
+    assert arm_label(recipe(trained, n=1, keep=1), trained=True) == ("CoT N=1", 1.0)
+    assert arm_label(recipe(trained, keep=5, strategy="diverse"), trained=True) == ("CoT N=30 -> 5 (diverse)", None)
+    assert arm_label(recipe(["train", "eval"], mode="label_only"), trained=True) == ("label-only", None)
+    assert arm_label(recipe(["eval"], prompt="few_shot"), trained=False) == ("untrained base, few-shot CoT", None)
+    assert arm_label(recipe(["eval"], prompt="bbh_cot"), trained=False) == ("untrained base, BBH 3-shot CoT", None)
+    # A trained arm scored again later with `--run.stages "[eval]"` is still the trained arm (it was labelled
+    # "untrained base" from the last invocation's stages).
+    assert arm_label(recipe(["eval"]), trained=True) == ("CoT N=30", 30.0)
     from distill.results import read_arm
     from serve.core.errors import UserError
 
