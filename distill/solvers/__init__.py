@@ -1,7 +1,8 @@
 """Program teachers: rule-based solvers that write correct step-by-step rationales, one module per family.
 
 Each module defines ``FAMILY`` (see ``distill.solvers.base``): a solve function per rationale
-style and a step grader. Adding a family is adding its module and one line to ``_MODULES``.
+style and a step grader. The family list has one owner, ``serve.data.generators.FAMILIES``: a family is
+a generator there and a solver module here, of the same name.
 ``FAMILIES`` maps a BIG-bench task (top-level name) to its family; ``GRADERS`` maps it to the
 family's step grader.
 """
@@ -12,24 +13,10 @@ import re
 from importlib import import_module
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, match_choice
-
-_MODULES = (
-    "tracking_shuffled_objects",
-    "arithmetic",
-    "object_counting",
-    "word_sorting",
-    "dyck_languages",
-    "navigate",
-    "temporal_sequences",
-    "logical_deduction",
-    "boolean_expressions",
-    "multistep_arithmetic_two",
-    "web_of_lies",
-    "geometric_shapes",
-)
+from serve.data.generators import FAMILIES as GENERATED_FAMILIES
 
 FAMILIES: dict[str, Family] = {}
-for _name in _MODULES:
+for _name in GENERATED_FAMILIES:
     _family = import_module(f"distill.solvers.{_name}").FAMILY
     FAMILIES[_family.name] = _family
 
