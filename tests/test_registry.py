@@ -68,3 +68,13 @@ def test_resolve_unfetched_name_says_how_to_fetch(home, monkeypatch):
     from serve.store.registry import resolve_model_dir
     with pytest.raises(UserError, match="run: scotd models fetch gemma-3-270m"):
         resolve_model_dir("gemma-3-270m")
+
+
+def test_a_models_own_folder_means_its_hf_folder(tmp_path, tiny_llama_dir):
+    from serve.store.registry import resolve_model_dir
+
+    model = tmp_path / "my-student"
+    shutil.copytree(tiny_llama_dir, model / "hf")
+    (model / "onnx-int8").mkdir()
+    assert resolve_model_dir(model) == model / "hf"  # `--models models/NAME` crashed bench decode
+    assert resolve_model_dir(model / "hf") == model / "hf" and resolve_model_dir(tiny_llama_dir) == tiny_llama_dir

@@ -84,9 +84,13 @@ def get_entry(name: str) -> ModelEntry:
 
 
 def resolve_model_dir(name_or_path: str | Path) -> Path:
-    """A model folder from a path, or a registry name that has been fetched."""
+    """A model folder from a path, or a registry name that has been fetched. A model's own folder
+    (``models/NAME``, holding ``hf/`` beside its exports) means its ``hf/`` folder."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
+        inner = path / "hf"
+        if not (path / "config.json").is_file() and (inner / "config.json").is_file():
+            return inner
         return path
     registry = load_registry()
     if str(name_or_path) in registry:
