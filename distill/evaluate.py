@@ -27,7 +27,7 @@ from serve.core.answers import answers_match, grade, majority_vote
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.records import Example
-from serve.core.student_format import ANSWER_PREFIX, STUDENT_INFO, render_prompt, student_info
+from serve.core.student_format import ANSWER_PREFIX, render_prompt, student_info
 from serve.data.sources import QuestionSource
 from serve.engines.interface import (VOTE_TEMPERATURE, SamplingParams, detect_backend, generate_in_batches,
                                      load_engine)
@@ -198,7 +198,7 @@ def run(cfg: EvalConfig) -> dict:
     mode = student_mode(model_dir, cfg.mode)
     backend = detect_backend(model_dir) if cfg.backend == "auto" else cfg.backend
     options = {"batch_size": cfg.batch_size} if backend == "torch" else {}  # the ONNX engine batches per call
-    engine = load_engine(model_dir, backend=cfg.backend, **options)
+    engine = load_engine(model_dir, backend=backend, **options)
     started = time.perf_counter()
     try:
         rows = score(engine, examples, mode, cfg)

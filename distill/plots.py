@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from distill.evaluate import STUDENT_INFO  # noqa: E402
+from serve.core.student_format import STUDENT_INFO  # noqa: E402
 from serve.core.errors import UserError  # noqa: E402
 from serve.core.records import read_jsonl  # noqa: E402
 

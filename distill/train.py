@@ -27,7 +27,7 @@ from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from distill.cot_record import CoTRecord
-from distill.evaluate import STUDENT_INFO  # written into the student folder; eval reads the mode from it
+from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
 from distill.train_speed import (SpeedOptions, apply_freezing, micro_batching, supports_target_logits,

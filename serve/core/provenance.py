@@ -57,7 +57,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def cpu_kind() -> str:
-    """The CPU and the path its matmuls take, for logs: "Intel Xeon, 2 cores, bf16 native (AMX)" or
+    """The CPU and the path its matmuls take, for logs: "Intel Xeon, 2 CPU cores, bf16 native (AMX)" or
     "..., fp32 (held to ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2)"."""
     flags = cpu_flags()
     isa = "AMX" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else \
@@ -65,7 +65,7 @@ def cpu_kind() -> str:
     path = f"bf16 native ({isa})" if cpu_has_native_bf16() else f"fp32 ({isa})"
     caps = cpu_isa_caps()
     held = f", held to {', '.join(f'{k}={v}' for k, v in caps.items())}" if caps else ""
-    return f"{cpu_model() or platform.machine()}, {os.cpu_count()} cores, {path}{held}"
+    return f"{hardware(gpus=False)}, {path}{held}"
 
 
 def hardware(gpus: bool = True) -> str:
