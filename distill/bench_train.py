@@ -48,6 +48,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "microbatch": ("fp32 levers, the batch in micro-batches of 2 (same sequences a step; the CPU default)",
                    {**_FP32, "speed.micro_batch": 2}),
     "checkpointing": ("fp32 levers + gradient checkpointing", {**_FP32, "speed.activation_checkpointing": True}),
+    "adafactor": ("fp32 levers, micro-batches of 2, Adafactor instead of AdamW (optimizer memory)",
+                  {**_FP32, "speed.micro_batch": 2, "optim": "adafactor"}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
     "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast", {"precision": "bf16"}),
 }

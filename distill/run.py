@@ -8,29 +8,30 @@ scores the trained student on the same source, export converts it. Export runs b
 evals, so a recipe may score its student as shipped (``eval.model`` = the export's folder: on a
 CPU the int8 export decodes several times faster than the PyTorch student).
 
-A stage is skipped when its outputs exist and a stamp (``run.dir/stages/NAME.json``)
-holds the same key: the hash of the stage's resolved config and of its input files.
-Change a setting or an input and that stage and the ones after it run again.
+A stage is skipped when its outputs exist and its stamp (``run.dir/stages/NAME.json``,
+distill/stage_stamps.py) holds the same config and input hashes. Change a setting or an input
+and that stage and the ones after it run again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from distill.evaluate import EvalConfig
-from distill.run_info import PACKAGES, git_commit, path_sha256
+from distill.stage_stamps import read_stamp, record_matches, stamp_record
+from distill.run_info import PACKAGES, git_commit
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
 from distill.train import TrainConfig
-from serve.core.config import ConfigError, option, parse_args, save_yaml, to_dict
+from export.export_model import ExportConfig
+from serve.core.config import ConfigError, option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import hardware, package_versions
 from serve.data.sources import QuestionSource, is_local_file, mixture_parts
@@ -40,17 +41,6 @@ DESCRIPTION = ("Run a recipe: scotd run RECIPE.yaml [--SECTION.KEY VALUE ...]. S
                "(-> eval_curve) (-> export) -> eval (-> eval_sc, eval_transfer, eval_export); a stage whose config "
                "and input hashes are unchanged is skipped.")
 STAGE_ORDER = ("sample", "select", "train", "eval_curve", "export", "eval", "eval_sc", "eval_transfer", "eval_export")
-
-
-def _export_config_type() -> Any:
-    try:
-        from export.export_model import ExportConfig
-    except ImportError:  # the export extra is not installed: the export stages are skipped, and say so
-        return None
-    return ExportConfig
-
-
-ExportConfig = _export_config_type()
 
 
 @dataclass
@@ -78,22 +68,16 @@ class ExtraEvals:
                                  "(train.save_total_limit 0 keeps them all); 0 = no such stage")
 
 
-def _run_config_class() -> type:
-    fields = [("run", RunOptions, field(default_factory=RunOptions, metadata={"help": "the pipeline"})),
-              ("sample", SampleConfig, field(default_factory=SampleConfig, metadata={"help": "scotd sample"})),
-              ("select", SelectConfig, field(default_factory=SelectConfig, metadata={"help": "scotd select"})),
-              ("train", TrainConfig, field(default_factory=TrainConfig, metadata={"help": "scotd train"})),
-              ("eval", EvalConfig, field(default_factory=EvalConfig, metadata={"help": "scotd eval"})),
-              ("evals", ExtraEvals, field(default_factory=ExtraEvals, metadata={"help": "stages eval_sc and "
-                                                                                         "eval_transfer"}))]
-    if ExportConfig is not None:
-        fields.append(("export", ExportConfig, field(default_factory=ExportConfig, metadata={"help": "scotd export"})))
-    else:  # keep recipes with an export section loadable; the stage itself reports what to install
-        fields.append(("export", dict, field(default_factory=dict, metadata={"help": "scotd export (not installed)"})))
-    return dataclasses.make_dataclass("RunConfig", fields)
-
-
-RunConfig = _run_config_class()
+@dataclass
+class RunConfig:
+    """A recipe: the pipeline's own options and each stage's config, one section a stage."""
+    run: RunOptions = option(default_factory=RunOptions, help="the pipeline")
+    sample: SampleConfig = option(default_factory=SampleConfig, help="scotd sample")
+    select: SelectConfig = option(default_factory=SelectConfig, help="scotd select")
+    train: TrainConfig = option(default_factory=TrainConfig, help="scotd train")
+    eval: EvalConfig = option(default_factory=EvalConfig, help="scotd eval")
+    evals: ExtraEvals = option(default_factory=ExtraEvals, help="stages eval_sc and eval_transfer")
+    export: ExportConfig = option(default_factory=ExportConfig, help="scotd export")
 
 
 def _default(cls: type, name: str) -> Any:
@@ -123,11 +107,10 @@ def link_stages(cfg: Any) -> None:
         cfg.eval.out = str(root / "eval")
     if not cfg.eval.data.source:
         cfg.eval.data.source, cfg.eval.data.seed = cfg.sample.data.source, cfg.sample.data.seed
-    if ExportConfig is not None:
-        if cfg.export.model == _default(ExportConfig, "model"):
-            cfg.export.model = student
-        if not cfg.export.out:
-            cfg.export.out = str(root / export_folder_name(cfg.export.precision, cfg.export.format))
+    if cfg.export.model == _default(ExportConfig, "model"):
+        cfg.export.model = student
+    if not cfg.export.out:
+        cfg.export.out = str(root / export_folder_name(cfg.export.precision, cfg.export.format))
 
 
 @dataclass
@@ -162,19 +145,18 @@ def build_stages(cfg: Any) -> dict[str, Stage]:
         "eval": _eval_stage("eval", cfg.eval),
     }
     stages.update(extra_eval_stages(cfg))
-    if ExportConfig is not None:
-        from export import export_model
+    from export import export_model
 
-        # The stage reruns only when the student or the export config changed: the folder then holds
-        # an export of an older student, which it replaces.
-        export_cfg = dataclasses.replace(cfg.export, force=True)
-        report = Path(cfg.export.out) / report_file_name(cfg.export.format)
-        stages["export"] = Stage("export", cfg.export, [cfg.export.model], [str(report)],
-                                 lambda: export_model.run(export_cfg), lambda out: _export_result(report))
-        # The same eval on the exported model, so quantization loss is measured, not guessed.
-        eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
-                                          name="", mode=cfg.train.mode, backend="auto")
-        stages["eval_export"] = _eval_stage("eval_export", eval_export)
+    # The stage reruns only when the student or the export config changed: the folder then holds
+    # an export of an older student, which it replaces.
+    export_cfg = dataclasses.replace(cfg.export, force=True)
+    report = Path(cfg.export.out) / report_file_name(cfg.export.format)
+    stages["export"] = Stage("export", cfg.export, [cfg.export.model], [str(report)],
+                             lambda: export_model.run(export_cfg), lambda out: _export_result(report))
+    # The same eval on the exported model, so quantization loss is measured, not guessed.
+    eval_export = dataclasses.replace(cfg.eval, model=cfg.export.out, out=str(Path(cfg.run.dir) / "eval-export"),
+                                      name="", mode=cfg.train.mode, backend="auto")
+    stages["eval_export"] = _eval_stage("eval_export", eval_export)
     return stages
 
 
@@ -249,23 +231,19 @@ def _export_result(report_file: Path) -> str:
     return f"{report['precision']} {report['size_mb']['export']} MB via {via} -> {report_file.parent}"
 
 
-def stage_key(stage: Stage) -> tuple[str, dict[str, Optional[str]]]:
-    inputs = {p: path_sha256(p) for p in stage.inputs}
-    blob = json.dumps({"config": to_dict(stage.config), "inputs": inputs}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest(), inputs
-
-
-def is_current(stamp_file: Path, key: str, stage: Stage) -> bool:
-    if not stamp_file.is_file() or not all(Path(p).exists() for p in stage.outputs):
+def is_current(stamp_file: Path, record: dict, stage: Stage) -> bool:
+    stamp = read_stamp(stamp_file)
+    if stamp is None or not all(Path(p).exists() for p in stage.outputs):
         return False
-    return json.loads(stamp_file.read_text()).get("key") == key
+    return record_matches(stamp, record, type(stage.config))
 
 
-def interrupted(started_file: Path, key: str, train_cfg: Any) -> bool:
-    """The train stage started with this very key (config and input hashes) and left checkpoints."""
-    if not started_file.is_file() or json.loads(started_file.read_text()).get("key") != key:
+def interrupted(started_file: Path, record: dict, stage: Stage) -> bool:
+    """The train stage started with a matching config and the same inputs, and left checkpoints."""
+    started = read_stamp(started_file)
+    if started is None or not record_matches(started, record, type(stage.config)):
         return False
-    return any((Path(train_cfg.out) / "checkpoints").glob("checkpoint-*"))
+    return any((Path(stage.config.out) / "checkpoints").glob("checkpoint-*"))
 
 
 def report_table(rows: list[dict]) -> str:
@@ -311,26 +289,21 @@ def run(cfg: Any) -> dict:
         raise UserError(f"run.stages lists a stage its recipe does not configure: {'; '.join(missing)} "
                         "(or drop it from run.stages)")
     for name in [s for s in STAGE_ORDER if s in cfg.run.stages]:
-        if name not in stages:
-            print(f"[scotd run] skipping '{name}': the export stage is not available; "
-                  "install it with: pip install -e '.[export]'", file=sys.stderr)
-            rows.append({"stage": name, "status": "unavailable", "seconds": 0.0, "result": "pip install -e '.[export]'"})
-            continue
         stage = stages[name]
         stamp_file = root / "stages" / f"{name}.json"
-        key, inputs = stage_key(stage)
-        if name not in cfg.run.force and is_current(stamp_file, key, stage):
+        record = stamp_record(stage.config, stage.inputs)
+        if name not in cfg.run.force and is_current(stamp_file, record, stage):
             stamp = json.loads(stamp_file.read_text())
             print(f"[scotd run] {name}: up to date (inputs and config unchanged), skipped", file=sys.stderr)
             rows.append({"stage": name, "status": "skipped", "seconds": 0.0, "result": stamp.get("result", "")})
             continue
         started_file = root / "stages" / f"{name}.started.json"
-        if name == "train" and name not in cfg.run.force and interrupted(started_file, key, cfg.train):
+        if name == "train" and name not in cfg.run.force and interrupted(started_file, record, stage):
             print(f"[scotd run] train: an earlier run of this stage with the same config and inputs was interrupted; "
                   f"resuming from its checkpoints in {Path(cfg.train.out) / 'checkpoints'}", file=sys.stderr)
             cfg.train.resume = True
             save_yaml(cfg.train, root / "configs" / "train.yaml")
-        started_file.write_text(json.dumps({"key": key}) + "\n")
+        started_file.write_text(json.dumps(record, indent=2) + "\n")
         print(f"[scotd run] {name}: running", file=sys.stderr)
         started = time.perf_counter()
         try:
@@ -343,8 +316,7 @@ def run(cfg: Any) -> dict:
         seconds = time.perf_counter() - started
         line = stage.describe(result)
         results[name] = result
-        stamp_file.write_text(json.dumps({"key": key, "inputs": inputs, "outputs": stage.outputs,
-                                          "config": to_dict(stage.config), "seconds": round(seconds, 2),
+        stamp_file.write_text(json.dumps({**record, "outputs": stage.outputs, "seconds": round(seconds, 2),
                                           "result": line, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")},
                                          indent=2, default=str) + "\n")
         rows.append({"stage": name, "status": "ran", "seconds": seconds, "result": line})

@@ -78,7 +78,10 @@ class TrainConfig:
     lr: float = option(5e-5, "peak learning rate")
     scheduler: Literal["cosine", "linear", "constant_with_warmup"] = option("cosine", "learning-rate schedule")
     warmup: float = option(0.05, "learning-rate warmup: a step count (>= 1) or a fraction of all steps (< 1)")
-    weight_decay: float = option(0.0, "AdamW weight decay")
+    optim: str = option("adamw_torch_fused", "optimizer, named as in transformers' TrainingArguments.optim: "
+                                             "adamw_torch_fused (AdamW), adafactor (factored second moments and no "
+                                             "first moment: a fraction of AdamW's optimizer memory), ...")
+    weight_decay: float = option(0.0, "weight decay")
     max_grad_norm: float = option(1.0, "gradient clipping norm")
     eval_every: int = option(50, "evaluate the dev loss every K steps (0 = never)")
     save_every: int = option(50, "checkpoint every K steps (a multiple of eval_every when eval is on)")
@@ -215,7 +218,7 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         per_device_train_batch_size=per_pass, per_device_eval_batch_size=cfg.batch_size,
         gradient_accumulation_steps=accumulation,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        optim=cfg.optim, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         eval_strategy="steps" if evaluating else "no", eval_steps=cfg.eval_every or None,
         save_strategy="steps", save_steps=cfg.save_every, save_total_limit=cfg.save_total_limit,

@@ -287,7 +287,7 @@ def test_an_interrupted_train_stage_resumes_from_its_checkpoints(tiny_llama_dir,
         # As if killed after step 3: the stage never finished, its start mark and first checkpoint remain.
         stamp = json.loads((run_dir / "stages" / "train.json").read_text())
         (run_dir / "stages" / "train.json").unlink()
-        (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": stamp["key"]}))
+        (run_dir / "stages" / "train.started.json").write_text(json.dumps(stamp))
         shutil.rmtree(run_dir / "train" / "checkpoints" / "checkpoint-6")
         capsys.readouterr()
         assert cli_main(args) == 0
@@ -295,7 +295,7 @@ def test_an_interrupted_train_stage_resumes_from_its_checkpoints(tiny_llama_dir,
         steps = [json.loads(line)["step"] for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
         assert 4 in steps and not (run_dir / "stages" / "train.started.json").exists()
         # Interrupted under another config: a fresh start, never a resume of checkpoints made under the old one.
-        (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": stamp["key"]}))
+        (run_dir / "stages" / "train.started.json").write_text(json.dumps(stamp))
         assert cli_main([*args, "--train.lr", "1e-3"]) == 0
         assert "resuming" not in capsys.readouterr().err
 
