@@ -12,14 +12,13 @@ with a matching record resumes from its checkpoints.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Optional
 
 from distill.run_info import path_sha256
-from serve.core.config import to_dict
+from serve.core.config import defaults, to_dict
 
 
 def stamp_record(config: Any, inputs: list[str]) -> dict:
@@ -28,17 +27,6 @@ def stamp_record(config: Any, inputs: list[str]) -> dict:
     hashes: dict[str, Optional[str]] = {p: path_sha256(p) for p in inputs}
     blob = json.dumps({"config": plain, "inputs": hashes}, sort_keys=True, default=str)
     return {"key": hashlib.sha256(blob.encode()).hexdigest(), "inputs": hashes, "config": plain}
-
-
-def defaults_of(cls: type) -> dict:
-    """Every field's default, sections nested, as plain JSON types (fields without one left out)."""
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            values[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            values[f.name] = f.default_factory()
-    return json.loads(json.dumps(to_dict(values), default=str))
 
 
 def config_matches(stored: dict, current: dict, defaults: dict) -> bool:
@@ -61,7 +49,7 @@ def record_matches(stored: dict, current: dict, config_class: type) -> bool:
     if "config" not in stored:
         return stored.get("key") == current["key"]
     return (stored.get("inputs") == current["inputs"]
-            and config_matches(stored["config"], current["config"], defaults_of(config_class)))
+            and config_matches(stored["config"], current["config"], defaults(config_class)))
 
 
 def read_stamp(path: Path) -> Optional[dict]:

@@ -52,7 +52,7 @@ def test_unknown_yaml_key_names_key_and_valid_ones(tmp_path):
 
 
 def test_unknown_flag_is_rejected():
-    with pytest.raises(ConfigError, match=r"unknown option '--stepz'.*--steps"):
+    with pytest.raises(ConfigError, match=r"unknown option .--stepz.*did you mean --steps\?"):
         parse_args(Stage, ["--stepz", "3"])
 
 
@@ -135,3 +135,34 @@ def test_every_verb_config_key_is_in_its_help(config_class):
     text = format_help(config_class, "scotd verb")
     missing = [key.dotted for key in _keys(config_class) if f"--{key.dotted} " not in text and f"--{key.dotted}\n" not in text]
     assert not missing
+
+
+@pytest.mark.parametrize("words", [["b", "c"], ["b,c"], ["[b, c]"]])
+def test_a_list_flag_takes_words_commas_or_one_yaml_list(words):
+    assert parse_args(Stage, ["--tasks", *words, "--steps", "2"]).tasks == ["b", "c"]
+
+
+def test_a_boolean_flag_alone_is_true_and_takes_yes_no():
+    assert parse_args(Stage, ["--lora"]).lora is True
+    assert parse_args(Stage, ["--lora", "no", "--steps", "2"]).lora is False
+
+
+def test_an_unknown_nested_flag_names_its_section_keys_and_the_nearest_spelling():
+    with pytest.raises(ConfigError) as err:
+        parse_args(Stage, ["--optim.lrr", "0.1"])
+    message = str(err.value)
+    assert "did you mean --optim.lr?" in message and "keys at optim: lr, schedule" in message
+
+
+def test_a_flag_without_its_value_and_a_stray_word_are_one_line_each():
+    for argv, needle in ((["--steps"], "--steps"), (["stray"], "unexpected argument 'stray'")):
+        with pytest.raises(ConfigError) as err:
+            parse_args(Stage, argv)
+        assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_bad_value_in_the_recipe_names_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: fast\n")
+    with pytest.raises(ConfigError, match=rf"optim.lr in {path}: expected a number, got 'fast'"):
+        parse_args(Stage, ["--config", str(path)])

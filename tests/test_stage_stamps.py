@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from distill.stage_stamps import config_matches, defaults_of, record_matches, stamp_record
-from serve.core.config import option
+from distill.stage_stamps import config_matches, record_matches, stamp_record
+from serve.core.config import defaults, option
 
 
 @dataclass
@@ -58,6 +58,6 @@ def test_a_stamp_without_its_config_compares_keys(tmp_path):
 
 
 def test_defaults_and_matching_walk_sections():
-    assert defaults_of(Config) == {"steps": 10, "inner": {"lr": 1e-4}}
-    assert config_matches({"steps": 10}, {"steps": 10, "inner": {"lr": 1e-4}}, defaults_of(Config))
-    assert not config_matches({"steps": 10}, {"steps": 10, "inner": {"lr": 2e-4}}, defaults_of(Config))
+    assert defaults(Config) == {"steps": 10, "inner": {"lr": 1e-4}}
+    assert config_matches({"steps": 10}, {"steps": 10, "inner": {"lr": 1e-4}}, defaults(Config))
+    assert not config_matches({"steps": 10}, {"steps": 10, "inner": {"lr": 2e-4}}, defaults(Config))

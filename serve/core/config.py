@@ -1,23 +1,22 @@
-"""Dataclass configs: YAML recipes plus dotted command-line overrides, parsed by jsonargparse.
+"""Dataclass configs: YAML recipes plus dotted command-line overrides.
 
-Every verb declares one (possibly nested) dataclass; jsonargparse reads its signature as the
-schema (types, defaults, strict keys, coercion, generated help). A value comes, in rising
-priority, from the field default, the YAML file given with ``--config``, and ``--section.key
-value`` flags. This module adds what the library does not do the way scotd's users expect:
-
-* ``extends: OTHER.yaml`` in a recipe, so a variant states only what differs;
-* help text from ``option(help=...)`` field metadata, flag aliases (``--in``), positional slots,
-  bare boolean flags (``--resume``) and space-separated lists (``--stages train eval``);
-* one-line :class:`ConfigError` messages that name the key, the file and the valid choices.
+Every verb declares one (possibly nested) dataclass: its fields are the keys (``--section.key``),
+their types the schema. A value comes, in rising priority, from the field default, the YAML file
+given with ``--config``, and flags. The libraries own their parts: argparse splits argv (aliases
+such as ``--in``, a positional slot, a bare boolean flag, a list over several words) and
+jsonargparse checks and converts every value to its type and writes the help. scotd adds
+``extends: OTHER.yaml`` in a recipe (a variant states only what differs) and, because it checks
+each key against the dataclass before the library sees it, one-line :class:`ConfigError`
+messages that name the key, the file and what is valid, with no reading of library messages.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import functools
 import json
-import re
 import sys
 import types
 import typing
@@ -106,83 +105,127 @@ def _is_list(tp: Any) -> bool:
     return get_origin(tp) in (list, tuple)
 
 
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """Every key's default, nested by section, as plain JSON types; a section built by a
+    ``default_factory`` gives its own values. Keys without a default are left out."""
+    values: dict[str, Any] = {}
+    for f, tp in _fields(cls):
+        if f.default is not dataclasses.MISSING:
+            values[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            values[f.name] = f.default_factory()
+        elif _is_section(tp):
+            values[f.name] = defaults(tp)
+    return json.loads(json.dumps(to_dict(values), default=str))
+
+
+def _lookup(tree: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return dataclasses.MISSING
+        tree = tree[part]
+    return tree
+
+
+def _positional(cls: type) -> list[_Key]:
+    """Positional slots: top-level keys only (a nested config's slot is not its parent's)."""
+    return [k for k in _keys(cls) if k.field.metadata.get("positional") and "." not in k.dotted]
+
+
+def _aliases(key: _Key) -> tuple[str, ...]:
+    """A top-level key's other spellings (``--in``); a nested config's aliases are not its parent's."""
+    return () if "." in key.dotted else tuple(key.field.metadata.get("aliases", ()))
+
+
+def _help(key: _Key, cls: type) -> str:
+    aliases = ", ".join(_aliases(key))
+    notes = [f"also {aliases}" if aliases else "", "positional" if key in _positional(cls) else ""]
+    notes = "; ".join(n for n in notes if n)
+    return f"{key.field.metadata.get('help', '')}{f' ({notes})' if notes else ''}"
+
+
+# --------------------------------------------------------------------------- the two parsers
+
 @functools.lru_cache(maxsize=None)
-def _parser(cls: type, prog: str = "scotd", description: str = "") -> ArgumentParser:
-    positional = " ".join(k.dotted.upper() for k in _keys(cls) if k.field.metadata.get("positional"))
+def _typed_parser(cls: type, prog: str = "scotd", description: str = "") -> ArgumentParser:
+    """jsonargparse's parser of ``cls``: one argument a key, with its type, default and help."""
+    slots = " ".join(k.dotted.upper() for k in _positional(cls))
     parser = ArgumentParser(prog=prog, description=description or None, exit_on_error=False,
-                            usage=f"{prog} {positional} [--config FILE] [--KEY VALUE ...]".replace("  ", " "))
-    parser.add_argument("--config", action="config", help="YAML recipe with any of the keys below (flags override it); "
-                                         "'extends: OTHER.yaml' inside it loads OTHER first")
-    parser.add_class_arguments(cls, None, fail_untyped=True, sub_configs=False)
-    by_dest = {k.dotted: k for k in _keys(cls)}
-    sections = {f"{k.dotted.rpartition('.')[0]}" for k in _keys(cls)} - {""}
-    for action in parser._actions:
-        if action.dest in sections:  # the library's "--section FILE" loader: recipes go through --config
-            action.help = argparse.SUPPRESS
-        key = by_dest.get(action.dest)
-        if key is None:
-            continue
-        aliases = ", ".join(key.field.metadata.get("aliases", ()))
-        notes = [f"also {aliases}" if aliases else "", "positional" if key.field.metadata.get("positional") else ""]
-        notes = "; ".join(n for n in notes if n)
-        action.help = f"{key.field.metadata.get('help', '')}{f' ({notes})' if notes else ''}"
-    for group in parser._action_groups:
-        if group.title.startswith("<class"):
-            dest = getattr(group, "dest", None)
-            group.title = f"section {dest} (keys --{dest}.*)" if dest else "keys"
+                            usage=f"{prog} {slots} [--config FILE] [--KEY VALUE ...]".replace("  ", " "))
+    parser.add_argument("--config", type=str, help="YAML recipe with any of the keys below (flags override it); "
+                                                   "'extends: OTHER.yaml' inside it loads OTHER first")
+    known, groups = defaults(cls), {}
+    for key in _keys(cls):
+        section = key.dotted.rpartition(".")[0]
+        if section and section not in groups:
+            groups[section] = parser.add_argument_group(f"section {section} (keys --{section}.*)")
+        default = _lookup(known, key.dotted)
+        extra = {"required": True} if default is dataclasses.MISSING else {"default": default}
+        groups.get(section, parser).add_argument(f"--{key.dotted}", *_aliases(key),
+                                                 type=key.type, help=_help(key, cls), **extra)
     return parser
 
 
-# --------------------------------------------------------------------------- errors
+class _ArgvParser(argparse.ArgumentParser):
+    """The standard library's argv splitter; its own complaints (a flag without its value) become one line."""
 
-def _translate(exc: Exception, cls: type, source: str, prog: str = "scotd") -> ConfigError:
-    """A one-line ConfigError from a jsonargparse error: the key, the file, what is valid."""
-    text = str(exc)
+    def error(self, message: str):
+        raise ConfigError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+@functools.lru_cache(maxsize=None)
+def _argv_parser(cls: type, prog: str) -> _ArgvParser:
+    """Splits argv into the values given for each key, as words; jsonargparse converts them after."""
+    parser = _ArgvParser(prog=prog, add_help=False, allow_abbrev=False)
+    parser.add_argument("--config", default=argparse.SUPPRESS)
+    for key in _keys(cls):
+        shape = ({"nargs": "?", "const": "true"} if key.type is bool else
+                 {"nargs": "+"} if _is_list(key.type) else {})
+        parser.add_argument(f"--{key.dotted}", *_aliases(key), dest=key.dotted,
+                            default=argparse.SUPPRESS, **shape)
+    for key in _positional(cls):
+        parser.add_argument(key.dotted, nargs="?", default=argparse.SUPPRESS)
+    return parser
+
+
+# --------------------------------------------------------------------------- checking
+
+@functools.lru_cache(maxsize=None)
+def _value_parser(tp: Any) -> ArgumentParser:
+    """A one-key parser: jsonargparse's check and conversion of one value of type ``tp``."""
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--value", type=tp)
+    return parser
+
+
+def _checked(key: _Key, value: Any, where: str) -> Any:
+    """``value`` converted to ``key``'s type, or a ConfigError naming the key, the place and the type."""
+    try:
+        return _value_parser(key.type).parse_object({"value": value}).value
+    except ArgumentError:
+        raise ConfigError(f"{key.dotted}{where}: expected {_expected(key.type)}, got {value!r}") from None
+
+
+def _check_values(cls: type, values: dict[str, Any], source: str, prefix: str = "") -> None:
+    """Every key of ``values`` is a field of ``cls``; sections are mappings; each leaf converted in place."""
     where = f" in {source}" if source else ""
-    unknown = re.search(r"Group '([\w.]+)' does not accept option '([\w.]+)'", text) or \
-        re.search(r"()Option '([\w.]+)' is not accepted", text)
-    if unknown:
-        parts = [p for p in (unknown.group(1) + "." + unknown.group(2)).split(".") if p]
-        depth = 0  # the deepest known section on the path names where the unknown key sits
-        while depth < len(parts) - 1 and _section_type(cls, ".".join(parts[:depth + 1])) is not None:
-            depth += 1
-        section = ".".join(parts[:depth])
-        valid = sorted(f.name for f in dataclasses.fields(_section_type(cls, section)))
-        return ConfigError(f"unknown config key '{'.'.join(parts[:depth + 1])}'{where}; valid keys at "
-                           f"{section or 'the top level'}: {', '.join(valid)}")
-    bad = re.search(r'Parser key "([\w.]+)":', text)
-    if bad:
-        key = next((k for k in _keys(cls) if k.dotted == bad.group(1)), None)
-        got = re.search(r"Got value: (.*)", text)
-        shown = got.group(1).strip() if got else "?"
-        expected = _expected(key.type) if key else "another value"
-        return ConfigError(f"{bad.group(1)}{where}: expected {expected}, got {shown!r}")
-    required = re.search(r"the following arguments are required: ([\w., ]+)", text)
-    if required:
-        flags = ", ".join(f"--{name.strip()}" for name in required.group(1).split(","))
-        return ConfigError(f"{prog} needs {flags} (see {prog} --help)")
-    return ConfigError(f"{' '.join(text.split())}{where}")
-
-
-def _check_sections(cls: type, values: dict[str, Any], prefix: str, source: str) -> None:
-    """A section given as a scalar would be read by the library as a file name: say what it is."""
-    for f, tp in _fields(cls):
-        if _is_section(tp) and f.name in values:
-            value = values[f.name]
-            if value is None:
-                values[f.name] = {}
-            elif not isinstance(value, dict):
-                where = f" in {source}" if source else ""
-                raise ConfigError(f"{prefix}{f.name}{where}: expected a section (mapping of keys), got {value!r}")
-            else:
-                _check_sections(tp, value, f"{prefix}{f.name}.", source)
-
-
-def _plain_values(cls: type, values: dict[str, Any], source: str) -> dict[str, Any]:
-    """``values`` as plain JSON types (Paths as strings), every section checked to be a mapping."""
-    values = json.loads(json.dumps(values, default=str))
-    _check_sections(cls, values, "", source)
-    return values
+    by_name = {f.name: (f, tp) for f, tp in _fields(cls)}
+    for name in list(values):
+        if name not in by_name:
+            section = prefix.rstrip(".")
+            raise ConfigError(f"unknown config key '{prefix}{name}'{where}; valid keys at "
+                              f"{section or 'the top level'}: {', '.join(sorted(by_name))}")
+        f, tp = by_name[name]
+        if not _is_section(tp):
+            values[name] = _checked(_Key(f"{prefix}{name}", tp, f), values[name], where)
+        elif values[name] is None:
+            values[name] = {}
+        elif not isinstance(values[name], dict):
+            raise ConfigError(f"{prefix}{name}{where}: expected a section (mapping of keys), got {values[name]!r}")
+        else:
+            _check_values(tp, values[name], source, f"{prefix}{name}.")
 
 
 def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
@@ -197,19 +240,33 @@ def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
             raise ConfigError(f"{exc}{' (in ' + source + ')' if source else ''}") from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{section_cls.__name__}{' in ' + source if source else ''}: {exc}") from None
-    return make(cls, ns)  # required keys: jsonargparse has already refused a parse that lacks one
+    return make(cls, ns)
+
+
+def _finish(cls: type, values: dict[str, Any], source: str, prog: str = "scotd") -> Any:
+    """``cls`` from checked values: the required keys present, the defaults filled in by jsonargparse."""
+    missing = [k.dotted for k in _keys(cls) if _lookup(values, k.dotted) is dataclasses.MISSING
+               and _lookup(defaults(cls), k.dotted) is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{prog} needs {', '.join('--' + m for m in missing)} (see {prog} --help)")
+    try:
+        ns = _typed_parser(cls).parse_object(values)
+    except ArgumentError as exc:  # every key was checked above: say what the library says, on one line
+        raise ConfigError(f"{' '.join(str(exc).split())}{' in ' + source if source else ''}") from None
+    return _instantiate(cls, ns, source)
+
+
+def _plain_values(values: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(values, default=str))
 
 
 # --------------------------------------------------------------------------- building
 
 def build(cls: type, values: dict[str, Any], source: str = "") -> Any:
     """Instantiate dataclass ``cls`` from a nested mapping, strictly."""
-    values = _plain_values(cls, values, source)
-    try:
-        ns = _parser(cls).parse_object(values)
-    except ArgumentError as exc:
-        raise _translate(exc, cls, source) from None
-    return _instantiate(cls, ns, source)
+    values = _plain_values(values)
+    _check_values(cls, values, source)
+    return _finish(cls, values, source)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -274,71 +331,47 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- command line
 
 def format_help(cls: type, prog: str, description: str = "") -> str:
-    return _parser(cls, prog, description).format_help()
+    return _typed_parser(cls, prog, description).format_help()
 
 
-def _flag_value(key: _Key, items: list[str]) -> str:
-    """The one string jsonargparse reads for a flag given ``items`` on the command line."""
+def _flag_value(key: _Key, given: Any) -> Any:
+    """The value a flag's words mean: a list from several words, commas or one ``[a, b]``; none/null
+    for an optional key; yes/no/on/off/1/0 for a boolean. jsonargparse converts the words after."""
     if _is_list(key.type):
-        if len(items) == 1 and items[0].lstrip().startswith("["):
-            return items[0]
-        parts = [p for item in items for p in item.split(",") if p != ""]
-        return json.dumps(parts)
-    value = items[0]
-    if _is_optional(key.type) and value.strip().lower() in ("none", "null"):
-        return "null"
-    return value
+        if len(given) == 1 and given[0].lstrip().startswith("["):
+            return yaml.safe_load(given[0])
+        return [part for word in given for part in word.split(",") if part != ""]
+    if _is_optional(key.type) and given.strip().lower() in ("none", "null"):
+        return None
+    if key.type is bool and given.strip().lower() in ("yes", "1", "on", "no", "0", "off"):
+        return given.strip().lower() in ("yes", "1", "on")
+    return given
 
 
-def _split_argv(cls: type, argv: list[str], prog: str) -> tuple[str | None, list[str]]:
-    """``--config`` and the flags in jsonargparse's spelling: aliases and positionals resolved to
-    their dotted keys, a bare boolean flag meaning true, a list flag taking every value up to the next flag."""
-    spellings: dict[str, _Key] = {}
-    for key in _keys(cls):
-        spellings[f"--{key.dotted}"] = key
-        spellings[f"--{key.dotted.replace('_', '-')}"] = key
-        for alias in key.field.metadata.get("aliases", ()):
-            spellings[alias] = key
-    positional = [k for k in _keys(cls) if k.field.metadata.get("positional")]
-    config: str | None = None
-    flags: list[str] = []
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if not token.startswith("--"):
-            if not positional:
-                raise ConfigError(f"unexpected argument '{token}' for {prog} (see {prog} --help)")
-            flags += [f"--{positional.pop(0).dotted}", token]
-            i += 1
-            continue
-        flag, eq, inline = token.partition("=")
-        if flag == "--config":
-            config = inline if eq else (argv[i + 1] if i + 1 < len(argv) else None)
-            if not config:
-                raise ConfigError("--config needs a path to a YAML file")
-            i += 1 if eq else 2
-            continue
-        key = spellings.get(flag)
-        if key is None:
-            valid = sorted({f"--{k.dotted}" for k in _keys(cls)} |
-                           {a for k in _keys(cls) for a in k.field.metadata.get("aliases", ())})
-            raise ConfigError(f"unknown option '{flag}' for {prog}; valid options: --config, "
-                              f"{', '.join(valid)} (see {prog} --help)")
-        if eq:
-            items, i = [inline], i + 1
-        elif key.type is bool and (i + 1 >= len(argv) or argv[i + 1].startswith("--")):
-            items, i = ["true"], i + 1
-        elif i + 1 < len(argv):
-            items, i = [argv[i + 1]], i + 2
-            while _is_list(key.type) and i < len(argv) and not argv[i].startswith("--"):
-                items.append(argv[i])
-                i += 1
-        else:
-            raise ConfigError(f"option '{flag}' needs a value ({_expected(key.type)})")
-        if key.type is bool and items[0].strip().lower() in ("yes", "1", "on", "no", "0", "off"):
-            items = ["true" if items[0].strip().lower() in ("yes", "1", "on") else "false"]
-        flags += [f"--{key.dotted}", _flag_value(key, items)]
-    return config, flags
+def _unknown_flag(cls: type, word: str, prog: str) -> ConfigError:
+    """The word argparse could not place: a stray value, or a flag named with its nearest spelling
+    and the keys of the deepest section it names."""
+    if not word.startswith("-"):
+        return ConfigError(f"unexpected argument '{word}' for {prog} (see {prog} --help)")
+    flag = word.partition("=")[0]
+    spellings = [f"--{k.dotted}" for k in _keys(cls)] + [a for k in _keys(cls) for a in _aliases(k)]
+    near = difflib.get_close_matches(flag, spellings, n=1)
+    parts = flag.lstrip("-").split(".")
+    depth = 0
+    while depth < len(parts) - 1 and _section_type(cls, ".".join(parts[:depth + 1])) is not None:
+        depth += 1
+    section = ".".join(parts[:depth])
+    valid = ", ".join(sorted(f.name for f in dataclasses.fields(_section_type(cls, section))))
+    hint = f"did you mean {near[0]}? " if near else ""
+    return ConfigError(f"unknown option '{flag}' for {prog}; {hint}keys at {section or 'the top level'}: {valid} "
+                       f"(see {prog} --help)")
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, leaf = dotted.split(".")
+    for part in sections:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
 
 
 def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", description: str = "") -> Any:
@@ -347,14 +380,17 @@ def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", descripti
     if "-h" in argv or "--help" in argv:
         sys.stdout.write(format_help(cls, prog, description))
         raise SystemExit(0)
-    config, flags = _split_argv(cls, argv, prog)
-    values = _plain_values(cls, read_yaml(config) if config is not None else {}, config or "")
-    from_flags = set(flags[::2])
-    try:
-        # one parse, the recipe first: jsonargparse layers the flags over it and checks required keys once
-        ns = _parser(cls).parse_args((["--config", yaml.safe_dump(values)] if values else []) + flags)
-    except ArgumentError as exc:
-        key = re.search(r'Parser key "([\w.]+)"', str(exc))
-        given_as_flag = key is not None and f"--{key.group(1)}" in from_flags
-        raise _translate(exc, cls, "" if given_as_flag else config or "", prog) from None
-    return _instantiate(cls, ns, config or "")
+    given, extra = _argv_parser(cls, prog).parse_known_args(argv)
+    if extra:
+        raise _unknown_flag(cls, extra[0], prog)
+    flags = vars(given)
+    config = flags.pop("config", None)
+    if config is not None and not config:
+        raise ConfigError("--config needs a path to a YAML file")
+    values = _plain_values(read_yaml(config)) if config is not None else {}
+    _check_values(cls, values, config or "")
+    by_dotted = {k.dotted: k for k in _keys(cls)}
+    for dotted, words in flags.items():  # flags after the recipe: they override it
+        key = by_dotted[dotted]
+        _set(values, dotted, _checked(key, _flag_value(key, words), ""))
+    return _finish(cls, values, config or "", prog)
