@@ -29,7 +29,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTION = ("<!-- decode levers: start -->", "<!-- decode levers: end -->")
 
 
 def _genai_model(folder: str, overlay: dict | None):
@@ -165,7 +164,7 @@ def task_prompts(folder: str, count: int) -> list[list[int]]:
 def filler_prompt(folder: str) -> list[list[int]]:
     from tokenizers import Tokenizer
 
-    from export.bench_decode import PROMPT_TEXT
+    from bench.decode import PROMPT_TEXT
 
     tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     return [tokenizer.encode(PROMPT_TEXT, add_special_tokens=False).ids[:32]]
@@ -261,16 +260,15 @@ def main() -> int:
     Path(args.json).write_text(json.dumps({k: [{**r, "outputs": None} for r in v] for k, v in out.items()}, indent=1))
     from serve.core.provenance import cpu_model
 
-    lines = [SECTION[0], "## Decode levers, single stream (`scripts/decode_levers.py`)", "",
+    lines = ["## Decode levers, single stream (`scripts/decode_levers.py`)", "",
              f"{time.strftime('%Y-%m-%d')}, {cpu_model()}, 2 cores; median of {args.rounds} interleaved rounds x "
              f"{args.repeats} repeats, each lever in a fresh process. Command: `python scripts/decode_levers.py "
              + " ".join(sys.argv[1:]) + "`", ""]
     for name, results in out.items():
         lines += table(results, name) + [""]
-    lines.append(SECTION[1])
-    from serve.core.bench_docs import write_section
+    from bench.report import write_section
 
-    write_section(ROOT / args.markdown, SECTION[0], SECTION[1], "\n".join(lines[1:-1]))
+    write_section(ROOT / args.markdown, "decode-levers", "\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    from export.bench_decode_task import task_prompts
+    from bench.decode_task import task_prompts
 
     student = Path(args.student)
     prompts = task_prompts(student, args.task, args.questions)
@@ -39,7 +39,7 @@ def main() -> int:
             variant = {"model": student.name, "kind": "onnx", "backend": f"draft {draft}", "precision": "int8",
                        "reference": "", "path": f"{student}-onnx-int8", "options": {"draft_tokens": draft}}
             job = {"task": "task", "variant": variant, "prompts": prompts, "new_tokens": 384, "repeats": args.repeats}
-            result = subprocess.run([sys.executable, "-m", "export.bench_decode", "--worker", json.dumps(job)],
+            result = subprocess.run([sys.executable, "-m", "bench.decode", "--worker", json.dumps(job)],
                                     capture_output=True, text=True, cwd=str(ROOT))
             lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
             if not lines:

@@ -59,7 +59,7 @@ def main() -> int:
     parser.add_argument("--limits", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--json", default="")
     args = parser.parse_args()
-    from export.bench_decode_task import task_prompts
+    from bench.decode_task import task_prompts
     from serve.engines.draft_store import FILE, DraftStore, lookup_draft
     from serve.engines.interface import SamplingParams
     from serve.engines.onnx_engine import DRAFT_TOKENS, OnnxEngine

@@ -41,13 +41,13 @@ def test_bench_train_old_variant_id_is_an_alias(capsys):
 
 
 def test_an_empty_output_option_writes_nothing(tmp_path, monkeypatch):
-    from serve.core.bench_docs import output_path, write_results
+    from bench.report import output_path, write_results
 
     monkeypatch.setenv("SCOTD_HOME", str(tmp_path))
     assert output_path("") is None and output_path("docs/x.md") == tmp_path / "docs" / "x.md"
     assert output_path(str(tmp_path / "abs.json")) == tmp_path / "abs.json"
     # `scotd bench train --markdown ''` used to crash after the whole run (the project root is a folder)
-    write_results(output_path("out.json"), {"rows": []}, output_path(""), "<!-- a -->", "<!-- b -->", "table")
+    assert write_results("t", {"rows": []}, "out.json", "", "table") == ["out.json"]
     assert (tmp_path / "out.json").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
-    write_results(None, {"rows": []}, output_path("B.md"), "<!-- a -->", "<!-- b -->", "table")
-    assert "table" in (tmp_path / "B.md").read_text()
+    write_results("t", {"rows": []}, "", "B.md", "table")
+    assert "<!-- bench:t:start -->\ntable\n<!-- bench:t:end -->" in (tmp_path / "B.md").read_text()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from export.bench_decode import DecodeBenchConfig, SECTION_END, SECTION_START, run as run_bench
-from serve.core.bench_docs import write_section
+from bench.decode import DecodeBenchConfig, run as run_bench
+from bench.report import markers, write_section
 from export.export_model import ExportConfig, run as run_export
 from serve.core.config import build
 from serve.core.errors import UserError
@@ -166,7 +166,7 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     markdown.write_text("# Benchmarks\n\n## Other section\nkeep me\n")
     cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 6, "repeats": 2,
                                     "rounds": 2, "batch": [2], "bandwidth": False,
-                                    "json": str(tmp_path / "rows.json"), "markdown": str(markdown)})
+                                    "json_out": str(tmp_path / "rows.json"), "markdown": str(markdown)})
     rows = run_bench(cfg)
     assert [(r["backend"], r["precision"]) for r in rows] == [
         ("pytorch", "fp32"), ("pytorch-generate", "fp32"), ("onnx-genai", "fp32"), ("onnx-genai, no speculation", "fp32")]
@@ -178,12 +178,12 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
         assert row["decode_tok_s"] > 0 and row["prefill_ms"] > 0 and row["load_s"] > 0
         assert row["peak_rss_mb"] > 50 and row["size_mb"] > 0
     text = markdown.read_text()
-    assert "keep me" in text and text.count(SECTION_START) == 1 and "onnx-genai" in text
+    assert "keep me" in text and text.count(markers("decode")[0]) == 1 and "onnx-genai" in text
     assert f", {hardware(gpus=False)}, 8-token prompt" in text  # the same machine line as run.json's hardware
     onnx_line = next(line for line in text.splitlines() if "| onnx-genai |" in line)
     speed = {r["backend"]: r["decode_tok_s"] for r in rows}
     assert f"| - | {speed['onnx-genai'] / speed['pytorch']:.2f}x |" in onnx_line  # no llama.cpp row to compare with
-    write_section(markdown, SECTION_START, SECTION_END, "new table")
+    write_section(markdown, "decode", "new table")
     assert "new table" in markdown.read_text() and "onnx-genai" not in markdown.read_text()
     assert "keep me" in markdown.read_text()
 
@@ -209,7 +209,7 @@ def test_bench_decode_task_rows_answer_test_questions_to_eos(lively_llama, llama
                                              "Who has more red balls, Alice or Bob?", "answer": "Bob",
                                              "split": "test" if i < 3 else "train"}) + "\n" for i in range(5)))
     cfg = build(DecodeBenchConfig, {"models": [str(linked)], "prompt_tokens": 8, "new_tokens": 4, "repeats": 1,
-                                    "rounds": 2, "bandwidth": False, "torch": False, "json": str(tmp_path / "rows.json"),
+                                    "rounds": 2, "bandwidth": False, "torch": False, "json_out": str(tmp_path / "rows.json"),
                                     "markdown": str(tmp_path / "BENCH.md"), "task": str(questions),
                                     "task_questions": 2, "task_max_new_tokens": 20})
     run_bench(cfg)

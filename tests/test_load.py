@@ -7,8 +7,8 @@ import json
 import pytest
 
 from serve.apps.api import create_api
-from serve.apps.bench_serve import main as bench_serve
-from serve.apps.load_test import MIX, run_load
+from bench.serving import main as bench_serve
+from bench.load_test import MIX, run_load
 from serve.engines.interface import load_engine
 from serve_helpers import UvicornThread
 from tiny_student import build_tiny_student

@@ -7,10 +7,10 @@ import sys
 from serve.cli.verbs import Verb, _load
 
 BENCHMARKS: dict[str, Verb] = {
-    "sample": Verb("distill.bench_sample:main", "distill", "batched hf teacher sampling vs one sample at a time (samples/s)"),
-    "decode": Verb("export.bench_decode:main", "export", "decode tok/s, prefill, load, RSS, size: PyTorch fp32 vs ONNX exports"),
-    "serve": Verb("serve.apps.bench_serve:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
-    "train": Verb("distill.bench_train:main", "distill", "student training s/step, tokens/s, RSS, share of peak FLOP/s per speed lever"),
+    "sample": Verb("bench.sample:main", "distill", "batched hf teacher sampling vs one sample at a time (samples/s)"),
+    "decode": Verb("bench.decode:main", "export", "decode tok/s, prefill, load, RSS, size: PyTorch fp32 vs ONNX exports"),
+    "serve": Verb("bench.serving:main", "serve", "time to first token and decode tok/s as served (engine and HTTP API)"),
+    "train": Verb("bench.train:main", "distill", "student training s/step, tokens/s, RSS, share of peak FLOP/s per speed lever"),
 }
 
 

@@ -1,9 +1,11 @@
-"""The round runner every ``scotd bench decode`` table shares: each measurement in its own worker
-process (``python -m export.bench_decode --worker JOB``), rows interleaved over rounds so a drift of
-the machine touches every row alike, and a row's rounds merged into medians.
+"""What every ``scotd bench`` shares: each measurement in its own worker process
+(``python -m bench.MODULE --worker JOB``, answering one ``RESULT {json}`` line) so each has its own
+peak RSS and none inherits another's caches or threads; rows interleaved over rounds so a drift of
+the machine touches every row alike; a row's rounds merged into medians.
 
-``bench_decode`` (fixed prompt, batched samples) and ``bench_decode_task`` (a task's held-out
-questions) both run their rows through here, so neither imports the other's internals.
+``bench.decode`` (fixed prompt, batched samples) and ``bench.decode_task`` (a task's held-out
+questions) run their rows through here, so neither imports the other's internals; ``bench.train``
+runs its variants through ``run_worker`` too.
 """
 
 from __future__ import annotations
@@ -30,16 +32,23 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def log(message: str) -> None:
-    print(f"[scotd bench decode] {message}", file=sys.stderr, flush=True)
+def log(message: str, verb: str = "decode") -> None:
+    print(f"[scotd bench {verb}] {message}", file=sys.stderr, flush=True)
+
+
+def answer(result: dict) -> None:
+    """A worker's answer to ``run_worker``: one line on stdout."""
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 class WorkerCrashed(UserError):
     """The worker process died from a signal (a crash inside a native library)."""
 
 
-def run_worker(job: dict, what: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", "export.bench_decode", "--worker", json.dumps(job)],
+def run_worker(job: dict, what: str, module: str = "bench.decode") -> dict:
+    """``job`` run by ``python -m MODULE --worker JOB`` in a fresh process; its RESULT line, or a
+    one-line error with the worker's last words."""
+    result = subprocess.run([sys.executable, "-m", module, "--worker", json.dumps(job)],
                             capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent),
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]

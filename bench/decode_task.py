@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from export.decode_harness import ANCHOR, decode_row, interleaved, log, merge_rounds
+from bench.harness import ANCHOR, decode_row, interleaved, log, merge_rounds
 
 LOOKUP_BACKEND = "llama.cpp + prompt lookup"
 

@@ -5,7 +5,7 @@ the engine (what ``scotd chat`` and the Gradio app do) and as a streaming reques
 to the OpenAI-compatible API on a local uvicorn server (what a client sees, HTTP
 and server-sent events included). Writes ``docs/bench_serve.json`` and ``.md``.
 
-``--concurrency N`` adds a load test (``serve.apps.load_test``): N concurrent clients with a
+``--concurrency N`` adds a load test (``bench.load_test``): N concurrent clients with a
 mix of normal and hostile requests against the API on 127.0.0.1; every request must end
 complete, refused with a 4xx, or told to retry (429). Writes ``docs/bench/serve_load.json``
 and its section of ``docs/BENCHMARKS.md``.
@@ -30,7 +30,6 @@ from serve.core.paths import project_root
 from serve.core.student_format import student_messages
 from serve.engines.interface import Engine, SamplingParams
 
-LOAD_START, LOAD_END = "<!-- bench:serve-load:start -->", "<!-- bench:serve-load:end -->"
 QUESTIONS = [
     "Would a pear sink in water? Think step by step.",
     "It is 4/19/1969 today. What is the date one week ago from today in MM/DD/YYYY? Think step by step.",
@@ -52,7 +51,8 @@ class ServeBenchConfig:
     load_requests: int = option(96, "load test: requests in all (a fixed mix of normal and hostile ones)")
     load_max_new_tokens: int = option(48, "load test: max_tokens of the normal requests")
     max_queue: int = option(32, "load test: the server's wait queue (beyond it: 429)")
-    load_json: str = option("docs/bench/serve_load.json", "load test: where the JSON result goes")
+    json_out: str = option("docs/bench/serve_load.json", "load test: where the JSON result goes ('': none)",
+                           aliases=("--load_json",))
     markdown: str = option("docs/BENCHMARKS.md", "load test: markdown file whose serving-load section is rewritten")
 
 
@@ -129,7 +129,7 @@ def rss_mb() -> Optional[float]:
 
 def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> dict:
     from serve.apps.api import create_api
-    from serve.apps.load_test import MIX, run_load
+    from bench.load_test import MIX, run_load
 
     before = rss_mb()
     with local_server(create_api(engine, model_id, max_queue=cfg.max_queue)) as url:
@@ -213,10 +213,9 @@ def main(argv: list[str]) -> int:
                                  "--concurrency N adds a load test.")
     result = run(cfg)
     if cfg.concurrency > 0:
-        from serve.core.bench_docs import output_path, write_results
+        from bench.report import write_results
 
-        write_results(output_path(cfg.load_json), result, output_path(cfg.markdown), LOAD_START, LOAD_END,
-                      load_markdown(result))
+        write_results("serve-load", result, cfg.json_out, cfg.markdown, load_markdown(result))
         print(load_markdown(result))
     out = Path(cfg.out) if Path(cfg.out).is_absolute() else project_root() / cfg.out
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from serve.core.bench_docs import output_path, write_results
+from bench.harness import answer, log, peak_rss_mb, run_worker
+from bench.report import write_results
 from serve.core.config import option, parse_args, to_dict
 from serve.data.sources import QuestionSource
 
-SECTION_START, SECTION_END = "<!-- bench:train:start -->", "<!-- bench:train:end -->"
 
 # id -> (what the row says, train config overrides); "full_logits" is the path before the speed levers,
 # the baseline every row's speedup is measured against.
@@ -109,8 +108,6 @@ def useful_flops(config, tokens: int, target_tokens: int, squared_lengths: int) 
 
 
 def _worker(spec: dict) -> dict:
-    import resource
-
     import torch
     from transformers import TrainerCallback
 
@@ -158,7 +155,7 @@ def _worker(spec: dict) -> dict:
             "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
             "last_loss": losses[-1] if losses else None,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
@@ -210,15 +207,12 @@ def run(cfg: BenchTrainConfig) -> dict:
                 else:
                     train[section] = value
             print(f"[scotd bench train] {label} ...", file=sys.stderr, flush=True)
-            spec = json.dumps({"train": train})
-            done = subprocess.run([sys.executable, "-m", "distill.bench_train", "--worker", spec],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                print(done.stderr[-3000:], file=sys.stderr)
-                rows.append({"variant": name, "label": label, "failed": last})
+            try:
+                row = run_worker({"train": train}, f"variant {name}", module="bench.train")
+            except UserError as exc:
+                log(str(exc), "train")
+                rows.append({"variant": name, "label": label, "failed": str(exc)})
                 continue
-            row = json.loads(done.stdout.strip().splitlines()[-1])
             row["peak_flops_share"] = round(row.pop("useful_flops_per_s") / peak, 4)
             rows.append({"variant": name, "label": label, **row})
             print(f"  {row['seconds_per_step']} s/step, {row['tokens_per_s']} tok/s", file=sys.stderr, flush=True)
@@ -234,7 +228,7 @@ def run(cfg: BenchTrainConfig) -> dict:
               "skipped": {v: "this CPU has no native bf16 (AMX / AVX512-BF16)" for v in skipped},
               "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "variants": rows}
-    write_outputs(cfg, result)
+    result["written"] = write_outputs(cfg, result)
     return result
 
 
@@ -263,20 +257,20 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(cfg: BenchTrainConfig, result: dict) -> None:
-    write_results(output_path(cfg.json_out), result, output_path(cfg.markdown), SECTION_START, SECTION_END,
-                  f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
+def write_outputs(cfg: BenchTrainConfig, result: dict) -> list[str]:
+    return write_results("train", result, cfg.json_out, cfg.markdown,
+                         f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
 
 
 def main(argv: list[str]) -> int:
     cfg = parse_args(BenchTrainConfig, argv, prog="scotd bench train",
                      description="Student training speed per lever (s/step, tokens/s, RSS, share of peak FLOP/s).")
     if cfg.worker:
-        print(json.dumps(_worker(json.loads(cfg.worker))))
+        answer(_worker(json.loads(cfg.worker)))
         return 0
     result = run(cfg)
     print(markdown_table(result))
-    print(f"[scotd bench train] wrote {cfg.json_out} and the training section of {cfg.markdown}", file=sys.stderr)
+    log(f"wrote {', '.join(result['written']) or 'nothing (--json_out and --markdown empty)'}", "train")
     return 0
 
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig
-from serve.core.bench_docs import output_path, write_results
+from bench.report import write_results
 from serve.core.config import option, parse_args
 from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
 
-SECTION_START, SECTION_END = "<!-- bench:sample:start -->", "<!-- bench:sample:end -->"
 
 
 @dataclass
@@ -105,7 +104,7 @@ def run(cfg: BenchSampleConfig) -> dict:
         "speedup_samples_per_s": round(arms[0]["seconds"] / arms[1]["seconds"], 2),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    write_outputs(cfg, result)
+    result["written"] = write_outputs(cfg, result)
     return result
 
 
@@ -128,9 +127,9 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(cfg: BenchSampleConfig, result: dict) -> None:
-    write_results(output_path(cfg.json_out), result, output_path(cfg.markdown), SECTION_START, SECTION_END,
-                  f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
+def write_outputs(cfg: BenchSampleConfig, result: dict) -> list[str]:
+    return write_results("sample", result, cfg.json_out, cfg.markdown,
+                         f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
 
 
 def main(argv: list[str]) -> int:
@@ -138,5 +137,5 @@ def main(argv: list[str]) -> int:
                      description="Batched hf teacher sampling vs one sample per generate call (samples/s ratio).")
     result = run(cfg)
     print(markdown_table(result))
-    print(f"[scotd bench sample] wrote {cfg.json_out} and the sampling section of {cfg.markdown}", file=sys.stderr)
+    print(f"[scotd bench sample] wrote {', '.join(result['written']) or 'nothing'}", file=sys.stderr)
     return 0

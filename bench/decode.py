@@ -30,21 +30,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from export.bench_decode_task import markdown as task_markdown
-from export.bench_decode_task import measure_task, task_workload
-from export.decode_harness import ANCHOR, decode_row, interleaved, log, merge_rounds, peak_rss_mb, run_worker
-from serve.core.bench_docs import write_section
+from bench.decode_task import markdown as task_markdown
+from bench.decode_task import measure_task, task_workload
+from bench.harness import ANCHOR, answer, decode_row, interleaved, log, merge_rounds, peak_rss_mb, run_worker
+from bench.report import write_results
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.provenance import hardware
-from serve.core.paths import project_root
 from serve.engines.draft_store import FILE as DRAFT_STORE_FILE
 from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, is_finished_export
 
 PROMPT_TEXT = ("Alice, Bob and Claire are playing a game. At the start Alice has a red ball, Bob has a blue ball "
                "and Claire has a green ball. First Alice and Bob swap balls, then Bob and Claire swap balls, and "
                "finally Claire and Alice swap balls. At the end of the game, which ball does Alice have? ") * 8
-SECTION_START, SECTION_END = "<!-- bench decode: start -->", "<!-- bench decode: end -->"
 
 
 @dataclass
@@ -69,8 +67,8 @@ class DecodeBenchConfig:
                            "workload of a distilled student ('' = none)")
     task_questions: int = option(8, "test questions of --task, each decoded in every repeat")
     task_max_new_tokens: int = option(384, "token budget per --task question")
-    json: str = option("", "write the rows to this JSON file")
-    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose decode section is replaced ('' to skip)")
+    json_out: str = option("", "where the JSON result goes (relative to the project root; '': none)", aliases=("--json",))
+    markdown: str = option("docs/BENCHMARKS.md", "markdown file whose decode section is rewritten ('': none)")
 
 
 # --------------------------------------------------------------------------- variants
@@ -298,26 +296,21 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
     if cfg.task:
         task_rows = task_workload(jobs, cfg)
     measured_bandwidth = statistics.median(bandwidth) if bandwidth else None
-    if cfg.json:
-        Path(cfg.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(cfg.json).write_text(json.dumps({"rows": rows, "batch": batch_rows, "bandwidth_gb_s": measured_bandwidth,
-                                              "bandwidth_limit": bandwidth_rows(rows, measured_bandwidth)
-                                              if measured_bandwidth else [],
-                                              "task": [{k: v for k, v in r.items() if k != "outputs"}
-                                                       for r in task_rows]}, indent=2) + "\n")
+    result = {"rows": rows, "batch": batch_rows, "bandwidth_gb_s": measured_bandwidth,
+              "bandwidth_limit": bandwidth_rows(rows, measured_bandwidth) if measured_bandwidth else [],
+              "task": [{k: v for k, v in r.items() if k != "outputs"} for r in task_rows]}
     section = markdown_table(rows, batch_rows, cfg, measured_bandwidth)
     if task_rows:
         section += "\n" + "\n".join(task_markdown(task_rows, cfg.task, cfg.task_questions, cfg.task_max_new_tokens))
-    if cfg.markdown:
-        target = Path(cfg.markdown)
-        write_section(target if target.is_absolute() else project_root() / target, SECTION_START, SECTION_END, section)
+    written = write_results("decode", result, cfg.json_out, cfg.markdown, section)
     print(section)
+    log(f"wrote {', '.join(written) or 'nothing (--json_out and --markdown empty)'}")
     return rows
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
-        print("RESULT " + json.dumps(_worker(json.loads(argv[1]))), flush=True)
+        answer(_worker(json.loads(argv[1])))
         return 0
     run(parse_args(DecodeBenchConfig, argv, prog="scotd bench decode", description=__doc__.split("\n\n")[0]))
     return 0
