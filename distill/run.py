@@ -80,21 +80,16 @@ class RunConfig:
     export: ExportConfig = option(default_factory=ExportConfig, help="scotd export")
 
 
-def _default(cls: type, name: str) -> Any:
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default
-
-
 def link_stages(cfg: Any) -> None:
-    """Place default-valued paths under run.dir and point each stage at the previous one's output."""
+    """Place unset paths ('') under run.dir and point each stage at the previous one's output."""
     root = Path(cfg.run.dir)
-    if cfg.sample.out == _default(SampleConfig, "out"):
+    if not cfg.sample.out:
         cfg.sample.out = str(root / "cots.jsonl")
     if not cfg.select.input:
         cfg.select.input = cfg.sample.out
     if not cfg.select.out:
         cfg.select.out = str(root / "train_cots.jsonl")
-    if cfg.train.out == _default(TrainConfig, "out"):
+    if not cfg.train.out:
         cfg.train.out = str(root / "train")
     if not cfg.train.data.cots and cfg.train.mode == "cot":
         cfg.train.data.cots = cfg.select.out
@@ -107,7 +102,7 @@ def link_stages(cfg: Any) -> None:
         cfg.eval.out = str(root / "eval")
     if not cfg.eval.data.source:
         cfg.eval.data.source, cfg.eval.data.seed = cfg.sample.data.source, cfg.sample.data.seed
-    if cfg.export.model == _default(ExportConfig, "model"):
+    if not cfg.export.model:
         cfg.export.model = student
     if not cfg.export.out:
         cfg.export.out = str(root / export_folder_name(cfg.export.precision, cfg.export.format))

@@ -33,6 +33,9 @@ from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
 
 
+DEFAULT_OUT = "runs/cots.jsonl"
+
+
 @dataclass
 class PromptConfig:
     """The few-shot teacher prompt."""
@@ -48,7 +51,8 @@ class SampleConfig:
     sampling: SamplingParams = option(default_factory=lambda: SamplingParams(n=30, temperature=1.0, max_new_tokens=128, seed=0),
                                       help="rationales per question (SCoTD: n=30) and how they are drawn")
     prompt: PromptConfig = field(default_factory=PromptConfig)
-    out: str = option("runs/cots.jsonl", "CoT records JSONL (appended to; a rerun resumes it)")
+    out: str = option("", f"CoT records JSONL (appended to; a rerun resumes it); '': {DEFAULT_OUT} "
+                          "(under run.dir in a recipe)")
 
 
 # Settings that change what a sample is; the rest (n, URL, concurrency, retries) may change on a rerun.
@@ -111,7 +115,7 @@ def summarize(out: Path, examples: list[Example], n: int) -> dict[str, Any]:
 def run(cfg: SampleConfig) -> dict[str, Any]:
     if cfg.sampling.n < 1:
         raise UserError(f"sampling.n must be >= 1, got {cfg.sampling.n}")
-    out = Path(cfg.out)
+    out = Path(cfg.out or DEFAULT_OUT)
     check_resume_compatible(cfg, out)
     examples = cfg.data.load()
     if not examples:

@@ -40,6 +40,8 @@ from serve.data.sources import QuestionSource
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
 
 
+DEFAULT_OUT = "runs/train"
+
 
 @dataclass
 class TrainData(QuestionSource):
@@ -64,7 +66,8 @@ class LoraOptions:
 @dataclass
 class TrainConfig:
     model: str = option(DEFAULT_MODEL, "student: a models/ registry name, a folder, or a Hugging Face id")
-    out: str = option("runs/train", "run folder; the student is saved in OUT/student")
+    out: str = option("", f"run folder; the student is saved in OUT/student; '': {DEFAULT_OUT} (under run.dir in a "
+                          "recipe)")
     mode: Literal["cot", "label_only"] = option("cot", "cot: rationale + answer; label_only: the answer alone")
     cot_policy: Literal["sample_one", "all"] = option(
         "sample_one", "sample_one: one kept rationale per instance, redrawn each epoch; all: every kept rationale")
@@ -252,7 +255,7 @@ def load_student(cfg: TrainConfig, source: str):
 
 def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[StudentTrainer, Any, bool]:
     """The Trainer of a run, ready to train; also the tokenizer and whether it resumes."""
-    out = Path(cfg.out)
+    out = Path(cfg.out or DEFAULT_OUT)
     source = resolve_student(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
     if tokenizer.pad_token_id is None:
@@ -306,7 +309,7 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
 
 
 def run(cfg: TrainConfig) -> Path:
-    out = Path(cfg.out)
+    out = Path(cfg.out or DEFAULT_OUT)
     trainer, tokenizer, resume = build_trainer(cfg)
     args = trainer.args
     result = trainer.train(resume_from_checkpoint=True if resume else None)

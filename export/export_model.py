@@ -45,7 +45,8 @@ PACKAGES = ["scotd", "onnxruntime", "onnxruntime-genai", "onnx", "onnx-ir", "tor
 @dataclass
 class ExportConfig:
     """Export a Hugging Face causal LM to ONNX, quantize it, and gate it against PyTorch fp32."""
-    model: str = option("smollm2-135m-instruct", "model folder or registry name", aliases=("--in",))
+    model: str = option("", f"model folder or registry name ('': {DEFAULT_MODEL}; in a recipe, its student)",
+                        aliases=("--in",))
     out: str = option("", "output folder (default: models/NAME/onnx-PRECISION, or <model_dir>-onnx-PRECISION)")
     format: Literal["onnx", "gguf"] = option("onnx", "onnx: for scotd's engines (ONNX Runtime); gguf: for llama.cpp, "
                                                      "Ollama, LM Studio (llama.cpp's converter; an Ollama Modelfile beside it)")
@@ -151,7 +152,8 @@ def folder_mb(folder: Path, pattern: str = "*") -> float:
 # --------------------------------------------------------------------------- recipe
 
 def run(cfg: ExportConfig) -> Path:
-    cfg = replace(cfg, precision=check_precision(cfg.format, cfg.precision))  # the caller's config stays as given
+    # the caller's config stays as given
+    cfg = replace(cfg, model=cfg.model or DEFAULT_MODEL, precision=check_precision(cfg.format, cfg.precision))
     model_dir = resolve_model_dir(cfg.model)
     config = check_model_folder(model_dir)
     architecture = config["architectures"][0]

@@ -52,6 +52,16 @@ def test_links_stages_under_the_run_folder(tmp_path):
     assert cfg.eval.model == cfg.export.model == str(run_dir / "train" / "student")
 
 
+def test_a_path_the_recipe_sets_is_kept_even_when_it_equals_a_verbs_default(tmp_path):
+    # "unset" is '' for every linked key: a recipe exporting the base model by name used to get its student
+    recipe = _recipe(tmp_path, tmp_path / "q.jsonl", tmp_path / "m", "u", [])
+    cfg = parse_args(RunConfig, ["--config", str(recipe), "--export.model", "smollm2-135m-instruct",
+                                 "--train.out", "runs/train"])
+    link_stages(cfg)
+    assert cfg.export.model == "smollm2-135m-instruct" and cfg.train.out == "runs/train"
+    assert cfg.eval.model == str(Path("runs/train") / "student")
+
+
 def test_a_gguf_recipe_waits_for_the_report_a_gguf_export_writes(tmp_path):
     from distill.run import build_stages
 
