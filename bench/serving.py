@@ -5,7 +5,7 @@ the engine (what ``scotd chat`` and the Gradio app do) and as a streaming reques
 to the OpenAI-compatible API on a local uvicorn server (what a client sees, HTTP
 and server-sent events included). Writes ``docs/bench_serve.json`` and ``.md``.
 
-``--concurrency N`` adds a load test (``bench.load_test``): N concurrent clients with a
+``--concurrency N`` adds a load test (``bench.serve_load``): N concurrent clients with a
 mix of normal and hostile requests against the API on 127.0.0.1; every request must end
 complete, refused with a 4xx, or told to retry (429). Writes ``docs/bench/serve_load.json``
 and its section of ``docs/BENCHMARKS.md``.
@@ -129,7 +129,7 @@ def rss_mb() -> Optional[float]:
 
 def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> dict:
     from serve.apps.api import create_api
-    from bench.load_test import MIX, run_load
+    from bench.serve_load import MIX, run_load
 
     before = rss_mb()
     with local_server(create_api(engine, model_id, max_queue=cfg.max_queue)) as url:

@@ -8,7 +8,7 @@ import pytest
 
 from serve.apps.api import create_api
 from bench.serving import main as bench_serve
-from bench.load_test import MIX, run_load
+from bench.serve_load import MIX, run_load
 from serve.engines.interface import load_engine
 from serve_helpers import UvicornThread
 from tiny_student import build_tiny_student
