@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -34,6 +35,15 @@ def output_path(path: str) -> Optional[Path]:
     if not path:
         return None
     return Path(path) if Path(path).is_absolute() else project_root() / path
+
+
+def publish(name: str, result, json_out: str, markdown: str, heading: str, table: str) -> None:
+    """The tail of every benchmark: its JSON, its docs section (``## heading`` over the table), the table
+    on stdout and one line on stderr saying what was written."""
+    written = write_results(name, result, json_out, markdown, f"## {heading}\n\n{table}")
+    print(table)
+    print(f"[scotd bench {name}] wrote {', '.join(written) or 'nothing (--json_out and --markdown are empty)'}",
+          file=sys.stderr, flush=True)
 
 
 def write_results(name: str, result, json_out: str, markdown: str, body: str) -> list[str]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass
 
 from distill.prompting import build_prompt, prompt_set_for
 from distill.teachers.base import Job, TeacherConfig
-from bench.report import write_results
+from bench.report import publish
 from serve.core.config import option, parse_args
 from serve.data.sources import QuestionSource
 from serve.engines.interface import SamplingParams
@@ -104,7 +103,6 @@ def run(cfg: BenchSampleConfig) -> dict:
         "speedup_samples_per_s": round(arms[0]["seconds"] / arms[1]["seconds"], 2),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    result["written"] = write_outputs(cfg, result)
     return result
 
 
@@ -127,15 +125,9 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(cfg: BenchSampleConfig, result: dict) -> list[str]:
-    return write_results("sample", result, cfg.json_out, cfg.markdown,
-                         f"## Sampling (teacher throughput)\n\n{markdown_table(result)}")
-
-
 def main(argv: list[str]) -> int:
     cfg = parse_args(BenchSampleConfig, argv, prog="scotd bench sample",
                      description="Batched hf teacher sampling vs one sample per generate call (samples/s ratio).")
     result = run(cfg)
-    print(markdown_table(result))
-    print(f"[scotd bench sample] wrote {', '.join(result['written']) or 'nothing'}", file=sys.stderr)
+    publish("sample", result, cfg.json_out, cfg.markdown, "Sampling (teacher throughput)", markdown_table(result))
     return 0

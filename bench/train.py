@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.harness import answer, log, peak_rss_mb, run_worker
-from bench.report import write_results
+from bench.report import publish
 from serve.core.config import option, parse_args, to_dict
 from serve.data.sources import QuestionSource
 
@@ -228,7 +228,6 @@ def run(cfg: BenchTrainConfig) -> dict:
               "skipped": {v: "this CPU has no native bf16 (AMX / AVX512-BF16)" for v in skipped},
               "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
               "created": time.strftime("%Y-%m-%d %H:%M:%S"), "variants": rows}
-    result["written"] = write_outputs(cfg, result)
     return result
 
 
@@ -257,11 +256,6 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(cfg: BenchTrainConfig, result: dict) -> list[str]:
-    return write_results("train", result, cfg.json_out, cfg.markdown,
-                         f"## Training (student tokens/s per lever)\n\n{markdown_table(result)}")
-
-
 def main(argv: list[str]) -> int:
     cfg = parse_args(BenchTrainConfig, argv, prog="scotd bench train",
                      description="Student training speed per lever (s/step, tokens/s, RSS, share of peak FLOP/s).")
@@ -269,8 +263,7 @@ def main(argv: list[str]) -> int:
         answer(_worker(json.loads(cfg.worker)))
         return 0
     result = run(cfg)
-    print(markdown_table(result))
-    log(f"wrote {', '.join(result['written']) or 'nothing (--json_out and --markdown empty)'}", "train")
+    publish("train", result, cfg.json_out, cfg.markdown, "Training (student tokens/s per lever)", markdown_table(result))
     return 0
 
 
