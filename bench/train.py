@@ -31,7 +31,8 @@ from serve.data.sources import QuestionSource
 
 # id -> (what the row says, train config overrides); "full_logits" is the path before the speed levers,
 # the baseline every row's speedup is measured against.
-_FP32 = {"precision": "fp32", "speed.micro_batch": 0}  # the whole batch in one pass, as before micro-batching
+# every variant names its optimizer and micro-batch, so a row means the same when train's defaults move
+_FP32 = {"precision": "fp32", "speed.micro_batch": 0, "optim": "adamw_torch_fused"}  # the whole batch in one pass
 VARIANTS: dict[str, tuple[str, dict]] = {
     "full_logits": ("fp32, full logits, random batches (the path before the speed levers)",
                     {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
@@ -44,13 +45,16 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 10}),
     "freeze20": ("fp32 levers + frozen embedding + lowest 20 of 30 blocks frozen",
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 20}),
-    "microbatch": ("fp32 levers, the batch in micro-batches of 2 (same sequences a step; the CPU default)",
+    "microbatch": ("fp32 levers, the batch in micro-batches of 2 (same sequences a step), AdamW",
                    {**_FP32, "speed.micro_batch": 2}),
+    "adafactor": ("fp32 levers, micro-batches of 1, Adafactor (the default on CPUs without native bf16)",
+                  {**_FP32, "speed.micro_batch": 1, "optim": "adafactor"}),
     "checkpointing": ("fp32 levers + gradient checkpointing", {**_FP32, "speed.activation_checkpointing": True}),
-    "adafactor": ("fp32 levers, micro-batches of 2, Adafactor instead of AdamW (optimizer memory)",
-                  {**_FP32, "speed.micro_batch": 2, "optim": "adafactor"}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
-    "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast", {"precision": "bf16"}),
+    "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast, micro-batches of 2, AdamW",
+             {"precision": "bf16", "speed.micro_batch": 2, "optim": "adamw_torch_fused"}),
+    "bf16_adafactor": ("fp32 levers + bf16 autocast, micro-batches of 1, Adafactor",
+                       {"precision": "bf16", "speed.micro_batch": 1, "optim": "adafactor"}),
 }
 BASELINE = "full_logits"
 # Old variant ids still accepted by --variants (kept for one release; rows are written under the current id).

@@ -30,8 +30,8 @@ from distill.cot_record import CoTRecord
 from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
-from distill.train_speed import (SpeedOptions, apply_freezing, micro_batching, supports_target_logits,
-                                 target_only_loss)
+from distill.train_speed import (SpeedOptions, apply_freezing, micro_batching, resolve_optim,
+                                 supports_target_logits, target_only_loss)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_has_native_bf16, cpu_kind
@@ -81,9 +81,10 @@ class TrainConfig:
     lr: float = option(5e-5, "peak learning rate")
     scheduler: Literal["cosine", "linear", "constant_with_warmup"] = option("cosine", "learning-rate schedule")
     warmup: float = option(0.05, "learning-rate warmup: a step count (>= 1) or a fraction of all steps (< 1)")
-    optim: str = option("adamw_torch_fused", "optimizer, named as in transformers' TrainingArguments.optim: "
-                                             "adamw_torch_fused (AdamW), adafactor (factored second moments and no "
-                                             "first moment: a fraction of AdamW's optimizer memory), ...")
+    optim: str = option("auto", "optimizer, named as in transformers' TrainingArguments.optim: adamw_torch_fused "
+                                "(AdamW), adafactor (factored second moments, no first moment: a fraction of AdamW's "
+                                "memory), ...; auto: adafactor on a CPU training in fp32 (no native bf16), else "
+                                "adamw_torch_fused")
     weight_decay: float = option(0.0, "weight decay")
     max_grad_norm: float = option(1.0, "gradient clipping norm")
     eval_every: int = option(50, "evaluate the dev loss every K steps (0 = never)")
@@ -129,6 +130,19 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
                         f"(split {cfg.data.split}) has a kept rationale in '{cfg.data.cots}'; check that both "
                         "come from the same task, or set data.only_correct false")
     return items, stats
+
+
+def check_same_optimizer(checkpoints: list[Path], optim: str) -> None:
+    """A checkpoint's optimizer state fits only the optimizer that wrote it (train.optim's default changed)."""
+    args_file = max(checkpoints, key=lambda p: int(p.name.rpartition("-")[2])) / "training_args.bin"
+    if not args_file.is_file():
+        return
+    saved = torch.load(args_file, weights_only=False)  # scotd's own checkpoint: TrainingArguments, pickled
+    before = str(getattr(saved.optim, "value", saved.optim))
+    if before != str(getattr(optim, "value", optim)):
+        raise UserError(f"the checkpoints in {args_file.parent.parent} were trained with optimizer {before} and "
+                        f"this run asks for {getattr(optim, 'value', optim)}; resume with --train.optim {before}, "
+                        "or start over (scotd run: --run.force train)")
 
 
 class MetricsLog(TrainerCallback):
@@ -215,13 +229,13 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
                         "the best checkpoint can be kept; set --save_every to a multiple or --eval_every 0")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    per_pass, accumulation = micro_batching(cfg.batch_size, cfg.grad_accum, cfg.speed.micro_batch, on_gpu)
+    per_pass, accumulation = micro_batching(cfg.batch_size, cfg.grad_accum, cfg.speed.micro_batch, on_gpu, bf16)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"),
         per_device_train_batch_size=per_pass, per_device_eval_batch_size=cfg.batch_size,
         gradient_accumulation_steps=accumulation,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup,
-        optim=cfg.optim, weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
+        optim=resolve_optim(cfg.optim, on_gpu, bf16), weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         eval_strategy="steps" if evaluating else "no", eval_steps=cfg.eval_every or None,
         save_strategy="steps", save_steps=cfg.save_every, save_total_limit=cfg.save_total_limit,
@@ -272,6 +286,8 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
 
     args = training_arguments(cfg, out, has_dev=dev_set is not None)
     checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
+    if cfg.resume and checkpoints:
+        check_same_optimizer(checkpoints, args.optim)
     if args.process_index == 0 and not cfg.resume:
         # A fresh run must not pick an older run's checkpoint as its "best" or resume point.
         if checkpoints:

@@ -15,7 +15,8 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 - ``threads``: torch intra-op threads (0 = torch's default).
 - ``micro_batch``: each step's sequences go through forward and backward this many at a time,
   gradients accumulated: the same update, the activations of fewer sequences held at once (on a
-  CPU the step takes as long: it is compute-bound at any batch). -1: 2 on a CPU, whole on a GPU.
+  CPU the step takes about as long: it is compute-bound at any batch). -1: 1 on a CPU training in fp32,
+  2 with bf16 autocast, the whole batch on a GPU.
 - ``activation_checkpointing``: keep only each block's input for backward and recompute the rest
   there: about a third more compute for a fraction of the activation memory.
 """
@@ -46,18 +47,33 @@ class SpeedOptions:
     freeze_layers: int = option(0, "no gradient for the lowest K transformer blocks (backward stops above them)")
     threads: int = option(0, "torch intra-op threads (0 = torch's default)")
     micro_batch: int = option(-1, "sequences per forward/backward pass, accumulated into each step (0: the whole "
-                                  "batch; -1: 2 on a CPU, where it halves the memory at the same speed, 0 on a GPU)")
+                                  "batch; -1: on a CPU 1 in fp32 and 2 with bf16 autocast, where it cuts the "
+                                  "activations' memory at about the same speed; 0 on a GPU)")
     activation_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
 
 
-CPU_MICRO_BATCH = 2
+# What -1 and auto mean per path, measured on one 2-core Xeon (docs/bench/train-memory-*.md). fp32 (no native bf16,
+# the laptop case): micro-batches of 1 with Adafactor peak at 2.7 GB against 4.6 GB for micro-batches of 2 with
+# AdamW, at 0.94x the tokens/s held to AVX2 (0.90x on AVX512), with BBH accuracy unchanged (docs/RESULTS.md).
+# bf16 autocast (AMX): the same pair saves less (4.1 against 4.9 GB) and costs more (0.85x), so it keeps AdamW.
+FP32_CPU_MICRO_BATCH, BF16_CPU_MICRO_BATCH = 1, 2
+# Adafactor keeps factored second moments and no first moment: a fraction of AdamW's two full-size moments.
+FP32_CPU_OPTIM, DEFAULT_OPTIM = "adafactor", "adamw_torch_fused"
 
 
-def micro_batching(batch_size: int, grad_accum: int, micro_batch: int, on_gpu: bool) -> tuple[int, int]:
+def resolve_optim(optim: str, on_gpu: bool, bf16: bool) -> str:
+    """``train.optim`` as transformers names it: ``auto`` is Adafactor on a CPU training in fp32, else fused AdamW."""
+    if optim != "auto":
+        return optim
+    return DEFAULT_OPTIM if on_gpu or bf16 else FP32_CPU_OPTIM
+
+
+def micro_batching(batch_size: int, grad_accum: int, micro_batch: int, on_gpu: bool, bf16: bool) -> tuple[int, int]:
     """(per-pass batch, accumulation steps) that put ``batch_size x grad_accum`` sequences in a step."""
     from serve.core.errors import UserError
 
-    size = (0 if on_gpu else CPU_MICRO_BATCH) if micro_batch < 0 else micro_batch
+    cpu_size = BF16_CPU_MICRO_BATCH if bf16 else FP32_CPU_MICRO_BATCH
+    size = (0 if on_gpu else cpu_size) if micro_batch < 0 else micro_batch
     if size <= 0 or size >= batch_size:
         return batch_size, grad_accum
     if batch_size % size:

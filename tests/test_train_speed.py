@@ -96,12 +96,39 @@ def test_micro_batches_keep_the_sequences_a_step():
     from distill.train_speed import micro_batching
     from serve.core.errors import UserError
 
-    assert micro_batching(8, 1, -1, on_gpu=False) == (2, 4)  # a CPU: micro-batches of 2 by default
-    assert micro_batching(8, 1, -1, on_gpu=True) == (8, 1)
-    assert micro_batching(8, 2, 4, on_gpu=False) == (4, 4)
-    assert micro_batching(8, 1, 0, on_gpu=False) == (8, 1) and micro_batching(2, 1, 4, on_gpu=False) == (2, 1)
+    assert micro_batching(8, 1, -1, on_gpu=False, bf16=False) == (1, 8)  # a CPU in fp32: one sequence a pass
+    assert micro_batching(8, 1, -1, on_gpu=False, bf16=True) == (2, 4)  # bf16 autocast: two
+    assert micro_batching(8, 1, -1, on_gpu=True, bf16=True) == (8, 1)
+    assert micro_batching(8, 2, 4, on_gpu=False, bf16=False) == (4, 4)
+    assert micro_batching(8, 1, 0, on_gpu=False, bf16=False) == (8, 1)
+    assert micro_batching(2, 1, 4, on_gpu=False, bf16=False) == (2, 1)
     with pytest.raises(UserError, match="does not divide batch_size 8"):
-        micro_batching(8, 1, 3, on_gpu=False)
+        micro_batching(8, 1, 3, on_gpu=False, bf16=False)
+
+
+def test_auto_optimizer_is_adafactor_only_for_fp32_cpu_training():
+    from distill.train_speed import resolve_optim
+
+    assert resolve_optim("auto", on_gpu=False, bf16=False) == "adafactor"
+    assert resolve_optim("auto", on_gpu=False, bf16=True) == "adamw_torch_fused"
+    assert resolve_optim("auto", on_gpu=True, bf16=True) == "adamw_torch_fused"
+    assert resolve_optim("sgd", on_gpu=False, bf16=False) == "sgd"
+
+
+def test_a_resume_under_another_optimizer_is_refused(tiny_llama_dir, tmp_path):
+    """AdamW's saved moments do not fit Adafactor: resuming across them is refused in one line."""
+    from distill.train import TrainConfig, run
+    from serve.core.config import build
+    from serve.core.errors import UserError
+    from train_fixtures import write_task
+
+    examples, cots = write_task(tmp_path / "task", n_train=8, n_test=2)
+    base = {"model": str(tiny_llama_dir), "out": str(tmp_path / "run"), "max_steps": 2, "batch_size": 2,
+            "save_every": 1, "eval_every": 0, "precision": "fp32", "optim": "adamw_torch_fused",
+            "data": {"source": str(examples), "cots": str(cots), "dev_fraction": 0}}
+    run(build(TrainConfig, base))
+    with pytest.raises(UserError, match="trained with optimizer adamw_torch_fused .* --train.optim adamw_torch_fused"):
+        run(build(TrainConfig, {**base, "optim": "adafactor", "max_steps": 3, "resume": True}))
 
 
 def test_training_arguments_split_the_batch_on_a_cpu(tmp_path):
