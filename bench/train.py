@@ -49,6 +49,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                    {**_FP32, "speed.micro_batch": 2}),
     "adafactor": ("fp32 levers, micro-batches of 1, Adafactor (the default on CPUs without native bf16)",
                   {**_FP32, "speed.micro_batch": 1, "optim": "adafactor"}),
+    "compile": ("fp32 levers, micro-batches of 1, Adafactor + torch.compile of the blocks",
+                {**_FP32, "speed.micro_batch": 1, "optim": "adafactor", "speed.compile": True}),
     "checkpointing": ("fp32 levers + gradient checkpointing", {**_FP32, "speed.activation_checkpointing": True}),
     "lora": ("LoRA r16 all-linear + target-only + grouped (fp32)", {**_FP32, "lora.enabled": True}),
     "bf16": ("default on bf16 CPUs (AMX / AVX512-BF16): fp32 levers + bf16 autocast, micro-batches of 2, AdamW",

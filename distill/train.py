@@ -253,6 +253,8 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
 def load_student(cfg: TrainConfig, source: str):
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, use_safetensors=True,
                                                  trust_remote_code=cfg.trust_remote_code)
+    if cfg.speed.compile:
+        model.get_decoder().compile(dynamic=True)
     if not cfg.lora.enabled:
         apply_freezing(model, cfg.speed)
         return model

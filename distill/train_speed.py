@@ -19,6 +19,8 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
   2 with bf16 autocast, the whole batch on a GPU.
 - ``activation_checkpointing``: keep only each block's input for backward and recompute the rest
   there: about a third more compute for a fraction of the activation memory.
+- ``compile``: ``torch.compile`` of the decoder (the blocks, what the target-only loss calls), with
+  dynamic shapes since batches differ in length; inductor fuses the elementwise work around the matmuls.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class SpeedOptions:
                                   "batch; -1: on a CPU 1 in fp32 and 2 with bf16 autocast, where it cuts the "
                                   "activations' memory at about the same speed; 0 on a GPU)")
     activation_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
+    compile: bool = option(False, "torch.compile the transformer blocks (dynamic shapes); measured 1.04x on a "
+                                  "2-core CPU held to AVX2, so off")
 
 
 # What -1 and auto mean per path, measured on one 2-core Xeon (docs/bench/train-memory-*.md). fp32 (no native bf16,
