@@ -166,3 +166,14 @@ def test_a_bad_value_in_the_recipe_names_the_file(tmp_path):
     path.write_text("optim:\n  lr: fast\n")
     with pytest.raises(ConfigError, match=rf"optim.lr in {path}: expected a number, got 'fast'"):
         parse_args(Stage, ["--config", str(path)])
+
+
+def test_a_key_may_be_spelt_with_dashes():
+    assert parse_args(Optim, ["--schedule", "linear"]).schedule == "linear"
+    assert parse_args(Stage, ["--optim.lr", "0.5", "--steps", "3"]).optim.lr == 0.5
+    from dataclasses import dataclass as dc
+
+    @dc
+    class Dashed:
+        per_instance: int = option(1, "kept per question")
+    assert parse_args(Dashed, ["--per-instance", "5"]).per_instance == 5

@@ -183,7 +183,8 @@ def _argv_parser(cls: type, prog: str) -> _ArgvParser:
     for key in _keys(cls):
         shape = ({"nargs": "?", "const": "true"} if key.type is bool else
                  {"nargs": "+"} if _is_list(key.type) else {})
-        parser.add_argument(f"--{key.dotted}", *_aliases(key), dest=key.dotted,
+        dashed = [f"--{key.dotted.replace('_', '-')}"] if "_" in key.dotted else []  # --per-instance
+        parser.add_argument(f"--{key.dotted}", *dashed, *_aliases(key), dest=key.dotted,
                             default=argparse.SUPPRESS, **shape)
     for key in _positional(cls):
         parser.add_argument(key.dotted, nargs="?", default=argparse.SUPPRESS)
