@@ -15,7 +15,7 @@ the memory bandwidth measured in the same run (a BLAS matrix-vector product far 
 caches) divided by the weight bytes one decode step reads. ``--batch 1 4 8`` adds, per ONNX
 export, k sampled sequences of the prompt decoded as one batch against k one after another.
 ``--task SOURCE`` adds the student's own workload: held-out questions answered greedily to EOS
-(export/bench_decode_task.py).
+(bench/decode_task.py).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from distill.evaluate import EvalConfig
-from distill.stage_stamps import read_stamp, record_matches, stamp_record
+from distill.stage_stamps import read_stamp, record_matches, stamp_record, train_record_from_run
 from distill.run_info import PACKAGES, git_commit
 from distill.sample import SampleConfig
 from distill.select import SelectConfig
@@ -236,6 +236,8 @@ def is_current(stamp_file: Path, record: dict, stage: Stage) -> bool:
 def interrupted(started_file: Path, record: dict, stage: Stage) -> bool:
     """The train stage started with a matching config and the same inputs, and left checkpoints."""
     started = read_stamp(started_file)
+    if started is not None and "config" not in started and started.get("key") != record["key"]:
+        started = train_record_from_run(Path(stage.config.out), record)  # started by an older scotd
     if started is None or not record_matches(started, record, type(stage.config)):
         return False
     return any((Path(stage.config.out) / "checkpoints").glob("checkpoint-*"))

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from distill.run_info import path_sha256
+import yaml
+
 from serve.core.config import defaults, to_dict
 
 
@@ -54,3 +56,19 @@ def record_matches(stored: dict, current: dict, config_class: type) -> bool:
 
 def read_stamp(path: Path) -> Optional[dict]:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def train_record_from_run(out: Path, current: dict) -> Optional[dict]:
+    """The record of an interrupted train stage started by a scotd whose ``NAME.started.json`` held only a key:
+    the config the run saved (``OUT/train_config.yaml``) and the hash of the rationales it read
+    (``OUT/run_info.json``); ``resume`` is taken from ``current``: it says how the run started, not what it learns."""
+    config_file, info_file = out / "train_config.yaml", out / "run_info.json"
+    if not config_file.is_file() or not info_file.is_file():
+        return None
+    config = json.loads(json.dumps(yaml.safe_load(config_file.read_text()) or {}, default=str))
+    config["resume"] = current["config"].get("resume")
+    cots = json.loads(info_file.read_text()).get("inputs", {}).get("cots") or {}
+    if not cots.get("path"):
+        return None
+    # the run recorded the rationales' hash only; a changed question file changes them too
+    return {"config": config, "inputs": {**current["inputs"], cots["path"]: cots["sha256"]}}

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -25,7 +24,9 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments
 from transformers.integrations import TensorBoardCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.training_args import OptimizerNames
 
+from distill import checkpoints as checkpoint_files
 from distill.cot_record import CoTRecord
 from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
@@ -132,19 +133,6 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
     return items, stats
 
 
-def check_same_optimizer(checkpoints: list[Path], optim: str) -> None:
-    """A checkpoint's optimizer state fits only the optimizer that wrote it (train.optim's default changed)."""
-    args_file = max(checkpoints, key=lambda p: int(p.name.rpartition("-")[2])) / "training_args.bin"
-    if not args_file.is_file():
-        return
-    saved = torch.load(args_file, weights_only=False)  # scotd's own checkpoint: TrainingArguments, pickled
-    before = str(getattr(saved.optim, "value", saved.optim))
-    if before != str(getattr(optim, "value", optim)):
-        raise UserError(f"the checkpoints in {args_file.parent.parent} were trained with optimizer {before} and "
-                        f"this run asks for {getattr(optim, 'value', optim)}; resume with --train.optim {before}, "
-                        "or start over (scotd run: --run.force train)")
-
-
 class MetricsLog(TrainerCallback):
     """Appends every log dict (loss, lr, tokens/s, eval loss) to OUT/metrics.jsonl on rank 0."""
 
@@ -229,6 +217,10 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
                         "the best checkpoint can be kept; set --save_every to a multiple or --eval_every 0")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    known = {name.value for name in OptimizerNames}
+    if cfg.optim != "auto" and cfg.optim not in known:
+        raise UserError(f"optim '{cfg.optim}' is not an optimizer transformers knows; use auto, adamw_torch_fused, "
+                        f"adafactor or another TrainingArguments.optim name ({len(known)} in all)")
     per_pass, accumulation = micro_batching(cfg.batch_size, cfg.grad_accum, cfg.speed.micro_batch, on_gpu, bf16)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"),
@@ -286,17 +278,17 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
     train_set = StudentDataset(train_items, tokenizer, cfg.cot_policy, cfg.seed, cfg.data.max_length, fetch_log)
     dev_set = StudentDataset(dev_items, tokenizer, "sample_one", cfg.seed, cfg.data.max_length) if dev_items else None
 
-    args = training_arguments(cfg, out, has_dev=dev_set is not None)
-    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
+    checkpoints = checkpoint_files.listed(out)
+    resumed = cfg  # train_config.yaml keeps the config as given; auto may resolve to the checkpoints' optimizer
     if cfg.resume and checkpoints:
-        check_same_optimizer(checkpoints, args.optim)
+        resumed = replace(cfg, optim=checkpoint_files.optimizer_for_resume(cfg.optim, checkpoints))
+    args = training_arguments(resumed, out, has_dev=dev_set is not None)
     if args.process_index == 0 and not cfg.resume:
         # A fresh run must not pick an older run's checkpoint as its "best" or resume point.
-        if checkpoints:
-            print(f"[scotd train] removing {len(checkpoints)} checkpoint(s) of an earlier run in "
-                  f"{out / 'checkpoints'} (pass --resume to continue from them instead)")
-            for old in checkpoints:
-                shutil.rmtree(old)
+        moved = checkpoint_files.set_aside(out)
+        if moved:
+            print(f"[scotd train] moved {len(checkpoints)} checkpoint(s) of an earlier run to {moved} (delete it "
+                  "when you do not need them; pass --resume to continue from them instead)")
         (out / "metrics.jsonl").unlink(missing_ok=True)
     if args.process_index == 0:
         save_yaml(cfg, out / "train_config.yaml")

@@ -177,3 +177,13 @@ def test_a_key_may_be_spelt_with_dashes():
     class Dashed:
         per_instance: int = option(1, "kept per question")
     assert parse_args(Dashed, ["--per-instance", "5"]).per_instance == 5
+
+
+def test_positional_slots_may_follow_flags():
+    @dataclass
+    class Verb:
+        action: str = option("list", "what to do", positional=True)
+        name: Optional[str] = option(None, "which one", positional=True)
+        source: str = option("hub", "where from")
+    cfg = parse_args(Verb, ["fetch", "--source", "pypi", "qwen"])
+    assert (cfg.action, cfg.name, cfg.source) == ("fetch", "qwen", "pypi")

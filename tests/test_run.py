@@ -304,6 +304,13 @@ def test_an_interrupted_train_stage_resumes_from_its_checkpoints(tiny_llama_dir,
         assert "resuming from its checkpoints" in capsys.readouterr().err
         steps = [json.loads(line)["step"] for line in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
         assert 4 in steps and not (run_dir / "stages" / "train.started.json").exists()
+        # Started by an older scotd, whose start mark held only a key over a config without today's options:
+        # the run's own train_config.yaml and run_info.json say what it was, and it resumes.
+        (run_dir / "stages" / "train.json").unlink()
+        (run_dir / "stages" / "train.started.json").write_text(json.dumps({"key": "a hash over an older config"}))
+        capsys.readouterr()
+        assert cli_main(args) == 0
+        assert "resuming from its checkpoints" in capsys.readouterr().err
         # Interrupted under another config: a fresh start, never a resume of checkpoints made under the old one.
         (run_dir / "stages" / "train.started.json").write_text(json.dumps(stamp))
         assert cli_main([*args, "--train.lr", "1e-3"]) == 0

@@ -115,8 +115,9 @@ def test_auto_optimizer_is_adafactor_only_for_fp32_cpu_training():
     assert resolve_optim("sgd", on_gpu=False, bf16=False) == "sgd"
 
 
-def test_a_resume_under_another_optimizer_is_refused(tiny_llama_dir, tmp_path):
-    """AdamW's saved moments do not fit Adafactor: resuming across them is refused in one line."""
+def test_a_resume_keeps_the_checkpoints_optimizer(tiny_llama_dir, tmp_path):
+    """AdamW's saved moments fit only AdamW: optim auto resumes with the checkpoints' optimizer (whatever this
+    CPU would pick fresh), an explicit other one is refused in one line."""
     from distill.train import TrainConfig, run
     from serve.core.config import build
     from serve.core.errors import UserError
@@ -124,19 +125,27 @@ def test_a_resume_under_another_optimizer_is_refused(tiny_llama_dir, tmp_path):
 
     examples, cots = write_task(tmp_path / "task", n_train=8, n_test=2)
     base = {"model": str(tiny_llama_dir), "out": str(tmp_path / "run"), "max_steps": 2, "batch_size": 2,
-            "save_every": 1, "eval_every": 0, "precision": "fp32", "optim": "adamw_torch_fused",
-            "data": {"source": str(examples), "cots": str(cots), "dev_fraction": 0}}
+            "save_every": 1, "save_total_limit": 3, "eval_every": 0, "precision": "fp32",
+            "optim": "adamw_torch_fused", "data": {"source": str(examples), "cots": str(cots), "dev_fraction": 0}}
     run(build(TrainConfig, base))
-    with pytest.raises(UserError, match="trained with optimizer adamw_torch_fused .* --train.optim adamw_torch_fused"):
+    with pytest.raises(UserError, match="trained with optimizer adamw_torch_fused and optim is set to adafactor"):
         run(build(TrainConfig, {**base, "optim": "adafactor", "max_steps": 3, "resume": True}))
+    run(build(TrainConfig, {**base, "optim": "auto", "max_steps": 3, "resume": True}))
+    from distill.checkpoints import listed, saved_optimizer
+
+    assert saved_optimizer(listed(tmp_path / "run")) == "adamw_torch_fused"  # not this CPU's fresh pick
+    # a fresh run sets the earlier checkpoints aside instead of deleting them
+    run(build(TrainConfig, {**base, "max_steps": 1}))
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints-superseded").iterdir())[-1] == "checkpoint-3"
 
 
-def test_training_arguments_split_the_batch_on_a_cpu(tmp_path):
-    from distill.train import TrainConfig, training_arguments
+def test_an_unknown_optimizer_is_one_line(tiny_llama_dir, tmp_path):
+    from distill.train import TrainConfig, run
+    from serve.core.config import build
+    from serve.core.errors import UserError
+    from train_fixtures import write_task
 
-    cfg = TrainConfig(batch_size=8, grad_accum=1)
-    args = training_arguments(cfg, tmp_path, has_dev=False)
-    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 4)
-    cfg.speed.micro_batch = 0
-    args = training_arguments(cfg, tmp_path, has_dev=False)
-    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (8, 1)
+    examples, cots = write_task(tmp_path / "task", n_train=4, n_test=2)
+    with pytest.raises(UserError, match="optim 'adamw' is not an optimizer transformers knows"):
+        run(build(TrainConfig, {"model": str(tiny_llama_dir), "out": str(tmp_path / "run"), "optim": "adamw",
+                                "data": {"source": str(examples), "cots": str(cots)}}))

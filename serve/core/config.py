@@ -381,7 +381,7 @@ def parse_args(cls: type, argv: list[str] | None, prog: str = "scotd", descripti
     if "-h" in argv or "--help" in argv:
         sys.stdout.write(format_help(cls, prog, description))
         raise SystemExit(0)
-    given, extra = _argv_parser(cls, prog).parse_known_args(argv)
+    given, extra = _argv_parser(cls, prog).parse_known_intermixed_args(argv)  # slots may follow flags
     if extra:
         raise _unknown_flag(cls, extra[0], prog)
     flags = vars(given)
