@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Optional
 
+from bench.harness import log
 from serve.core.paths import project_root
 
 
@@ -42,8 +42,7 @@ def publish(name: str, result, json_out: str, markdown: str, heading: str, table
     on stdout and one line on stderr saying what was written."""
     written = write_results(name, result, json_out, markdown, f"## {heading}\n\n{table}")
     print(table)
-    print(f"[scotd bench {name}] wrote {', '.join(written) or 'nothing (--json_out and --markdown are empty)'}",
-          file=sys.stderr, flush=True)
+    log(f"wrote {', '.join(written) or 'nothing (--json_out and --markdown are empty)'}", name)
 
 
 def write_results(name: str, result, json_out: str, markdown: str, body: str) -> list[str]:

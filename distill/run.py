@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from distill import checkpoints
 from distill.evaluate import EvalConfig
 from distill.stage_stamps import read_stamp, record_matches, stamp_record, train_record_from_run
 from distill.run_info import PACKAGES, git_commit
@@ -240,7 +241,7 @@ def interrupted(started_file: Path, record: dict, stage: Stage) -> bool:
         started = train_record_from_run(Path(stage.config.out), record)  # started by an older scotd
     if started is None or not record_matches(started, record, type(stage.config)):
         return False
-    return any((Path(stage.config.out) / "checkpoints").glob("checkpoint-*"))
+    return bool(checkpoints.listed(Path(stage.config.out)))
 
 
 def report_table(rows: list[dict]) -> str:

@@ -103,6 +103,10 @@ class TrainConfig:
 DESCRIPTION = "Fine-tune a student on kept chain-of-thought rationales (loss on the target only)."
 
 
+def run_folder(cfg: TrainConfig) -> Path:
+    return Path(cfg.out or DEFAULT_OUT)
+
+
 def resolve_student(name: str) -> str:
     """A local folder for registry names and paths; Hugging Face ids pass through to from_pretrained."""
     try:
@@ -263,7 +267,7 @@ def load_student(cfg: TrainConfig, source: str):
 
 def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[StudentTrainer, Any, bool]:
     """The Trainer of a run, ready to train; also the tokenizer and whether it resumes."""
-    out = Path(cfg.out or DEFAULT_OUT)
+    out = run_folder(cfg)
     source = resolve_student(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
     if tokenizer.pad_token_id is None:
@@ -319,7 +323,7 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
 
 
 def run(cfg: TrainConfig) -> Path:
-    out = Path(cfg.out or DEFAULT_OUT)
+    out = run_folder(cfg)
     trainer, tokenizer, resume = build_trainer(cfg)
     args = trainer.args
     result = trainer.train(resume_from_checkpoint=True if resume else None)

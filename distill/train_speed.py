@@ -59,7 +59,7 @@ class SpeedOptions:
 # What -1 and auto mean per path, measured on one 2-core Xeon (docs/bench/train-memory-*.md). fp32 (no native bf16,
 # the laptop case): micro-batches of 1 with Adafactor peak at 2.7 GB against 4.6 GB for micro-batches of 2 with
 # AdamW, at 0.94x the tokens/s held to AVX2 (0.90x on AVX512), with BBH accuracy unchanged (docs/RESULTS.md).
-# bf16 autocast (AMX): the same pair saves less (4.1 against 4.9 GB) and costs more (0.85x), so it keeps AdamW.
+# bf16 autocast (AMX): the same pair saves less (3.9 against 4.9 GB) and costs more (0.82x), so it keeps AdamW.
 FP32_CPU_MICRO_BATCH, BF16_CPU_MICRO_BATCH = 1, 2
 # Adafactor keeps factored second moments and no first moment: a fraction of AdamW's two full-size moments.
 FP32_CPU_OPTIM, DEFAULT_OPTIM = "adafactor", "adamw_torch_fused"

@@ -246,8 +246,9 @@ def _instantiate(cls: type, ns: Namespace, source: str) -> Any:
 
 def _finish(cls: type, values: dict[str, Any], source: str, prog: str = "scotd") -> Any:
     """``cls`` from checked values: the required keys present, the defaults filled in by jsonargparse."""
+    known = defaults(cls)
     missing = [k.dotted for k in _keys(cls) if _lookup(values, k.dotted) is dataclasses.MISSING
-               and _lookup(defaults(cls), k.dotted) is dataclasses.MISSING]
+               and _lookup(known, k.dotted) is dataclasses.MISSING]
     if missing:
         raise ConfigError(f"{prog} needs {', '.join('--' + m for m in missing)} (see {prog} --help)")
     try:
