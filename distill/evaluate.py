@@ -7,6 +7,10 @@ format -> batched greedy decoding, or self-consistency (k samples, majority vote
 parsed answers) -> parse, score, bootstrap a 95% interval -> write ``predictions.jsonl``
 (one line per question), ``summary.json`` and ``summary.md``.
 
+A long eval is resumable: each decoded batch is appended to ``predictions.partial.jsonl`` (headed by a
+fingerprint of the model files and decoding settings) and ``summary.partial.md`` is rewritten, so an
+interrupted eval rerun with the same settings decodes only the questions it has not scored yet.
+
 Label-only students are scored the same way with a short generation budget; their
 output is the answer alone, parsed as if it followed "So the answer is".
 ``--compare DIR DIR ...`` prints one table over earlier eval folders instead.
@@ -15,7 +19,9 @@ output is the answer alone, parsed as if it followed "So the answer is".
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,7 @@ from serve.engines.interface import (VOTE_TEMPERATURE, SamplingParams, detect_ba
                                      load_engine)
 from serve.store.registry import resolve_model_dir
 
+PARTIAL_FILE = "predictions.partial.jsonl"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
 
 
@@ -104,25 +111,99 @@ def prompt_renderer(engine, cfg: EvalConfig) -> tuple[Callable[[Example], str], 
     return few_shot, ([] if use_chat else list(TEXT_STOP))
 
 
-def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig) -> list[dict]:
-    """One result row per example, decoded ``batch_size`` prompts at a time."""
+def row_key(example: Example) -> str:
+    return f"{example.task}\t{example.id}"
+
+
+def fingerprint(cfg: EvalConfig, model_dir: Path, backend: str, mode: str) -> str:
+    """What decides an eval's outputs besides its questions: the model's files and the decoding settings."""
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in model_dir.iterdir() if p.is_file())
+    settings = {"files": files, "backend": backend, "mode": mode, "prompt": cfg.prompt, "prompt_set": cfg.prompt_set,
+                "sampling": dataclasses.asdict(cfg.sampling)}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def partial_rows(partial: Path) -> tuple[dict, list[dict]]:
+    """The header and the rows of a partial predictions file; a line cut off mid-write is skipped."""
+    header, rows = {}, []
+    if partial.is_file():
+        for index, line in enumerate(partial.read_text(encoding="utf-8").splitlines()):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if index == 0:
+                header = value
+            else:
+                rows.append(value)
+    return header, rows
+
+
+def scored_earlier(partial: Path, key: str, examples: Sequence[Example]) -> dict[str, dict]:
+    """Rows an interrupted eval with the same fingerprint already wrote, for questions still asked verbatim.
+    A partial file from other settings is moved aside (``.superseded``), never deleted."""
+    header, rows = partial_rows(partial)
+    if not partial.is_file():
+        return {}
+    if header.get("fingerprint") != key:
+        aside = partial.with_suffix(".superseded.jsonl")
+        partial.replace(aside)
+        print(f"[scotd eval] {partial.name} came from another model or other settings; moved to {aside.name}, "
+              "starting afresh", file=sys.stderr)
+        return {}
+    questions = {row_key(e): e.question for e in examples}
+    return {row["key"]: row for row in rows if questions.get(row.get("key")) == row.get("question")}
+
+
+def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig,
+          done: Optional[dict[str, dict]] = None, on_batch: Callable[[list[dict]], None] = lambda rows: None
+          ) -> list[dict]:
+    """One result row per example, in the examples' order; rows in ``done`` are reused, the others decoded
+    ``batch_size`` prompts at a time and handed to ``on_batch`` as each batch finishes."""
+    done = dict(done or {})
     render, stop = prompt_renderer(engine, cfg)
     sampling = dataclasses.replace(cfg.sampling.for_vote(), stop=[*cfg.sampling.stop, *stop],
                                    max_new_tokens=cfg.sampling.max_new_tokens if mode == "cot" else 16)
     vote = sampling.n > 1
-    rows = []
-    for batch, outputs in generate_in_batches(engine, examples, render, sampling, cfg.batch_size,
-                                              f"eval {mode} n={sampling.n}"):
+    todo = [e for e in examples if row_key(e) not in done]
+    resumed = f", {len(examples) - len(todo)} scored earlier" if len(todo) < len(examples) else ""
+    started = time.perf_counter()
+    for batch, outputs in generate_in_batches(engine, todo, render, sampling, cfg.batch_size,
+                                              f"eval {mode} n={sampling.n}{resumed}"):
+        seconds, rows = (time.perf_counter() - started) / len(batch), []
         for example, samples in zip(batch, outputs):
             parsed = [parse_output(text, example, mode) for text in samples]
             answer, votes = majority_vote(parsed) if vote else (parsed[0], {})
-            row = {"id": example.id, "task": example.task, "question": example.question, "choices": example.choices,
-                   "output": samples[0], "parsed": answer, "gold": example.answer,
-                   "correct": answers_match(answer, example.answer)}
+            row = {"key": row_key(example), "id": example.id, "task": example.task, "question": example.question,
+                   "choices": example.choices, "output": samples[0], "parsed": answer, "gold": example.answer,
+                   "correct": answers_match(answer, example.answer), "seconds": round(seconds, 3)}
             if vote:
                 row.update(samples=samples, sample_answers=parsed, votes=votes)
             rows.append(row)
-    return rows
+            done[row["key"]] = row
+        on_batch(rows)
+        started = time.perf_counter()
+    return [done[row_key(e)] for e in examples]
+
+
+class PartialWriter:
+    """Appends each finished batch to the partial predictions and rewrites ``summary.partial.md``."""
+
+    def __init__(self, out: Path, key: str, done: dict[str, dict], summary: Callable[[list[dict]], dict]):
+        out.mkdir(parents=True, exist_ok=True)
+        self.path, self.out, self.summary = out / PARTIAL_FILE, out, summary
+        self.rows = list(done.values())
+        if not self.path.is_file():
+            self.path.write_text(json.dumps({"fingerprint": key}) + "\n", encoding="utf-8")
+
+    def __call__(self, rows: list[dict]) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        self.rows += rows
+        summary = {**self.summary(self.rows), "partial": True}
+        (self.out / "summary.partial.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (self.out / "summary.partial.md").write_text(f"Partial: {len(self.rows)} questions scored so far.\n\n"
+                                                     + markdown_table([summary]) + task_table(summary))
 
 
 def summarize(rows: list[dict], cfg: EvalConfig, model_dir: Path, backend: str, mode: str, seconds: float) -> dict:
@@ -153,6 +234,16 @@ def by_task(rows: list[dict], cfg: EvalConfig) -> dict[str, dict]:
     return {task: {"n": len(correct), "accuracy": float(np.mean(correct)),
                    "ci95": list(bootstrap_interval(correct, cfg.bootstrap, cfg.seed))}
             for task, correct in groups.items()}
+
+
+def task_table(summary: dict) -> str:
+    """Per-task accuracy with its 95% CI, when the questions come from several tasks."""
+    if not summary["by_task"]:
+        return ""
+    lines = ["", "| task | n | accuracy | 95% CI |", "|---|---|---|---|"]
+    lines += [f"| {task} | {s['n']} | {s['accuracy']:.3f} | [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] |"
+              for task, s in summary["by_task"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def table_row(summary: dict) -> list[str]:
@@ -199,18 +290,22 @@ def run(cfg: EvalConfig) -> dict:
     backend = detect_backend(model_dir) if cfg.backend == "auto" else cfg.backend
     options = {"batch_size": cfg.batch_size} if backend == "torch" else {}  # the ONNX engine batches per call
     engine = load_engine(model_dir, backend=backend, **options)
-    started = time.perf_counter()
+    key = fingerprint(cfg, model_dir, engine.backend, mode)
+    done = scored_earlier(out / PARTIAL_FILE, key, examples)
+    writer = PartialWriter(out, key, done, lambda rows: summarize(rows, cfg, model_dir, engine.backend, mode,
+                                                                  sum(r.get("seconds", 0.0) for r in rows)))
     try:
-        rows = score(engine, examples, mode, cfg)
+        rows = score(engine, examples, mode, cfg, done, writer)
     finally:
         engine.close()
-    summary = summarize(rows, cfg, model_dir, engine.backend, mode, time.perf_counter() - started)
-    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(rows, cfg, model_dir, engine.backend, mode, sum(r.get("seconds", 0.0) for r in rows))
     with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(markdown_table([summary]))
+    (out / "summary.md").write_text(markdown_table([summary]) + task_table(summary))
+    for finished in (out / PARTIAL_FILE, out / "summary.partial.md", out / "summary.partial.json"):  # predictions.jsonl now holds every row
+        finished.unlink(missing_ok=True)
     save_yaml(cfg, out / "eval_config.yaml")
     low, high = summary["ci95"]
     print(f"[scotd eval] {summary['run']}: accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}] "

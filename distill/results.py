@@ -56,25 +56,38 @@ def arm_label(recipe: dict, trained: bool) -> tuple[str, Optional[float]]:
     return f"CoT N={n}", float(n)
 
 
+def eval_summary(eval_dir: Path) -> Optional[dict]:
+    """The eval's summary, or the partial one an eval still running (or interrupted) keeps up to date."""
+    return _read_json(eval_dir / "summary.json") or _read_json(eval_dir / "summary.partial.json")
+
+
+def eval_rows(eval_dir: Path) -> list[dict]:
+    from distill.evaluate import PARTIAL_FILE, partial_rows
+    from serve.core.records import read_jsonl
+
+    if (eval_dir / "predictions.jsonl").is_file():
+        return [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
+    return partial_rows(eval_dir / PARTIAL_FILE)[1]
+
+
 def _accuracy(summary: Optional[dict]) -> Optional[dict]:
     if summary is None:
         return None
     return {"accuracy": summary["accuracy"], "ci95": summary["ci95"], "n": summary["n"],
             "source": summary.get("source"), "decoding": summary.get("decoding"),
-            "by_task": summary.get("by_task") or {}}
+            "by_task": summary.get("by_task") or {}, "partial": bool(summary.get("partial"))}
 
 
 def step_check(eval_dir: Path) -> Optional[dict]:
     """Step-level grading of a greedy CoT eval's rationales, each row by its own task's grader (a mixture
     has several); None when no row has a grader."""
     from distill.solvers import GRADERS, UnsolvableQuestion, task_family
-    from serve.core.records import read_jsonl
 
-    summary = _read_json(eval_dir / "summary.json")
+    summary = eval_summary(eval_dir)
     if summary is None or summary.get("mode") != "cot":
         return None
     totals: dict[str, dict[str, int]] = {}
-    for _, row in read_jsonl(eval_dir / "predictions.jsonl"):
+    for row in eval_rows(eval_dir):
         grade = GRADERS.get(task_family(row.get("task") or row["id"]))
         if grade is None:
             continue
@@ -110,9 +123,9 @@ def read_arm(run_dir: Path) -> dict:
     return {
         "arm": label, "run_dir": str(run_dir), "sampled_n": sampled_n,
         "kept_per_question": stats["targets"] / max(1, stats["instances"]) if stats and label != "label-only" else None,
-        "greedy": _accuracy(_read_json(run_dir / "eval" / "summary.json")),
-        "self_consistency": _accuracy(_read_json(run_dir / "eval-sc" / "summary.json")),
-        "transfer": _accuracy(_read_json(run_dir / "eval-transfer" / "summary.json")),
+        "greedy": _accuracy(eval_summary(run_dir / "eval")),
+        "self_consistency": _accuracy(eval_summary(run_dir / "eval-sc")),
+        "transfer": _accuracy(eval_summary(run_dir / "eval-transfer")),
         "step_check": step_check(run_dir / "eval"),
         "train_tokens": train.get("num_input_tokens_seen") if train else None,
         "train_steps": train.get("global_step") if train else None,
@@ -125,7 +138,8 @@ def ci_cell(result: Optional[dict]) -> str:
     if result is None:
         return "not run"
     low, high = result["ci95"]
-    return f"{100 * result['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] (n={result['n']})"
+    partial = ", partial: still running or interrupted" if result.get("partial") else ""
+    return f"{100 * result['accuracy']:.1f} [{100 * low:.1f}, {100 * high:.1f}] (n={result['n']}{partial})"
 
 
 def _minutes(seconds: float) -> str:

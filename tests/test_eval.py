@@ -83,6 +83,50 @@ def test_greedy_eval_writes_per_example_rows_summary_and_table(cot_student, task
     assert "| tiny-cot |" in table and f"{summary['accuracy']:.3f}" in table
 
 
+def test_an_interrupted_eval_resumes_where_it_stopped(cot_student, task, tmp_path, monkeypatch, capsys):
+    import distill.evaluate as evaluate
+
+    whole = _eval(cot_student, task, tmp_path / "whole", "--batch_size", "3")
+    first_batch = evaluate.PartialWriter.__call__
+
+    def stop_after_first_batch(self, rows):
+        first_batch(self, rows)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate.PartialWriter, "__call__", stop_after_first_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _eval(cot_student, task, tmp_path / "cut", "--batch_size", "3")
+    monkeypatch.undo()
+    partial = (tmp_path / "cut" / evaluate.PARTIAL_FILE).read_text().splitlines()
+    assert len(partial) == 1 + 3 and "3 questions scored so far" in (tmp_path / "cut" / "summary.partial.md").read_text()
+    from distill.results import eval_rows, eval_summary  # scotd results tabulates an eval still under way
+    assert eval_summary(tmp_path / "cut")["partial"] and eval_summary(tmp_path / "cut")["n"] == 3
+    assert [r["id"] for r in eval_rows(tmp_path / "cut")] == [json.loads(line)["id"] for line in partial[1:]]
+
+    decoded = []
+    generate = evaluate.generate_in_batches
+    monkeypatch.setattr(evaluate, "generate_in_batches",
+                        lambda engine, items, *rest: decoded.extend(items) or generate(engine, items, *rest))
+    resumed = _eval(cot_student, task, tmp_path / "cut", "--batch_size", "3")
+    assert len(decoded) == whole["n"] - 3  # only the questions the first run had not scored
+    rows = lambda name: [{k: r[k] for k in ("id", "output", "correct")}  # noqa: E731
+                         for r in map(json.loads, (tmp_path / name / "predictions.jsonl").read_text().splitlines())]
+    assert rows("cut") == rows("whole") and resumed["accuracy"] == whole["accuracy"]
+    assert not (tmp_path / "cut" / evaluate.PARTIAL_FILE).exists()
+
+
+def test_partial_rows_from_other_settings_are_set_aside_not_reused(cot_student, task, tmp_path, monkeypatch):
+    import distill.evaluate as evaluate
+
+    out = tmp_path / "eval"
+    out.mkdir()
+    stale = {"key": "x", "id": "0", "question": "q", "correct": True}
+    (out / evaluate.PARTIAL_FILE).write_text(json.dumps({"fingerprint": "other"}) + "\n" + json.dumps(stale) + "\n")
+    summary = _eval(cot_student, task, out)
+    assert summary["n"] == 8
+    assert json.loads((out / "predictions.partial.superseded.jsonl").read_text().splitlines()[1]) == stale
+
+
 def test_self_consistency_votes_over_k_samples(cot_student, task, tmp_path):
     summary = _eval(cot_student, task, tmp_path / "sc", "--sampling.n", "3", "--sampling.temperature", "1.0")
     rows = [json.loads(line) for line in (tmp_path / "sc" / "predictions.jsonl").read_text().splitlines()]
