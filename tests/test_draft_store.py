@@ -40,12 +40,13 @@ def _prompts(engine: OnnxEngine, count: int) -> list[list[int]]:
 
 
 def test_store_drafted_greedy_gives_the_tokens_of_plain_greedy_on_50_prompts(llama_fp32_export, tmp_path):
-    """The verifying session loop against genai's plain greedy: the same tokens (fp32: a parting only at
-    an exact-ish tie, reported), with drafts accepted and drafts rejected along the way."""
+    """The verifying session loop against plain greedy: the same tokens, exactly, on every prompt, with
+    drafts accepted and drafts rejected along the way."""
     plain = OnnxEngine(llama_fp32_export, draft_tokens=0)
     greedy = SamplingParams(max_new_tokens=40)
     prompts = _prompts(plain, 50)
     references = [list(plain.token_ids(ids, greedy)) for ids in prompts]
+    assert plain.decoder.speculative_stats is None  # plain greedy drafted nothing
     # the store knows the model's own continuations, with every 7th token spoilt: drafts are often right, not always
     spoilt = [[t if k % 7 else (t + 1) % 256 for k, t in enumerate(ids + ref)] for ids, ref in zip(prompts, references)]
     folder = tmp_path / "export"
@@ -54,19 +55,31 @@ def test_store_drafted_greedy_gives_the_tokens_of_plain_greedy_on_50_prompts(lla
     drafting = OnnxEngine(folder)
     assert drafting.decoder.store is not None
     accepted = evaluated = 0
-    partings = []
-    for i, (ids, reference) in enumerate(zip(prompts, references)):
-        fast = list(drafting.token_ids(ids, greedy))
+    for ids, reference in zip(prompts, references):
+        assert list(drafting.token_ids(ids, greedy)) == reference
         accepted += drafting.decoder.speculative_stats["draft_tokens_accepted"]
         evaluated += drafting.decoder.speculative_stats["draft_tokens_evaluated"]
-        if fast != reference:
-            at = next((k for k, (a, b) in enumerate(zip(fast, reference)) if a != b), min(len(fast), len(reference)))
-            logits = next(plain.decoder.logits_stream(list(ids) + reference[:at], 1))
-            other = fast[at] if at < len(fast) else min(plain.eos_ids)
-            partings.append((i, at, float(logits[reference[at]] - logits[other]) if at < len(reference) else None))
-    print(f"drafted {evaluated}, accepted {accepted}; partings (prompt, position, logit gap): {partings}")
+    print(f"drafted {evaluated}, accepted {accepted}")
     assert accepted > 100 and evaluated - accepted > 20, "drafts must be both accepted and rejected to prove anything"
-    assert all(gap is not None and gap <= 1e-3 for _, _, gap in partings), partings
+
+
+def test_every_pass_reads_the_logits_of_a_multi_row_pass(llama_fp32_export):
+    """Why the loop pads one-token passes: the logits a padded pass gives a position are bit for bit those
+    of the same position fed inside a wider pass, whatever its width."""
+    engine = OnnxEngine(llama_fp32_export, draft_tokens=0)
+    session = engine.decoder.session
+    ids = _prompts(engine, 3)[2]
+    tokens = list(engine.token_ids(ids, SamplingParams(max_new_tokens=12)))
+    steps = session.logits_stream(ids, 12)
+    stepped = [next(steps)] + [steps.send(t) for t in tokens[:-1]]
+    for width in (2, 3, 5):
+        binding, buffers = session._bind_cache(len(ids) + 16)
+        rows, cached, fed = [session._logits(binding, ids, 0, len(ids) + 16)[-1]], len(ids), tokens[:-1]
+        for start in range(0, len(fed), width):
+            chunk = fed[start:start + width]
+            rows += list(session._logits(binding, chunk, cached, len(ids) + 16))
+            cached += len(chunk)
+        assert np.array_equal(np.stack(rows), np.stack(stepped)), width
 
 
 def test_the_draft_store_respects_the_token_budget_and_ignore_eos(llama_fp32_export, tmp_path):
@@ -108,8 +121,9 @@ def test_views_of_an_engine_share_one_verifying_session(llama_fp32_export, tmp_p
     list(drafting.token_ids(ids, SamplingParams(max_new_tokens=8)))
     list(other.token_ids(ids, SamplingParams(max_new_tokens=8)))
     assert drafting.decoder.store is not None and drafting.decoder.max_draft == 8
-    assert drafting.decoder._session["session"] is not None
-    assert other.decoder._session is drafting.decoder._session is plain.decoder._session
+    assert plain.decoder.max_draft == 0
+    assert drafting.decoder._loaded["session"] is not None
+    assert other.decoder._loaded is drafting.decoder._loaded is plain.decoder._loaded
 
 
 def test_a_decoder_the_session_loop_cannot_drive_is_left_to_genai(llama_fp32_export):

@@ -1,8 +1,10 @@
 """The ONNX engine's two decoders, one per export layout (``DECODERS``).
 
-- ``GenaiDecoder``: a folder written by onnxruntime-genai's model builder; genai's Generator keeps the
-  KV cache (greedy search with prompt-lookup speculation, sampling, batches), and with a draft store
-  greedy decoding goes through ``SpeculativeSession`` instead;
+- ``GenaiDecoder``: a folder written by onnxruntime-genai's model builder. One stream (greedy, with or
+  without drafts, and sampling) goes through ``SpeculativeSession``, our own ONNX Runtime loop, wherever
+  it can drive the decoder, so every greedy path gives the same tokens; batches (several prompts, k
+  samples) go through genai's Generator, loaded on first use, so a one-stream process holds one copy of
+  the weights. A decoder the loop cannot drive (a sliding-window cache) is left to genai throughout;
 - ``SessionDecoder``: an optimum-onnx folder, a plain InferenceSession loop with explicit past key/values.
 """
 
@@ -53,12 +55,11 @@ class GenaiDecoder:
         # genai leaves ONNX Runtime's thread count to its default, which ran one thread on a 2-vCPU VM;
         # using every core decoded 1.65x faster there (docs/BENCHMARKS.md, decode levers)
         try:
-            config = og.Config(str(model_dir))
-            config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+            self.config = og.Config(str(model_dir))
+            self.config.overlay(json.dumps({"model": {"decoder": {"session_options": {
                 "intra_op_num_threads": threads or os.cpu_count() or 1}}}}))
-            self.model = og.Model(config)
         except Exception as exc:  # genai raises a bare RuntimeError naming the missing file
-            raise UserError(f"cannot load the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
+            raise UserError(f"cannot read the genai model in '{model_dir}': {exc}; re-export it with scotd export") from None
         genai_config = read_json(model_dir / "genai_config.json")
         model = genai_config["model"]
         self.context_length = int(model.get("context_length", 2048))
@@ -66,14 +67,39 @@ class GenaiDecoder:
         self.pad_id = int(pad[0] if isinstance(pad, list) else pad)
         # A sliding-window model's KV cache must hold at least the window (Gemma 3: 512), whatever the request.
         self.min_cache = int(((model.get("decoder") or {}).get("sliding_window") or {}).get("window_size") or 0)
-        # A student exported with its training rationales drafts from them, through our own session loop,
-        # loaded on first use and shared by every view of this decoder (with_draft_tokens copies it)
         self.model_dir, self.threads = model_dir, threads
-        self._session: dict = {"lock": threading.Lock(), "session": None}
+        self.session_loop = speculative_session.supported(genai_config)
+        # What is loaded on first use, shared by every view of this decoder (with_draft_tokens copies it)
+        self._loaded: dict = {"lock": threading.Lock(), "session": None, "model": None}
         store = model_dir / draft_store.FILE
-        self.store = draft_store.DraftStore.load(store) \
-            if use_draft_store and store.is_file() and speculative_session.supported(genai_config) else None
+        self.store = draft_store.DraftStore.load(store) if use_draft_store and store.is_file() and self.session_loop \
+            else None
         self.decoder_config = model.get("decoder", {})
+        self.speculative_stats: Optional[dict] = None
+
+    @property
+    def model(self):
+        """genai's model, for batches and for decoders our loop cannot drive: a second copy of the weights."""
+        with self._loaded["lock"]:
+            if self._loaded["model"] is None:
+                try:
+                    self._loaded["model"] = self.og.Model(self.config)
+                except Exception as exc:
+                    raise UserError(f"cannot load the genai model in '{self.model_dir}': {exc}; "
+                                    "re-export it with scotd export") from None
+            return self._loaded["model"]
+
+    @property
+    def session(self) -> speculative_session.SpeculativeSession:
+        with self._loaded["lock"]:
+            if self._loaded["session"] is None:
+                try:
+                    self._loaded["session"] = speculative_session.SpeculativeSession(
+                        self.model_dir, self.decoder_config, self.context_length, self.threads)
+                except Exception as exc:
+                    raise UserError(f"cannot load '{self.model_dir / 'model.onnx'}': {str(exc).splitlines()[0]}; "
+                                    "re-export it with scotd export") from None
+            return self._loaded["session"]
 
     def _max_length(self, prompt_tokens: int, new_tokens: int) -> int:
         return min(self.context_length, max(prompt_tokens + new_tokens, self.min_cache))
@@ -81,6 +107,8 @@ class GenaiDecoder:
     @property
     def max_draft(self) -> int:
         """Tokens one verifying pass may draft: the store's longer drafts where there is a store."""
+        if not self.speculates:
+            return 0
         return max(STORE_DRAFT_TOKENS, self.draft_tokens) if self.store is not None else self.draft_tokens
 
     @property
@@ -90,15 +118,15 @@ class GenaiDecoder:
 
     def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int],
                       ignore_eos: bool = False) -> Iterator[int]:
-        """Greedy ids from genai's own search, with prompt-lookup speculation where the model allows it:
-        the last 2 tokens are looked up in the sequence so far, up to ``draft_tokens`` tokens that followed
-        them are proposed, and one forward pass verifies them all. A rationale restates the question's
-        names, items and numbers, so drafts are often right; the kept tokens are the model's own greedy
-        choices (a verified pass can part from a one-token pass only where two logits nearly tie). With a
-        draft store, drafts come from it first (``STORE_DRAFT_TOKENS``), prompt lookup where it has no
-        confident continuation (an unseen or ambiguous context)."""
-        if self.store is not None and self.speculates:
-            yield from self._store_greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos)
+        """Greedy ids, speculating when ``draft_tokens`` > 0: drafted tokens are checked by one forward pass
+        and kept where they equal the model's own greedy choices. Drafts come from the draft store where the
+        student has one (``STORE_DRAFT_TOKENS``), else from prompt lookup (the tokens that followed the last
+        2 tokens' latest occurrence: a rationale restates the question's names, items and numbers), else a
+        one-token guess from the last token's latest follower. Through our loop (``SpeculativeSession``) the
+        kept tokens are plain greedy's exactly; genai's own search (a decoder our loop cannot drive) may part
+        from its plain greedy where two logits nearly tie."""
+        if self.session_loop:
+            yield from self._session_greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos)
             return
         params = self.og.GeneratorParams(self.model)
         options = dict(max_length=self._max_length(len(prompt_ids), budget), do_sample=False)
@@ -123,19 +151,19 @@ class GenaiDecoder:
         finally:  # drafts proposed / accepted, for benchmarks and tests
             self.speculative_stats = generator.get_speculative_stats() if self.speculates else None
 
-    def _store_greedy_tokens(self, prompt_ids, budget, eos_ids, ignore_eos) -> Iterator[int]:
-        with self._session["lock"]:  # loaded once: a second copy of the weights, for greedy only
-            if self._session["session"] is None:
-                self._session["session"] = speculative_session.SpeculativeSession(
-                    self.model_dir, self.decoder_config, self.context_length, self.threads)
-        session = self._session["session"]
+    def _draft(self, ids: list[int], limit: int) -> list[int]:
+        if limit <= 0:
+            return []
+        drafted = self.store.draft(ids, limit) if self.store is not None else []
+        return drafted or draft_store.lookup_draft(ids, min(limit, self.draft_tokens)) \
+            or draft_store.lookup_draft(ids, 1, ngram=1)
 
-        def draft(ids: list[int], limit: int) -> list[int]:
-            return self.store.draft(ids, limit) or draft_store.lookup_draft(ids, min(limit, self.draft_tokens))
-
-        self.speculative_stats = {}  # filled as the call decodes: per call, not on the shared session
-        yield from session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft, self.max_draft,
-                                         self.speculative_stats)
+    def _session_greedy_tokens(self, prompt_ids, budget, eos_ids, ignore_eos) -> Iterator[int]:
+        session = self.session
+        stats: dict = {}
+        self.speculative_stats = stats if self.speculates else None  # filled as the call decodes
+        draft = self._draft if self.speculates else (lambda ids, limit: [])
+        yield from session.greedy_tokens(prompt_ids, budget, eos_ids, ignore_eos, draft, self.max_draft, stats)
 
     def sample_batch(self, prompt_ids: Sequence[int], sampling: SamplingParams, budget: int,
                      eos_ids: set[int], ignore_eos: bool = False) -> list[list[int]]:
@@ -187,6 +215,9 @@ class GenaiDecoder:
 
     def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
         """Yield next-token logits; the caller ``send``s back the chosen token."""
+        if self.session_loop:  # the logits greedy reads, so top_k=1 sampling is greedy to the token
+            yield from self.session.logits_stream(prompt_ids, max_new_tokens)
+            return
         params = self.og.GeneratorParams(self.model)
         params.set_search_options(max_length=self._max_length(len(prompt_ids), max_new_tokens), do_sample=False)
         generator = self.og.Generator(self.model, params)

@@ -8,6 +8,13 @@ GroupQueryAttention writes in place, ``past_present_share_buffer``), and each pa
 token plus the drafted ones. The logits of every fed position give the greedy choice after each prefix;
 the drafted tokens that equal those choices are kept, with the choice after them, and a rejected tail is
 forgotten by sending a shorter attention mask next time (its cache rows are overwritten).
+
+Every pass feeds at least ``MIN_FED`` positions, a one-position pass padded with a repeat of its token
+whose outputs are dropped. ONNX Runtime runs a one-row pass through other kernels than a multi-row one
+(int8 MatMulNBits on a 2-core Xeon: logits up to 1.4 apart), while the rows of multi-row passes agree
+bit for bit whatever the pass width and the row's place in it. So plain greedy (no drafts), greedy with
+drafts of any length and sampling through ``logits_stream`` all read the same logits, and speculation
+gives plain greedy's tokens exactly.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 PAST_PREFIX, PRESENT_PREFIX = "past_key_values.", "present."
+MIN_FED = 2
 
 
 def supported(genai_config: dict) -> bool:
@@ -56,22 +64,30 @@ class SpeculativeSession:
             buffers.append(buffer)
         return binding, buffers
 
-    def _greedy_after(self, binding, fed: list[int], cached: int, banned: list[int]) -> np.ndarray:
-        """Greedy choices after each fed position (logits of every position; the cache grows in place),
-        never a ``banned`` token (EOS when it is ignored, as genai's ``min_length`` masks it)."""
-        binding.bind_cpu_input("input_ids", np.asarray([fed], dtype=np.int64))
-        binding.bind_cpu_input("attention_mask", np.ones((1, cached + len(fed)), dtype=np.int64))
+    def _logits(self, binding, fed: list[int], cached: int, capacity: int) -> np.ndarray:
+        """Logits of each fed position (the cache grows in place), from a pass of at least ``MIN_FED``
+        positions where the cache has room for the padding (a pass at the context's end may not)."""
+        padded = fed + fed[-1:] * max(0, min(MIN_FED - len(fed), capacity - cached - len(fed)))
+        binding.bind_cpu_input("input_ids", np.asarray([padded], dtype=np.int64))
+        binding.bind_cpu_input("attention_mask", np.ones((1, cached + len(padded)), dtype=np.int64))
         binding.bind_output("logits")  # rebound each pass: its shape follows the fed length
         self.session.run_with_iobinding(binding)
-        logits = binding.get_outputs()[-1].numpy()[0]
-        if banned:
-            logits[:, banned] = -np.inf
-        return logits.argmax(axis=-1)
+        return binding.get_outputs()[-1].numpy()[0, :len(fed)]
+
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator[np.ndarray]:
+        """Next-token logits after the prompt; the caller ``send``s back each chosen token."""
+        capacity = min(self.context_length, len(prompt_ids) + max_new_tokens + MIN_FED)
+        binding, buffers = self._bind_cache(capacity)  # noqa: F841 (kept alive for the binding)
+        pending, cached = list(prompt_ids), 0
+        while True:
+            logits = self._logits(binding, pending, cached, capacity)[-1]
+            cached += len(pending)
+            pending = [int((yield logits))]
 
     def greedy_tokens(self, prompt_ids: Sequence[int], budget: int, eos_ids: set[int], ignore_eos: bool,
                       draft: Callable[[list[int], int], list[int]], max_draft: int, stats: dict) -> Iterator[int]:
         """Greedy ids after ``prompt_ids``; ``stats`` gets genai's keys for drafts accepted / evaluated."""
-        capacity = min(self.context_length, len(prompt_ids) + budget + max_draft + 1)
+        capacity = min(self.context_length, len(prompt_ids) + budget + max(max_draft, MIN_FED - 1) + 1)
         binding, buffers = self._bind_cache(capacity)  # noqa: F841 (kept alive for the binding)
         banned = sorted(eos_ids) if ignore_eos else []
         sequence, pending, cached, produced = list(prompt_ids), list(prompt_ids), 0, 0
@@ -80,7 +96,10 @@ class SpeculativeSession:
             while produced < budget:
                 room = capacity - cached - len(pending)
                 drafted = draft(sequence, max(0, min(max_draft, room, budget - produced - 1))) if produced else []
-                choices = self._greedy_after(binding, pending + drafted, cached, banned)[len(pending) - 1:]
+                logits = self._logits(binding, pending + drafted, cached, capacity)[len(pending) - 1:]
+                if banned:  # EOS when it is ignored, as genai's min_length masks it
+                    logits[:, banned] = -np.inf
+                choices = logits.argmax(axis=-1)
                 accepted = 0
                 while accepted < len(drafted) and drafted[accepted] == choices[accepted]:
                     accepted += 1
