@@ -213,10 +213,11 @@ class GenaiDecoder:
                     rows[row].append(int(token))
         return rows, [False] * n
 
-    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
-        """Yield next-token logits; the caller ``send``s back the chosen token."""
-        if self.session_loop:  # the logits greedy reads, so top_k=1 sampling is greedy to the token
-            yield from self.session.logits_stream(prompt_ids, max_new_tokens)
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int, exact: bool = True) -> Iterator:
+        """Yield next-token logits; the caller ``send``s back the chosen token. ``exact``: the very logits
+        greedy decoding reads (our loop's padded passes); sampling passes False for the faster one-row pass."""
+        if self.session_loop:
+            yield from self.session.logits_stream(prompt_ids, max_new_tokens, exact)
             return
         params = self.og.GeneratorParams(self.model)
         params.set_search_options(max_length=self._max_length(len(prompt_ids), max_new_tokens), do_sample=False)
@@ -258,7 +259,7 @@ class SessionDecoder:
             past[name] = np.zeros((1, int(heads), 0, int(head_dim)), dtype=self.float_type)
         return past
 
-    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator:
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int, exact: bool = True) -> Iterator:
         past = self._empty_past()
         new_ids = np.asarray([prompt_ids], dtype=np.int64)
         seen = 0

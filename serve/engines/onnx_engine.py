@@ -142,7 +142,7 @@ class OnnxEngine(Engine):
             yield from self.decoder.greedy_tokens(prompt_ids, budget, self.eos_ids, ignore_eos)
             return
         rng = np.random.default_rng(sampling.seed)
-        steps = self.decoder.logits_stream(list(prompt_ids), budget)
+        steps = self.decoder.logits_stream(list(prompt_ids), budget, exact=sampling.greedy)
         logits = next(steps)
         for produced in range(budget):
             token = pick_token(logits, sampling, rng)

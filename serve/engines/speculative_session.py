@@ -13,8 +13,9 @@ Every pass feeds at least ``MIN_FED`` positions, a one-position pass padded with
 whose outputs are dropped. ONNX Runtime runs a one-row pass through other kernels than a multi-row one
 (int8 MatMulNBits on a 2-core Xeon: logits up to 1.4 apart), while the rows of multi-row passes agree
 bit for bit whatever the pass width and the row's place in it. So plain greedy (no drafts), greedy with
-drafts of any length and sampling through ``logits_stream`` all read the same logits, and speculation
-gives plain greedy's tokens exactly.
+drafts of any length and ``logits_stream`` read the same logits, and speculation gives plain greedy's
+tokens exactly. Sampling needs no such agreement and steps one row a pass (``exact=False``), the faster
+kernel.
 """
 
 from __future__ import annotations
@@ -64,23 +65,25 @@ class SpeculativeSession:
             buffers.append(buffer)
         return binding, buffers
 
-    def _logits(self, binding, fed: list[int], cached: int, capacity: int) -> np.ndarray:
-        """Logits of each fed position (the cache grows in place), from a pass of at least ``MIN_FED``
+    def _logits(self, binding, fed: list[int], cached: int, capacity: int, min_fed: int = MIN_FED) -> np.ndarray:
+        """Logits of each fed position (the cache grows in place), from a pass of at least ``min_fed``
         positions where the cache has room for the padding (a pass at the context's end may not)."""
-        padded = fed + fed[-1:] * max(0, min(MIN_FED - len(fed), capacity - cached - len(fed)))
+        padded = fed + fed[-1:] * max(0, min(min_fed - len(fed), capacity - cached - len(fed)))
         binding.bind_cpu_input("input_ids", np.asarray([padded], dtype=np.int64))
         binding.bind_cpu_input("attention_mask", np.ones((1, cached + len(padded)), dtype=np.int64))
         binding.bind_output("logits")  # rebound each pass: its shape follows the fed length
         self.session.run_with_iobinding(binding)
         return binding.get_outputs()[-1].numpy()[0, :len(fed)]
 
-    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int) -> Iterator[np.ndarray]:
-        """Next-token logits after the prompt; the caller ``send``s back each chosen token."""
+    def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int,
+                      exact: bool = True) -> Iterator[np.ndarray]:
+        """Next-token logits after the prompt; the caller ``send``s back each chosen token. ``exact``: the
+        logits greedy decoding reads (padded passes), else one-row passes."""
         capacity = min(self.context_length, len(prompt_ids) + max_new_tokens + MIN_FED)
         binding, buffers = self._bind_cache(capacity)  # noqa: F841 (kept alive for the binding)
         pending, cached = list(prompt_ids), 0
         while True:
-            logits = self._logits(binding, pending, cached, capacity)[-1]
+            logits = self._logits(binding, pending, cached, capacity, MIN_FED if exact else 1)[-1]
             cached += len(pending)
             pending = [int((yield logits))]
 
