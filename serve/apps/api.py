@@ -2,8 +2,10 @@
 
 Streaming (server-sent events) and non-streaming, ``n`` samples, ``stop``, ``seed``,
 ``max_tokens``/``max_completion_tokens``; errors use OpenAI's ``{"error": {...}}`` shape
-so OpenAI clients raise their usual exceptions. Generation is serialised by a
-semaphore (``concurrency``): on a CPU, parallel requests only share the same cores.
+so OpenAI clients raise their usual exceptions. Requests that arrive together decode as one batch
+(``batch_rows``, ``serve.apps.batching``) where the engine batches (a genai export); otherwise
+generation is serialised by a semaphore (``concurrency``): on a CPU, parallel requests only share the
+same cores.
 
 Work per request is bounded: ``max_tokens`` may not exceed the server's cap nor what the context
 window leaves after the prompt (400 naming both), a reply that runs past ``request_timeout_s``
@@ -17,23 +19,23 @@ Started by ``scotd serve --api``; the distill ``openai`` teacher backend can poi
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import threading
 import time
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from typing import Any, AsyncIterator, Iterator, Literal, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from serve.apps.api_conventions import FAILED, ApiError, Conventions, Metrics, Serving, api_key_from
-from serve.core.student_format import ReasoningStream, split_answer_sentence
-from serve.engines.interface import Engine, SamplingError, SamplingParams, seeded_sample
+from serve.apps.api_streams import Tally, batched_chunks, finish_reason, sequential_chunks
+from serve.apps.batching import Batcher, Ticket, collect, optional_batcher
+from serve.core.student_format import split_answer_sentence
+from serve.engines.interface import Completion, Engine, SamplingError, SamplingParams
 
 ROLES = ("system", "user", "assistant")  # what chat templates render; any other role is refused
 
@@ -78,45 +80,20 @@ class ChatRequest(BaseModel):
     top_logprobs: Optional[int] = None
 
 
-def _chunk(base: dict, index: int, delta: dict, finish: Optional[str] = None) -> str:
-    body = dict(base, object="chat.completion.chunk",
-                choices=[{"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}])
-    return f"data: {json.dumps(body)}\n\n"
-
-
-class Choice:
-    """One reply being generated: its text so far, cut at the request's wall-clock deadline."""
-
-    def __init__(self, engine: Engine, prompt: str, sampling: SamplingParams, deadline: float):
-        self.engine, self.prompt, self.sampling, self.deadline = engine, prompt, sampling, deadline
-        self.text, self.timed_out = "", False
-
-    def __iter__(self) -> Iterator[str]:
-        with closing(iter(self.engine.stream_prompt(self.prompt, self.sampling))) as pieces:
-            for piece in pieces:
-                self.text += piece
-                yield piece
-                if time.monotonic() >= self.deadline:
-                    self.timed_out = True
-                    return
-
-    @functools.cached_property
-    def tokens(self) -> int:
-        """Tokens generated; read once the reply is done (usage and the finish reason share it)."""
-        return self.engine.count_tokens(self.text)
-
-    @property
-    def finish_reason(self) -> str:
-        return "length" if self.timed_out or self.tokens >= self.sampling.max_new_tokens else "stop"
-
-
 class Slots:
     """``concurrency`` generation slots and a bounded wait: beyond ``max_queue`` waiting, a 429."""
 
     def __init__(self, concurrency: int, max_queue: int, retry_after_s: int):
-        self.free = threading.Semaphore(max(1, concurrency))
+        self.size = max(1, concurrency)
+        self.free = threading.Semaphore(self.size)
         self.lock, self.waiting, self.max_queue, self.retry_after_s = threading.Lock(), 0, max_queue, retry_after_s
         self.running = 0
+
+    def widen(self, slots: int) -> None:
+        """At least ``slots`` requests at once (a batching engine decodes them together)."""
+        with self.lock:
+            extra, self.size = max(0, slots - self.size), max(self.size, slots)
+        self.free.release(extra) if extra else None
 
     def enter_queue(self) -> None:
         with self.lock:
@@ -178,16 +155,29 @@ def _invalid_request(exc: RequestValidationError) -> ApiError:
 
 def create_api(engine: Optional[Engine], model_id: Optional[str], max_input_chars: int = 8000, concurrency: int = 1,
                default_max_tokens: int = 256, max_tokens_cap: int = 2048, request_timeout_s: float = 300.0,
-               max_queue: int = 32, reasoning_format: str = "none", api_key: Optional[str] = None) -> FastAPI:
+               max_queue: int = 32, reasoning_format: str = "none", api_key: Optional[str] = None,
+               batch_rows: int = 8) -> FastAPI:
     """The API app. ``engine`` None: loading; ``app.state.serving.ready(engine, model_id)`` serves it then
-    (``/health`` is 503 and ``/v1`` requests wait until that). ``api_key``: required on every route but /health."""
+    (``/health`` is 503 and ``/v1`` requests wait until that). ``api_key``: required on every route but /health.
+    ``batch_rows``: rows (requests x n) one batch may hold where the engine batches; 1 decodes one at a time."""
     app = FastAPI(title="scotd OpenAI-compatible API")
     slots = Slots(concurrency, max_queue, retry_after_s=max(1, int(request_timeout_s // 10)))
     serving = app.state.serving = Serving(engine, model_id)
+    batching: dict = {"lock": threading.Lock(), "engine": None, "batcher": None}
     metrics = app.state.metrics = Metrics(lambda: {"queue_depth": slots.waiting, "running": slots.running,
-                                                   "loaded": int(serving.loaded)})
+                                                   "loaded": int(serving.loaded),
+                                                   **(batching["batcher"].counts() if batching["batcher"] else {})})
     app.add_middleware(Conventions, serving=serving, metrics=metrics, api_key=api_key, load_wait_s=request_timeout_s)
     created = int(time.time())
+
+    def batcher_for(engine: Engine) -> Optional[Batcher]:
+        """The engine's batcher, made on first use (the engine may load after the app starts)."""
+        with batching["lock"]:
+            if batching["engine"] is not engine:
+                batching.update(engine=engine, batcher=optional_batcher(engine, batch_rows))
+                if batching["batcher"] is not None:
+                    slots.widen(batch_rows)
+            return batching["batcher"]
 
     def model_card() -> dict:
         return {"id": serving.model_id, "object": "model", "created": created, "owned_by": "scotd"}
@@ -264,10 +254,6 @@ def create_api(engine: Optional[Engine], model_id: Optional[str], max_input_char
         reasoning, answer = split_answer_sentence(text)
         return {"role": "assistant", "content": answer, "reasoning_content": reasoning, "reasoning": reasoning}
 
-    def delta(field: str, text: str) -> dict:
-        # reasoning_content: llama.cpp and DeepSeek's name; reasoning: vLLM's current one
-        return {"content": text} if field == "content" else {"reasoning_content": text, "reasoning": text}
-
     def usage(prompt_tokens: int, completion_tokens: int) -> dict:
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens}
@@ -281,14 +267,18 @@ def create_api(engine: Optional[Engine], model_id: Optional[str], max_input_char
             slots.enter_queue()  # a 429 must be decided before the 200 of a stream is sent
             return StreamingResponse(stream_events(engine, request, prompt, sampling, base, prompt_tokens, arrived,
                                                    http.scope), media_type="text/event-stream")
+        batcher = batcher_for(engine)
         with slots.hold():
+            deadline = time.monotonic() + request_timeout_s
             try:  # the n samples of an engine that batches them decode together, cut together at the deadline
-                replies = engine.complete(prompt, sampling, deadline=time.monotonic() + request_timeout_s)
+                replies = [Completion(text, cut) for text, cut in collect(batcher, batcher.submit(
+                    Ticket(prompt, sampling, deadline, prompt_tokens)))] if batcher else \
+                    engine.complete(prompt, sampling, deadline=deadline)
             except Exception as exc:  # noqa: BLE001 - reported to the client in OpenAI's shape
                 raise ApiError(500, f"generation failed: {exc}", kind="server_error") from exc
         tokens = [engine.count_tokens(reply.text) for reply in replies]
         choices = [{"index": i, "message": message(reply.text, split(request)), "logprobs": None,
-                    "finish_reason": "length" if reply.timed_out or used >= sampling.max_new_tokens else "stop"}
+                    "finish_reason": finish_reason(reply.timed_out, used, sampling)}
                    for i, (reply, used) in enumerate(zip(replies, tokens))]
         completion_tokens = sum(tokens)
         metrics.tokens(prompt_tokens, completion_tokens)
@@ -298,35 +288,26 @@ def create_api(engine: Optional[Engine], model_id: Optional[str], max_input_char
                             prompt_tokens: int, arrived: float, scope: dict) -> AsyncIterator[str]:
         # An async generator: when the client disconnects, Starlette cancels it at its next await,
         # the finally below frees the slot, and the engine is not asked for another token.
-        completion_tokens, reply = 0, None
+        tally = Tally(arrived, metrics.first_token)
         await slots.acquire_queued()
         metrics.tokens(prompt=prompt_tokens)
+        deadline = time.monotonic() + request_timeout_s
+        batcher = batcher_for(engine)
+        chunks = batched_chunks(batcher, Ticket(prompt, sampling, deadline, prompt_tokens), base, split(request), tally,
+                                engine.count_tokens) if batcher else \
+            sequential_chunks(engine, prompt, sampling, base, deadline, split(request), tally)
         try:
-            deadline = time.monotonic() + request_timeout_s
-            for index in range(sampling.n):
-                reply = Choice(engine, prompt, seeded_sample(sampling, index), deadline)
-                yield _chunk(base, index, {"role": "assistant", "content": ""})
-                fields = ReasoningStream() if split(request) else None
-                with closing(iter(reply)) as pieces:
-                    while (piece := await run_in_threadpool(next, pieces, None)) is not None:
-                        if arrived is not None and piece:
-                            metrics.first_token(time.monotonic() - arrived)
-                            arrived = None
-                        for field, text in (fields.push(piece) if fields else [("content", piece)]):
-                            yield _chunk(base, index, delta(field, text))
-                for field, text in (fields.flush() if fields else []):
-                    yield _chunk(base, index, delta(field, text))
-                completion_tokens += reply.tokens
-                finished, reply = reply, None
-                yield _chunk(base, index, {}, finished.finish_reason)
+            async for event in chunks:
+                yield event
         except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, then end
             scope[FAILED] = True
             yield f"data: {json.dumps({'error': {'message': f'generation failed: {exc}', 'type': 'server_error'}})}\n\n"
         finally:
+            await chunks.aclose()
             slots.release()
-            metrics.tokens(completion=completion_tokens + (reply.tokens if reply is not None else 0))
+            metrics.tokens(completion=tally.tokens)
         if (request.stream_options or {}).get("include_usage"):
-            body = dict(base, object="chat.completion.chunk", choices=[], usage=usage(prompt_tokens, completion_tokens))
+            body = dict(base, object="chat.completion.chunk", choices=[], usage=usage(prompt_tokens, tally.tokens))
             yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -345,7 +326,7 @@ def serve_api(cfg) -> None:
     app = create_api(None, None, max_input_chars=cfg.max_input_chars, concurrency=cfg.concurrency,
                      default_max_tokens=cfg.sampling.max_new_tokens, max_tokens_cap=cfg.max_tokens_cap,
                      request_timeout_s=cfg.request_timeout_s, max_queue=cfg.max_queue,
-                     reasoning_format=cfg.reasoning_format, api_key=api_key_from(cfg.api_key))
+                     reasoning_format=cfg.reasoning_format, api_key=api_key_from(cfg.api_key), batch_rows=cfg.batch_rows)
     server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning"))
     failure: list[BaseException] = []
 

@@ -132,6 +132,10 @@ class Metrics:
                          [("scotd_api_requests_running", gauges.get("running", 0))])
                 + family("scotd_api_model_loaded", "gauge", "1 once the model is loaded (GET /health is 200)",
                          [("scotd_api_model_loaded", gauges.get("loaded", 0))])
+                + family("scotd_api_batches_total", "counter", "batches of requests decoded together",
+                         [("scotd_api_batches_total", gauges.get("batches", 0))])
+                + family("scotd_api_batch_rows_total", "counter", "rows (requests x n) in those batches",
+                         [("scotd_api_batch_rows_total", gauges.get("batch_rows", 0))])
                 + family("scotd_api_prompt_tokens_total", "counter", "prompt tokens of the requests generated for",
                          [("scotd_api_prompt_tokens_total", self.prompt_tokens)])
                 + family("scotd_api_completion_tokens_total", "counter", "tokens generated",

@@ -45,6 +45,8 @@ class ServeConfig:
                                       help="default decoding: the UI's sliders start here (max tokens up to 4x "
                                            "sampling.max_new_tokens); the API's default max_tokens")
     concurrency: int = option(1, "requests generated at once (more share the same CPU cores); others queue")
+    batch_rows: int = option(8, "API: requests (x n) that arrive together decode as one batch of at most this many "
+                                "rows, on an ONNX genai export; 1: one request at a time")
     max_queue: int = option(32, "requests waiting at most; beyond this the UI asks users to retry, the API answers 429")
     max_tokens_cap: int = option(2048, "API: the most tokens one reply may ask for (max_tokens above it: 400)")
     reasoning_format: Literal["none", "split"] = option(

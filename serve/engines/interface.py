@@ -148,6 +148,13 @@ class Engine(ABC):
             completions.append(Completion(text, timed_out))
         return completions
 
+    batches: bool = False  # whether stream_rows decodes several prompts as one batch
+
+    def stream_rows(self, prompts: Sequence[str], samplings: Sequence[SamplingParams],
+                    active: Callable[[int], bool] = lambda row: True) -> Iterator[tuple[int, Optional[str]]]:
+        """Several prompts as one batch (engines whose ``batches`` is True): ``(row, piece)``, ``(row, None)``."""
+        raise NotImplementedError(f"the {self.backend} engine does not decode batches")
+
     def count_tokens(self, text: str) -> int:
         raise NotImplementedError
 

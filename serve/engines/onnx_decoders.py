@@ -179,12 +179,12 @@ class GenaiDecoder:
         the deadline cut)."""
         return self.decode_batch([list(prompt_ids)] * sampling.n, sampling, budget, eos_ids, deadline, ignore_eos)
 
-    def decode_batch(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
-                     eos_ids: set[int], deadline: Optional[float] = None,
-                     ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+    def batch_steps(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
+                    ignore_eos: bool = False) -> Iterator[list[int]]:
         """One genai batch, a row per prompt (prompts of any lengths: genai 0.18 reads right padding with
-        the pad id as padding, and each row then decodes its single-stream greedy tokens), each row cut at
-        EOS or ``budget`` tokens, all stopped at ``deadline``: (rows, which rows the deadline cut)."""
+        the pad id as padding, and each row then decodes its single-stream greedy tokens): each step's
+        token for every row, until genai stops (every row at EOS, or ``budget`` tokens past the longest
+        prompt). Closing the iterator ends the batch."""
         n, width = len(prompts), max(len(p) for p in prompts)
         params = self.og.GeneratorParams(self.model)
         options = dict(max_length=self._max_length(width, budget), batch_size=n, do_sample=not sampling.greedy)
@@ -198,20 +198,35 @@ class GenaiDecoder:
         generator = self.og.Generator(self.model, params)
         generator.append_tokens(np.asarray([list(p) + [self.pad_id] * (width - len(p)) for p in prompts],
                                            dtype=np.int32))
-        rows: list[list[int]] = [[] for _ in range(n)]
-        finished = [False] * n
-        while not generator.is_done() and not all(finished):
-            if deadline is not None and time.monotonic() >= deadline:
-                return rows, [not done for done in finished]
+        while not generator.is_done():
             generator.generate_next_token()
-            for row, token in enumerate(generator.get_next_tokens()):
-                if finished[row]:
-                    continue
-                if (int(token) in eos_ids and not ignore_eos) or len(rows[row]) >= budget:
-                    finished[row] = True
-                else:
-                    rows[row].append(int(token))
-        return rows, [False] * n
+            yield [int(token) for token in generator.get_next_tokens()]
+
+    def decode_batch(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
+                     eos_ids: set[int], deadline: Optional[float] = None,
+                     ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
+        """``batch_steps`` collected: each row cut at EOS or ``budget`` tokens, all stopped at ``deadline``:
+        (rows, which rows the deadline cut)."""
+        rows: list[list[int]] = [[] for _ in prompts]
+        finished = [False] * len(prompts)
+        steps = self.batch_steps(prompts, sampling, budget, ignore_eos)
+        try:
+            while not all(finished):
+                if deadline is not None and time.monotonic() >= deadline:
+                    return rows, [not done for done in finished]
+                tokens = next(steps, None)
+                if tokens is None:
+                    break
+                for row, token in enumerate(tokens):
+                    if finished[row]:
+                        continue
+                    if (token in eos_ids and not ignore_eos) or len(rows[row]) >= budget:
+                        finished[row] = True
+                    else:
+                        rows[row].append(token)
+        finally:
+            steps.close()
+        return rows, [False] * len(prompts)
 
     def logits_stream(self, prompt_ids: Sequence[int], max_new_tokens: int, exact: bool = True) -> Iterator:
         """Yield next-token logits; the caller ``send``s back the chosen token. ``exact``: the very logits

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from contextlib import closing
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -73,6 +74,30 @@ def pick_token(logits: np.ndarray, sampling: SamplingParams, rng: np.random.Gene
         mask[keep] = probs[keep]
         probs = mask / mask.sum()
     return int(rng.choice(probs.size, p=probs))
+
+
+class TokenText:
+    """The text of a growing token sequence as pieces, held back at half a character and at what could
+    start a stop string."""
+
+    def __init__(self, tokenizer, stop: Sequence[str]):
+        self.tokenizer, self.stops, self.ids, self.emitted = tokenizer, StopStringFilter(stop), [], ""
+
+    def push(self, token: int) -> str:
+        self.ids.append(token)
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+            return ""
+        chunk = self.stops.push(text[len(self.emitted):])
+        self.emitted = text
+        return chunk
+
+    @property
+    def stopped(self) -> bool:
+        return self.stops.stopped
+
+    def flush(self) -> str:
+        return self.stops.flush()
 
 
 # --------------------------------------------------------------------------- engine
@@ -186,23 +211,60 @@ class OnnxEngine(Engine):
                 for row, timed_out in zip(rows, cut)]
 
     def stream_prompt(self, prompt: str, sampling: SamplingParams) -> Iterator[str]:
-        stops = StopStringFilter(sampling.stop)
-        generated: list[int] = []
-        emitted = ""
+        text = TokenText(self.tokenizer, sampling.stop)
         for token in self.token_ids(self.encode(prompt), sampling):
-            generated.append(token)
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-                continue
-            chunk = stops.push(text[len(emitted):])
-            emitted = text
+            chunk = text.push(token)
             if chunk:
                 yield chunk
-            if stops.stopped:
+            if text.stopped:
                 return
-        tail = stops.flush()
+        tail = text.flush()
         if tail:
             yield tail
+
+    @property
+    def batches(self) -> bool:
+        """Whether ``stream_rows`` decodes several prompts as one batch (a genai folder)."""
+        return DECODE_BATCH in self.decoder.capabilities
+
+    def stream_rows(self, prompts: Sequence[str], samplings: Sequence[SamplingParams],
+                    active: Callable[[int], bool] = lambda row: True) -> Iterator[tuple[int, Optional[str]]]:
+        """Several prompts decoded as one batch: ``(row, text piece)`` as the rows advance and ``(row, None)``
+        once a row ends (EOS, its own ``max_new_tokens`` or stop string, or ``active(row)`` turning False,
+        which the caller uses for a deadline or a client that left). The rows share one search: the
+        temperature, top-p, top-k and seed of ``samplings[0]``; the caller batches only rows that agree."""
+        encoded = [self.encode(prompt) for prompt in prompts]
+        budget = max(s.max_new_tokens for s in samplings)
+        if max(map(len, encoded)) + budget > self.context_length:
+            raise UserError(f"a batch of {len(prompts)} prompts needs {max(map(len, encoded)) + budget} tokens of "
+                            f"context; {self.model_dir.name} holds {self.context_length}: decode them apart")
+        texts = [TokenText(self.tokenizer, s.stop) for s in samplings]
+        live = [True] * len(prompts)
+
+        def end(row: int) -> Iterator[tuple[int, Optional[str]]]:
+            live[row] = False
+            tail = texts[row].flush()
+            if tail:
+                yield row, tail
+            yield row, None
+
+        with closing(self.decoder.batch_steps(encoded, samplings[0], budget)) as steps:
+            for tokens in steps:
+                for row, token in enumerate(tokens):
+                    if not live[row]:
+                        continue
+                    if not active(row) or token in self.eos_ids:
+                        yield from end(row)
+                        continue
+                    chunk = texts[row].push(token)
+                    if chunk:
+                        yield row, chunk
+                    if texts[row].stopped or len(texts[row].ids) >= samplings[row].max_new_tokens:
+                        yield from end(row)
+                if not any(live):
+                    return
+        for row in [r for r, alive in enumerate(live) if alive]:
+            yield from end(row)
 
     def with_draft_tokens(self, draft_tokens: int) -> "OnnxEngine":
         """This engine drafting ``draft_tokens`` per lookup (0: plain greedy), sharing the loaded model:

@@ -1,0 +1,108 @@
+"""Requests that arrive together decode as one batch (``create_api(..., batch_rows=N)``), against a real
+uvicorn server over the tiny fp32 ONNX export: replies as each request gets alone, bounds per request."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from serve.apps.api import create_api
+from serve.engines.interface import SamplingParams
+from serve.engines.onnx_engine import OnnxEngine
+from serve_helpers import UvicornThread
+from test_api_conventions import scrape
+
+MODEL_ID = "tiny-onnx"
+WORDS = ["apple", "pear", "plum", "fig", "kiwi"]
+
+
+def question(i: int) -> list[dict]:
+    return [{"role": "user", "content": f"{i}: " + " ".join(WORDS[(i * j) % 5] for j in range(i % 4 + 2))}]
+
+
+def post(url: str, i: int, **extra) -> dict:
+    reply = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                       json={"model": MODEL_ID, "messages": question(i), "temperature": 0, **extra})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def streamed(url: str, i: int, **extra) -> tuple[dict[int, str], dict[int, str]]:
+    texts: dict[int, str] = {}
+    finish: dict[int, str] = {}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=120, json={
+            "model": MODEL_ID, "messages": question(i), "temperature": 0, "stream": True, **extra}) as reply:
+        for line in reply.iter_lines():
+            if line.startswith("data: {"):
+                choice = json.loads(line[6:])["choices"][0]
+                texts[choice["index"]] = texts.get(choice["index"], "") + (choice["delta"].get("content") or "")
+                if choice["finish_reason"]:
+                    finish[choice["index"]] = choice["finish_reason"]
+    return texts, finish
+
+
+@pytest.fixture(scope="module")
+def engine(llama_fp32_export):
+    return OnnxEngine(llama_fp32_export)
+
+
+def alone(engine: OnnxEngine, i: int, max_tokens: int) -> str:
+    prompt = engine.apply_chat_template(question(i))
+    return "".join(engine.stream_prompt(prompt, SamplingParams(max_new_tokens=max_tokens)))
+
+
+def test_waiting_requests_decode_as_one_batch_and_each_gets_its_own_reply(engine):
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=8)) as server:
+        results: dict[str, object] = {}
+        # a long request keeps the batcher busy, so the next six wait and are taken together
+        first = threading.Thread(target=lambda: results.update(first=post(server.url, 0, max_tokens=400)))
+        first.start()
+        time.sleep(0.2)
+        calls = {f"q{i}": (lambda i=i: results.update({f"q{i}": post(server.url, i, max_tokens=10 + 4 * i)}))
+                 for i in range(1, 5)}
+        calls["stream"] = lambda: results.update(stream=streamed(server.url, 5, max_tokens=24))
+        calls["stopped"] = lambda: results.update(stopped=post(server.url, 6, max_tokens=30, stop=[alone(
+            engine, 6, 30)[8:12]]))
+        threads = [threading.Thread(target=call) for call in calls.values()]
+        for thread in threads:
+            thread.start()
+        for thread in [first, *threads]:
+            thread.join()
+        metrics = scrape(server.url)
+    assert metrics["scotd_api_batches_total"] >= 1 and metrics["scotd_api_batch_rows_total"] >= 4
+    for i in range(1, 5):
+        choice = results[f"q{i}"]["choices"][0]
+        assert choice["message"]["content"] == alone(engine, i, 10 + 4 * i), i
+        assert choice["finish_reason"] == "length"
+        assert results[f"q{i}"]["usage"]["completion_tokens"] == engine.count_tokens(choice["message"]["content"])
+    texts, finish = results["stream"]
+    assert texts[0] == alone(engine, 5, 24) and finish[0] == "length"
+    stopped = results["stopped"]["choices"][0]
+    assert stopped["message"]["content"] == alone(engine, 6, 30)[:8] and stopped["finish_reason"] == "stop"
+
+
+def test_n_choices_are_rows_of_one_batch_and_the_deadline_cuts_a_row(engine):
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=8, request_timeout_s=60)) as server:
+        reply = post(server.url, 2, n=3, temperature=0.9, seed=7, max_tokens=12)
+        metrics = scrape(server.url)
+    assert len(reply["choices"]) == 3 and len({c["message"]["content"] for c in reply["choices"]}) > 1
+    assert metrics["scotd_api_batch_rows_total"] == 3
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=8, request_timeout_s=0.0)) as server:
+        cut = post(server.url, 3, n=2, temperature=0.9, max_tokens=200)
+    assert all(c["finish_reason"] == "length" for c in cut["choices"])
+    assert cut["usage"]["completion_tokens"] < 2 * 200
+
+
+def test_batch_rows_1_keeps_one_request_at_a_time(engine):
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=1)) as server:
+        threads = [threading.Thread(target=post, args=(server.url, i), kwargs={"max_tokens": 8}) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        metrics = scrape(server.url)
+    assert metrics.get("scotd_api_batches_total", 0) == 0
