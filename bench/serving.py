@@ -51,6 +51,9 @@ class ServeBenchConfig:
     load_requests: int = option(96, "load test: requests in all (a fixed mix of normal and hostile ones)")
     load_max_new_tokens: int = option(48, "load test: max_tokens of the normal requests")
     max_queue: int = option(32, "load test: the server's wait queue (beyond it: 429)")
+    batch_rows: list[int] = option(default_factory=lambda: [1, 8],
+                                   help="load test: one run per value of the server's batch_rows (1: one request at "
+                                        "a time); the tokens/s ratio is against the first")
     json_out: str = option("docs/bench/serve_load.json", "load test: where the JSON result goes ('': none)",
                            aliases=("--load_json",))
     markdown: str = option("docs/BENCHMARKS.md", "load test: markdown file whose serving-load section is rewritten")
@@ -127,18 +130,23 @@ def rss_mb() -> Optional[float]:
     return None
 
 
-def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> dict:
+def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> list[dict]:
+    """One load test per ``batch_rows`` value, one after another on the same loaded engine."""
     from serve.apps.api import create_api
     from bench.serve_load import MIX, run_load
 
-    before = rss_mb()
-    with local_server(create_api(engine, model_id, max_queue=cfg.max_queue)) as url:
-        result = run_load(f"{url}/v1", model_id, clients=cfg.concurrency, requests=cfg.load_requests,
-                          max_tokens=cfg.load_max_new_tokens)
-    summary = result.summary()
-    summary.update(clients=cfg.concurrency, mix=MIX, max_queue=cfg.max_queue, rss_before_mb=before, rss_after_mb=rss_mb(),
-                   lost=[{"kind": o.kind, "status": o.status, "detail": o.detail} for o in result.unexpected()][:10])
-    return summary
+    runs = []
+    for rows in cfg.batch_rows:
+        before = rss_mb()
+        with local_server(create_api(engine, model_id, max_queue=cfg.max_queue, batch_rows=rows)) as url:
+            result = run_load(f"{url}/v1", model_id, clients=cfg.concurrency, requests=cfg.load_requests,
+                              max_tokens=cfg.load_max_new_tokens)
+        summary = result.summary()
+        summary.update(clients=cfg.concurrency, batch_rows=rows, mix=MIX, max_queue=cfg.max_queue,
+                       rss_before_mb=before, rss_after_mb=rss_mb(),
+                       lost=[{"kind": o.kind, "status": o.status, "detail": o.detail} for o in result.unexpected()][:10])
+        runs.append(summary)
+    return runs
 
 
 def run(cfg: ServeBenchConfig) -> dict:
@@ -187,23 +195,30 @@ def markdown(result: dict) -> str:
 
 
 def load_markdown(result: dict) -> str:
+    config = result["config"]
     lines = ["### Serving under load (`scotd bench serve --concurrency N`)", "",
-             "Concurrent clients against the OpenAI-compatible API on 127.0.0.1 (one generation slot), with a fixed "
-             "mix of normal requests (streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown role, "
-             "temperature -1, a 100k-character message). Every request must end complete, with a 4xx, or with a "
-             "429; `unexpected` counts the rest (5xx, dropped, hung). Command: `scotd bench serve "
-             f"--concurrency {result['config']['concurrency']} --load_requests {result['config']['load_requests']}`.",
-             "", "| model | clients | requests | complete | 4xx | 429 | unexpected | TTFT p50 s | TTFT p99 s "
-             "| tokens/s | RSS before → after MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Concurrent clients against the OpenAI-compatible API on 127.0.0.1, with a fixed mix of normal requests "
+             "(streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown role, temperature -1, a "
+             "100k-character message), once per server `batch_rows` (1: one request at a time; N: requests that "
+             "arrive together decode as one batch of up to N rows). Every request must end complete, with a 4xx, or "
+             "with a 429; `unexpected` counts the rest (5xx, dropped, hung). "
+             f"{result['machine']['cpu']}. Command: `scotd bench serve --concurrency {config['concurrency']} "
+             f"--load_requests {config['load_requests']} --batch_rows {' '.join(map(str, config['batch_rows']))}`.",
+             "", "| model | batch rows | clients | requests | complete | 4xx | 429 | unexpected | TTFT p50 s "
+             "| TTFT p99 s | tokens/s | vs first | RSS before → after MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["results"]:
-        if "load" not in row:
-            continue
-        load, counts = row["load"], row["load"]["outcomes"]
-        refused = sum(n for status, n in counts.items() if status.startswith("4") and status != "429")
-        lines.append(f"| {row['model']} | {load['clients']} | {load['requests']} | {counts.get('complete', 0)} | "
-                     f"{refused} | {counts.get('429', 0)} | {load['unexpected']} | {_fmt(load['ttft_p50_s'], '.2f')} | "
-                     f"{_fmt(load['ttft_p99_s'], '.2f')} | {_fmt(load['tokens_per_s'], '.1f')} | "
-                     f"{_fmt(load['rss_before_mb'], '.0f')} → {_fmt(load['rss_after_mb'], '.0f')} |")
+        runs = row.get("load") or []
+        first = runs[0]["tokens_per_s"] if runs else None
+        for load in runs:
+            counts = load["outcomes"]
+            refused = sum(n for status, n in counts.items() if status.startswith("4") and status != "429")
+            ratio = f"**{load['tokens_per_s'] / first:.2f}x**" if first and load["tokens_per_s"] else "-"
+            lines.append(f"| {row['model']} | {load['batch_rows']} | {load['clients']} | {load['requests']} | "
+                         f"{counts.get('complete', 0)} | {refused} | {counts.get('429', 0)} | {load['unexpected']} | "
+                         f"{_fmt(load['ttft_p50_s'], '.2f')} | {_fmt(load['ttft_p99_s'], '.2f')} | "
+                         f"{_fmt(load['tokens_per_s'], '.1f')} | {ratio} | "
+                         f"{_fmt(load['rss_before_mb'], '.0f')} → {_fmt(load['rss_after_mb'], '.0f')} |")
     return "\n".join(lines) + "\n"
 
 

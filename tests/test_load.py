@@ -38,8 +38,23 @@ def test_bench_serve_concurrency_writes_json_and_its_markdown_section(tmp_path):
     assert bench_serve(["--models", str(build_tiny_student()), "--questions", "1", "--max_new_tokens", "8", "--concurrency", "4",
                         "--load_requests", str(len(MIX)), "--load_max_new_tokens", "8",
                         "--out", str(tmp_path / "serve"), "--load_json", str(tmp_path / "load.json"),
-                        "--markdown", str(markdown)]) == 0
-    load = json.loads((tmp_path / "load.json").read_text())["results"][0]["load"]
-    assert load["requests"] == len(MIX) and load["unexpected"] == 0 and load["rss_after_mb"] > 0
+                        "--markdown", str(markdown), "--batch_rows", "1", "4"]) == 0
+    runs = json.loads((tmp_path / "load.json").read_text())["results"][0]["load"]
+    assert [run["batch_rows"] for run in runs] == [1, 4]
+    for load in runs:
+        assert load["requests"] == len(MIX) and load["unexpected"] == 0 and load["rss_after_mb"] > 0
     text = markdown.read_text()
-    assert "keep me" in text and "Serving under load" in text and f"| 4 | {len(MIX)} |" in text
+    assert "keep me" in text and "Serving under load" in text and f"| 1 | 4 | {len(MIX)} |" in text
+    assert f"| 4 | 4 | {len(MIX)} |" in text
+
+
+def test_every_request_ends_properly_when_requests_share_batches(llama_fp32_export):
+    from serve.engines.onnx_engine import OnnxEngine
+    from test_api_conventions import scrape
+
+    with UvicornThread(create_api(OnnxEngine(llama_fp32_export), "tiny", max_queue=4, batch_rows=8)) as server:
+        result = run_load(f"{server.url}/v1", "tiny", clients=12, requests=3 * len(MIX), max_tokens=16, deadline_s=120)
+        metrics = scrape(server.url)
+    counts = result.counts()
+    assert result.unexpected() == [] and "hung" not in counts and "error" not in counts
+    assert counts.get("complete", 0) > 0 and metrics["scotd_api_batches_total"] > 0
