@@ -36,7 +36,7 @@ from bench.harness import ANCHOR, answer, decode_row, interleaved, log, merge_ro
 from bench.report import write_results
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
-from serve.core.provenance import hardware
+from serve.core.provenance import cpu_kind
 from serve.engines.draft_store import FILE as DRAFT_STORE_FILE
 from serve.store.export_folder import GGUF_REPORT_FILE, REPORT_FILE, is_finished_export
 
@@ -226,7 +226,7 @@ def markdown_table(rows: list[dict], batch_rows: list[dict], cfg: DecodeBenchCon
         (" --batch " + " ".join(map(str, cfg.batch)) if cfg.batch else "") + \
         (f" --task {cfg.task} --task_questions {cfg.task_questions}" if cfg.task else "")
     lines = ["## Decode speed (`scotd bench decode`)", "",
-             f"{time.strftime('%Y-%m-%d')}, {hardware(gpus=False)}, {cfg.prompt_tokens}-token prompt, "
+             f"{time.strftime('%Y-%m-%d')}, {cpu_kind()}, {cfg.prompt_tokens}-token prompt, "
              f"{cfg.new_tokens} greedy tokens (EOS ignored); each row in a fresh process per round, "
              f"{cfg.rounds} interleaved rounds x {cfg.repeats} repeats after a warm-up, median. llama.cpp with "
              f"{os.cpu_count()} threads." + (f" Memory bandwidth measured in the same run: {bandwidth:.1f} GB/s."

@@ -27,6 +27,7 @@ from typing import Iterator, Literal, Optional
 from serve.apps.reply import stream_reply
 from serve.core.config import option, parse_args, to_dict
 from serve.core.paths import project_root
+from serve.core.provenance import cpu_kind
 from serve.core.student_format import student_messages
 from serve.engines.interface import Engine, SamplingParams
 
@@ -172,7 +173,7 @@ def run(cfg: ServeBenchConfig) -> dict:
             row["load"] = load(engine, "bench", cfg)
         rows.append(row)
         engine.close()
-    return {"config": to_dict(cfg), "machine": {"cpu": platform.processor() or platform.machine(),
+    return {"config": to_dict(cfg), "machine": {"cpu": cpu_kind(),
                                                 "python": platform.python_version()},
             "questions": questions, "results": rows}
 
