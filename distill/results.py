@@ -117,6 +117,7 @@ def read_arm(run_dir: Path) -> dict:
     recipe = yaml.safe_load(recipe_file.read_text())
     train = _read_json(Path(recipe["train"]["out"]) / "train_summary.json")
     label, sampled_n = arm_label(recipe, trained=train is not None)
+    label = recipe["run"].get("label") or label
     run_info = _read_json(Path(recipe["train"]["out"]) / "run_info.json") if train else None
     stats = (run_info or {}).get("data") or {}
     seconds = sum(json.loads(p.read_text()).get("seconds", 0.0) for p in sorted((run_dir / "stages").glob("*.json")))

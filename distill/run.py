@@ -53,6 +53,7 @@ class RunOptions:
     force: list[str] = option(default_factory=list, help="stages to rerun even when their stamp matches")
     train_processes: int = option(1, "processes for the train stage; > 1 launches it under torchrun "
                                      "(DDP: one process per GPU, or gloo on CPU)")
+    label: str = option("", "the arm's name in scotd results tables (default: told from the recipe)")
 
 
 @dataclass

@@ -339,3 +339,18 @@ def test_the_dev_curve_scores_every_kept_checkpoint_on_the_dev_split(tiny_llama_
     predictions = (run_dir / "eval-curve" / "step-4" / "predictions.jsonl").read_text().splitlines()
     assert {json.loads(line)["id"] for line in predictions} <= dev_ids
     assert (run_dir / "eval-curve" / "curve.png").stat().st_size > 1000
+
+
+def test_a_recipe_names_its_arm_with_run_label(tmp_path):
+    import yaml
+
+    from distill.results import read_arm
+
+    recipe = {"run": {"stages": ["eval"], "label": "reasoner, PyTorch fp32"}, "train": {"mode": "cot", "out": str(
+        tmp_path / "none")}, "eval": {"prompt": "student"}, "sample": {"sampling": {"n": 2}},
+        "select": {"per_instance": 0}}
+    (tmp_path / "recipe.resolved.yaml").write_text(yaml.safe_dump(recipe))
+    assert read_arm(tmp_path)["arm"] == "reasoner, PyTorch fp32"
+    recipe["run"]["label"] = ""
+    (tmp_path / "recipe.resolved.yaml").write_text(yaml.safe_dump(recipe))
+    assert read_arm(tmp_path)["arm"] == "untrained base"
