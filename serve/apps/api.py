@@ -93,7 +93,8 @@ class Slots:
         """At least ``slots`` requests at once (a batching engine decodes them together)."""
         with self.lock:
             extra, self.size = max(0, slots - self.size), max(self.size, slots)
-        self.free.release(extra) if extra else None
+        if extra:
+            self.free.release(extra)
 
     def enter_queue(self) -> None:
         with self.lock:
