@@ -106,3 +106,29 @@ def test_batch_rows_1_keeps_one_request_at_a_time(engine):
             thread.join()
         metrics = scrape(server.url)
     assert metrics.get("scotd_api_batches_total", 0) == 0
+
+
+def test_a_request_joins_a_running_batch_and_leaves_before_it(engine):
+    """Continuous batching: a short request that arrives while a long one (two sampled choices, so it
+    never takes the single stream) decodes is answered first, and as it is answered alone."""
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
+        done: dict[str, float] = {}
+        replies: dict[str, dict] = {}
+
+        def call(name: str, i: int, **extra) -> None:
+            replies[name] = post(server.url, i, **extra)
+            done[name] = time.monotonic()
+
+        started = time.monotonic()
+        long = threading.Thread(target=call, args=("long", 1), kwargs={"n": 2, "temperature": 0.9, "max_tokens": 470})
+        long.start()
+        time.sleep(0.05)
+        short = threading.Thread(target=call, args=("short", 3), kwargs={"max_tokens": 6})
+        short.start()
+        for thread in (long, short):
+            thread.join()
+        metrics = scrape(server.url)
+    print(f"long reply done after {done['long'] - started:.2f} s, the short one after {done['short'] - started:.2f} s")
+    assert done["short"] < done["long"]
+    assert replies["short"]["choices"][0]["message"]["content"] == alone(engine, 3, 6)
+    assert metrics["scotd_api_batch_rows_total"] == 3 and metrics["scotd_api_batches_total"] == 1

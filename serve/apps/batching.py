@@ -1,13 +1,18 @@
-"""Requests that arrive together decode as one batch (``scotd serve --api --batch_rows N``).
+"""Concurrent requests decode as one batch (``scotd serve --api --batch_rows N``).
 
 On a CPU one decoding step of a 135M model reads every weight once whether it advances one sequence
 or eight, so eight clients served one after another wait eight times as long as needed. The
-``Batcher`` thread takes the requests waiting when it is free, together with those that arrive within
-``gather_s``, groups the ones whose sampling settings agree (every greedy request; sampled ones with
-the same temperature, top-p and top-k and no seed of their own) up to ``max_rows`` rows (a request's
-``n`` choices are n rows) and decodes the group with ``engine.stream_rows``. A request alone takes
-the single-stream path, so one client still gets speculative greedy decoding. Requests that arrive
-while a batch runs wait for the next one (static batching: the genai Generator takes no new rows).
+``Batcher`` thread decodes up to ``max_rows`` rows at once (a request's ``n`` choices are n rows):
+
+- continuously where the engine offers a ``RowBatch`` (a genai export our session loop drives): a
+  request joins the running batch as soon as a row is free, after a prefill of its own, and each row
+  leaves when it is done; every row samples with its own settings and seed;
+- otherwise statically: the requests waiting when the batcher is free, with those arriving within
+  ``gather_s``, whose sampling agrees (one genai search), decode together through ``engine.stream_rows``;
+  later ones wait for the next batch.
+
+A request that finds the server idle and alone takes the single-stream path, so one client still
+gets speculative greedy decoding.
 
 Each request's bounds hold inside a batch: its own ``max_tokens`` and stop strings, its wall-clock
 deadline (the row ends, reported as cut), and a client that leaves ends its rows at the next step.
@@ -23,7 +28,9 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from serve.engines.interface import Engine, SamplingParams
+import numpy as np
+
+from serve.engines.interface import Engine, SamplingParams, seeded_sample
 
 
 @dataclass
@@ -37,6 +44,7 @@ class Ticket:
     prompt_tokens: int = 0
     events: queue.Queue = field(default_factory=queue.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    open_rows: int = 0  # rows of the continuous batch still decoding this request's choices
 
     @property
     def key(self) -> tuple:
@@ -56,7 +64,9 @@ class Batcher:
         self.pending: list[Ticket] = []
         self.ready = threading.Condition()
         self.batches = self.rows = 0  # batches decoded and rows in them, for /metrics and tests
-        threading.Thread(target=self._loop, name="scotd-batcher", daemon=True).start()
+        self.row_batch = engine.row_batch(self.max_rows)
+        loop = self._continuous_loop if self.row_batch is not None else self._loop
+        threading.Thread(target=loop, name="scotd-batcher", daemon=True).start()
 
     def counts(self) -> dict[str, float]:
         return {"batches": self.batches, "batch_rows": self.rows}
@@ -146,6 +156,119 @@ class Batcher:
         for row, piece in self.engine.stream_rows([t.prompt for t, _ in rows], samplings, active):
             ticket, index = rows[row]
             ticket.events.put(("piece", index, piece) if piece is not None else ("end", index, row in cut))
+
+
+    # ------------------------------------------------------------------ continuous batching
+
+    def _continuous_loop(self) -> None:
+        active: dict[int, Row] = {}
+        while True:
+            with self.ready:
+                while not self.pending and not active:
+                    self.ready.wait()
+                if not active:  # idle: wait a moment for company, else the speculating single stream
+                    gather_until = time.monotonic() + self.gather_s
+                    while (left := gather_until - time.monotonic()) > 0 and len(self.pending) < 2:
+                        self.ready.wait(left)
+                lone = self.pending[0] if not active and len(self.pending) == 1 else None
+                if lone is not None and lone.sampling.n == 1:
+                    self.pending.remove(lone)
+            if lone is not None and lone.sampling.n == 1:
+                self._run_alone(lone)
+                continue
+            try:
+                self._admit(active)
+                if active:
+                    self._step(active)
+            except Exception as exc:  # noqa: BLE001 - each request reports it in its own response
+                for ticket in {row.ticket for row in active.values()}:
+                    ticket.events.put(("error", exc))
+                for row in list(active):
+                    self.row_batch.leave(row)
+                active.clear()
+
+    def _run_alone(self, ticket: Ticket) -> None:
+        if ticket.cancelled.is_set():
+            return
+        try:
+            self._alone(ticket)
+        except Exception as exc:  # noqa: BLE001
+            ticket.events.put(("error", exc))
+            return
+        ticket.events.put(("done",))
+
+    def _admit(self, active: dict[int, "Row"]) -> None:
+        """Move waiting requests into free rows, first come first served, each after its prefill."""
+        while True:
+            with self.ready:
+                free = self.row_batch.free_rows()
+                ticket = self.pending[0] if self.pending else None
+                if ticket is None or len(free) < ticket.sampling.n:
+                    return
+                self.pending.pop(0)
+            if ticket.cancelled.is_set():
+                continue
+            if ticket.prompt_tokens + ticket.sampling.max_new_tokens + 2 > self.row_batch.capacity:
+                self._run_alone(ticket)  # longer than a row holds: decoded by itself
+                continue
+            ids = self.engine.encode(ticket.prompt)
+            rows = free[:ticket.sampling.n]
+            logits = self.row_batch.join(rows[0], ids)
+            for row in rows[1:]:
+                self.row_batch.copy(rows[0], row)
+            self.batches, self.rows = self.batches + (not active), self.rows + len(rows)
+            ticket.open_rows = len(rows)
+            for index, row in enumerate(rows):
+                active[row] = Row(ticket, index, self.engine)
+                self._advance(active, row, logits)
+
+    def _step(self, active: dict[int, "Row"]) -> None:
+        logits = self.row_batch.step({row: state.next_token for row, state in active.items()})
+        for row, row_logits in logits.items():
+            self._advance(active, row, row_logits)
+
+    def _advance(self, active: dict[int, "Row"], row: int, logits: np.ndarray) -> None:
+        """Pick the row's next token from ``logits``; emit its text; end the row when it is done."""
+        state = active[row]
+        ticket = state.ticket
+        if ticket.ended():
+            return self._end(active, row, timed_out=not ticket.cancelled.is_set())
+        token = state.pick(logits)
+        if token in self.engine.eos_ids:
+            return self._end(active, row, timed_out=False)
+        piece = state.text.push(token)
+        if piece:
+            ticket.events.put(("piece", state.index, piece))
+        state.next_token = token
+        if state.text.stopped or len(state.text.ids) >= ticket.sampling.max_new_tokens:
+            self._end(active, row, timed_out=False)
+
+    def _end(self, active: dict[int, "Row"], row: int, timed_out: bool) -> None:
+        state = active.pop(row)
+        self.row_batch.leave(row)
+        tail = state.text.flush()
+        if tail:
+            state.ticket.events.put(("piece", state.index, tail))
+        state.ticket.events.put(("end", state.index, timed_out))
+        state.ticket.open_rows -= 1
+        if state.ticket.open_rows == 0:
+            state.ticket.events.put(("done",))
+
+
+class Row:
+    """One choice of a request in the continuous batch: its text so far and its own sampler."""
+
+    def __init__(self, ticket: Ticket, index: int, engine: Engine):
+        from serve.engines.onnx_engine import TokenText, pick_token
+
+        self.ticket, self.index, self.pick_token = ticket, index, pick_token
+        self.sampling = seeded_sample(ticket.sampling, index)
+        self.rng = np.random.default_rng(self.sampling.seed)
+        self.text = TokenText(engine.tokenizer, ticket.sampling.stop)
+        self.next_token = 0
+
+    def pick(self, logits: np.ndarray) -> int:
+        return self.pick_token(logits, self.sampling, self.rng)
 
 
 def collect(batcher: Batcher, ticket: Ticket) -> list[tuple[str, bool]]:

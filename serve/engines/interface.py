@@ -150,6 +150,10 @@ class Engine(ABC):
 
     batches: bool = False  # whether stream_rows decodes several prompts as one batch
 
+    def row_batch(self, rows: int, capacity: int = 4096):
+        """A continuous batch of ``rows`` sequences (``serve.engines.row_batch.RowBatch``), or None."""
+        return None
+
     def stream_rows(self, prompts: Sequence[str], samplings: Sequence[SamplingParams],
                     active: Callable[[int], bool] = lambda row: True) -> Iterator[tuple[int, Optional[str]]]:
         """Several prompts as one batch (engines whose ``batches`` is True): ``(row, piece)``, ``(row, None)``."""

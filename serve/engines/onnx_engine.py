@@ -222,6 +222,15 @@ class OnnxEngine(Engine):
         if tail:
             yield tail
 
+    def row_batch(self, rows: int, capacity: int = 4096):
+        """A ``RowBatch`` (continuous batching) over this export's one-stream session, or None where the
+        session loop cannot drive the decoder."""
+        if not getattr(self.decoder, "session_loop", False):
+            return None
+        from serve.engines.row_batch import RowBatch
+
+        return RowBatch(self.decoder.session, rows, min(capacity, self.context_length))
+
     @property
     def batches(self) -> bool:
         """Whether ``stream_rows`` decodes several prompts as one batch (a genai folder)."""

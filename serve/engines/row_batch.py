@@ -1,0 +1,86 @@
+"""Continuous batching over the one-stream ONNX Runtime session: sequences join and leave a running batch.
+
+Every layer's KV cache is one ``(rows, kv_heads, capacity, head_size)`` buffer, a row per sequence. A
+sequence joins by a prefill pass of its own over a view of its row (the view shares the buffer's
+memory), then decodes with the others: each ``step`` feeds one token per active row, ``(k, 1)`` ids and a
+right-padded attention mask, over the rows ``[0, k)`` that hold every active one (free rows inside that
+range decode a dummy token into a row nobody reads). A row left free is overwritten by the next prefill.
+
+Rows are decoded in one pass with other kernels than the single stream's, so a greedy row may part from
+the same prompt decoded alone where its two best tokens nearly tie (as genai's batches may too).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from serve.engines.speculative_session import MIN_FED, PAST_PREFIX, PRESENT_PREFIX, SpeculativeSession
+
+
+class RowBatch:
+    def __init__(self, session: SpeculativeSession, rows: int, capacity: int):
+        self.session, self.rows, self.capacity = session, rows, capacity
+        heads, head_size = session.kv_shape
+        self.buffers = {past.name: np.zeros((rows, heads, capacity, head_size), session.kv_dtype)
+                        for past in session.past}
+        self.length = [0] * rows  # tokens in each row's cache; 0: the row is free
+
+    def free_rows(self) -> list[int]:
+        return [row for row in range(self.rows) if not self.length[row]]
+
+    def _binding(self, stop: int, start: int = 0):
+        binding, values = self.session.session.io_binding(), []
+        for name, buffer in self.buffers.items():
+            value = self.session.ort.OrtValue.ortvalue_from_numpy(buffer[start:stop])
+            binding.bind_ortvalue_input(name, value)
+            binding.bind_ortvalue_output(PRESENT_PREFIX + name[len(PAST_PREFIX):], value)
+            values.append(value)
+        return binding, values
+
+    def _run(self, binding, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        binding.bind_cpu_input("input_ids", ids)
+        binding.bind_cpu_input("attention_mask", mask)
+        binding.bind_output("logits")
+        self.session.session.run_with_iobinding(binding)
+        return binding.get_outputs()[-1].numpy()
+
+    def join(self, row: int, prompt_ids: Sequence[int]) -> np.ndarray:
+        """Prefill ``prompt_ids`` into a free ``row``; the next-token logits after the prompt."""
+        if not prompt_ids or len(prompt_ids) + MIN_FED > self.capacity:
+            raise ValueError(f"a prompt of {len(prompt_ids)} tokens does not fit rows of {self.capacity}")
+        fed = list(prompt_ids) + [prompt_ids[-1]] * max(0, MIN_FED - len(prompt_ids))  # as the single stream pads
+        binding, values = self._binding(row + 1, row)  # noqa: F841 (values kept alive for the binding)
+        logits = self._run(binding, np.asarray([fed], np.int64), np.ones((1, len(fed)), np.int64))
+        self.length[row] = len(prompt_ids)
+        return logits[0, len(prompt_ids) - 1]
+
+    def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
+        """Feed each active row its next token (``tokens``: row -> token); each row's next-token logits."""
+        stop = max(tokens) + 1
+        width = max(self.length[row] + 1 for row in tokens)
+        if width > self.capacity:
+            raise ValueError(f"a row reached the batch's capacity of {self.capacity} tokens")
+        ids = np.zeros((stop, 1), np.int64)
+        mask = np.zeros((stop, width), np.int64)
+        for row in range(stop):
+            if row in tokens:
+                ids[row, 0] = tokens[row]
+                mask[row, :self.length[row] + 1] = 1
+            else:  # a free row inside the range: a dummy token at its position 0
+                mask[row, 0] = 1
+        binding, values = self._binding(stop)  # noqa: F841
+        logits = self._run(binding, ids, mask)
+        for row in tokens:
+            self.length[row] += 1
+        return {row: logits[row, -1] for row in tokens}
+
+    def copy(self, source: int, row: int) -> None:
+        """Give ``row`` the cache of ``source`` (n choices of one prompt share its prefill)."""
+        for buffer in self.buffers.values():
+            buffer[row, :, :self.length[source]] = buffer[source, :, :self.length[source]]
+        self.length[row] = self.length[source]
+
+    def leave(self, row: int) -> None:
+        self.length[row] = 0
