@@ -132,3 +132,20 @@ def test_a_request_joins_a_running_batch_and_leaves_before_it(engine):
     assert done["short"] < done["long"]
     assert replies["short"]["choices"][0]["message"]["content"] == alone(engine, 3, 6)
     assert metrics["scotd_api_batch_rows_total"] == 3 and metrics["scotd_api_batches_total"] == 1
+
+
+def test_a_request_longer_than_a_row_waits_for_the_batch_to_drain_and_runs_alone(engine, monkeypatch):
+    import serve.apps.batching as batching
+
+    monkeypatch.setattr(batching, "ROW_CAPACITY", 64)  # rows hold 64 tokens: a 100-token reply does not fit
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
+        results: dict[str, dict] = {}
+        threads = [threading.Thread(target=lambda: results.update(long=post(server.url, 2, max_tokens=100))),
+                   threading.Thread(target=lambda: results.update(rows=post(server.url, 4, n=2, temperature=0.9,
+                                                                            max_tokens=8)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results["long"]["choices"][0]["message"]["content"] == alone(engine, 2, 100)
+    assert len(results["rows"]["choices"]) == 2

@@ -33,6 +33,11 @@ import numpy as np
 from serve.engines.interface import Engine, SamplingParams, seeded_sample
 
 
+# Tokens a row of the continuous batch holds (prompt and reply): the KV buffers are rows x this long, so
+# it bounds their memory; a request that needs more is decoded by itself.
+ROW_CAPACITY = 2048
+
+
 @dataclass
 class Ticket:
     """One request: its prompt, settings and deadline, and the events its rows produce, in order:
@@ -64,7 +69,7 @@ class Batcher:
         self.pending: list[Ticket] = []
         self.ready = threading.Condition()
         self.batches = self.rows = 0  # batches decoded and rows in them, for /metrics and tests
-        self.row_batch = engine.row_batch(self.max_rows)
+        self.row_batch = engine.row_batch(self.max_rows, capacity=ROW_CAPACITY)
         loop = self._continuous_loop if self.row_batch is not None else self._loop
         threading.Thread(target=loop, name="scotd-batcher", daemon=True).start()
 
@@ -187,6 +192,16 @@ class Batcher:
                     self.row_batch.leave(row)
                 active.clear()
 
+    def _run_static(self, group: list[Ticket]) -> None:
+        try:
+            self._together(group)
+        except Exception as exc:  # noqa: BLE001
+            for ticket in group:
+                ticket.events.put(("error", exc))
+            return
+        for ticket in group:
+            ticket.events.put(("done",))
+
     def _run_alone(self, ticket: Ticket) -> None:
         if ticket.cancelled.is_set():
             return
@@ -205,11 +220,17 @@ class Batcher:
                 ticket = self.pending[0] if self.pending else None
                 if ticket is None or len(free) < ticket.sampling.n:
                     return
+                too_long = ticket.prompt_tokens + ticket.sampling.max_new_tokens + 2 > self.row_batch.capacity
+                if too_long and active:  # it waits, first in line, until the batch has drained
+                    return
                 self.pending.pop(0)
             if ticket.cancelled.is_set():
                 continue
-            if ticket.prompt_tokens + ticket.sampling.max_new_tokens + 2 > self.row_batch.capacity:
-                self._run_alone(ticket)  # longer than a row holds: decoded by itself
+            if too_long and ticket.sampling.n == 1:  # longer than a row holds: decoded by itself
+                self._run_alone(ticket)
+                continue
+            if too_long:
+                self._run_static([ticket])
                 continue
             ids = self.engine.encode(ticket.prompt)
             rows = free[:ticket.sampling.n]
