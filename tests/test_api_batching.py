@@ -149,3 +149,24 @@ def test_a_request_longer_than_a_row_waits_for_the_batch_to_drain_and_runs_alone
             thread.join()
     assert results["long"]["choices"][0]["message"]["content"] == alone(engine, 2, 100)
     assert len(results["rows"]["choices"]) == 2
+
+
+def test_static_batches_where_the_session_loop_cannot_run(engine, monkeypatch):
+    """An engine without a RowBatch (a sliding-window export) still batches: the waiting requests whose
+    sampling agrees, as one genai batch."""
+    monkeypatch.setattr(type(engine), "row_batch", lambda self, rows, capacity=4096: None)
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=8)) as server:
+        results: dict[str, dict] = {}
+        first = threading.Thread(target=lambda: results.update(first=post(server.url, 0, max_tokens=400)))
+        first.start()
+        time.sleep(0.05)
+        threads = [threading.Thread(target=lambda i=i: results.update({f"q{i}": post(server.url, i, max_tokens=12)}))
+                   for i in range(1, 4)]
+        for thread in threads:
+            thread.start()
+        for thread in [first, *threads]:
+            thread.join()
+        metrics = scrape(server.url)
+    for i in range(1, 4):
+        assert results[f"q{i}"]["choices"][0]["message"]["content"] == alone(engine, i, 12)
+    assert metrics["scotd_api_batches_total"] >= 1 and metrics["scotd_api_batch_rows_total"] >= 2

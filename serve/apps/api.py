@@ -2,7 +2,7 @@
 
 Streaming (server-sent events) and non-streaming, ``n`` samples, ``stop``, ``seed``,
 ``max_tokens``/``max_completion_tokens``; errors use OpenAI's ``{"error": {...}}`` shape
-so OpenAI clients raise their usual exceptions. Requests that arrive together decode as one batch
+so OpenAI clients raise their usual exceptions. Concurrent requests decode as one batch
 (``batch_rows``, ``serve.apps.batching``) where the engine batches (a genai export); otherwise
 generation is serialised by a semaphore (``concurrency``): on a CPU, parallel requests only share the
 same cores.
