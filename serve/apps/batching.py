@@ -120,19 +120,10 @@ class Batcher:
     def _loop(self) -> None:
         while True:
             group = [t for t in self._take() if not t.cancelled.is_set()]  # a client that left while waiting
-            if not group:
-                continue
-            try:
-                if len(group) == 1 and group[0].sampling.n == 1:
-                    self._alone(group[0])
-                else:
-                    self._together(group)
-            except Exception as exc:  # noqa: BLE001 - each request reports it in its own response
-                for ticket in group:
-                    ticket.events.put(("error", exc))
-                continue
-            for ticket in group:
-                ticket.events.put(("done",))
+            if len(group) == 1 and group[0].sampling.n == 1:
+                self._run_alone(group[0])
+            elif group:
+                self._run_static(group)
 
     def _alone(self, ticket: Ticket) -> None:
         timed_out = False
@@ -195,7 +186,7 @@ class Batcher:
     def _run_static(self, group: list[Ticket]) -> None:
         try:
             self._together(group)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - each request reports it in its own response
             for ticket in group:
                 ticket.events.put(("error", exc))
             return
