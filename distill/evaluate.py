@@ -142,9 +142,9 @@ def partial_rows(partial: Path) -> tuple[dict, list[dict]]:
 def scored_earlier(partial: Path, key: str, examples: Sequence[Example]) -> dict[str, dict]:
     """Rows an interrupted eval with the same fingerprint already wrote, for questions still asked verbatim.
     A partial file from other settings is moved aside (``.superseded``), never deleted."""
-    header, rows = partial_rows(partial)
     if not partial.is_file():
         return {}
+    header, rows = partial_rows(partial)
     if header.get("fingerprint") != key:
         aside = partial.with_suffix(".superseded.jsonl")
         partial.replace(aside)
@@ -304,8 +304,8 @@ def run(cfg: EvalConfig) -> dict:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(markdown_table([summary]) + task_table(summary))
-    for finished in (out / PARTIAL_FILE, out / "summary.partial.md", out / "summary.partial.json"):  # predictions.jsonl now holds every row
-        finished.unlink(missing_ok=True)
+    for finished in (out / PARTIAL_FILE, out / "summary.partial.md", out / "summary.partial.json"):
+        finished.unlink(missing_ok=True)  # predictions.jsonl now holds every row
     save_yaml(cfg, out / "eval_config.yaml")
     low, high = summary["ci95"]
     print(f"[scotd eval] {summary['run']}: accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}] "

@@ -211,7 +211,7 @@ class Batcher:
                 ticket = self.pending[0] if self.pending else None
                 if ticket is None or len(free) < ticket.sampling.n:
                     return
-                too_long = ticket.prompt_tokens + ticket.sampling.max_new_tokens + 2 > self.row_batch.capacity
+                too_long = not self.row_batch.fits(ticket.prompt_tokens, ticket.sampling.max_new_tokens)
                 if too_long and active:  # it waits, first in line, until the batch has drained
                     return
                 self.pending.pop(0)
@@ -223,11 +223,16 @@ class Batcher:
             if too_long:
                 self._run_static([ticket])
                 continue
-            ids = self.engine.encode(ticket.prompt)
             rows = free[:ticket.sampling.n]
-            logits = self.row_batch.join(rows[0], ids)
-            for row in rows[1:]:
-                self.row_batch.copy(rows[0], row)
+            try:
+                logits = self.row_batch.join(rows[0], self.engine.encode(ticket.prompt))
+                for row in rows[1:]:
+                    self.row_batch.copy(rows[0], row)
+            except Exception as exc:  # noqa: BLE001 - this request reports it; the batch goes on
+                for row in rows:
+                    self.row_batch.leave(row)
+                ticket.events.put(("error", exc))
+                continue
             self.batches, self.rows = self.batches + (not active), self.rows + len(rows)
             ticket.open_rows = len(rows)
             for index, row in enumerate(rows):

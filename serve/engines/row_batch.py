@@ -27,6 +27,10 @@ class RowBatch:
                         for past in session.past}
         self.length = [0] * rows  # tokens in each row's cache; 0: the row is free
 
+    def fits(self, prompt_tokens: int, new_tokens: int) -> bool:
+        """Whether a row holds this prompt (padded as the single stream pads it) and this many new tokens."""
+        return max(prompt_tokens, MIN_FED) + new_tokens <= self.capacity
+
     def free_rows(self) -> list[int]:
         return [row for row in range(self.rows) if not self.length[row]]
 
