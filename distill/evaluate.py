@@ -35,8 +35,8 @@ from serve.core.errors import UserError
 from serve.core.records import Example
 from serve.core.student_format import ANSWER_PREFIX, render_prompt, student_info
 from serve.data.sources import QuestionSource
-from serve.engines.interface import (VOTE_TEMPERATURE, SamplingParams, detect_backend, generate_in_batches,
-                                     load_engine)
+from serve.apps.batching import answer_all
+from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, detect_backend, load_engine
 from serve.store.registry import resolve_model_dir
 
 PARTIAL_FILE = "predictions.partial.jsonl"
@@ -60,7 +60,8 @@ class EvalConfig:
         default_factory=lambda: SamplingParams(max_new_tokens=128, seed=0),
         help="decoding: greedy by default; sampling.n > 1 is self-consistency, a majority vote over n samples "
              f"(at temperature {VOTE_TEMPERATURE} unless one is set); label_only answers get 16 tokens")
-    batch_size: int = option(8, "prompts decoded together")
+    batch_size: int = option(8, "rows decoded together (an ONNX export refills a finished row with the next "
+                                "question at once; PyTorch decodes fixed batches)")
     bootstrap: int = option(1000, "bootstrap resamples for the 95% interval")
     seed: int = option(0, "bootstrap seed (the sampling seed is sampling.seed)")
     name: str = option("", "run label in tables (default: the out folder name)")
@@ -168,8 +169,8 @@ def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig,
     todo = [e for e in examples if row_key(e) not in done]
     resumed = f", {len(examples) - len(todo)} scored earlier" if len(todo) < len(examples) else ""
     started = time.perf_counter()
-    for batch, outputs in generate_in_batches(engine, todo, render, sampling, cfg.batch_size,
-                                              f"eval {mode} n={sampling.n}{resumed}"):
+    for batch, outputs in answer_all(engine, todo, render, sampling, cfg.batch_size,
+                                     f"eval {mode} n={sampling.n}{resumed}"):
         seconds, rows = (time.perf_counter() - started) / len(batch), []
         for example, samples in zip(batch, outputs):
             parsed = [parse_output(text, example, mode) for text in samples]

@@ -22,12 +22,12 @@ from serve.core.errors import UserError  # noqa: E402
 from serve.core.records import read_jsonl  # noqa: E402
 
 
-def _finish(figure, axis, out: Path) -> Path:
+def _finish(figure, axis, out: Path, **legend) -> Path:
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(**legend)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(out, dpi=120)
+    figure.savefig(out, dpi=120, bbox_inches="tight")  # a legend placed outside the axes stays in the file
     plt.close(figure)
     return out
 

@@ -1,4 +1,4 @@
-"""``scotd results``: one table (and an accuracy-vs-N plot) over the arms of an experiment.
+"""``scotd results``: one table (and a plot) over the arms of an experiment.
 
 Each arm is a folder written by ``scotd run``. The arm's label comes from its resolved
 recipe (label-only, N sampled rationales, N downsampled to K by a strategy, or the
@@ -9,6 +9,9 @@ trained on), ``train/train_summary.json`` (tokens seen), the stage stamps (secon
 Where the task has a grader (``distill.solvers.GRADERS``), the greedy rationales are also
 checked step by step: the share of swap steps stated correctly, and how often the answer
 letter is the one the rationale's own final claim points to.
+
+The plot is accuracy vs. N for an N sweep; where the arms were scored on BIG-Bench Hard files it
+is one bar per file and arm instead, with Codex's published chain-of-thought score marked beside.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from distill.bbh_reference import CODEX
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 
-DESCRIPTION = "Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs, plot vs N."
+DESCRIPTION = ("Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs; plot vs N, "
+               "or per BBH file beside Codex.")
 COLUMNS = ("arm", "kept CoTs / question", "greedy (95% CI)", "self-consistency (95% CI)", "transfer greedy (95% CI)",
            "steps right", "answer follows own claim", "train tokens", "wall time", "hardware")
 
@@ -34,7 +38,7 @@ class ResultsConfig:
     runs: list[str] = option(default_factory=list, help="run folders written by scotd run, one per arm")
     title: str = option("", "heading of the table")
     out: str = option("", "write OUT.md (table) and OUT.json (rows); with plot, also OUT.png")
-    plot: bool = option(True, "draw accuracy vs kept rationales per question (OUT.png)")
+    plot: bool = option(True, "draw OUT.png: accuracy vs rationales per question, or per BBH file beside Codex")
 
 
 def _read_json(path: Path) -> Optional[dict]:
@@ -225,6 +229,41 @@ def plot(rows: list[dict], out: Path, title: str = "") -> Path:
     return _finish(figure, axis, out)
 
 
+def bbh_plot(rows: list[dict], out: Path, title: str = "") -> Optional[Path]:
+    """Per BBH file: each arm's greedy accuracy (bar, 95% CI whisker) and Codex CoT (a black tick); None when
+    no arm was scored on a BBH file."""
+    from matplotlib.transforms import offset_copy
+
+    from distill.plots import _finish, ci_error_bars, plt
+
+    tasks = sorted({t for r in rows if r["greedy"] for t in r["greedy"]["by_task"] if t.startswith("bbh:")})
+    if not tasks:
+        return None
+    arms = [r for r in rows if r["greedy"]]
+    height = 0.8 / len(arms)
+    figure, axis = plt.subplots(figsize=(8, 1.2 + 0.45 * len(tasks) * max(1, len(arms) / 2)))
+    for index, row in enumerate(arms):
+        scored = [(position, row["greedy"]["by_task"][t]) for position, t in enumerate(tasks)
+                  if t in row["greedy"]["by_task"]]
+        positions = [p + (index - (len(arms) - 1) / 2) * height for p, _ in scored]
+        values = [100 * result["accuracy"] for _, result in scored]
+        errors = [[100 * e for e in side] for side in ci_error_bars([v / 100 for v in values], [r for _, r in scored])]
+        axis.barh(positions, values, height=height, xerr=errors, capsize=2, label=row["arm"])
+    codex = [(position, CODEX[t.removeprefix("bbh:")][1]) for position, t in enumerate(tasks)
+             if t.removeprefix("bbh:") in CODEX]
+    if codex:
+        axis.scatter([c for _, c in codex], [p for p, _ in codex], marker="|", s=400, color="crimson", zorder=3,
+                     label="Codex (175B), 3-shot CoT")
+    axis.set_yticks(range(len(tasks)), [t.removeprefix("bbh:") for t in tasks])
+    axis.invert_yaxis()
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("accuracy on the BBH file (%)")
+    axis.set_title(title.split(",")[0] if title else "BIG-Bench Hard, per file")
+    below_axis = offset_copy(axis.transAxes, fig=figure, y=-0.45, units="inches")  # under the x label
+    return _finish(figure, axis, out, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below_axis,
+                   ncol=min(3, len(arms) + 1), frameon=False)
+
+
 def run(cfg: ResultsConfig) -> dict:
     if not cfg.runs:
         raise UserError("results needs run folders: scotd results --runs runs/experiment/a runs/experiment/b ...")
@@ -237,7 +276,7 @@ def run(cfg: ResultsConfig) -> dict:
         out.with_suffix(".md").write_text(table)
         out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
         if cfg.plot:
-            plot(rows, out.with_suffix(".png"), cfg.title)
+            bbh_plot(rows, out.with_suffix(".png"), cfg.title) or plot(rows, out.with_suffix(".png"), cfg.title)
         print(f"[scotd results] wrote {out.with_suffix('.md')}, .json" + (", .png" if cfg.plot else ""))
     return {"rows": rows, "table": table}
 

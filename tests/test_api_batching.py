@@ -3,6 +3,7 @@ uvicorn server over the tiny fp32 ONNX export: replies as each request gets alon
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -170,3 +171,41 @@ def test_static_batches_where_the_session_loop_cannot_run(engine, monkeypatch):
     for i in range(1, 4):
         assert results[f"q{i}"]["choices"][0]["message"]["content"] == alone(engine, i, 12)
     assert metrics["scotd_api_batches_total"] >= 1 and metrics["scotd_api_batch_rows_total"] >= 2
+
+
+def test_eval_and_infer_questions_refill_finished_rows_and_come_back_in_order(engine, monkeypatch):
+    """``answer_all`` (the loop of scotd eval and scotd infer): all questions queue into the continuous
+    batch, a row whose reply ended takes the next question at once, and the groups come back in the
+    questions' order with the replies each question gets alone."""
+    from serve.apps import batching
+    from serve.engines.row_batch import RowBatch
+
+    budgets = [40, 4, 4, 4, 4, 4, 4, 4]  # one long reply beside seven short ones
+    items = list(range(len(budgets)))
+    render = lambda i: engine.apply_chat_template(question(i))  # noqa: E731
+    steps = []
+    real_step = RowBatch.step
+    monkeypatch.setattr(RowBatch, "step", lambda self, tokens: steps.append(len(tokens)) or real_step(self, tokens))
+    greedy = SamplingParams(max_new_tokens=max(budgets))
+    groups = list(batching.answer_all(engine, items, render, greedy, 2, "test"))
+    assert [group for group, _ in groups] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    texts = [t[0] for _, completions in groups for t in completions]
+    assert texts == [alone(engine, i, max(budgets)) for i in items]
+    steps.clear()
+    shaped = [dataclasses.replace(greedy, max_new_tokens=b) for b in budgets]
+    cut = {i: alone(engine, i, budgets[i]) for i in items}
+    tickets = [batching.Ticket(render(i), shaped[i], float("inf"), len(engine.encode(render(i)))) for i in items]
+    batcher = batching.Batcher(engine, 2, capacity=256)
+    batcher.submit_all(tickets)
+    assert [batching.collect(batcher, t)[0][0] for t in tickets] == [cut[i] for i in items]
+    # fixed batches of two would step 40 + 3 x 4 times; refilling, the seven short replies share the long one's
+    assert len(steps) < 40 + 3 * 4 and max(steps) == 2
+
+
+def test_answer_all_falls_back_to_fixed_batches_without_a_row_batch(tiny_llama_dir):
+    from serve.apps.batching import answer_all
+    from serve.engines.interface import load_engine
+
+    engine = load_engine(tiny_llama_dir, backend="torch")
+    groups = list(answer_all(engine, ["a", "b", "c"], lambda q: f"Q: {q}\nA:", SamplingParams(max_new_tokens=3), 2, "t"))
+    assert [group for group, _ in groups] == [["a", "b"], ["c"]] and all(len(c) == 1 for _, cs in groups for c in cs)

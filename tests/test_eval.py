@@ -104,8 +104,8 @@ def test_an_interrupted_eval_resumes_where_it_stopped(cot_student, task, tmp_pat
     assert [r["id"] for r in eval_rows(tmp_path / "cut")] == [json.loads(line)["id"] for line in partial[1:]]
 
     decoded = []
-    generate = evaluate.generate_in_batches
-    monkeypatch.setattr(evaluate, "generate_in_batches",
+    generate = evaluate.answer_all
+    monkeypatch.setattr(evaluate, "answer_all",
                         lambda engine, items, *rest: decoded.extend(items) or generate(engine, items, *rest))
     resumed = _eval(cot_student, task, tmp_path / "cut", "--batch_size", "3")
     assert len(decoded) == whole["n"] - 3  # only the questions the first run had not scored

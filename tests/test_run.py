@@ -277,6 +277,28 @@ def test_results_put_codex_beside_each_bbh_file_and_count_the_files_above_it():
     assert lines[-1] == "reasoner: above Codex CoT on 1 of 2 BBH files scored."
 
 
+def test_results_plot_each_bbh_file_beside_codex(tmp_path):
+    from PIL import Image
+
+    from distill.results import bbh_plot
+
+    def arm(name, by_task):
+        return {"arm": name, "greedy": {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 500, "by_task": by_task}}
+
+    def cell(accuracy):
+        return {"accuracy": accuracy, "ci95": [accuracy - 0.05, accuracy + 0.05], "n": 250}
+
+    files = {f"bbh:{name}": cell(0.9) for name in ("web_of_lies", "word_sorting", "dyck_languages")}
+    out = bbh_plot([arm("reasoner", files), arm("base", {"bbh:web_of_lies": cell(0.4)}), {"arm": "x", "greedy": None}],
+                   tmp_path / "bbh.png", "BBH")
+    assert out == tmp_path / "bbh.png"
+    three = Image.open(out).size
+    one = Image.open(bbh_plot([arm("reasoner", {"bbh:web_of_lies": cell(0.9)})], tmp_path / "one.png")).size
+    assert three[1] > one[1]  # a row per file: the figure grows with the files scored
+    assert bbh_plot([arm("tracking", {"gen:tracking/three_objects": cell(0.9)})], tmp_path / "none.png") is None
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_eval_summary_breaks_a_mixture_down_by_task():
     from distill.evaluate import EvalConfig, by_task
 

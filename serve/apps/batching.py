@@ -26,11 +26,12 @@ import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from serve.engines.interface import Engine, SamplingParams, seeded_sample
+from serve.engines.interface import Engine, Item, SamplingParams, generate_in_batches, seeded_sample
+from serve.engines.speculative_session import MIN_FED
 
 
 # Tokens a row of the continuous batch holds (prompt and reply): the KV buffers are rows x this long, so
@@ -64,12 +65,12 @@ class Ticket:
 
 
 class Batcher:
-    def __init__(self, engine: Engine, max_rows: int = 8, gather_s: float = 0.02):
+    def __init__(self, engine: Engine, max_rows: int = 8, gather_s: float = 0.02, capacity: Optional[int] = None):
         self.engine, self.max_rows, self.gather_s = engine, max(1, max_rows), gather_s
         self.pending: list[Ticket] = []
         self.ready = threading.Condition()
         self.batches = self.rows = 0  # batches decoded and rows in them, for /metrics and tests
-        self.row_batch = engine.row_batch(self.max_rows, capacity=ROW_CAPACITY)
+        self.row_batch = engine.row_batch(self.max_rows, capacity=capacity or ROW_CAPACITY)
         loop = self._continuous_loop if self.row_batch is not None else self._loop
         threading.Thread(target=loop, name="scotd-batcher", daemon=True).start()
 
@@ -77,10 +78,14 @@ class Batcher:
         return {"batches": self.batches, "batch_rows": self.rows}
 
     def submit(self, ticket: Ticket) -> Ticket:
-        with self.ready:
-            self.pending.append(ticket)
-            self.ready.notify()
+        self.submit_all([ticket])
         return ticket
+
+    def submit_all(self, tickets: list[Ticket]) -> None:
+        """Queue several requests at once, so an idle batcher sees them together (none goes alone)."""
+        with self.ready:
+            self.pending.extend(tickets)
+            self.ready.notify()
 
     def events(self, ticket: Ticket) -> Iterator[tuple]:
         """The ticket's events as they come (blocking), through ``done``; an error is raised."""
@@ -302,3 +307,34 @@ def collect(batcher: Batcher, ticket: Ticket) -> list[tuple[str, bool]]:
 
 def optional_batcher(engine: Optional[Engine], max_rows: int) -> Optional[Batcher]:
     return Batcher(engine, max_rows) if engine is not None and engine.batches and max_rows > 1 else None
+
+
+def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], str], sampling: SamplingParams,
+               rows: int, desc: str) -> Iterator[tuple[list[Item], list[list[str]]]]:
+    """The batch-answer loop of ``scotd eval`` and ``scotd infer``: ``(items, completions)`` groups of up to
+    ``rows`` items in the items' order, ``sampling.n`` completions each, with a progress bar.
+
+    Where the engine offers a continuous batch, all items are queued at once and a row freed by a short
+    answer takes the next question at once, so a batch never waits for its longest rationale; the rows
+    are sized to the longest prompt plus ``max_new_tokens``. Otherwise fixed batches of ``rows`` prompts."""
+    from tqdm import tqdm
+
+    prompts = [render(item) for item in items]
+    counts = [len(engine.encode(prompt)) for prompt in prompts] if engine.batches and rows > 1 and items else []
+    capacity = max(counts, default=0) + sampling.max_new_tokens + MIN_FED
+    batcher = Batcher(engine, rows, capacity=capacity) if counts else None
+    if batcher is None or batcher.row_batch is None:
+        yield from generate_in_batches(engine, items, render, sampling, rows, desc)
+        return
+    tickets = [Ticket(prompt, sampling, deadline=float("inf"), prompt_tokens=count)
+               for prompt, count in zip(prompts, counts)]
+    batcher.submit_all(tickets)
+    try:
+        with tqdm(total=len(items), desc=desc, unit="q", dynamic_ncols=True) as bar:
+            for start in range(0, len(items), rows):
+                group = tickets[start:start + rows]
+                yield list(items[start:start + rows]), [[text for text, _ in collect(batcher, t)] for t in group]
+                bar.update(len(group))
+    finally:  # an interrupted caller: the batcher drops what is left instead of decoding it for nobody
+        for ticket in tickets:
+            ticket.cancelled.set()

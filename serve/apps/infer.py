@@ -22,7 +22,8 @@ from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.records import JsonlStore
 from serve.core.student_format import render_prompt
-from serve.engines.interface import SamplingParams, generate_in_batches
+from serve.apps.batching import answer_all
+from serve.engines.interface import SamplingParams
 
 
 @dataclass
@@ -34,7 +35,8 @@ class InferConfig:
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     sampling: SamplingParams = option(default_factory=lambda: SamplingParams(seed=0),
                                       help="decoding; sampling.n > 1 takes the majority vote (self-consistency)")
-    batch_size: int = option(8, "questions per engine call (and per flush to --out)")
+    batch_size: int = option(8, "rows decoded together (an ONNX export refills a finished row at once), and "
+                                "questions per flush to --out")
 
 
 @dataclass
@@ -130,7 +132,7 @@ def run(cfg: InferConfig) -> dict[str, Any]:
         def render(q: Question) -> str:
             return render_prompt(q.question, q.choices, tokenizer=engine)
 
-        for batch, outputs in generate_in_batches(engine, pending, render, sampling, cfg.batch_size, "scotd infer"):
+        for batch, outputs in answer_all(engine, pending, render, sampling, cfg.batch_size, "scotd infer"):
             records = []
             for q, texts in zip(batch, outputs):
                 answer_type = q.answer_type or infer_answer_type(q.choices, q.gold)

@@ -6,8 +6,10 @@ memory), then decodes with the others: each ``step`` feeds one token per active 
 right-padded attention mask, over the rows ``[0, k)`` that hold every active one (free rows inside that
 range decode a dummy token into a row nobody reads). A row left free is overwritten by the next prefill.
 
-Rows are decoded in one pass with other kernels than the single stream's, so a greedy row may part from
-the same prompt decoded alone where its two best tokens nearly tie (as genai's batches may too).
+A step feeds at least ``MIN_FED`` rows (a lone row gets a dummy companion), because ONNX Runtime runs a
+one-row pass through other kernels than a multi-row one. Rows still sit in other positions of larger
+matrices than the single stream's, so a greedy row may part from the same prompt decoded alone where its
+two best tokens nearly tie (as genai's batches may too).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class RowBatch:
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
         """Feed each active row its next token (``tokens``: row -> token); each row's next-token logits."""
-        stop = max(tokens) + 1
+        stop = max(max(tokens) + 1, min(MIN_FED, self.rows))  # one row alone: padded, as the single stream is
         width = max(self.length[row] + 1 for row in tokens)
         if width > self.capacity:
             raise ValueError(f"a row reached the batch's capacity of {self.capacity} tokens")
