@@ -135,6 +135,43 @@ def test_a_request_joins_a_running_batch_and_leaves_before_it(engine):
     assert metrics["scotd_api_batch_rows_total"] == 3 and metrics["scotd_api_batches_total"] == 1
 
 
+def test_a_lone_greedy_reply_moves_into_the_batch_when_company_arrives(engine, monkeypatch):
+    """The first request finds the server idle and decodes alone; a second one arriving mid-reply does not
+    wait for it: the first moves into a row (its reply so far prefilled), the second joins beside it."""
+    whole = alone(engine, 1, 470)
+    assert len(engine.encode(whole)) > 200
+    single_stream = engine.token_ids
+
+    def paced(*args, **kwargs):  # the tiny model answers in 0.15 s: paced, the second request comes mid-reply
+        for token in single_stream(*args, **kwargs):
+            time.sleep(0.004)
+            yield token
+
+    monkeypatch.setattr(engine, "token_ids", paced)
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
+        done: dict[str, float] = {}
+        replies: dict[str, dict] = {}
+
+        def call(name: str, i: int, **extra) -> None:
+            replies[name] = post(server.url, i, **extra)
+            done[name] = time.monotonic()
+
+        long = threading.Thread(target=call, args=("long", 1), kwargs={"max_tokens": 470})
+        long.start()
+        time.sleep(0.3)
+        before = scrape(server.url)
+        short = threading.Thread(target=call, args=("short", 3), kwargs={"max_tokens": 6})
+        short.start()
+        for thread in (long, short):
+            thread.join()
+        metrics = scrape(server.url)
+    assert before["scotd_api_batch_rows_total"] == 0  # the first request was decoding alone
+    assert done["short"] < done["long"]
+    assert replies["long"]["choices"][0]["message"]["content"] == whole
+    assert replies["short"]["choices"][0]["message"]["content"] == alone(engine, 3, 6)
+    assert metrics["scotd_api_batch_rows_total"] == 2 and metrics["scotd_api_batches_total"] == 1
+
+
 def test_a_request_longer_than_a_row_waits_for_the_batch_to_drain_and_runs_alone(engine, monkeypatch):
     import serve.apps.batching as batching
 

@@ -12,7 +12,7 @@ or eight, so eight clients served one after another wait eight times as long as 
   later ones wait for the next batch.
 
 A request that finds the server idle and alone takes the single-stream path, so one client still
-gets speculative greedy decoding.
+gets speculative greedy decoding; a greedy one moves into the batch as soon as another request arrives.
 
 Each request's bounds hold inside a batch: its own ``max_tokens`` and stop strings, its wall-clock
 deadline (the row ends, reported as cut), and a client that leaves ends its rows at the next step.
@@ -175,7 +175,7 @@ class Batcher:
                 if lone is not None and lone.sampling.n == 1:
                     self.pending.remove(lone)
             if lone is not None and lone.sampling.n == 1:
-                self._run_alone(lone)
+                self._alone_until_company(lone, active)
                 continue
             try:
                 self._admit(active)
@@ -207,6 +207,44 @@ class Batcher:
             ticket.events.put(("error", exc))
             return
         ticket.events.put(("done",))
+
+    def _alone_until_company(self, ticket: Ticket, active: dict[int, "Row"]) -> None:
+        """A lone request decodes on the speculating single stream; when another request arrives, a greedy
+        one moves into a row of the batch (its prompt and reply so far prefilled) and goes on there, so the
+        newcomer starts at once instead of waiting for the whole reply. A sampled one finishes alone (its
+        seeded random stream stays its own)."""
+        prompt_ids = self.engine.encode(ticket.prompt)
+        fits = self.row_batch.fits(len(prompt_ids), ticket.sampling.max_new_tokens)
+        if ticket.cancelled.is_set() or not ticket.sampling.greedy or not fits:
+            return self._run_alone(ticket)
+        state, company = Row(ticket, 0, self.engine), False
+        try:
+            with closing(iter(self.engine.token_ids(prompt_ids, ticket.sampling))) as tokens:
+                for token in tokens:
+                    piece = state.text.push(token)
+                    if piece:
+                        ticket.events.put(("piece", 0, piece))
+                    if state.text.stopped or ticket.ended():
+                        break
+                    if self.pending and len(state.text.ids) < ticket.sampling.max_new_tokens:
+                        company = True
+                        break
+            if company:
+                row = self.row_batch.free_rows()[0]
+                logits = self.row_batch.join(row, prompt_ids + state.text.ids)
+        except Exception as exc:  # noqa: BLE001 - this request reports it
+            ticket.events.put(("error", exc))
+            return
+        if not company:
+            tail = state.text.flush()
+            if tail:
+                ticket.events.put(("piece", 0, tail))
+            ticket.events.put(("end", 0, ticket.ended() and not ticket.cancelled.is_set()))
+            ticket.events.put(("done",))
+            return
+        self.batches, self.rows = self.batches + 1, self.rows + 1
+        ticket.open_rows, active[row] = 1, state
+        self._advance(active, row, logits)
 
     def _admit(self, active: dict[int, "Row"]) -> None:
         """Move waiting requests into free rows, first come first served, each after its prefill."""
