@@ -250,3 +250,38 @@ def test_a_misspelt_engine_option_is_a_one_line_error(llama_fp32_export):
     with pytest.raises(UserError, match="'onnx' engine has no option draft_token; it takes: threads, draft_tokens"):
         load_engine(llama_fp32_export, draft_token=4)
     assert load_engine(llama_fp32_export, draft_tokens=0).decoder.capabilities
+
+
+def _metaspace_tokenizer():
+    """A SentencePiece-style tokenizer (``▁`` for spaces, the first one dropped on decode) as Llama and Gemma
+    use: decoding a window of tokens differs at its start from decoding it inside the whole text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    core.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    core.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Metaspace(prepend_scheme="first")])
+    corpus = ["Alice swaps the ball with Bob. So the answer is (B).", "ünïcödé façade 東京 🙂 naïve", "a b c"] * 20
+    core.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<eos>"] + [
+        f"<0x{b:02X}>" for b in range(256)], show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<eos>")
+
+
+@pytest.mark.parametrize("kind", ["byte-level BPE", "metaspace"])
+def test_streamed_pieces_join_to_the_whole_decode(engine, kind):
+    """TokenText decodes a short window per token; its pieces must still join to the text of the whole
+    sequence: multi-byte characters split across tokens, emoji, skipped special tokens, leading spaces."""
+    from serve.engines.onnx_engine import TokenText
+
+    tokenizer = engine.tokenizer if kind == "byte-level BPE" else _metaspace_tokenizer()
+    special = sorted(engine.eos_ids)[0] if kind == "byte-level BPE" else tokenizer.eos_token_id
+    texts = ["Alice swaps the ball with Bob.  So the answer is (B).", " leading space, then 東京 🙂 naïve façade",
+             "ünïcödé\n\n  twice  spaced", "🙂🙂🙂"]
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        ids = list(getattr(ids, "ids", ids))  # the engine's tokenizer is a tokenizers.Tokenizer
+        ids = ids[:3] + [special] + ids[3:]  # a special token inside: skipped by both
+        stream = TokenText(tokenizer, [])
+        pieces = [stream.push(token) for token in ids]
+        assert "".join(pieces) + stream.flush() == tokenizer.decode(ids, skip_special_tokens=True), text
+        assert sum(1 for p in pieces if p) >= 2  # it streams, not one piece at the end
