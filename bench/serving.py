@@ -49,7 +49,9 @@ class ServeBenchConfig:
     questions: int = option(5, "questions asked per model (at most 5)")
     out: str = option("docs/bench_serve", "output path without extension (.json and .md are written)")
     concurrency: int = option(0, "> 0: also a load test with this many concurrent clients against the API")
-    load_requests: int = option(96, "load test: requests in all (a fixed mix of normal and hostile ones)")
+    load_requests: int = option(96, "load test: requests in all, in turn from the load_mix")
+    load_mix: Literal["mixed", "normal"] = option("mixed", "load test: mixed (normal and hostile requests) or normal "
+                                                           "(streaming, plain and n=3 only)")
     load_max_new_tokens: int = option(48, "load test: max_tokens of the normal requests")
     max_queue: int = option(32, "load test: the server's wait queue (beyond it: 429)")
     batch_rows: list[int] = option(default_factory=lambda: [1, 8],
@@ -134,16 +136,16 @@ def rss_mb() -> Optional[float]:
 def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> list[dict]:
     """One load test per ``batch_rows`` value, one after another on the same loaded engine."""
     from serve.apps.api import create_api
-    from bench.serve_load import MIX, run_load
+    from bench.serve_load import MIXES, run_load
 
     runs = []
     for rows in cfg.batch_rows:
         before = rss_mb()
         with local_server(create_api(engine, model_id, max_queue=cfg.max_queue, batch_rows=rows)) as url:
             result = run_load(f"{url}/v1", model_id, clients=cfg.concurrency, requests=cfg.load_requests,
-                              max_tokens=cfg.load_max_new_tokens)
+                              max_tokens=cfg.load_max_new_tokens, mix=cfg.load_mix)
         summary = result.summary()
-        summary.update(clients=cfg.concurrency, batch_rows=rows, mix=MIX, max_queue=cfg.max_queue,
+        summary.update(clients=cfg.concurrency, batch_rows=rows, mix=MIXES[cfg.load_mix], max_queue=cfg.max_queue,
                        rss_before_mb=before, rss_after_mb=rss_mb(),
                        lost=[{"kind": o.kind, "status": o.status, "detail": o.detail} for o in result.unexpected()][:10])
         runs.append(summary)
@@ -198,13 +200,15 @@ def markdown(result: dict) -> str:
 def load_markdown(result: dict) -> str:
     config = result["config"]
     lines = ["### Serving under load (`scotd bench serve --concurrency N`)", "",
-             "Concurrent clients against the OpenAI-compatible API on 127.0.0.1, with a fixed mix of normal requests "
-             "(streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown role, temperature -1, a "
-             "100k-character message), once per server `batch_rows` (1: one request at a time; N: requests that "
+             "Concurrent clients against the OpenAI-compatible API on 127.0.0.1, with "
+             + ("a fixed mix of normal requests (streaming, plain, n=3) and hostile ones (max_tokens 1e9, an unknown "
+                "role, temperature -1, a 100k-character message)" if config.get("load_mix", "mixed") == "mixed" else
+                "normal requests only (streaming, plain, n=3)") + ", once per server `batch_rows` (1: one request at a time; N: requests that "
              "arrive together decode as one batch of up to N rows). Every request must end complete, with a 4xx, or "
              "with a 429; `unexpected` counts the rest (5xx, dropped, hung). "
              f"{result['machine']['cpu']}. Command: `scotd bench serve --concurrency {config['concurrency']} "
-             f"--load_requests {config['load_requests']} --batch_rows {' '.join(map(str, config['batch_rows']))}`.",
+             f"--load_requests {config['load_requests']} --load_mix {config.get('load_mix', 'mixed')} "
+             f"--batch_rows {' '.join(map(str, config['batch_rows']))}`.",
              "", "| model | batch rows | clients | requests | complete | 4xx | 429 | unexpected | TTFT p50 s "
              "| TTFT p99 s | tokens/s | vs first | RSS before → after MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pytest
 
 from serve.apps.api import create_api
@@ -246,3 +247,29 @@ def test_answer_all_falls_back_to_fixed_batches_without_a_row_batch(tiny_llama_d
     engine = load_engine(tiny_llama_dir, backend="torch")
     groups = list(answer_all(engine, ["a", "b", "c"], lambda q: f"Q: {q}\nA:", SamplingParams(max_new_tokens=3), 2, "t"))
     assert [group for group, _ in groups] == [["a", "b"], ["c"]] and all(len(c) == 1 for _, cs in groups for c in cs)
+
+
+def test_a_prompt_sharing_a_prefix_with_the_last_one_reuses_its_cache(engine):
+    """A chat template's system turn is the same in every prompt: the second join copies its cache from the
+    first prompt's and feeds only the rest, with the logits a full prefill gives."""
+    from serve.engines.row_batch import MIN_PREFIX
+
+    lead = "Alice, Bob and Claire are playing a game, and each holds a ball. "
+    first, second = (engine.encode(engine.apply_chat_template([{"role": "user", "content": lead + tail}]))
+                     for tail in ("Who has the red one?", "Which ball does Bob hold?"))
+    shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+    assert shared >= MIN_PREFIX
+    fresh = engine.row_batch(2, capacity=256).join(0, second)
+    batch = engine.row_batch(2, capacity=256)
+    fed = []
+    real_run = batch._run
+    batch._run = lambda binding, ids, mask: fed.append(ids.shape[1]) or real_run(binding, ids, mask)
+    batch.join(0, first)
+    reused = batch.join(1, second)
+    assert fed == [len(first), len(second) - shared]
+    np.testing.assert_allclose(reused, fresh, atol=1e-4)
+    token = int(np.argmax(reused))
+    after = batch.step({0: int(np.argmax(batch.join(0, first))), 1: token})[1]
+    alone_batch = engine.row_batch(2, capacity=256)
+    alone_batch.join(1, second)
+    np.testing.assert_allclose(after, alone_batch.step({1: token})[1], atol=1e-4)  # the copied cache decodes on

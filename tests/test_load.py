@@ -32,6 +32,14 @@ def test_every_request_ends_complete_refused_or_told_to_retry(engine):
     assert summary["ttft_p50_s"] is not None and summary["ttft_p99_s"] >= summary["ttft_p50_s"]
 
 
+def test_the_normal_mix_sends_only_requests_that_decode(engine):
+    with UvicornThread(create_api(engine, "tiny", max_queue=16)) as server:
+        result = run_load(f"{server.url}/v1", "tiny", clients=4, requests=10, max_tokens=8, deadline_s=120,
+                          mix="normal")
+    assert [o.kind for o in result.outcomes].count("n3") == 2
+    assert result.counts() == {"complete": 10} and result.summary()["tokens_per_s"] > 0
+
+
 def test_bench_serve_concurrency_writes_json_and_its_markdown_section(tmp_path):
     markdown = tmp_path / "BENCHMARKS.md"
     markdown.write_text("# Benchmarks\n\n## Other\nkeep me\n")

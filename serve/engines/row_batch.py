@@ -2,7 +2,8 @@
 
 Every layer's KV cache is one ``(rows, kv_heads, capacity, head_size)`` buffer, a row per sequence. A
 sequence joins by a prefill pass of its own over a view of its row (the view shares the buffer's
-memory), then decodes with the others: each ``step`` feeds one token per active row, ``(k, 1)`` ids and a
+memory; the part of its prompt shared with the previous prompt is copied from that one's cache), then
+decodes with the others: each ``step`` feeds one token per active row, ``(k, 1)`` ids and a
 right-padded attention mask, over the rows ``[0, k)`` that hold every active one (free rows inside that
 range decode a dummy token into a row nobody reads). A row left free is overwritten by the next prefill.
 
@@ -21,6 +22,10 @@ import numpy as np
 from serve.engines.speculative_session import MIN_FED, PAST_PREFIX, PRESENT_PREFIX, SpeculativeSession
 
 
+# Shorter shared prefixes are computed again: copying saves little there.
+MIN_PREFIX = 8
+
+
 class RowBatch:
     def __init__(self, session: SpeculativeSession, rows: int, capacity: int):
         self.session, self.rows, self.capacity = session, rows, capacity
@@ -28,6 +33,7 @@ class RowBatch:
         self.buffers = {past.name: np.zeros((rows, heads, capacity, head_size), session.kv_dtype)
                         for past in session.past}
         self.length = [0] * rows  # tokens in each row's cache; 0: the row is free
+        self.last_prompt: tuple[list[int], dict[str, np.ndarray]] = ([], {})  # ids and their cache, for join
 
     def fits(self, prompt_tokens: int, new_tokens: int) -> bool:
         """Whether a row holds this prompt (padded as the single stream pads it) and this many new tokens."""
@@ -53,14 +59,35 @@ class RowBatch:
         return binding.get_outputs()[-1].numpy()
 
     def join(self, row: int, prompt_ids: Sequence[int]) -> np.ndarray:
-        """Prefill ``prompt_ids`` into a free ``row``; the next-token logits after the prompt."""
+        """Prefill ``prompt_ids`` into a free ``row``; the next-token logits after the prompt. The part it
+        shares with the previous prompt (a chat template's system turn, a task's instructions) is copied
+        from that prompt's cache instead of computed again."""
         if not prompt_ids or len(prompt_ids) + MIN_FED > self.capacity:
             raise ValueError(f"a prompt of {len(prompt_ids)} tokens does not fit rows of {self.capacity}")
-        fed = list(prompt_ids) + [prompt_ids[-1]] * max(0, MIN_FED - len(prompt_ids))  # as the single stream pads
+        reused = self._reuse_prefix(row, prompt_ids)
+        fed = list(prompt_ids[reused:])
+        fed += fed[-1:] * max(0, MIN_FED - len(fed))  # as the single stream pads
         binding, values = self._binding(row + 1, row)  # noqa: F841 (values kept alive for the binding)
-        logits = self._run(binding, np.asarray([fed], np.int64), np.ones((1, len(fed)), np.int64))
+        logits = self._run(binding, np.asarray([fed], np.int64), np.ones((1, reused + len(fed)), np.int64))
         self.length[row] = len(prompt_ids)
-        return logits[0, len(prompt_ids) - 1]
+        self.last_prompt = (list(prompt_ids), {name: buffer[row, :, :len(prompt_ids)].copy()
+                                               for name, buffer in self.buffers.items()})
+        return logits[0, len(prompt_ids) - reused - 1]
+
+    def _reuse_prefix(self, row: int, prompt_ids: Sequence[int]) -> int:
+        """Copy into ``row`` the cache of the longest prefix shared with the last prompt (at least
+        ``MIN_PREFIX`` tokens, and one token short of the prompt: its last logits must be computed)."""
+        ids, cache = self.last_prompt
+        shared = 0
+        for mine, theirs in zip(prompt_ids[:len(prompt_ids) - 1], ids):
+            if mine != theirs:
+                break
+            shared += 1
+        if shared < MIN_PREFIX:
+            return 0
+        for name, buffer in self.buffers.items():
+            buffer[row, :, :shared] = cache[name][:, :shared]
+        return shared
 
     def step(self, tokens: dict[int, int]) -> dict[int, np.ndarray]:
         """Feed each active row its next token (``tokens``: row -> token); each row's next-token logits."""
