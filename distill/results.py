@@ -276,7 +276,9 @@ def run(cfg: ResultsConfig) -> dict:
         out.with_suffix(".md").write_text(table)
         out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
         if cfg.plot:
-            bbh_plot(rows, out.with_suffix(".png"), cfg.title) or plot(rows, out.with_suffix(".png"), cfg.title)
+            sweep = sum(1 for r in rows if r["sampled_n"] and r["greedy"]) >= 2  # an N sweep: accuracy vs N
+            (not sweep and bbh_plot(rows, out.with_suffix(".png"), cfg.title)) or \
+                plot(rows, out.with_suffix(".png"), cfg.title)
         print(f"[scotd results] wrote {out.with_suffix('.md')}, .json" + (", .png" if cfg.plot else ""))
     return {"rows": rows, "table": table}
 

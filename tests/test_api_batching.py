@@ -273,3 +273,27 @@ def test_a_prompt_sharing_a_prefix_with_the_last_one_reuses_its_cache(engine):
     alone_batch = engine.row_batch(2, capacity=256)
     alone_batch.join(1, second)
     np.testing.assert_allclose(after, alone_batch.step({1: token})[1], atol=1e-4)  # the copied cache decodes on
+
+
+def test_more_choices_than_rows_decode_as_a_static_batch_instead_of_waiting_forever(engine):
+    with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
+        reply = post(server.url, 2, n=6, temperature=0.9, max_tokens=8, seed=1)
+    assert sorted(c["index"] for c in reply["choices"]) == list(range(6))
+
+
+def test_answer_all_gives_n_choices_beyond_its_rows_and_its_batcher_thread_ends(engine, monkeypatch):
+    import threading as threads
+
+    from serve.apps import batching
+
+    made = []
+    real_init = batching.Batcher.__init__
+    monkeypatch.setattr(batching.Batcher, "__init__", lambda self, *a, **k: made.append(self) or real_init(self, *a, **k))
+    render = lambda i: engine.apply_chat_template(question(i))  # noqa: E731
+    hot = SamplingParams(n=3, temperature=0.9, max_new_tokens=6, seed=2)
+    groups = list(batching.answer_all(engine, [0, 1, 2], render, hot, 2, "test"))
+    assert [len(completions) for _, cs in groups for completions in cs] == [3, 3, 3]
+    assert len(made) == 1 and made[0].max_rows == 3  # a question's three choices share one batch
+    made[0].thread.join(timeout=10)
+    assert not made[0].thread.is_alive()  # closed: its KV buffers go with it
+    assert not [t for t in threads.enumerate() if t is made[0].thread]

@@ -70,9 +70,17 @@ class Batcher:
         self.pending: list[Ticket] = []
         self.ready = threading.Condition()
         self.batches = self.rows = 0  # batches decoded and rows in them, for /metrics and tests
+        self.closed = False
         self.row_batch = engine.row_batch(self.max_rows, capacity=capacity or ROW_CAPACITY)
         loop = self._continuous_loop if self.row_batch is not None else self._loop
-        threading.Thread(target=loop, name="scotd-batcher", daemon=True).start()
+        self.thread = threading.Thread(target=loop, name="scotd-batcher", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the batcher thread once nothing waits or decodes (it holds the KV buffers)."""
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
 
     def counts(self) -> dict[str, float]:
         return {"batches": self.batches, "batch_rows": self.rows}
@@ -97,9 +105,11 @@ class Batcher:
                 return
             yield event
 
-    def _take(self) -> list[Ticket]:
+    def _take(self) -> Optional[list[Ticket]]:
         with self.ready:
             while not self.pending:
+                if self.closed:
+                    return None
                 self.ready.wait()
             gather_until = time.monotonic() + self.gather_s
             while (left := gather_until - time.monotonic()) > 0 and self._rows(self.pending) < self.max_rows:
@@ -123,8 +133,8 @@ class Batcher:
                                                                             for t in tickets) <= limit
 
     def _loop(self) -> None:
-        while True:
-            group = [t for t in self._take() if not t.cancelled.is_set()]  # a client that left while waiting
+        while (taken := self._take()) is not None:
+            group = [t for t in taken if not t.cancelled.is_set()]  # a client that left while waiting
             if len(group) == 1 and group[0].sampling.n == 1:
                 self._run_alone(group[0])
             elif group:
@@ -166,6 +176,8 @@ class Batcher:
         while True:
             with self.ready:
                 while not self.pending and not active:
+                    if self.closed:
+                        return
                     self.ready.wait()
                 if not active:  # idle: wait a moment for company, else the speculating single stream
                     gather_until = time.monotonic() + self.gather_s
@@ -174,10 +186,10 @@ class Batcher:
                 lone = self.pending[0] if not active and len(self.pending) == 1 else None
                 if lone is not None and lone.sampling.n == 1:
                     self.pending.remove(lone)
-            if lone is not None and lone.sampling.n == 1:
-                self._alone_until_company(lone, active)
-                continue
             try:
+                if lone is not None and lone.sampling.n == 1:
+                    self._alone_until_company(lone, active)
+                    continue
                 self._admit(active)
                 if active:
                     self._step(active)
@@ -213,20 +225,23 @@ class Batcher:
         one moves into a row of the batch (its prompt and reply so far prefilled) and goes on there, so the
         newcomer starts at once instead of waiting for the whole reply. A sampled one finishes alone (its
         seeded random stream stays its own)."""
-        prompt_ids = self.engine.encode(ticket.prompt)
-        fits = self.row_batch.fits(len(prompt_ids), ticket.sampling.max_new_tokens)
-        if ticket.cancelled.is_set() or not ticket.sampling.greedy or not fits:
+        if ticket.cancelled.is_set() or not ticket.sampling.greedy:
             return self._run_alone(ticket)
-        state, company = Row(ticket, 0, self.engine), False
+        company, timed_out = False, False
         try:
+            prompt_ids = self.engine.encode(ticket.prompt)
+            if not self.row_batch.fits(len(prompt_ids), ticket.sampling.max_new_tokens):
+                return self._run_alone(ticket)
+            state = Row(ticket, 0, self.engine)
             with closing(iter(self.engine.token_ids(prompt_ids, ticket.sampling))) as tokens:
                 for token in tokens:
                     piece = state.text.push(token)
                     if piece:
                         ticket.events.put(("piece", 0, piece))
                     if state.text.stopped or ticket.ended():
+                        timed_out = ticket.ended() and not ticket.cancelled.is_set()
                         break
-                    if self.pending and len(state.text.ids) < ticket.sampling.max_new_tokens:
+                    if len(state.text.ids) < ticket.sampling.max_new_tokens and self._newcomer_joins():
                         company = True
                         break
             if company:
@@ -239,7 +254,7 @@ class Batcher:
             tail = state.text.flush()
             if tail:
                 ticket.events.put(("piece", 0, tail))
-            ticket.events.put(("end", 0, ticket.ended() and not ticket.cancelled.is_set()))
+            ticket.events.put(("end", 0, timed_out))
             ticket.events.put(("done",))
             return
         self.batches, self.rows = self.batches + 1, self.rows + 1
@@ -252,10 +267,12 @@ class Batcher:
             with self.ready:
                 free = self.row_batch.free_rows()
                 ticket = self.pending[0] if self.pending else None
-                if ticket is None or len(free) < ticket.sampling.n:
+                if ticket is None:
                     return
-                too_long = not self.row_batch.fits(ticket.prompt_tokens, ticket.sampling.max_new_tokens)
+                too_long = not self._joins(ticket)  # or more choices than rows
                 if too_long and active:  # it waits, first in line, until the batch has drained
+                    return
+                if not too_long and len(free) < ticket.sampling.n:
                     return
                 self.pending.pop(0)
             if ticket.cancelled.is_set():
@@ -281,6 +298,18 @@ class Batcher:
             for index, row in enumerate(rows):
                 active[row] = Row(ticket, index, self.engine)
                 self._advance(active, row, logits)
+
+    def _newcomer_joins(self) -> bool:
+        """Whether the first waiting request could join a batch beside a moved lone reply (else moving it
+        would only cost the lone reply its speculation)."""
+        first = self.pending[0] if self.pending else None  # only this thread removes from pending
+        return first is not None and not first.cancelled.is_set() and first.sampling.n < self.row_batch.rows \
+            and self.row_batch.fits(first.prompt_tokens, first.sampling.max_new_tokens)
+
+    def _joins(self, ticket: Ticket) -> bool:
+        """Whether the request can decode in the continuous batch: its rows exist and each holds it."""
+        return ticket.sampling.n <= self.row_batch.rows and \
+            self.row_batch.fits(ticket.prompt_tokens, ticket.sampling.max_new_tokens)
 
     def _step(self, active: dict[int, "Row"]) -> None:
         logits = self.row_batch.step({row: state.next_token for row, state in active.items()})
@@ -360,10 +389,10 @@ def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], s
     prompts = [render(item) for item in items]
     counts = [len(engine.encode(prompt)) for prompt in prompts] if engine.batches and rows > 1 and items else []
     capacity = max(counts, default=0) + sampling.max_new_tokens + MIN_FED
-    batcher = Batcher(engine, rows, capacity=capacity) if counts else None
-    if batcher is None or batcher.row_batch is None:
+    if not counts or engine.row_batch(1, capacity) is None:
         yield from generate_in_batches(engine, items, render, sampling, rows, desc)
         return
+    batcher = Batcher(engine, max(rows, sampling.n), capacity=capacity)  # a question's n choices in one batch
     tickets = [Ticket(prompt, sampling, deadline=float("inf"), prompt_tokens=count)
                for prompt, count in zip(prompts, counts)]
     batcher.submit_all(tickets)
@@ -376,3 +405,4 @@ def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], s
     finally:  # an interrupted caller: the batcher drops what is left instead of decoding it for nobody
         for ticket in tickets:
             ticket.cancelled.set()
+        batcher.close()

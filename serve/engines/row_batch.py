@@ -62,7 +62,7 @@ class RowBatch:
         """Prefill ``prompt_ids`` into a free ``row``; the next-token logits after the prompt. The part it
         shares with the previous prompt (a chat template's system turn, a task's instructions) is copied
         from that prompt's cache instead of computed again."""
-        if not prompt_ids or len(prompt_ids) + MIN_FED > self.capacity:
+        if not prompt_ids or max(len(prompt_ids) + 1, MIN_FED) > self.capacity:  # + 1: the padding, or a step
             raise ValueError(f"a prompt of {len(prompt_ids)} tokens does not fit rows of {self.capacity}")
         reused = self._reuse_prefix(row, prompt_ids)
         fed = list(prompt_ids[reused:])
