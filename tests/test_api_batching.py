@@ -57,6 +57,27 @@ def alone(engine: OnnxEngine, i: int, max_tokens: int) -> str:
     return "".join(engine.stream_prompt(prompt, SamplingParams(max_new_tokens=max_tokens)))
 
 
+def long_then_short(url: str, long_extra: dict, pause: float, meanwhile=lambda: None) -> tuple[dict, dict]:
+    """A long request (question 1), then after ``pause`` s and ``meanwhile()`` a short one (question 3, 6
+    tokens): when each finished, and the replies."""
+    done: dict[str, float] = {}
+    replies: dict[str, dict] = {}
+
+    def call(name: str, i: int, **extra) -> None:
+        replies[name] = post(url, i, **extra)
+        done[name] = time.monotonic()
+
+    long = threading.Thread(target=call, args=("long", 1), kwargs=long_extra)
+    long.start()
+    time.sleep(pause)
+    meanwhile()
+    short = threading.Thread(target=call, args=("short", 3), kwargs={"max_tokens": 6})
+    short.start()
+    for thread in (long, short):
+        thread.join()
+    return done, replies
+
+
 def test_waiting_requests_decode_as_one_batch_and_each_gets_its_own_reply(engine):
     with UvicornThread(create_api(engine, MODEL_ID, batch_rows=8)) as server:
         results: dict[str, object] = {}
@@ -114,21 +135,8 @@ def test_a_request_joins_a_running_batch_and_leaves_before_it(engine):
     """Continuous batching: a short request that arrives while a long one (two sampled choices, so it
     never takes the single stream) decodes is answered first, and as it is answered alone."""
     with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
-        done: dict[str, float] = {}
-        replies: dict[str, dict] = {}
-
-        def call(name: str, i: int, **extra) -> None:
-            replies[name] = post(server.url, i, **extra)
-            done[name] = time.monotonic()
-
         started = time.monotonic()
-        long = threading.Thread(target=call, args=("long", 1), kwargs={"n": 2, "temperature": 0.9, "max_tokens": 470})
-        long.start()
-        time.sleep(0.05)
-        short = threading.Thread(target=call, args=("short", 3), kwargs={"max_tokens": 6})
-        short.start()
-        for thread in (long, short):
-            thread.join()
+        done, replies = long_then_short(server.url, {"n": 2, "temperature": 0.9, "max_tokens": 470}, 0.05)
         metrics = scrape(server.url)
     print(f"long reply done after {done['long'] - started:.2f} s, the short one after {done['short'] - started:.2f} s")
     assert done["short"] < done["long"]
@@ -150,21 +158,8 @@ def test_a_lone_greedy_reply_moves_into_the_batch_when_company_arrives(engine, m
 
     monkeypatch.setattr(engine, "token_ids", paced)
     with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
-        done: dict[str, float] = {}
-        replies: dict[str, dict] = {}
-
-        def call(name: str, i: int, **extra) -> None:
-            replies[name] = post(server.url, i, **extra)
-            done[name] = time.monotonic()
-
-        long = threading.Thread(target=call, args=("long", 1), kwargs={"max_tokens": 470})
-        long.start()
-        time.sleep(0.3)
-        before = scrape(server.url)
-        short = threading.Thread(target=call, args=("short", 3), kwargs={"max_tokens": 6})
-        short.start()
-        for thread in (long, short):
-            thread.join()
+        before: dict = {}
+        done, replies = long_then_short(server.url, {"max_tokens": 470}, 0.3, lambda: before.update(scrape(server.url)))
         metrics = scrape(server.url)
     assert before["scotd_api_batch_rows_total"] == 0  # the first request was decoding alone
     assert done["short"] < done["long"]
