@@ -35,7 +35,7 @@ from serve.core.errors import UserError
 from serve.core.records import Example
 from serve.core.student_format import ANSWER_PREFIX, render_prompt, student_info
 from serve.data.sources import QuestionSource
-from serve.apps.batching import answer_all
+from serve.apps.infer import answer_all
 from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, detect_backend, load_engine
 from serve.store.registry import resolve_model_dir
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from serve.apps.api import create_api
+from serve.apps.infer import answer_all
 from serve.engines.interface import SamplingParams
 from serve.engines.onnx_engine import OnnxEngine
 from serve_helpers import UvicornThread
@@ -220,7 +221,7 @@ def test_eval_and_infer_questions_refill_finished_rows_and_come_back_in_order(en
     real_step = RowBatch.step
     monkeypatch.setattr(RowBatch, "step", lambda self, tokens: steps.append(len(tokens)) or real_step(self, tokens))
     greedy = SamplingParams(max_new_tokens=max(budgets))
-    groups = list(batching.answer_all(engine, items, render, greedy, 2, "test"))
+    groups = list(answer_all(engine, items, render, greedy, 2, "test"))
     assert [group for group, _ in groups] == [[0, 1], [2, 3], [4, 5], [6, 7]]
     texts = [t[0] for _, completions in groups for t in completions]
     assert texts == [alone(engine, i, max(budgets)) for i in items]
@@ -236,7 +237,6 @@ def test_eval_and_infer_questions_refill_finished_rows_and_come_back_in_order(en
 
 
 def test_answer_all_falls_back_to_fixed_batches_without_a_row_batch(tiny_llama_dir):
-    from serve.apps.batching import answer_all
     from serve.engines.interface import load_engine
 
     engine = load_engine(tiny_llama_dir, backend="torch")
@@ -286,7 +286,7 @@ def test_answer_all_gives_n_choices_beyond_its_rows_and_its_batcher_thread_ends(
     monkeypatch.setattr(batching.Batcher, "__init__", lambda self, *a, **k: made.append(self) or real_init(self, *a, **k))
     render = lambda i: engine.apply_chat_template(question(i))  # noqa: E731
     hot = SamplingParams(n=3, temperature=0.9, max_new_tokens=6, seed=2)
-    groups = list(batching.answer_all(engine, [0, 1, 2], render, hot, 2, "test"))
+    groups = list(answer_all(engine, [0, 1, 2], render, hot, 2, "test"))
     assert [len(completions) for _, cs in groups for completions in cs] == [3, 3, 3]
     assert len(made) == 1 and made[0].max_rows == 3  # a question's three choices share one batch
     made[0].thread.join(timeout=10)

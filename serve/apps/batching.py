@@ -26,12 +26,11 @@ import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Iterator, Optional
 
 import numpy as np
 
-from serve.engines.interface import Engine, Item, SamplingParams, generate_in_batches, seeded_sample
-from serve.engines.speculative_session import MIN_FED
+from serve.engines.interface import Engine, SamplingParams, seeded_sample
 
 
 # Tokens a row of the continuous batch holds (prompt and reply): the KV buffers are rows x this long, so
@@ -375,34 +374,3 @@ def collect(batcher: Batcher, ticket: Ticket) -> list[tuple[str, bool]]:
 def optional_batcher(engine: Optional[Engine], max_rows: int) -> Optional[Batcher]:
     return Batcher(engine, max_rows) if engine is not None and engine.batches and max_rows > 1 else None
 
-
-def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], str], sampling: SamplingParams,
-               rows: int, desc: str) -> Iterator[tuple[list[Item], list[list[str]]]]:
-    """The batch-answer loop of ``scotd eval`` and ``scotd infer``: ``(items, completions)`` groups of up to
-    ``rows`` items in the items' order, ``sampling.n`` completions each, with a progress bar.
-
-    Where the engine offers a continuous batch, all items are queued at once and a row freed by a short
-    answer takes the next question at once, so a batch never waits for its longest rationale; the rows
-    are sized to the longest prompt plus ``max_new_tokens``. Otherwise fixed batches of ``rows`` prompts."""
-    from tqdm import tqdm
-
-    prompts = [render(item) for item in items]
-    counts = [len(engine.encode(prompt)) for prompt in prompts] if engine.batches and rows > 1 and items else []
-    capacity = max(counts, default=0) + sampling.max_new_tokens + MIN_FED
-    if not counts or engine.row_batch(1, capacity) is None:
-        yield from generate_in_batches(engine, items, render, sampling, rows, desc)
-        return
-    batcher = Batcher(engine, max(rows, sampling.n), capacity=capacity)  # a question's n choices in one batch
-    tickets = [Ticket(prompt, sampling, deadline=float("inf"), prompt_tokens=count)
-               for prompt, count in zip(prompts, counts)]
-    batcher.submit_all(tickets)
-    try:
-        with tqdm(total=len(items), desc=desc, unit="q", dynamic_ncols=True) as bar:
-            for start in range(0, len(items), rows):
-                group = tickets[start:start + rows]
-                yield list(items[start:start + rows]), [[text for text, _ in collect(batcher, t)] for t in group]
-                bar.update(len(group))
-    finally:  # an interrupted caller: the batcher drops what is left instead of decoding it for nobody
-        for ticket in tickets:
-            ticket.cancelled.set()
-        batcher.close()

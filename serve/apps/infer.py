@@ -6,6 +6,9 @@ fields (an Example's ``task``, ``split``, ``meta``) are ignored. A line without 
 ``id`` is known by its line number (``line-7``). The output is appended and
 flushed batch by batch and keyed by ``id``, so a rerun answers only what is missing.
 Bad lines are reported with their line number and skipped; the rest still runs.
+
+``answer_all`` is the loop that answers many questions, here and in ``scotd eval``: an ONNX export's
+continuous batch refills a finished row with the next question at once.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence
 
+from serve.apps.batching import Batcher, Ticket, collect
 from serve.apps.reply import Reply, finish
 from serve.core.answers import answers_match, infer_answer_type, majority_vote
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.records import JsonlStore
 from serve.core.student_format import render_prompt
-from serve.apps.batching import answer_all
-from serve.engines.interface import SamplingParams
+from serve.engines.interface import Engine, Item, SamplingParams, generate_in_batches
+from serve.engines.speculative_session import MIN_FED
 
 
 @dataclass
@@ -109,6 +113,37 @@ def answer_record(q: Question, replies: list[Reply], model: str) -> dict[str, An
         record.update(gold=q.gold, correct=answers_match(prediction, q.gold))
     return record
 
+
+def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], str], sampling: SamplingParams,
+               rows: int, desc: str) -> Iterator[tuple[list[Item], list[list[str]]]]:
+    """The batch-answer loop of ``scotd eval`` and ``scotd infer``: ``(items, completions)`` groups of up to
+    ``rows`` items in the items' order, ``sampling.n`` completions each, with a progress bar.
+
+    Where the engine offers a continuous batch, all items are queued at once and a row freed by a short
+    answer takes the next question at once, so a batch never waits for its longest rationale; the rows
+    are sized to the longest prompt plus ``max_new_tokens``. Otherwise fixed batches of ``rows`` prompts."""
+    from tqdm import tqdm
+
+    prompts = [render(item) for item in items]
+    counts = [len(engine.encode(prompt)) for prompt in prompts] if engine.batches and rows > 1 and items else []
+    capacity = max(counts, default=0) + sampling.max_new_tokens + MIN_FED
+    if not counts or engine.row_batch(1, capacity) is None:
+        yield from generate_in_batches(engine, items, render, sampling, rows, desc)
+        return
+    batcher = Batcher(engine, max(rows, sampling.n), capacity=capacity)  # a question's n choices in one batch
+    tickets = [Ticket(prompt, sampling, deadline=float("inf"), prompt_tokens=count)
+               for prompt, count in zip(prompts, counts)]
+    batcher.submit_all(tickets)
+    try:
+        with tqdm(total=len(items), desc=desc, unit="q", dynamic_ncols=True) as bar:
+            for start in range(0, len(items), rows):
+                group = tickets[start:start + rows]
+                yield list(items[start:start + rows]), [[text for text, _ in collect(batcher, t)] for t in group]
+                bar.update(len(group))
+    finally:  # an interrupted caller: the batcher drops what is left instead of decoding it for nobody
+        for ticket in tickets:
+            ticket.cancelled.set()
+        batcher.close()
 
 def run(cfg: InferConfig) -> dict[str, Any]:
     from serve.apps.model_pick import model_label, resolve_serving_model
