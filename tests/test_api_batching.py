@@ -132,9 +132,13 @@ def test_batch_rows_1_keeps_one_request_at_a_time(engine):
     assert metrics.get("scotd_api_batches_total", 0) == 0
 
 
-def test_a_request_joins_a_running_batch_and_leaves_before_it(engine):
+def test_a_request_joins_a_running_batch_and_leaves_before_it(engine, monkeypatch):
     """Continuous batching: a short request that arrives while a long one (two sampled choices, so it
     never takes the single stream) decodes is answered first, and as it is answered alone."""
+    from serve.engines.row_batch import RowBatch
+
+    real_step = RowBatch.step  # the tiny model may finish 470 tokens in 0.1 s: paced, the short one comes mid-reply
+    monkeypatch.setattr(RowBatch, "step", lambda self, tokens: time.sleep(0.002) or real_step(self, tokens))
     with UvicornThread(create_api(engine, MODEL_ID, batch_rows=4)) as server:
         started = time.monotonic()
         done, replies = long_then_short(server.url, {"n": 2, "temperature": 0.9, "max_tokens": 470}, 0.05)
