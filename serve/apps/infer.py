@@ -127,10 +127,12 @@ def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], s
     prompts = [render(item) for item in items]
     counts = [len(engine.encode(prompt)) for prompt in prompts] if engine.batches and rows > 1 and items else []
     capacity = max(counts, default=0) + sampling.max_new_tokens + MIN_FED
-    if not counts or engine.row_batch(1, capacity) is None:
+    batcher = Batcher(engine, max(rows, sampling.n), capacity=capacity) if counts else None  # n choices: one batch
+    if batcher is None or batcher.row_batch is None:
+        if batcher is not None:
+            batcher.close()
         yield from generate_in_batches(engine, items, render, sampling, rows, desc)
         return
-    batcher = Batcher(engine, max(rows, sampling.n), capacity=capacity)  # a question's n choices in one batch
     tickets = [Ticket(prompt, sampling, deadline=float("inf"), prompt_tokens=count)
                for prompt, count in zip(prompts, counts)]
     batcher.submit_all(tickets)
@@ -144,6 +146,7 @@ def answer_all(engine: Engine, items: Sequence[Item], render: Callable[[Item], s
         for ticket in tickets:
             ticket.cancelled.set()
         batcher.close()
+
 
 def run(cfg: InferConfig) -> dict[str, Any]:
     from serve.apps.model_pick import model_label, resolve_serving_model
