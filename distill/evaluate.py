@@ -9,7 +9,9 @@ parsed answers) -> parse, score, bootstrap a 95% interval -> write ``predictions
 
 A long eval is resumable: each decoded batch is appended to ``predictions.partial.jsonl`` (headed by a
 fingerprint of the model files and decoding settings) and ``summary.partial.md`` is rewritten, so an
-interrupted eval rerun with the same settings decodes only the questions it has not scored yet.
+interrupted eval rerun with the same settings decodes only the questions it has not scored yet. The
+questions of a mixture are decoded in turn, one from each task, so a partial summary estimates every
+task at once (and long and short answers share the batch); the written rows keep the input's order.
 
 Label-only students are scored the same way with a short generation budget; their
 output is the answer alone, parsed as if it followed "So the answer is".
@@ -156,6 +158,15 @@ def scored_earlier(partial: Path, key: str, examples: Sequence[Example]) -> dict
     return {row["key"]: row for row in rows if questions.get(row.get("key")) == row.get("question")}
 
 
+def interleaved_by_task(examples: Sequence[Example]) -> list[Example]:
+    """One question from each task in turn (each task's own order kept), until every task runs out."""
+    queues: dict[str, list[Example]] = {}
+    for example in examples:
+        queues.setdefault(example.task or "", []).append(example)
+    rounds = max((len(q) for q in queues.values()), default=0)
+    return [q[i] for i in range(rounds) for q in queues.values() if i < len(q)]
+
+
 def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig,
           done: Optional[dict[str, dict]] = None, on_batch: Callable[[list[dict]], None] = lambda rows: None
           ) -> list[dict]:
@@ -166,7 +177,7 @@ def score(engine, examples: Sequence[Example], mode: str, cfg: EvalConfig,
     sampling = dataclasses.replace(cfg.sampling.for_vote(), stop=[*cfg.sampling.stop, *stop],
                                    max_new_tokens=cfg.sampling.max_new_tokens if mode == "cot" else 16)
     vote = sampling.n > 1
-    todo = [e for e in examples if row_key(e) not in done]
+    todo = interleaved_by_task([e for e in examples if row_key(e) not in done])
     resumed = f", {len(examples) - len(todo)} scored earlier" if len(todo) < len(examples) else ""
     started = time.perf_counter()
     for batch, outputs in answer_all(engine, todo, render, sampling, cfg.batch_size,

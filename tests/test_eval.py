@@ -115,6 +115,18 @@ def test_an_interrupted_eval_resumes_where_it_stopped(cot_student, task, tmp_pat
     assert not (tmp_path / "cut" / evaluate.PARTIAL_FILE).exists()
 
 
+def test_a_mixture_is_decoded_one_task_at_a_time_in_turn_so_a_partial_summary_covers_every_task():
+    from distill.evaluate import interleaved_by_task
+    tasks = {"dyck": 4, "navigate": 2, "sorting": 3}
+    examples = [Example(id=f"{t}/{i}", task=t, question=f"{t} {i}", answer="x") for t, n in tasks.items()
+                for i in range(n)]
+    order = [e.id for e in interleaved_by_task(examples)]
+    assert order[:3] == ["dyck/0", "navigate/0", "sorting/0"] and order[3:6] == ["dyck/1", "navigate/1", "sorting/1"]
+    assert sorted(order) == sorted(e.id for e in examples)  # every question once
+    for t in tasks:  # each task keeps its own order
+        assert [i for i in order if i.startswith(t)] == [f"{t}/{i}" for i in range(tasks[t])]
+
+
 def test_partial_rows_from_other_settings_are_set_aside_not_reused(cot_student, task, tmp_path, monkeypatch):
     import distill.evaluate as evaluate
 
