@@ -9,7 +9,9 @@ prompt's first over the time after its first, summed over the prompts.
 
 Rows: the ONNX engine's default greedy (it speculates), the same export without speculation, llama.cpp
 on each GGUF, and llama.cpp's Q8_0 with llama-cpp-python's own prompt-lookup decoding, so the
-speculation is set against the same trick in the anchor engine, not only against its plain loop.
+speculation is set against the same trick in the anchor engine, not only against its plain loop; where
+llama.cpp's own binaries are built, its server plain and with each of its n-gram speculation modes
+(bench/llama_native.py). The ratio column is taken against the fastest llama.cpp row of the model.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench.harness import ANCHOR, decode_row, interleaved, log, merge_rounds
+from bench.harness import decode_row, interleaved, log, merge_rounds, peak_rss_mb
+from bench.llama_native import NativeServer, native_variants
+from export.decode_streams import STREAMS
+
+STREAMS.setdefault("llama_native", NativeServer)
 
 LOOKUP_BACKEND = "llama.cpp + prompt lookup"
 
@@ -38,9 +44,10 @@ def task_prompts(model_dir: Path, source: str, count: int) -> list[list[int]]:
     return [encode_prompt(tokenizer, render_prompt(e.question, e.choices, tokenizer=tokenizer)) for e in examples]
 
 
-def task_variants(variants: list[dict]) -> list[dict]:
+def task_variants(variants: list[dict], hf_dir: Path) -> list[dict]:
     """The rows of one model that the task runs: ONNX exports and llama.cpp files, plus prompt lookup
-    on the Q8_0; each with the plain-greedy row whose tokens it should reproduce."""
+    and the native binaries' rows on the Q8_0; each with the plain-greedy row whose tokens it should
+    reproduce."""
     rows = []
     for variant in variants:
         if variant["kind"] == "onnx":
@@ -58,6 +65,8 @@ def task_variants(variants: list[dict]) -> list[dict]:
 
                 rows.append({**variant, "backend": LOOKUP_BACKEND, "reference": "llama.cpp",
                              "options": {**variant.get("options", {}), "prompt_lookup": DRAFT_TOKENS}})
+            if variant["precision"] == "q8_0":
+                rows += native_variants(variant, hf_dir)
     return rows
 
 
@@ -79,14 +88,17 @@ def measure_task(variant: dict, prompts: list[list[int]], max_new_tokens: int, r
                 seconds += time.perf_counter() - first
             produced += max(len(out) - 1, 0)
             outputs.append(out)
-            stats = getattr(getattr(getattr(stream, "engine", None), "decoder", None), "speculative_stats", None)
+            stats = stream.stats() if hasattr(stream, "stats") else None
             if stats and repeat == 0:
                 accepted += stats["draft_tokens_accepted"]
                 drafted += stats["draft_tokens_evaluated"]
         rates.append(produced / seconds if seconds else 0.0)
+    rss = stream.peak_rss_mb() if hasattr(stream, "peak_rss_mb") else peak_rss_mb()  # a server: its own process
+    if hasattr(stream, "close"):
+        stream.close()
     return {**{k: variant[k] for k in ("model", "backend", "precision", "reference")},
             "decode_tok_s": rates, "tokens": sum(map(len, outputs)), "outputs": outputs,
-            "acceptance": round(accepted / drafted, 3) if drafted else None}
+            "acceptance": round(accepted / drafted, 3) if drafted else None, "peak_rss_mb": rss}
 
 
 def same_tokens(rows: list[dict]) -> None:
@@ -101,19 +113,23 @@ def same_tokens(rows: list[dict]) -> None:
 
 def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> list[str]:
 
-    anchor = {r["model"]: r["decode_tok_s"] for r in rows if (r["backend"], r["precision"]) == ANCHOR}
+    anchor: dict[str, float] = {}
+    for r in rows:
+        if r["backend"].startswith("llama.cpp"):
+            anchor[r["model"]] = max(anchor.get(r["model"], 0.0), r["decode_tok_s"])
     lines = ["", f"On the task: the first {count} test questions of `{source}` in the student format, greedy to EOS "
              f"(at most {max_new_tokens} tokens), each row in a fresh process per round, rounds interleaved, median. "
              "\"same tokens\" counts the prompts whose output equals the row's plain-greedy counterpart "
              "(the export without speculation; llama.cpp without prompt lookup).", "",
-             "| model | backend | precision | decode tok/s | vs llama.cpp Q8_0 | tokens generated | "
-             "same tokens as plain greedy | drafts accepted |", "|---|---|---|---|---|---|---|---|"]
+             "| model | backend | precision | decode tok/s | vs fastest llama.cpp row | tokens generated | "
+             "same tokens as plain greedy | drafts accepted | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = anchor.get(r["model"])
         ratio = f"{r['decode_tok_s'] / base:.2f}x" if base else "-"
         acceptance = f"{r['acceptance']:.0%}" if r.get("acceptance") is not None else "-"
         lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | **{r['decode_tok_s']}** | {ratio} | "
-                     f"{r['tokens']} | {r.get('same_as_reference', '-')} | {acceptance} |")
+                     f"{r['tokens']} | {r.get('same_as_reference', '-')} | {acceptance} | "
+                     f"{r.get('peak_rss_mb', '-')} |")
     return lines
 
 
@@ -123,8 +139,9 @@ def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:
 
     runs = []
     for model in cfg.models:
-        prompts = task_prompts(resolve_model_dir(model), cfg.task, cfg.task_questions)
-        runs += [(variant, prompts) for variant in task_variants([v for v, _ in jobs if v["model"] == model])]
+        hf_dir = resolve_model_dir(model)
+        prompts = task_prompts(hf_dir, cfg.task, cfg.task_questions)
+        runs += [(variant, prompts) for variant in task_variants([v for v, _ in jobs if v["model"] == model], hf_dir)]
     samples: dict[int, list[dict]] = {i: [] for i in range(len(runs))}
     for _, (variant, prompts) in tqdm(interleaved(runs, cfg.rounds), desc="bench decode: task", unit="row"):
         index = runs.index((variant, prompts))

@@ -39,7 +39,7 @@ def _onnx(path: Path, **engine_options) -> Stream:
 
     def stream(ids, n, ignore_eos):
         return engine.token_ids(ids, SamplingParams(max_new_tokens=n), ignore_eos=ignore_eos)
-    stream.engine = engine  # its decoder's speculative_stats, for the task rows
+    stream.stats = lambda: getattr(getattr(engine, "decoder", None), "speculative_stats", None)  # for the task rows
     return stream
 
 
