@@ -114,6 +114,31 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     return {**overall, "by_task": totals}
 
 
+def train_segments(metrics: Path) -> list[float]:
+    """Seconds of each training segment: train_runtime restarts from zero when a run is resumed."""
+    segments, last = [], None
+    for line in metrics.read_text().splitlines() if metrics.is_file() else []:
+        runtime = json.loads(line).get("train_runtime")
+        if runtime is None:
+            continue
+        if last is None or runtime < last:
+            segments.append(0.0)
+        segments[-1], last = runtime, runtime
+    return segments
+
+
+def stage_seconds(run_dir: Path, train_out: Path) -> float:
+    """The run's wall time: every stage's stamp, the training counted over all its resumed segments (its
+    stamp holds only the segment that finished it)."""
+    stamps = {p.stem: json.loads(p.read_text()) for p in sorted((run_dir / "stages").glob("*.json"))
+              if not p.stem.endswith(".started")}
+    seconds = {name: stamp.get("seconds", 0.0) for name, stamp in stamps.items()}
+    segments = train_segments(train_out / "metrics.jsonl")
+    if "train" in seconds and len(segments) > 1:
+        seconds["train"] += sum(segments[:-1])
+    return sum(seconds.values())
+
+
 def read_arm(run_dir: Path) -> dict:
     recipe_file = run_dir / "recipe.resolved.yaml"
     if not recipe_file.is_file():
@@ -124,7 +149,7 @@ def read_arm(run_dir: Path) -> dict:
     label = recipe["run"].get("label") or label
     run_info = _read_json(Path(recipe["train"]["out"]) / "run_info.json") if train else None
     stats = (run_info or {}).get("data") or {}
-    seconds = sum(json.loads(p.read_text()).get("seconds", 0.0) for p in sorted((run_dir / "stages").glob("*.json")))
+    seconds = stage_seconds(run_dir, Path(recipe["train"]["out"]))
     return {
         "arm": label, "run_dir": str(run_dir), "sampled_n": sampled_n,
         "kept_per_question": stats["targets"] / max(1, stats["instances"]) if stats and label != "label-only" else None,

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from distill.bbh_reference import CODEX
-from distill.results import ci_cell
+from distill.results import ci_cell, train_segments
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -53,19 +53,6 @@ def wording_table(student: dict) -> list[str]:
         bbh = student["greedy"]["by_task"].get(f"bbh:{family}_{size}")
         lines.append(f"| {task} | {ci_cell(result)} | {ci_cell(bbh)} |")
     return lines
-
-
-def train_segments(metrics: Path) -> list[float]:
-    """Seconds of each training segment: train_runtime restarts from zero when a run is resumed."""
-    segments, last = [], None
-    for line in metrics.read_text().splitlines():
-        runtime = json.loads(line).get("train_runtime")
-        if runtime is None:
-            continue
-        if last is None or runtime < last:
-            segments.append(0.0)
-        segments[-1], last = runtime, runtime
-    return segments
 
 
 def main() -> int:

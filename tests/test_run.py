@@ -376,3 +376,21 @@ def test_a_recipe_names_its_arm_with_run_label(tmp_path):
     recipe["run"]["label"] = ""
     (tmp_path / "recipe.resolved.yaml").write_text(yaml.safe_dump(recipe))
     assert read_arm(tmp_path)["arm"] == "untrained base"
+
+
+def test_a_resumed_training_counts_every_segment_in_the_runs_wall_time(tmp_path):
+    from distill.results import stage_seconds, train_segments
+
+    (tmp_path / "stages").mkdir()
+    for name, seconds in (("sample", 5.0), ("train", 100.0), ("export", 20.0)):
+        (tmp_path / "stages" / f"{name}.json").write_text(json.dumps({"seconds": seconds}))
+    (tmp_path / "stages" / "eval.started.json").write_text(json.dumps({"key": "running"}))
+    train = tmp_path / "train"
+    train.mkdir()
+    (train / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
+        {"step": 1, "train_runtime": 40.0}, {"step": 2, "train_runtime": 300.0}, {"step": 2},  # killed
+        {"step": 3, "train_runtime": 30.0}, {"step": 4, "train_runtime": 95.0}]))  # resumed, finished
+    assert train_segments(train / "metrics.jsonl") == [300.0, 95.0]
+    assert stage_seconds(tmp_path, train) == 5.0 + 100.0 + 300.0 + 20.0
+    (train / "metrics.jsonl").unlink()  # never resumed: the stamps alone
+    assert stage_seconds(tmp_path, train) == 125.0
