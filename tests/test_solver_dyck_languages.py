@@ -193,3 +193,30 @@ def test_unreadable_questions_are_refused(question):
     example = Example("x/0", TASK, question, "", None)
     with pytest.raises(UnsolvableQuestion):
         FAMILY.solve(example, random.Random(0))
+
+
+def test_pop_each_style_closes_one_bracket_a_sentence_and_is_graded_like_the_default(sample):
+    pop_each = FAMILY.__class__(FAMILY.name, FAMILY.solver("pop_each"), FAMILY.grade)
+    assert solve_all(pop_each, sample)[0] == len(sample)
+    teacher_gets_full_marks(pop_each, sample[::10])
+    example = hand_made()
+    rationale, answer = pop_each.solve(example, random.Random(0))
+    assert answer == example.answer
+    closing = re.split(r"from the top: ", rationale, maxsplit=1)[1]
+    pops = closing.split("; ")[:-1]
+    # top first, each the closer of the opener on top, and the stack left after it
+    stacks = HAND_MADE_STACKS[-1].split()
+    for pop in pops:
+        top = stacks.pop()
+        assert pop.startswith(f"{top} ") and f" {')]}>'['([{<'.index(top)]}, " in pop and \
+            pop.endswith(" ".join(stacks) or "nothing")
+    assert not stacks
+    # a student that dropped a pop is caught by the final answer, not credited
+    dropped = rationale.replace(pops[1] + "; ", "").replace(answer, " ".join(answer.split()[1:]))
+    assert not pop_each.grade(example.question, None, dropped).final_right
+
+
+def test_pop_each_style_answers_every_bbh_example():
+    pop_each = FAMILY.__class__(FAMILY.name, FAMILY.solver("pop_each"), FAMILY.grade)
+    bbh_task_is_solved(pop_each, TASK)
+    teacher_gets_full_marks(pop_each, bbh_task(TASK)[::10])

@@ -19,6 +19,11 @@ draws from ``rng`` its opening, one step style, and the two halves of the closin
 that one style so a small student sees a regular pattern. Separators are ";" and "," because
 the student's tokenizer merges "(:" and "(." into one token, hiding the bracket.
 
+Style ``pop_each`` closes one bracket a sentence instead of reversing the stack at once: the top
+opener, its closer, and the stack left ("now close from the top: { takes }, leaving ( [; [ takes ],
+leaving ( ..."), so each closer is read off the end of the stack just restated. The student trained on
+the default dropped or doubled brackets in that one reversal (BBH, "< [ [" closed as "] >").
+
 Grading: the reference steps are (symbol, bracket it closes, stack after it) for every
 symbol plus the closing sequence. A student step is a ";"- or "."-separated chunk that
 starts with a bracket; its first bracket is the symbol, the next one (for a closer) the
@@ -131,13 +136,31 @@ def narrate(steps: Sequence[Step], rng: random.Random) -> str:
     return f"{rng.choice(_OPENINGS)} {'; '.join(lines)}; {closing}"
 
 
+_CLOSE_EACH = (("now close from the top: ", "{top} takes {closer}, leaving {stack}", "; so the rest is {closing}."),
+               ("closing from the top: ", "{top} needs {closer}, which leaves {stack}", "; together that is {closing}."))
+
+
+def narrate_pop_each(steps: Sequence[Step], rng: random.Random) -> str:
+    """The default's steps, then one closing sentence per open bracket, top first."""
+    style = rng.choice(_STEP_STYLES)
+    lines = [(style.opens if step.closed is None else style.closes).format(
+        symbol=step.symbol, closed=step.closed, stack=" ".join(step.stack) or style.empty) for step in steps]
+    lead, each, tail = rng.choice(_CLOSE_EACH)
+    stack, pops = list(steps[-1].stack), []
+    while stack:
+        top = stack.pop()
+        pops.append(each.format(top=top, closer=CLOSER_OF[top], stack=" ".join(stack) or style.empty))
+    closing = lead + "; ".join(pops) + tail.format(closing=" ".join(closing_sequence(steps[-1].stack)))
+    return f"{rng.choice(_OPENINGS)} {'; '.join(lines)}; {closing}"
+
+
 def _same_sequence(choice: str, closing: Sequence[str]) -> bool:
     return "".join(choice.split()) == "".join(closing)
 
 
-def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+def solve(example: Example, rng: random.Random, narrator=narrate) -> tuple[str, str]:
     steps = trace(parse_symbols(example.question))
-    rationale = narrate(steps, rng)
+    rationale = narrator(steps, rng)
     closing = closing_sequence(steps[-1].stack)
     if not example.choices:
         return rationale, " ".join(closing)
@@ -206,4 +229,8 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(reference) + 1, steps_right, final_item, final == answer, claimed_answer)
 
 
-FAMILY = Family("dyck_languages", solve, grade)
+def solve_pop_each(example: Example, rng: random.Random) -> tuple[str, str]:
+    return solve(example, rng, narrate_pop_each)
+
+
+FAMILY = Family("dyck_languages", solve, grade, styles={"pop_each": solve_pop_each})
