@@ -306,3 +306,24 @@ def test_open_spots_named_in_a_step_are_where_it_fills(source):
                 else:
                     assert all((i - at) * sides[where.group(1)] > 0 for i in new), sentence
             previous = spots
+
+
+@pytest.mark.parametrize("size", ["three_objects", "five_objects", "seven_objects"])
+def test_numbered_spots_style_answers_every_bbh_question_and_is_graded_like_the_default(size):
+    from solver_checks import bbh_task, bbh_task_is_solved, teacher_gets_full_marks
+
+    numbered = FAMILY.__class__(FAMILY.name, FAMILY.solver("numbered_spots"), FAMILY.grade)
+    bbh_task_is_solved(numbered, f"logical_deduction_{size}")
+    examples = bbh_task(f"logical_deduction_{size}")
+    teacher_gets_full_marks(numbered, examples[::10])
+    n = {"three_objects": 3, "five_objects": 5, "seven_objects": 7}[size]
+    for example in examples[:20]:
+        rationale, _ = numbered.solve(example, random.Random(example.id))
+        rows = re.findall(r"1 [^,]+(?:, \d+ [^,.]+)+", rationale)
+        assert rows and all([int(s.split()[0]) for s in row.split(", ")] == list(range(1, n + 1)) for row in rows)
+        # a numbered row with one object moved is a wrong step
+        last = rows[-1]
+        names = [s.split(" ", 1)[1] for s in last.split(", ")]
+        swapped = ", ".join(f"{k} {name}" for k, name in enumerate([names[1], names[0], *names[2:]], start=1))
+        wrong = numbered.grade(example.question, example.choices, rationale.replace(last, swapped))
+        assert wrong.steps_right < numbered.grade(example.question, example.choices, rationale).steps_right

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from distill.sample import SampleConfig, run
 from serve.core.config import build
 
@@ -50,3 +52,30 @@ def test_a_question_the_solver_cannot_read_is_reported_by_id_and_never_trained_o
     bad = [r for r in records if r["example_id"] == "tso/1"]
     assert len(bad) == 2 and not any(r["correct"] or r["rationale"] for r in bad)
     assert all(r["correct"] for r in records if r["example_id"] == "tso/0")
+
+
+def test_a_mixture_takes_one_style_per_family_from_a_comma_separated_list():
+    import random
+
+    from distill.solvers import FAMILIES
+    from distill.teachers.base import Job, TeacherConfig
+    from distill.teachers.program import ProgramTeacher
+    from serve.core.errors import UserError
+    from serve.data.sources import load_examples
+
+    examples = load_examples("gen:dyck_languages + gen:logical_deduction/five_objects + gen:navigate", "train", 2)
+    teacher = ProgramTeacher(TeacherConfig(backend="program", rationale_style="pop_each, numbered_spots"),
+                             type("Sampling", (), {"seed": 0})())
+    assert teacher.name == "program:auto:pop_each,numbered_spots"
+    for job, samples in teacher.sample([Job(e.id, "", 1, example=e) for e in examples]):
+        family = job.example.task.removeprefix("gen:").split("/")[0]
+        style = {"dyck_languages": "pop_each", "logical_deduction": "numbered_spots"}.get(family, "default")
+        rng = random.Random(0)
+        expected = FAMILIES[family].solver(style)(job.example, rng)[0]
+        # the teacher seeds its own draws; the style shows in the text all the same
+        marker = {"pop_each": "from the top: ", "numbered_spots": " spot", "default": ""}[style]
+        assert marker in samples[0].text and (marker in expected)
+    with pytest.raises(UserError, match="'fancy' is not a style of any program solver"):
+        ProgramTeacher(TeacherConfig(backend="program", rationale_style="pop_each,fancy"), None)
+    with pytest.raises(UserError, match="'numbered_spots' is not a style of the dyck_languages solver"):
+        ProgramTeacher(TeacherConfig(backend="program", model="dyck_languages", rationale_style="numbered_spots"), None)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from distill.solvers.base import Family, StepGrade, UnsolvableQuestion, join_list, norm, option_line, quoted_option
+from distill.solvers.logical_deduction_kinds import KINDS, Kind
 from serve.core.answers import letter
 from serve.core.records import Example
 
@@ -45,68 +46,6 @@ _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", 
 _COUNT_WORDS = {word: n for n, word in enumerate(_NUMBER_WORDS) if n >= 3}
 _ORDINALS = {word: n for n, word in enumerate(("zeroth", "first", "second", "third", "fourth", "fifth", "sixth",
                                                "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth")) if n}
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How one setting's clues read. Every predicate starts with its verb; {other} is the second
-    object, {nth} an ordinal counted from the end the template names."""
-    ends: tuple[str, str]  # the first and the last end, for the narration: ("left", "right")
-    earlier: tuple[str, ...]  # predicates putting the subject before {other}
-    later: tuple[str, ...]
-    first: str  # the predicate for the first spot
-    last: str
-    from_start: str  # "is the {nth} from the left"
-    from_end: str
-    bare_names: bool = False  # objects are names ("Ada"), not "the owl"
-    sides: tuple[str, str] = ("before", "after")  # as the narration says them: "left of", "right of"
-
-    def verbs(self) -> set[str]:
-        templates = (*self.earlier, *self.later, self.first, self.last, self.from_start, self.from_end)
-        return {t.split()[0] for t in templates}
-
-
-_ROW = Kind(("left", "right"), ("is to the left of {other}",), ("is to the right of {other}",), "is the leftmost",
-            "is the rightmost", "is the {nth} from the left", "is the {nth} from the right",
-            sides=("left of", "right of"))
-
-KINDS = {
-    # BBH
-    "birds": _ROW, "books": _ROW,
-    "golfers": Kind(("first", "last"), ("finished above {other}",), ("finished below {other}",), "finished first",
-                    "finished last", "finished {nth}", "finished {nth}-to-last", True, ("above", "below")),
-    "vehicles": Kind(("oldest", "newest"), ("is older than {other}",), ("is newer than {other}",), "is the oldest",
-                     "is the newest", "is the {nth}-oldest", "is the {nth}-newest"),
-    "fruits": Kind(("cheapest", "most expensive"), ("are less expensive than {other}",),
-                   ("are more expensive than {other}",), "are the cheapest", "are the most expensive",
-                   "are the {nth}-cheapest", "are the {nth}-most expensive"),
-    # the generator's "varied" wording
-    "people": Kind(("front", "back"), ("stands ahead of {other}", "stands in front of {other}"),
-                   ("stands behind {other}",), "stands at the front", "stands at the back", "stands {nth} in line",
-                   "stands {nth} from the back", True, ("ahead of", "behind")),
-    "shirts": Kind(("left", "right"), ("hangs left of {other}", "hangs somewhere left of {other}"),
-                   ("hangs right of {other}", "hangs somewhere right of {other}"), "hangs at the far left",
-                   "hangs at the far right", "hangs {nth} from the left end", "hangs {nth} from the right end",
-                   sides=("left of", "right of")),
-    "items": Kind(("lightest", "heaviest"), ("is lighter than {other}", "weighs less than {other}"),
-                  ("is heavier than {other}", "weighs more than {other}"), "is the lightest", "is the heaviest",
-                  "is the {nth}-lightest", "is the {nth}-heaviest"),
-    "runners": Kind(("first", "last"), ("crossed the line before {other}",), ("crossed the line after {other}",),
-                    "crossed the line first", "crossed the line last", "crossed the line {nth}",
-                    "crossed the line {nth} from last", True),
-    # the generator's "heldout" wording
-    "tenants": Kind(("bottom", "top"), ("lives on a lower floor than {other}",),
-                    ("lives on a higher floor than {other}",), "lives on the bottom floor", "lives on the top floor",
-                    "lives on the {nth} floor from the bottom", "lives on the {nth} floor from the top", True),
-    "trees": Kind(("shortest", "tallest"), ("is shorter than {other}",), ("is taller than {other}",),
-                  "is the shortest", "is the tallest", "is the {nth}-shortest", "is the {nth}-tallest"),
-    "acts": Kind(("first", "last"), ("performs earlier than {other}",), ("performs later than {other}",),
-                 "opens the show", "closes the show", "is the {nth} act", "is the {nth}-to-last act"),
-    "cars": Kind(("nearest", "farthest"), ("is parked closer to the gate than {other}",),
-                 ("is parked farther from the gate than {other}",), "is parked nearest the gate",
-                 "is parked farthest from the gate", "is the {nth}-closest to the gate",
-                 "is the {nth}-farthest from the gate"),
-}
 
 
 def _template(template: str, slot: str) -> str:
@@ -134,8 +73,10 @@ class Puzzle:
         shared = len(tails) == 1 and all(" " in o for o in self.objects)
         return obj.rpartition(" ")[0] if shared else obj
 
-    def row(self, spots: Sequence[Optional[str]]) -> str:
-        return ", ".join(self.short(o) if o else "?" for o in spots)
+    def row(self, spots: Sequence[Optional[str]], numbered: bool = False) -> str:
+        """'?, gray, ?' or, numbered, '1 ?, 2 gray, 3 ?'."""
+        return ", ".join((f"{k} " if numbered else "") + (self.short(o) if o else "?")
+                         for k, o in enumerate(spots, start=1))
 
     def solutions(self, limit: Optional[int] = None) -> list[tuple[str, ...]]:
         """The orders (first end first) that satisfy all clues, at most ``limit`` of them: filled spot by
@@ -309,10 +250,13 @@ def _uncap(clause: str) -> str:
     return "the " + clause[4:] if clause.startswith("The ") else clause
 
 
-def _step_line(puzzle: Puzzle, step: Step, is_last_object: bool, rng: random.Random) -> str:
-    row = puzzle.row(step.spots)
+def _step_line(puzzle: Puzzle, step: Step, is_last_object: bool, rng: random.Random, numbered: bool = False) -> str:
+    row = puzzle.row(step.spots, numbered)
     if step.fixed:
-        return rng.choice(_FIXED_LINES).format(Clause=step.clauses[0], clause=_uncap(step.clauses[0]), row=row)
+        clause = step.clauses[0]
+        if numbered:  # the clause's spot as a number, so the row's copy is a lookup, not a count
+            clause += f", spot {step.spots.index(step.placed[0]) + 1}"
+        return rng.choice(_FIXED_LINES).format(Clause=clause, clause=_uncap(clause), row=row)
     x = puzzle.the(step.placed[0])
     if is_last_object:
         return rng.choice(_LAST_LINES).format(X=_cap(x), x=x, row=row)
@@ -352,7 +296,16 @@ def _solve_puzzle(question: str, choices: Optional[Sequence[str]]) -> tuple[Puzz
     return puzzle, orders[0], _true_option(puzzle, choices, orders[0])
 
 
-def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+_NUMBERED_OPENINGS = ("We number the {n} spots from 1 ({first}) to {n} ({last}); ? marks an open spot.",
+                      "Spots 1 to {n} run from {first} to {last}, with ? for a spot still open.",
+                      "Let's fill spots 1 ({first}) to {n} ({last}), writing ? where a spot is open.")
+
+
+def solve(example: Example, rng: random.Random, numbered: bool = False) -> tuple[str, str]:
+    """The default style, or ``numbered`` (style ``numbered_spots``): spots written with their numbers
+    ("1 owl, 2 ?, 3 raven"), each fixed clue with its spot's number, and the asked spot read off by
+    number. The reasoner trained on the default put "the rightmost" of five in the fourth spot and read
+    the wrong spot off a full row: both are counts along the row."""
     puzzle, order, (index, obj, predicate) = _solve_puzzle(example.question, example.choices)
     fixed_order = list(range(len(puzzle.fixed)))
     rng.shuffle(fixed_order)
@@ -360,11 +313,17 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
     if steps[-1].spots != order:
         raise UnsolvableQuestion("the deduction disagrees with the search")  # never seen: a solver bug
     first, last = puzzle.reading.ends
-    lines = [rng.choice(_OPENINGS).format(n=len(order), kind=puzzle.kind, first=first, last=last)]
+    openings = _NUMBERED_OPENINGS if numbered else _OPENINGS
+    lines = [rng.choice(openings).format(n=len(order), kind=puzzle.kind, first=first, last=last)]
     for step in steps:
         is_last_object = not step.fixed and len(step.placed) == 1 and step is steps[-1]
-        lines.append(_step_line(puzzle, step, is_last_object, rng))
-    lines.append(rng.choice(_CHECK_LINES).format(x=puzzle.the(obj), predicate=predicate))
+        lines.append(_step_line(puzzle, step, is_last_object, rng, numbered))
+    if numbered:
+        spot = order.index(obj) + 1  # the spot the options ask about
+        lines.append(f"The options ask who {predicate}: spot {spot}. Spot {spot} holds {puzzle.the(obj)}, so "
+                     f"{puzzle.the(obj)} {predicate}.")
+    else:
+        lines.append(rng.choice(_CHECK_LINES).format(x=puzzle.the(obj), predicate=predicate))
     lines.append(option_line(example.choices, index, rng))
     return " ".join(lines), letter(index)
 
@@ -382,10 +341,11 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     n = len(order)
     by_name = {puzzle.short(o).lower(): o for o in puzzle.objects}
     item = "(?:\\?|" + "|".join(re.escape(s) for s in sorted(by_name, key=len, reverse=True)) + ")"
+    item = rf"(?:\d+ )?{item}"  # a numbered row ("1 owl, 2 ?") reads as the plain one
     row_pattern = re.compile(rf"(?<![\w?])(?<!, ){item}(?:, {item}){{{n - 1}}}(?![\w?]|, {item})", re.IGNORECASE)
     rows, row_end = [], 0
     for match in row_pattern.finditer(rationale):
-        spots = tuple(by_name.get(s.strip().lower()) for s in match.group(0).split(","))
+        spots = tuple(by_name.get(re.sub(r"^\d+ ", "", s.strip()).lower()) for s in match.group(0).split(","))
         if any(spots):
             rows.append(spots)
             row_end = match.end()
@@ -415,4 +375,8 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(steps) + 1, right + final_right, norm(final) if final else None, final_right, claimed)
 
 
-FAMILY = Family("logical_deduction", solve, grade)
+def solve_numbered_spots(example: Example, rng: random.Random) -> tuple[str, str]:
+    return solve(example, rng, numbered=True)
+
+
+FAMILY = Family("logical_deduction", solve, grade, styles={"numbered_spots": solve_numbered_spots})

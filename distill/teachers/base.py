@@ -42,8 +42,9 @@ class TeacherConfig:
     prompt_style: Literal["auto", "chat", "text"] = option(
         "auto", "chat messages or plain few-shot text; auto = chat for the chat API or a model with a chat template")
     trust_remote_code: bool = option(False, "hf: run model code shipped with the checkpoint (off: only built-in architectures)")
-    rationale_style: str = option("default", "program: the solver's rationale style (tracking_shuffled_objects: "
-                                             "default = whole state restated + option quoted, pairs = the first format)")
+    rationale_style: str = option("default", "program: the solvers' rationale style, or several separated by commas, "
+                                             "each family writing the first it has (tracking_shuffled_objects: compact, "
+                                             "pairs; dyck_languages: pop_each; logical_deduction: numbered_spots)")
 
 
 @dataclass

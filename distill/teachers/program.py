@@ -8,8 +8,9 @@ drawn from a generator seeded by (sampling seed, example id, sample index): a
 rerun or a resumed run writes the same text for the same key.
 
 ``teacher.model`` names the solver, or ``auto`` to pick by each example's task; with ``auto``,
-``teacher.rationale_style`` applies to the families that have that style and the others write
-their default (so one style can be chosen for one family of a mixture).
+``teacher.rationale_style`` (one style, or several separated by commas) applies to the families that
+have one of them, each family writing the first it has, and the others write their default (so a
+mixture can choose a style per family: ``pop_each,numbered_spots``).
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ class ProgramTeacher(Teacher):
             raise UserError(f"teacher.model '{solver}' is not a program solver; use auto or one of "
                             f"{', '.join(FAMILIES)}")
         self.solver, self.style = solver, config.rationale_style
-        if self.style != "default" and solver != "auto" and self.style not in FAMILIES[solver].styles:
-            raise UserError(self._style_error(solver))
-        if self.style != "default" and solver == "auto" and not any(self.style in f.styles for f in FAMILIES.values()):
-            styles = sorted({style for family in FAMILIES.values() for style in family.styles})
-            raise UserError(f"teacher.rationale_style '{self.style}' is not a style of any program solver; use "
-                            f"default or one of: {', '.join(styles)}")
-        self.name = f"program:{solver}" + ("" if self.style == "default" else f":{self.style}")
+        self.styles = [s.strip() for s in self.style.split(",") if s.strip() and s.strip() != "default"]
+        for style in self.styles:
+            if solver != "auto" and style not in FAMILIES[solver].styles:
+                raise UserError(self._style_error(solver, style))
+            if solver == "auto" and not any(style in f.styles for f in FAMILIES.values()):
+                known = sorted({name for family in FAMILIES.values() for name in family.styles})
+                raise UserError(f"teacher.rationale_style '{style}' is not a style of any program solver; use "
+                                f"default or one of: {', '.join(known)}")
+        self.name = f"program:{solver}" + ("" if not self.styles else f":{','.join(self.styles)}")
 
-    def _style_error(self, family: str) -> str:
+    def _style_error(self, family: str, style: str) -> str:
         known = ", ".join(["default", *FAMILIES[family].styles])
-        return f"teacher.rationale_style '{self.style}' is not a style of the {family} solver; use one of: {known}"
+        return f"teacher.rationale_style '{style}' is not a style of the {family} solver; use one of: {known}"
 
     def _solver_for(self, job: Job):
         if job.example is None:
@@ -51,11 +54,10 @@ class ProgramTeacher(Teacher):
         if family not in FAMILIES:
             raise UserError(f"no program solver for task '{job.example.task}'; solvers exist for "
                             f"{', '.join(FAMILIES)}")
-        if self.style != "default" and self.style not in FAMILIES[family].styles:
-            if self.solver == "auto":  # a mixture: the families without this style write their default
-                return FAMILIES[family].solver("default")
-            raise UserError(self._style_error(family))
-        return FAMILIES[family].solver(self.style)
+        own = next((style for style in self.styles if style in FAMILIES[family].styles), "default")
+        if self.styles and own == "default" and self.solver != "auto":
+            raise UserError(self._style_error(family, self.styles[0]))
+        return FAMILIES[family].solver(own)  # a mixture: a family without any of the styles writes its default
 
     def sample(self, jobs: list[Job]) -> Iterator[tuple[Job, list[Sample]]]:
         for job in jobs:
