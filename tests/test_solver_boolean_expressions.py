@@ -138,3 +138,12 @@ def test_grader_gives_garbage_nothing_and_never_raises():
 def test_unreadable_questions_are_refused(question):
     with pytest.raises(UnsolvableQuestion):
         FAMILY.solve(Example("x/0", TASK, question, "true", None), random.Random(0))
+
+
+def test_op_first_style_answers_every_bbh_example_and_is_graded_like_the_default():
+    op_first = FAMILY.__class__(FAMILY.name, FAMILY.solver("op_first"), FAMILY.grade)
+    examples = bbh_task_is_solved(op_first, "boolean_expressions")
+    teacher_gets_full_marks(op_first, examples[::10])
+    rationale, _ = op_first.solve(Example("hand/0", "boolean_expressions", "not ( True ) and ( True ) is", "false",
+                                          answer_type="true_false"), random.Random(0))
+    assert "not True = False; False and True" in rationale and rationale.count(" = ") == 3

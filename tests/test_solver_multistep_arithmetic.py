@@ -146,3 +146,21 @@ def test_grader_gives_garbage_nothing_and_never_raises():
 def test_unreadable_questions_are_refused(question):
     with pytest.raises(UnsolvableQuestion):
         FAMILY.solve(Example("x/0", TASK, question, "0", None), random.Random(0))
+
+
+def test_op_first_style_states_each_operation_beside_its_operands_and_is_graded_like_the_default():
+    from distill.solvers.expression_steps import changed_span
+
+    op_first = FAMILY.__class__(FAMILY.name, FAMILY.solver("op_first"), FAMILY.grade)
+    examples = bbh_task_is_solved(op_first, "multistep_arithmetic_two")
+    teacher_gets_full_marks(op_first, examples[::10])
+    rationale, _ = op_first.solve(examples[0], random.Random(0))
+    operations = re.findall(r"(?:^|\. )(\(?-?\d+ [-+*] -?\d+\)?) = (-?\d+);", rationale)
+    assert len(operations) == 7  # one a step
+    for operation in operations:
+        left = operation[0].strip("()")
+        a, op, b = left.split()
+        assert int(operation[1]) == {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
+    # the result equals a neighbour: the operation is "2 * 1", not "* 1"
+    assert changed_span("2 * 1 + 2".split(), "2 + 2".split(), ("+", "-", "*")) == (["2", "*", "1"], ["2"])
+    assert changed_span("( 3 + 4 ) * 2".split(), "7 * 2".split(), ("+", "-", "*")) == (["(", "3", "+", "4", ")"], ["7"])

@@ -120,6 +120,11 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
     return narrate(states, rng), states[-1][0].lower()
 
 
+def solve_op_first(example: Example, rng: random.Random) -> tuple[str, str]:
+    states = trace(read_expression(example.question))
+    return expression_steps.narrate_op_first(states, rng, _OPENINGS, ("and", "or"), ("not",)), states[-1][0].lower()
+
+
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _TRUTH_WORD = re.compile(r"\b(true|false)\b", re.IGNORECASE)
@@ -140,4 +145,4 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(reference), right, final_item, final_item == answer, final_item)
 
 
-FAMILY = Family("boolean_expressions", solve, grade)
+FAMILY = Family("boolean_expressions", solve, grade, styles={"op_first": solve_op_first})

@@ -8,7 +8,9 @@ the innermost group (the one the first ")" closes, the whole expression once non
 by its result, and any group left holding a single value loses its parentheses in the same step.
 The family says what a value is (``is_value``) and how one operation is applied (``rewrite``).
 
-The rationale restates every state, joined by " = "; a student's rationale is cut into pieces at
+The rationale restates every state, joined by " = "; style ``op_first`` writes before each state the
+one operation that makes it, on its own ("9 * 5 = 45; ((1 + 45) - 3)"), so the operands sit next to
+each other instead of inside the copied expression. A student's rationale is cut into pieces at
 "=", ":", ";", line breaks and full stops, and the reference states it states in order are counted.
 """
 
@@ -99,6 +101,43 @@ def narrate(states: Sequence[Sequence[str]], rng: random.Random, openings: Seque
     opening = rng.choice(openings)
     text = f"{opening} {rng.choice(LEADS)}{chain}.{rng.choice(CLOSINGS).format(value=states[-1][0])}"
     return text.strip()
+
+
+def changed_span(before: Sequence[str], after: Sequence[str], binary: Collection[str],
+                 prefix: Collection[str] = ()) -> tuple[list[str], list[str]]:
+    """What one rewrite replaced and by what: the states less their longest common ends such that the
+    replaced part is an operation (it neither begins nor ends with a binary operator, nor ends with a
+    prefix one). "2 * 1 + 2" -> "2 + 2" is "2 * 1" -> "2", not "* 1" -> ""."""
+    def common(a: Sequence[str], b: Sequence[str]) -> int:
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        return n
+
+    best = None
+    for start in range(common(before, after), -1, -1):
+        for end in range(common(before[start:][::-1], after[start:][::-1]), -1, -1):
+            old, new = list(before[start:len(before) - end]), list(after[start:len(after) - end])
+            if new and old and old[0] not in binary and old[-1] not in {*binary, *prefix} and old != new:
+                if best is None or start + end > best[0]:
+                    best = (start + end, old, new)
+                break
+    if best is None:
+        raise UnsolvableQuestion("a rewrite with no operation")  # never seen: a solver bug
+    return best[1], best[2]
+
+
+def narrate_op_first(states: Sequence[Sequence[str]], rng: random.Random, openings: Sequence[str],
+                     binary: Collection[str], prefix: Collection[str] = (),
+                     render: Callable[[Sequence[str]], str] = " ".join) -> str:
+    """The question's expression, then per step the operation and its result, then the state it leaves."""
+    steps = []
+    for before, after in zip(states, states[1:]):
+        old, new = changed_span(before, after, binary, prefix)
+        steps.append(f"{render(old)} = {render(new)}; {render(after)}")
+    opening = rng.choice(openings)
+    text = f"{opening} Start: {render(states[0])}. " + ". ".join(steps) + "."
+    return (text + rng.choice(CLOSINGS).format(value=states[-1][0])).strip()
 
 
 # --------------------------------------------------------------------------- grading a student's rationale

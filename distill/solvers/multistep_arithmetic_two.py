@@ -150,6 +150,11 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
     return narrate(states, rng), states[-1][0]
 
 
+def solve_op_first(example: Example, rng: random.Random) -> tuple[str, str]:
+    states = trace(read_expression(example.question))
+    return expression_steps.narrate_op_first(states, rng, _OPENINGS, ("+", "-", "*"), render=render), states[-1][0]
+
+
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _CLAIMED_NUMBER = re.compile(r"(?<!\d)-?\d+")
@@ -163,4 +168,4 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(reference), right, final_item, final_item == reference[-1], final_item)
 
 
-FAMILY = Family("multistep_arithmetic_two", solve, grade)
+FAMILY = Family("multistep_arithmetic_two", solve, grade, styles={"op_first": solve_op_first})

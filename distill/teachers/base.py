@@ -44,7 +44,8 @@ class TeacherConfig:
     trust_remote_code: bool = option(False, "hf: run model code shipped with the checkpoint (off: only built-in architectures)")
     rationale_style: str = option("default", "program: the solvers' rationale style, or several separated by commas, "
                                              "each family writing the first it has (tracking_shuffled_objects: compact, "
-                                             "pairs; dyck_languages: pop_each; logical_deduction: numbered_spots)")
+                                             "pairs; dyck_languages: pop_each; logical_deduction: numbered_spots; "
+                                             "multistep_arithmetic_two, boolean_expressions: op_first)")
 
 
 @dataclass
