@@ -55,6 +55,18 @@ def wording_table(student: dict) -> list[str]:
     return lines
 
 
+def final_loss(metrics: Path, window: int = 80) -> float:
+    """Mean logged loss over the last ``window`` steps (the last record of a step redone after a resume)."""
+    last = {}
+    for line in metrics.read_text().splitlines():
+        record = json.loads(line)
+        if "loss" in record and "step" in record:
+            last[record["step"]] = record["loss"]
+    final = max(last)
+    losses = [loss for step, loss in last.items() if step > final - window]
+    return sum(losses) / len(losses)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=Path("runs/reasoner"))
@@ -93,6 +105,10 @@ def main() -> int:
         "asked with each file's own 3-shot chain-of-thought prompt, as the BBH paper asked Codex "
         "(code-davinci-002, 175B; its numbers from the paper's outputs).",
         "",
+        *([f"**Partial**: {student['greedy']['n']} of the files' items scored so far (the files are scored in "
+           "turn, one item of each, so every row grows alike); rerunning `scotd run recipes/reasoner.yaml` "
+           "resumes the eval and this card is rewritten from its result.", ""]
+          if student["greedy"].get("partial") else []),
         *bbh_table(student, base),
         "",
     ]
@@ -111,10 +127,10 @@ def main() -> int:
         f"sources ({', '.join(s.removeprefix('gen:') for s in sources)}), "
         f"{recipe['sample']['sampling']['n']} rationales each from scotd's exact program teachers "
         "(docs/PROGRAM_TEACHERS.md); one rationale per question drawn each epoch.",
-        f"- {train['global_step']} optimizer steps of {recipe['train']['batch_size'] * recipe['train'].get('grad_accum', 1)} "
+        f"- {train['global_step']:,} optimizer steps of {recipe['train']['batch_size'] * recipe['train'].get('grad_accum', 1)} "
         f"sequences, lr {recipe['train']['lr']} {recipe['train']['scheduler']}, full fine-tune, "
-        f"{train.get('precision', 'fp32')}; {train['num_input_tokens_seen']:,} tokens; final train loss "
-        f"{train['train_loss']:.3f}.",
+        f"{train.get('precision', 'fp32')}; {train['num_input_tokens_seen']:,} tokens; train loss "
+        f"{final_loss(Path(recipe['train']['out']) / 'metrics.jsonl'):.3f} over the last 80 steps.",
         f"- Time on {student.get('hardware') or 'this machine'}: " +
         ", ".join(f"{name} {m:.1f} min" for name, m in minutes.items() if m >= 0.1) +
         (f" (training was interrupted and resumed {len(segments) - 1} time(s); its time is the sum of the "
