@@ -46,6 +46,17 @@ def test_generated_examples_name_family_size_and_parameters():
     assert len(nine.choices) == 9 and ",objects=9" in nine.id
 
 
+def test_a_source_of_a_mixture_sets_its_own_count_and_keeps_its_task_name():
+    mixed = load_examples("gen:navigate?count=7 + gen:web_of_lies + gen:logical_deduction/three_objects?count=2"
+                          "&wording=varied", split="train", limit=3)
+    tasks = [e.task for e in mixed]
+    assert tasks.count("gen:navigate/default") == 7 and tasks.count("gen:web_of_lies/default") == 3
+    assert tasks.count("gen:logical_deduction/three_objects,wording=varied") == 2
+    # the first N of the same draws: a larger count extends, never reshuffles
+    fewer = load_examples("gen:navigate?count=4", split="train", limit=99)
+    assert [e.id for e in fewer] == [e.id for e in mixed[:4]]
+
+
 def test_a_limit_beyond_what_a_size_holds_is_refused_with_the_fix():
     with pytest.raises(UserError, match="yields only .* distinct"):
         load_examples("gen:arithmetic/1_digit_addition", split="train", limit=500)
@@ -58,6 +69,7 @@ def test_a_limit_beyond_what_a_size_holds_is_refused_with_the_fix():
     ("gen:tracking_shuffled_objects?objects=many", "must be a int"),
     ("gen:tracking_shuffled_objects?wording=klingon", "no wording 'klingon'"),
     ("gen:dyck_languages?length=6&depth=9", "gen:dyck_languages"),
+    ("gen:navigate?count=lots", "count='lots' must be a whole number"),
 ])
 def test_bad_generated_sources_fail_with_one_line_naming_the_fix(source, message):
     with pytest.raises(UserError, match=message):

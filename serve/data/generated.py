@@ -12,7 +12,8 @@ keep sizes apart. Duplicates are dropped, and so is any question equal to a BBH 
 ``serve.data.bbh.question_key`` against the keys shipped in ``bbh_question_keys.txt``), so a
 generated training set never holds an evaluation item; the questions of the BBH paper's 3-shot
 prompts are banned the same way (``scripts/bbh_question_keys.py`` writes the file). ``limit``
-defaults to ``DEFAULT_COUNT``.
+defaults to ``DEFAULT_COUNT``; ``?count=N`` sets it for one source of a mixture (``gen:navigate?count=600
++ gen:web_of_lies``: 600 navigate questions beside ``limit`` of the other), the first N of the same draws.
 """
 
 from __future__ import annotations
@@ -90,10 +91,25 @@ def _label(size: str, overrides: dict[str, Any]) -> str:
     return size + "".join(f",{k}={v}" for k, v in sorted(overrides.items()))
 
 
+def own_count(spec: str) -> tuple[str, Optional[int]]:
+    """'navigate?count=600&wording=varied' -> ('navigate?wording=varied', 600): a source's own question count."""
+    path, _, query = spec.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    counts = [text for key, text in pairs if key == "count"]
+    if not counts:
+        return spec, None
+    if not counts[-1].isdigit():
+        raise UserError(f"gen:{spec}: count={counts[-1]!r} must be a whole number of questions")
+    rest = "&".join(f"{key}={text}" for key, text in pairs if key != "count")
+    return path + (f"?{rest}" if rest else ""), int(counts[-1])
+
+
 def load_generated(spec: str, split: str = "train", limit: Optional[int] = None, seed: int = 0) -> list[Example]:
-    """``limit`` (default ``DEFAULT_COUNT``) new questions of ``split`` (train, dev, test or all)."""
+    """``limit`` (default ``DEFAULT_COUNT``; ``?count=N`` in the spec wins) new questions of ``split``
+    (train, dev, test or all)."""
+    full_spec, (spec, count) = spec, own_count(spec)
     gen, size, params = parse_spec(spec)
-    count = DEFAULT_COUNT if limit is None else limit
+    count = count if count is not None else DEFAULT_COUNT if limit is None else limit
     defaults = gen.params_for(size, {})
     label = _label(size, {k: v for k, v in params.items() if defaults.get(k) != v})
     rng = random.Random(f"gen|{gen.family}|{sorted(params.items())}|{seed}")
@@ -114,10 +130,10 @@ def load_generated(spec: str, split: str = "train", limit: Optional[int] = None,
         question_split = split_of(drawn.question)
         if split != "all" and question_split != split:
             continue
-        meta = {**drawn.meta, "source": f"gen:{spec}", "params": params}
+        meta = {**drawn.meta, "source": f"gen:{full_spec}", "params": params}
         examples.append(Example(f"{gen.family}/{label}/{key[:12]}", f"gen:{gen.family}/{label}", drawn.question,
                                 drawn.answer, drawn.choices, question_split, meta, drawn.answer_type))
     if len(examples) < count:
-        raise UserError(f"gen:{spec} yields only {len(examples)} distinct {split} questions (asked {count}); "
-                        "ask for fewer (data.limit) or a larger size")
+        raise UserError(f"gen:{full_spec} yields only {len(examples)} distinct {split} questions (asked {count}); "
+                        "ask for fewer (data.limit or ?count=) or a larger size")
     return examples
