@@ -98,7 +98,8 @@ def measure_task(variant: dict, prompts: list[list[int]], max_new_tokens: int, r
         stream.close()
     return {**{k: variant[k] for k in ("model", "backend", "precision", "reference")},
             "decode_tok_s": rates, "tokens": sum(map(len, outputs)), "outputs": outputs,
-            "acceptance": round(accepted / drafted, 3) if drafted else None, "peak_rss_mb": rss}
+            "acceptance": round(accepted / drafted, 3) if drafted else None, "peak_rss_mb": rss,
+            "note": getattr(stream, "note", "")}
 
 
 def same_tokens(rows: list[dict]) -> None:
@@ -130,7 +131,8 @@ def markdown(rows: list[dict], source: str, count: int, max_new_tokens: int) -> 
         lines.append(f"| {r['model']} | {r['backend']} | {r['precision']} | **{r['decode_tok_s']}** | {ratio} | "
                      f"{r['tokens']} | {r.get('same_as_reference', '-')} | {acceptance} | "
                      f"{r.get('peak_rss_mb', '-')} |")
-    return lines
+    notes = sorted({f"{r['backend']}: {r['note']}" for r in rows if r.get("note")})
+    return lines + ([""] + [f"- {note}" for note in notes] if notes else [])
 
 
 def task_workload(jobs: list[tuple[dict, list[int]]], cfg) -> list[dict]:

@@ -12,7 +12,10 @@ every core, greedy) answering the same prompt ids as the ONNX rows, streamed and
 - ``+ ngram-simple`` / ``+ ngram-map-k`` / ``+ ngram-mod``: each dynamic mode at its defaults.
 
 The binaries come from ``scripts/build_llama_native.sh`` (cached per instruction set, never a default
-dependency) or from ``SCOTD_LLAMA_BIN``; without them the rows are left out with a log line.
+dependency) or from ``SCOTD_LLAMA_BIN``; without them the rows are left out with a log line. Where
+llama.cpp's AMX matrix kernels crash (a batched pass on the 2-core Xeon of this project's machines, the
+same crash the Python binding meets), a tool is rerun with ``--no-repack``, which keeps the weights off the
+AMX buffer type, and the row says so.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from serve.core.paths import cache_dir
 from serve.core.provenance import cpu_flags
 
 TOOLS = ("llama-server", "llama-lookup-create")
+NO_REPACK = "--no-repack"  # keeps weights off the extra (AMX) buffer types whose kernels crash on some CPUs
 PLAIN = "llama.cpp native"
 STATIC = "llama.cpp native + static lookup cache"
 SPEC_ARGS: dict[str, list[str]] = {  # row -> llama-server flags; the static cache's path is added per model
@@ -77,8 +81,10 @@ def static_cache(folder: Path, gguf: Path, rationales: Path) -> Path:
         text.write("\n\n".join(training_targets(rationales)))
     try:
         partial = out.with_suffix(".partial")
-        done = subprocess.run([str(folder / "llama-lookup-create"), "-m", str(gguf), "-f", text.name,
-                               "-lcs", str(partial), "-c", "0"], capture_output=True, text=True)
+        command = [str(folder / "llama-lookup-create"), "-m", str(gguf), "-f", text.name, "-lcs", str(partial)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode < 0:  # killed by a signal: the AMX kernels' crash
+            done = subprocess.run([*command, NO_REPACK], capture_output=True, text=True)
         if done.returncode != 0 or not partial.is_file():
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise UserError(f"llama-lookup-create failed (exit {done.returncode}): {tail[0][:300]}")
@@ -124,19 +130,32 @@ class NativeServer:
         from export.decode_streams import llama_cpp_threads
 
         threads = str(llama_cpp_threads())
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [str(Path(bin) / "llama-server"), "-m", str(path), "--host", "127.0.0.1", "--port", str(self.port),
-             "-t", threads, "-tb", threads, "-c", str(context), "-np", "1", "--no-webui", *server_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.command = [str(Path(bin) / "llama-server"), "-m", str(path), "--host", "127.0.0.1", "-t", threads,
+                        "-tb", threads, "-c", str(context), "-np", "1", "--no-webui", *server_args]
         self.speculative_stats: Optional[dict] = None
+        self.note = ""
+        try:  # the start's warm-up and a 4-token prompt are batched passes: where the AMX kernels crash, here
+            self._start(self.command)
+            list(self([1, 2, 3, 4], 2, True))
+        except (UserError, urllib.error.URLError, ConnectionError, OSError):
+            if self.process.poll() is None or self.process.returncode >= 0:
+                raise  # alive, or ended on its own: not the crash this works around
+            self.note = "weights kept off llama.cpp's AMX kernels (--no-repack): they crashed here"
+            self._start([*self.command, NO_REPACK])
+
+    def _start(self, command: list[str]) -> None:
+        self.port = _free_port()
+        self.log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a pipe nobody reads fills and stalls the server
+        self.process = subprocess.Popen([*command, "--port", str(self.port)], stdout=subprocess.DEVNULL,
+                                        stderr=self.log, text=True)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                tail = self.process.stderr.read().strip().splitlines()[-1:] or ["no output"]
+                self.log.seek(0)
+                tail = self.log.read().strip().splitlines()[-1:] or ["no output"]
                 raise UserError(f"llama-server exited (code {self.process.returncode}): {tail[0][:300]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
