@@ -58,3 +58,19 @@ def test_a_server_that_exits_at_start_is_reported_with_its_last_words(tmp_path):
     _tool(tmp_path, "llama-server", "echo 'error: failed to load model m.gguf' >&2\nexit 1\n")
     with pytest.raises(UserError, match=r"llama-server exited \(code 1\): error: failed to load model m.gguf"):
         NativeServer(tmp_path / "m.gguf", bin=str(tmp_path))
+
+
+def test_a_server_killed_by_a_signal_is_started_again_with_its_weights_off_the_amx_kernels(tmp_path):
+    """llama.cpp's AMX kernels crash in batched passes on some CPUs (the start-up warm-up is one): a start
+    that dies by a signal is retried once with --no-repack; one that exits on its own is not."""
+    calls = tmp_path / "calls"
+    _tool(tmp_path, "llama-server", f'echo "$@" >> {calls}\nkill -SEGV $$\n')
+    with pytest.raises(UserError, match=r"exited \(code -11\)"):
+        NativeServer(tmp_path / "m.gguf", bin=str(tmp_path))
+    first, second = calls.read_text().splitlines()
+    assert "--no-repack" not in first and "--no-repack" in second
+    calls.unlink()
+    _tool(tmp_path, "llama-server", f'echo "$@" >> {calls}\nexit 2\n')
+    with pytest.raises(UserError, match=r"exited \(code 2\)"):
+        NativeServer(tmp_path / "m.gguf", bin=str(tmp_path))
+    assert len(calls.read_text().splitlines()) == 1
