@@ -201,3 +201,4 @@ class NativeServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.log.close()
