@@ -26,6 +26,7 @@ import yaml
 from distill.bbh_reference import CODEX
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
+from serve.core.records import read_jsonl
 
 DESCRIPTION = ("Tabulate the arms of an experiment (run folders of scotd run): accuracy with 95% CIs; plot vs N, "
                "or per BBH file beside Codex.")
@@ -67,7 +68,6 @@ def eval_summary(eval_dir: Path) -> Optional[dict]:
 
 def eval_rows(eval_dir: Path) -> list[dict]:
     from distill.evaluate import PARTIAL_FILE, partial_rows
-    from serve.core.records import read_jsonl
 
     if (eval_dir / "predictions.jsonl").is_file():
         return [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
@@ -117,8 +117,8 @@ def step_check(eval_dir: Path) -> Optional[dict]:
 def train_segments(metrics: Path) -> list[float]:
     """Seconds of each training segment: train_runtime restarts from zero when a run is resumed."""
     segments, last = [], None
-    for line in metrics.read_text().splitlines() if metrics.is_file() else []:
-        runtime = json.loads(line).get("train_runtime")
+    for _, record in read_jsonl(metrics) if metrics.is_file() else []:
+        runtime = record.get("train_runtime")
         if runtime is None:
             continue
         if last is None or runtime < last:

@@ -16,6 +16,7 @@ import yaml
 
 from distill.bbh_reference import CODEX
 from distill.results import ci_cell, train_segments
+from serve.core.records import read_jsonl
 from serve.store.export_folder import REPORT_FILE
 
 
@@ -58,8 +59,7 @@ def wording_table(student: dict) -> list[str]:
 def final_loss(metrics: Path, window: int = 80) -> float:
     """Mean logged loss over the last ``window`` steps (the last record of a step redone after a resume)."""
     last = {}
-    for line in metrics.read_text().splitlines():
-        record = json.loads(line)
+    for _, record in read_jsonl(metrics):
         if "loss" in record and "step" in record:
             last[record["step"]] = record["loss"]
     final = max(last)

@@ -123,13 +123,14 @@ _CLOSE_THEM = (", so we add {closing}.", "; closing them gives {closing}.", ", c
                ", so the rest is {closing}.")
 
 
+def _step_lines(steps: Sequence[Step], style: StepStyle) -> list[str]:
+    return [(style.opens if step.closed is None else style.closes).format(
+        symbol=step.symbol, closed=step.closed, stack=" ".join(step.stack) or style.empty) for step in steps]
+
+
 def narrate(steps: Sequence[Step], rng: random.Random) -> str:
     style = rng.choice(_STEP_STYLES)
-    lines = []
-    for step in steps:
-        stack = " ".join(step.stack) or style.empty
-        template = style.opens if step.closed is None else style.closes
-        lines.append(template.format(symbol=step.symbol, closed=step.closed, stack=stack))
+    lines = _step_lines(steps, style)
     left_open = steps[-1].stack
     closing = (rng.choice(_STILL_OPEN).format(open=" ".join(reversed(left_open)))
                + rng.choice(_CLOSE_THEM).format(closing=" ".join(closing_sequence(left_open))))
@@ -143,8 +144,7 @@ _CLOSE_EACH = (("now close from the top: ", "{top} takes {closer}, leaving {stac
 def narrate_pop_each(steps: Sequence[Step], rng: random.Random) -> str:
     """The default's steps, then one closing sentence per open bracket, top first."""
     style = rng.choice(_STEP_STYLES)
-    lines = [(style.opens if step.closed is None else style.closes).format(
-        symbol=step.symbol, closed=step.closed, stack=" ".join(step.stack) or style.empty) for step in steps]
+    lines = _step_lines(steps, style)
     lead, each, tail = rng.choice(_CLOSE_EACH)
     stack, pops = list(steps[-1].stack), []
     while stack:

@@ -23,7 +23,7 @@ import random
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from serve.core.errors import UserError
 from serve.core.records import Example
@@ -100,7 +100,7 @@ def own_count(spec: str) -> tuple[str, Optional[int]]:
         return spec, None
     if not counts[-1].isdigit():
         raise UserError(f"gen:{spec}: count={counts[-1]!r} must be a whole number of questions")
-    rest = "&".join(f"{key}={text}" for key, text in pairs if key != "count")
+    rest = urlencode([(key, text) for key, text in pairs if key != "count"])
     return path + (f"?{rest}" if rest else ""), int(counts[-1])
 
 
