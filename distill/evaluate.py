@@ -121,8 +121,11 @@ def row_key(example: Example) -> str:
 def fingerprint(cfg: EvalConfig, model_dir: Path, backend: str, mode: str) -> str:
     """What decides an eval's outputs besides its questions: the model's files and the decoding settings."""
     files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in model_dir.iterdir() if p.is_file())
+    sampling = dataclasses.asdict(cfg.sampling)
+    if not sampling["stop_on_loop"]:  # off, as before the option existed: earlier partial rows still count
+        del sampling["stop_on_loop"]
     settings = {"files": files, "backend": backend, "mode": mode, "prompt": cfg.prompt, "prompt_set": cfg.prompt_set,
-                "sampling": dataclasses.asdict(cfg.sampling)}
+                "sampling": sampling}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

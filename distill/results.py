@@ -24,6 +24,7 @@ from typing import Optional
 import yaml
 
 from distill.bbh_reference import CODEX
+from distill.paired import paired_difference, paired_table
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
 from serve.core.records import read_jsonl
@@ -40,6 +41,8 @@ class ResultsConfig:
     title: str = option("", "heading of the table")
     out: str = option("", "write OUT.md (table) and OUT.json (rows); with plot, also OUT.png")
     plot: bool = option(True, "draw OUT.png: accuracy vs rationales per question, or per BBH file beside Codex")
+    paired: bool = option(True, "compare each arm with the first on the eval items both scored: the paired "
+                                "difference with a bootstrap 95% CI, and the items gained and lost")
 
 
 def _read_json(path: Path) -> Optional[dict]:
@@ -189,7 +192,9 @@ def markdown(rows: list[dict], title: str = "") -> str:
         lines.append("| " + " | ".join([row["arm"], kept, ci_cell(row["greedy"]), ci_cell(row["self_consistency"]),
                                         ci_cell(row["transfer"]), steps, follows, tokens, _minutes(row["seconds"]),
                                         row["hardware"] or "?"]) + " |")
-    return "\n".join(lines) + "\n" + per_task_table(rows)
+    comparisons = [(row["arm"], row["paired"]) for row in rows[1:] if row.get("paired")]
+    return "\n".join(lines) + "\n" + per_task_table(rows) + (paired_table(rows[0]["arm"], comparisons)
+                                                             if comparisons else "")
 
 
 def per_task_table(rows: list[dict]) -> str:
@@ -293,6 +298,10 @@ def run(cfg: ResultsConfig) -> dict:
     if not cfg.runs:
         raise UserError("results needs run folders: scotd results --runs runs/experiment/a runs/experiment/b ...")
     rows = [read_arm(Path(d)) for d in cfg.runs]
+    if cfg.paired and len(rows) > 1:
+        first = eval_rows(Path(rows[0]["run_dir"]) / "eval")
+        for row in rows[1:]:
+            row["paired"] = paired_difference(first, eval_rows(Path(row["run_dir"]) / "eval")) if first else None
     table = markdown(rows, cfg.title)
     print(table, end="")
     if cfg.out:

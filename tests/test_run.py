@@ -208,6 +208,10 @@ def test_extra_eval_stages_and_the_results_table(tiny_llama_dir, tmp_path, capsy
     table = out.with_suffix(".md").read_text()
     assert "### tiny task" in table and f"{100 * greedy['accuracy']:.1f} [" in table
     assert out.with_suffix(".png").stat().st_size > 1000
+    # an arm beside itself: every eval item paired, nothing gained or lost
+    assert cli_main(["results", "--runs", str(run_dir), str(run_dir), "--out", str(out), "--plot", "false"]) == 0
+    assert "| all shared items | +0.0 [+0.0, +0.0] (+0 / -0 of 4) |" in out.with_suffix(".md").read_text()
+    assert json.loads(out.with_suffix(".json").read_text())[1]["paired"]["n"] == 4
 
 
 def test_results_labels_every_kind_of_arm():
@@ -275,6 +279,31 @@ def test_results_put_codex_beside_each_bbh_file_and_count_the_files_above_it():
     assert lines[5] == "| bbh:word_sorting | 30.0 [20.0, 30.0] (n=250) | 50.4 | 40.4 |"
     assert lines[6].startswith("| gen:arithmetic/2_digit_addition |") and lines[6].endswith("| - | - |")
     assert lines[-1] == "reasoner: above Codex CoT on 1 of 2 BBH files scored."
+
+
+def test_results_pair_two_arms_on_the_items_both_scored():
+    from distill.paired import paired_difference, paired_table
+
+    def rows(task, outcomes, start=0):
+        return [{"key": f"{task}\t{start + i}", "id": str(start + i), "task": task, "correct": c}
+                for i, c in enumerate(outcomes)]
+
+    # the base scored items 0-9 of each file, the other arm items 2-11: only 2-9 (8 a file) are paired
+    base = rows("bbh:a", [0, 0, 1, 1, 0, 0, 1, 1, 0, 0]) + rows("bbh:b", [1] * 10)
+    other = rows("bbh:a", [1, 1, 1, 1, 1, 1, 0, 0, 1, 1], start=2) + rows("bbh:b", [1] * 8 + [0, 0], start=2)
+    result = paired_difference(base, other)
+    # file a, items 2-9: base 1,1,0,0,1,1,0,0 vs other 1,1,1,1,1,1,0,0 -> 2 gained; file b: all still right
+    assert (result["n"], result["gained"], result["lost"]) == (16, 2, 0)
+    assert result["difference"] == 2 / 16
+    low, high = result["ci95"]
+    assert 0 <= low <= 2 / 16 <= high  # two gains, no loss: the interval cannot reach below zero
+    assert result["by_task"]["bbh:a"]["difference"] == 2 / 8 and result["by_task"]["bbh:b"]["difference"] == 0
+    table = paired_table("reasoner", [("continued", result)]).strip().splitlines()
+    assert table[2] == "| task | continued |"
+    assert table[4].startswith("| bbh:a | +25.0 [") and table[4].endswith("(+2 / -0 of 8) |")
+    assert table[-1].startswith("| all shared items | +12.5 [")
+    assert paired_difference(base, rows("bbh:c", [1]))["n"] == 0  # nothing shared: no row in the table
+    assert paired_table("reasoner", [("other", paired_difference(base, rows("bbh:c", [1])))]) == ""
 
 
 def test_results_plot_each_bbh_file_beside_codex(tmp_path):

@@ -352,7 +352,7 @@ class Row:
         self.ticket, self.index, self.pick_token = ticket, index, pick_token
         self.sampling = seeded_sample(ticket.sampling, index)
         self.rng = np.random.default_rng(self.sampling.seed)
-        self.text = TokenText(engine.tokenizer, ticket.sampling.stop)
+        self.text = TokenText(engine.tokenizer, ticket.sampling.stop, ticket.sampling.stop_on_loop)
         self.next_token = 0
 
     def pick(self, logits: np.ndarray) -> int:

@@ -45,9 +45,13 @@ class SamplingParams:
     top_k: int = option(0, "top-k cut; 0 = none")
     stop: list[str] = option(default_factory=list, help="strings that end a generation")
     seed: Optional[int] = option(None, "sampling seed (null = unseeded)")
+    stop_on_loop: int = option(0, "end a generation once its last N tokens repeat one block, digits alike "
+                                  "(a student caught in a loop); 0 = never. 200 ends loops and no rationale of "
+                                  "the program teachers (serve/engines/loop_watch.py); not in genai's static batches")
 
     def __post_init__(self) -> None:
         for name, ok, rule in (("n", self.n >= 1, ">= 1"), ("max_new_tokens", self.max_new_tokens >= 1, ">= 1"),
+                               ("stop_on_loop", self.stop_on_loop >= 0, ">= 0 (0 = never)"),
                                ("temperature", self.temperature >= 0.0, ">= 0 (0 = greedy)"),
                                ("top_p", 0.0 < self.top_p <= 1.0, "in (0, 1]"), ("top_k", self.top_k >= 0, ">= 0 (0 = no cut)")):
             if not ok:

@@ -31,6 +31,7 @@ from serve.engines.onnx_decoders import (DECODE_BATCH, DECODERS, DRAFT_TOKENS, G
                                          SAMPLE_BATCH_UNTIL)
 from serve.engines.interface import (Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json,
                                      seeded_sample)
+from serve.engines.loop_watch import LoopWatch
 from serve.engines.special_tokens import adds_special_tokens, eos_ids
 from serve.store.export_folder import REPORT_FILE
 
@@ -85,12 +86,14 @@ class TokenText:
     is what the token adds to the context's text, so a tokenizer that drops a leading space at the
     start of a decode drops it from both."""
 
-    def __init__(self, tokenizer, stop: Sequence[str]):
+    def __init__(self, tokenizer, stop: Sequence[str], loop_span: int = 0):
         self.tokenizer, self.stops, self.ids = tokenizer, StopStringFilter(stop), []
+        self.loop = LoopWatch(tokenizer, loop_span)
         self.context = self.fresh = 0  # ids[context:fresh] are decoded already; ids[fresh:] are not
 
     def push(self, token: int) -> str:
         self.ids.append(token)
+        self.loop.push(token)
         before = self.tokenizer.decode(self.ids[self.context:self.fresh], skip_special_tokens=True)
         text = self.tokenizer.decode(self.ids[self.context:], skip_special_tokens=True)
         if text.endswith("\ufffd") or len(text) <= len(before):  # half a character, or nothing new yet
@@ -100,7 +103,8 @@ class TokenText:
 
     @property
     def stopped(self) -> bool:
-        return self.stops.stopped
+        """A stop string was met, or the text is caught in a loop (``stop_on_loop``)."""
+        return self.stops.stopped or self.loop.looping
 
     def flush(self) -> str:
         return self.stops.flush()
@@ -217,7 +221,7 @@ class OnnxEngine(Engine):
                 for row, timed_out in zip(rows, cut)]
 
     def stream_prompt(self, prompt: str, sampling: SamplingParams) -> Iterator[str]:
-        text = TokenText(self.tokenizer, sampling.stop)
+        text = TokenText(self.tokenizer, sampling.stop, sampling.stop_on_loop)
         for token in self.token_ids(self.encode(prompt), sampling):
             chunk = text.push(token)
             if chunk:
@@ -253,7 +257,7 @@ class OnnxEngine(Engine):
         if max(map(len, encoded)) + budget > self.context_length:
             raise UserError(f"a batch of {len(prompts)} prompts needs {max(map(len, encoded)) + budget} tokens of "
                             f"context; {self.model_dir.name} holds {self.context_length}: decode them apart")
-        texts = [TokenText(self.tokenizer, s.stop) for s in samplings]
+        texts = [TokenText(self.tokenizer, s.stop, s.stop_on_loop) for s in samplings]
         live = [True] * len(prompts)
 
         def end(row: int) -> Iterator[tuple[int, Optional[str]]]:

@@ -22,6 +22,7 @@ from transformers import (AutoModelForCausalLM, AutoTokenizer, StoppingCriteria,
 from serve.core.errors import UserError
 from serve.core.student_format import plain_prompt
 from serve.engines.interface import Engine, SamplingParams, StopStringFilter, cut_at_stop
+from serve.engines.loop_watch import LoopWatch
 from serve.engines.special_tokens import adds_special_tokens
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -50,6 +51,19 @@ class _CancelFlag(StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs) -> bool:
         return self.event.is_set()
+
+
+class _LoopStop(StoppingCriteria):
+    """``stop_on_loop`` for transformers' generate: a LoopWatch per row, fed each row's newest token."""
+
+    def __init__(self, tokenizer, span: int):
+        self.tokenizer, self.span, self.watches = tokenizer, span, []
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
+        if not self.watches:
+            self.watches = [LoopWatch(self.tokenizer, self.span) for _ in range(input_ids.shape[0])]
+        return torch.tensor([watch.push(int(token)) for watch, token in zip(self.watches, input_ids[:, -1])],
+                            dtype=torch.bool, device=input_ids.device)
 
 
 class TorchEngine(Engine):
@@ -111,6 +125,10 @@ class TorchEngine(Engine):
             kwargs.update(stop_strings=list(sampling.stop), tokenizer=self.tokenizer)
         return kwargs
 
+    def _stopping(self, sampling: SamplingParams, *criteria: StoppingCriteria) -> StoppingCriteriaList:
+        loop = [_LoopStop(self.tokenizer, sampling.stop_on_loop)] if sampling.stop_on_loop else []
+        return StoppingCriteriaList([*criteria, *loop])
+
     def _seed(self, sampling: SamplingParams) -> None:
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
@@ -130,7 +148,7 @@ class TorchEngine(Engine):
                 self._seed(sampling)
                 with torch.inference_mode():
                     self.model.generate(**inputs, **kwargs, streamer=streamer,
-                                        stopping_criteria=StoppingCriteriaList([_CancelFlag(cancel)]))
+                                        stopping_criteria=self._stopping(sampling, _CancelFlag(cancel)))
             except BaseException as exc:  # surfaced in the consumer thread below
                 failure.append(exc)
                 streamer.end()
@@ -166,7 +184,8 @@ class TorchEngine(Engine):
             chunk = list(prompts[start:start + self.batch_size])
             inputs = self._encode(chunk)
             with torch.inference_mode():
-                output = self.model.generate(**inputs, **kwargs, num_return_sequences=per_prompt)
+                output = self.model.generate(**inputs, **kwargs, num_return_sequences=per_prompt,
+                                             stopping_criteria=self._stopping(sampling))
             new_tokens = output[:, inputs["input_ids"].shape[1]:]
             texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
             texts = [cut_at_stop(t, sampling.stop) for t in texts]
