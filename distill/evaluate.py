@@ -145,17 +145,23 @@ def partial_rows(partial: Path) -> tuple[dict, list[dict]]:
     return header, rows
 
 
-def scored_earlier(partial: Path, key: str, examples: Sequence[Example]) -> dict[str, dict]:
-    """Rows an interrupted eval with the same fingerprint already wrote, for questions still asked verbatim.
-    A partial file from other settings is moved aside (``.superseded``), never deleted."""
-    if not partial.is_file():
-        return {}
-    header, rows = partial_rows(partial)
-    if header.get("fingerprint") != key:
-        aside = partial.with_suffix(".superseded.jsonl")
-        partial.replace(aside)
-        print(f"[scotd eval] {partial.name} came from another model or other settings; moved to {aside.name}, "
-              "starting afresh", file=sys.stderr)
+def scored_earlier(out: Path, key: str, examples: Sequence[Example]) -> dict[str, dict]:
+    """Rows an earlier eval with the same fingerprint wrote, for questions still asked verbatim: an interrupted
+    eval's partial file or, when it finished (a larger ``data.limit`` asked afterwards), its predictions. A
+    partial file from other settings is moved aside (``.superseded``), never deleted."""
+    partial, finished = out / PARTIAL_FILE, out / "predictions.jsonl"
+    if partial.is_file():
+        header, rows = partial_rows(partial)
+        if header.get("fingerprint") != key:
+            aside = partial.with_suffix(".superseded.jsonl")
+            partial.replace(aside)
+            print(f"[scotd eval] {partial.name} came from another model or other settings; moved to {aside.name}, "
+                  "starting afresh", file=sys.stderr)
+            return {}
+    elif finished.is_file() and (out / "summary.json").is_file() and \
+            json.loads((out / "summary.json").read_text()).get("fingerprint") == key:
+        rows = [json.loads(line) for line in finished.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
         return {}
     questions = {row_key(e): e.question for e in examples}
     return {row["key"]: row for row in rows if questions.get(row.get("key")) == row.get("question")}
@@ -306,14 +312,15 @@ def run(cfg: EvalConfig) -> dict:
     options = {"batch_size": cfg.batch_size} if backend == "torch" else {}  # the ONNX engine batches per call
     engine = load_engine(model_dir, backend=backend, **options)
     key = fingerprint(cfg, model_dir, engine.backend, mode)
-    done = scored_earlier(out / PARTIAL_FILE, key, examples)
+    done = scored_earlier(out, key, examples)
     writer = PartialWriter(out, key, done, lambda rows: summarize(rows, cfg, model_dir, engine.backend, mode,
                                                                   sum(r.get("seconds", 0.0) for r in rows)))
     try:
         rows = score(engine, examples, mode, cfg, done, writer)
     finally:
         engine.close()
-    summary = summarize(rows, cfg, model_dir, engine.backend, mode, sum(r.get("seconds", 0.0) for r in rows))
+    summary = {**summarize(rows, cfg, model_dir, engine.backend, mode, sum(r.get("seconds", 0.0) for r in rows)),
+               "fingerprint": key}  # a later eval of more questions with the same settings reuses these rows
     with (out / "predictions.jsonl").open("w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")

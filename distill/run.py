@@ -54,6 +54,9 @@ class RunOptions:
     train_processes: int = option(1, "processes for the train stage; > 1 launches it under torchrun "
                                      "(DDP: one process per GPU, or gloo on CPU)")
     label: str = option("", "the arm's name in scotd results tables (default: told from the recipe)")
+    requires: list[str] = option(default_factory=list,
+                                 help="recipes this one builds on (e.g. the training it continues): each runs first, "
+                                      "through its train stage, skipped where current and resumed where interrupted")
 
 
 @dataclass
@@ -270,10 +273,25 @@ def fetch_missing_models(cfg: Any) -> None:
         fetch_model(name)
 
 
-def run(cfg: Any) -> dict:
+def run_required(recipes: list[str], chain: tuple[str, ...]) -> None:
+    """Each recipe of ``run.requires`` through its train stage, before the recipe that builds on it."""
+    for recipe in recipes:
+        if recipe in chain:
+            raise UserError(f"run.requires goes round in a circle: {' -> '.join([*chain, recipe])}; remove one of them")
+        if not Path(recipe).is_file():
+            raise UserError(f"run.requires names '{recipe}', which is not a file; give the recipe's path "
+                            "from where scotd runs, e.g. recipes/reasoner.yaml")
+        earlier = parse_args(RunConfig, ["--config", recipe], prog="scotd run")
+        earlier.run.stages = [s for s in STAGE_ORDER[:STAGE_ORDER.index("train") + 1] if s in earlier.run.stages]
+        print(f"[scotd run] {recipe}: the recipe this one builds on, through its train stage", file=sys.stderr)
+        run(earlier, (*chain, recipe))
+
+
+def run(cfg: Any, chain: tuple[str, ...] = ()) -> dict:
     unknown = [s for s in cfg.run.stages + cfg.run.force if s not in STAGE_ORDER]
     if unknown:
         raise UserError(f"unknown stage(s) {unknown} in run.stages/run.force; valid: {', '.join(STAGE_ORDER)}")
+    run_required(cfg.run.requires, chain)
     link_stages(cfg)
     fetch_missing_models(cfg)
     root = Path(cfg.run.dir)

@@ -1,9 +1,11 @@
 """The reasoner's model card, from what its runs wrote: per BBH file the reasoner against the untrained
 base and Codex, its held-out wordings, training data and time, the export and its gates.
 
-    scotd run recipes/reasoner.yaml && scotd run recipes/reasoner-base.yaml
-    scotd results --runs runs/reasoner runs/reasoner-base --out docs/results/reasoner-bbh/table
+    scotd run recipes/reasoner-continue.yaml && scotd run recipes/reasoner-base.yaml
+    scotd results --runs runs/reasoner-continue runs/reasoner-base --out docs/results/reasoner-bbh/table
     python scripts/reasoner_card.py      # -> models/scotd-reasoner-135m/README.md and docs/models/scotd-reasoner-135m.md
+
+The training is told phase by phase: the recipes of the recipe's ``run.requires`` first, then its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import yaml
 
 from distill.bbh_reference import CODEX
 from distill.results import ci_cell, train_segments
+from distill.run import RunConfig
+from serve.core.config import parse_args
 from serve.core.records import read_jsonl
 from serve.store.export_folder import REPORT_FILE
 
@@ -67,28 +71,70 @@ def final_loss(metrics: Path, window: int = 80) -> float:
     return sum(losses) / len(losses)
 
 
+def source_counts(recipe: dict) -> list[str]:
+    """Each source of a recipe's sample stage with its number of questions (``?count=N``, else the limit)."""
+    data = recipe["sample"]["data"]
+    named = []
+    for source in (s.strip() for s in data["source"].split(" + ")):
+        spec, _, query = source.removeprefix("gen:").partition("?")
+        params = dict(pair.split("=", 1) for pair in query.split("&") if "=" in pair)
+        count = params.pop("count", data.get("limit"))
+        wording = f", {params['wording']} wording" if "wording" in params else ""
+        named.append(f"{spec}{wording} ({count})" if count else spec + wording)
+    return named
+
+
+def training_phase(recipe_path: str) -> dict:
+    """What one recipe's training did: its resolved recipe, train summary, data counts and stage times."""
+    run_dir = Path(parse_args(RunConfig, ["--config", recipe_path], prog="card").run.dir)
+    recipe = yaml.safe_load((run_dir / "recipe.resolved.yaml").read_text())
+    train_out = Path(recipe["train"]["out"])
+    stamps = {p.stem: json.loads(p.read_text()) for p in (run_dir / "stages").glob("*.json")
+              if not p.stem.endswith(".started")}
+    minutes = {name: stamp.get("seconds", 0) / 60 for name, stamp in stamps.items()}
+    segments = train_segments(train_out / "metrics.jsonl")
+    minutes["train"] = sum(segments) / 60
+    return {"path": recipe_path, "run_dir": run_dir, "recipe": recipe, "minutes": minutes, "segments": segments,
+            "train": json.loads((train_out / "train_summary.json").read_text()),
+            "data": json.loads((train_out / "run_info.json").read_text())["data"]}
+
+
+def phase_lines(index: int, phase: dict, hardware: str) -> list[str]:
+    recipe, train, data = phase["recipe"], phase["train"], phase["data"]
+    sources = source_counts(recipe)
+    minutes, segments = phase["minutes"], phase["segments"]
+    return [
+        f"- Phase {index} (`{phase['path']}`): {data['instances']:,} generated train-split questions from "
+        f"{len(sources)} sources ({', '.join(sources)}), {data['targets']:,} rationales from scotd's exact program "
+        f"teachers (docs/PROGRAM_TEACHERS.md); {train['global_step']:,} optimizer steps of "
+        f"{recipe['train']['batch_size'] * recipe['train'].get('grad_accum', 1)} sequences from "
+        f"`{recipe['train']['model']}`, lr {recipe['train']['lr']} {recipe['train']['scheduler']}, full fine-tune, "
+        f"{train.get('precision', 'fp32')}; {train['num_input_tokens_seen']:,} tokens; train loss "
+        f"{final_loss(Path(recipe['train']['out']) / 'metrics.jsonl'):.3f} over its last 80 steps.",
+        f"  Time on {hardware}: " + ", ".join(f"{name} {m:.1f} min" for name, m in minutes.items() if m >= 0.1) +
+        (f" (training interrupted and resumed {len(segments) - 1} time(s); its time is the sum of the segments, "
+         "work redone after an interruption included)" if len(segments) > 1 else "") + ".",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=Path("runs/reasoner"))
+    parser.add_argument("--recipe", default="recipes/reasoner-continue.yaml",
+                        help="the recipe that builds the reasoner")
     parser.add_argument("--results", type=Path, default=Path("docs/results/reasoner-bbh/table.json"))
     parser.add_argument("--out", type=Path, nargs="+",
                         default=[Path("models/scotd-reasoner-135m/README.md"), Path("docs/models/scotd-reasoner-135m.md")])
     args = parser.parse_args()
 
+    final = training_phase(args.recipe)
+    phases = [training_phase(required) for required in final["recipe"]["run"].get("requires") or []] + [final]
     rows = json.loads(args.results.read_text())
-    student = next(r for r in rows if r["run_dir"].rstrip("/") == str(args.run))
+    student = next(r for r in rows if Path(r["run_dir"]) == final["run_dir"])
     base = next((r for r in rows if r is not student), {})
-    recipe = yaml.safe_load((args.run / "recipe.resolved.yaml").read_text())
-    train = json.loads((Path(recipe["train"]["out"]) / "train_summary.json").read_text())
-    stamps = {p.stem: json.loads(p.read_text()) for p in (args.run / "stages").glob("*.json")
-              if not p.stem.endswith(".started")}
+    recipe = final["recipe"]
     report_file = Path(recipe["export"]["out"]) / REPORT_FILE
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
-    sources = [s.strip() for s in recipe["sample"]["data"]["source"].split(" + ")]
     check = student.get("step_check")
-    minutes = {name: stamp.get("seconds", 0) / 60 for name, stamp in stamps.items()}
-    segments = train_segments(Path(recipe["train"]["out"]) / "metrics.jsonl")
-    minutes["train"] = sum(segments) / 60
 
     text = [
         "# scotd-reasoner-135m",
@@ -96,7 +142,7 @@ def main() -> int:
         "SmolLM2-135M-Instruct fine-tuned by scotd (symbolic chain-of-thought distillation) on generated questions "
         "with program-teacher rationales, for the 15 algorithmic files of BIG-Bench Hard. It answers with short "
         "steps that restate the state they act on, then `So the answer is ...`. Built on a CPU by one command: "
-        "`scotd run recipes/reasoner.yaml`.",
+        f"`scotd run {args.recipe}`.",
         "",
         "## BIG-Bench Hard, the 15 algorithmic files",
         "",
@@ -106,7 +152,7 @@ def main() -> int:
         "(code-davinci-002, 175B; its numbers from the paper's outputs).",
         "",
         *([f"**Partial**: {student['greedy']['n']} of the files' items scored so far (the files are scored in "
-           "turn, one item of each, so every row grows alike); rerunning `scotd run recipes/reasoner.yaml` "
+           f"turn, one item of each, so every row grows alike); rerunning `scotd run {args.recipe}` "
            "resumes the eval and this card is rewritten from its result.", ""]
           if student["greedy"].get("partial") else []),
         *bbh_table(student, base),
@@ -121,22 +167,10 @@ def main() -> int:
         text += [f"The program graders check every step of the reasoner's BBH rationales: "
                  f"{check['steps_right']}/{check['steps']} steps right; the answer is the one its own final claim "
                  f"points to on {check['answer_follows_claim']}/{check['answers']} graded answers.", ""]
-    text += [
-        "## Training",
-        f"- Data: {recipe['sample']['data']['limit']} generated train-split questions from each of {len(sources)} "
-        f"sources ({', '.join(s.removeprefix('gen:') for s in sources)}), "
-        f"{recipe['sample']['sampling']['n']} rationales each from scotd's exact program teachers "
-        "(docs/PROGRAM_TEACHERS.md); one rationale per question drawn each epoch.",
-        f"- {train['global_step']:,} optimizer steps of {recipe['train']['batch_size'] * recipe['train'].get('grad_accum', 1)} "
-        f"sequences, lr {recipe['train']['lr']} {recipe['train']['scheduler']}, full fine-tune, "
-        f"{train.get('precision', 'fp32')}; {train['num_input_tokens_seen']:,} tokens; train loss "
-        f"{final_loss(Path(recipe['train']['out']) / 'metrics.jsonl'):.3f} over the last 80 steps.",
-        f"- Time on {student.get('hardware') or 'this machine'}: " +
-        ", ".join(f"{name} {m:.1f} min" for name, m in minutes.items() if m >= 0.1) +
-        (f" (training was interrupted and resumed {len(segments) - 1} time(s); its time is the sum of the "
-         "segments, work redone after an interruption included)" if len(segments) > 1 else "") + ".",
-        "",
-    ]
+    text += ["## Training", ""]
+    for index, phase in enumerate(phases, 1):
+        text += phase_lines(index, phase, student.get("hardware") or "this machine")
+    text.append("")
     if report:
         gates = report["gates"]
         accuracy = gates.get("accuracy") or {}

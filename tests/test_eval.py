@@ -114,6 +114,17 @@ def test_an_interrupted_eval_resumes_where_it_stopped(cot_student, task, tmp_pat
     assert rows("cut") == rows("whole") and resumed["accuracy"] == whole["accuracy"]
     assert not (tmp_path / "cut" / evaluate.PARTIAL_FILE).exists()
 
+    # a finished eval asked again for more questions decodes only the new ones
+    decoded.clear()
+    fewer = _eval(cot_student, task, tmp_path / "grow", "--batch_size", "3", "--data.limit", "2")
+    assert fewer["n"] == 2 and len(decoded) == 2
+    decoded.clear()
+    more = _eval(cot_student, task, tmp_path / "grow", "--batch_size", "3")
+    assert more["n"] == whole["n"] and len(decoded) == whole["n"] - 2 and rows("grow") == rows("whole")
+    decoded.clear()  # other settings: nothing reused
+    _eval(cot_student, task, tmp_path / "grow", "--batch_size", "3", "--sampling.max_new_tokens", "39")
+    assert len(decoded) == whole["n"]
+
 
 def test_a_mixture_is_decoded_one_task_at_a_time_in_turn_so_a_partial_summary_covers_every_task():
     from distill.evaluate import interleaved_by_task

@@ -31,7 +31,7 @@ def test_list_shows_known_models_and_presence(home, tiny_llama_dir):
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert set(rows) == {"smollm2-135m-instruct", "gemma-3-270m", "scotd-reasoner-135m", "scotd-starter-135m"}
     assert rows["smollm2-135m-instruct"][3] == "no"
-    assert "recipes/reasoner.yaml" in " ".join(rows["scotd-reasoner-135m"])  # built, not fetched: how to build it
+    assert "recipes/reasoner-continue.yaml" in " ".join(rows["scotd-reasoner-135m"])  # built, not fetched: how to build it
     assert "recipes/starter.yaml" in " ".join(rows["scotd-starter-135m"])
     shutil.copytree(tiny_llama_dir, home / "models" / "smollm2-135m-instruct" / "hf")
     result = run_scotd("models", "list", home=home)

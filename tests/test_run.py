@@ -174,6 +174,35 @@ def test_a_failing_stage_keeps_the_report_of_finished_ones(tmp_path, capsys):
     assert not (tmp_path / "run" / "stages" / "select.json").exists()
 
 
+def test_a_recipe_runs_the_training_it_continues_first(tiny_llama_dir, tmp_path, capsys):
+    examples, _ = write_task(tmp_path / "task", n_train=8, n_test=4)
+    (tmp_path / "first").mkdir(), (tmp_path / "continued").mkdir()
+    with TeacherServer(seed=2) as server:
+        first = _recipe(tmp_path / "first", examples, tiny_llama_dir, server.base_url,
+                        ["sample", "select", "train", "eval"])
+        continued = _recipe(tmp_path / "continued", examples, tmp_path / "first" / "run" / "train" / "student",
+                            server.base_url, ["sample", "select", "train"])
+        recipe = yaml.safe_load(continued.read_text())
+        recipe["run"]["requires"] = [str(first)]
+        continued.write_text(yaml.safe_dump(recipe))
+        assert cli_main(["run", str(continued)]) == 0
+        # the first recipe ran through its training only; its eval is its own business
+        assert _statuses(tmp_path / "first" / "run") == dict.fromkeys(["sample", "select", "train"], "ran")
+        assert _statuses(tmp_path / "continued" / "run") == dict.fromkeys(["sample", "select", "train"], "ran")
+        assert cli_main(["run", str(continued)]) == 0  # again: both up to date
+        assert set(_statuses(tmp_path / "first" / "run").values()) == {"skipped"}
+        assert set(_statuses(tmp_path / "continued" / "run").values()) == {"skipped"}
+    capsys.readouterr()
+    recipe["run"]["requires"] = [str(continued)]  # continued requires itself
+    continued.write_text(yaml.safe_dump(recipe))
+    assert cli_main(["run", str(continued)]) == 2
+    assert "run.requires goes round in a circle" in capsys.readouterr().err
+    recipe["run"]["requires"] = [str(tmp_path / "nowhere.yaml")]
+    continued.write_text(yaml.safe_dump(recipe))
+    assert cli_main(["run", str(continued)]) == 2
+    assert "which is not a file" in capsys.readouterr().err
+
+
 def test_extra_eval_stages_and_the_results_table(tiny_llama_dir, tmp_path, capsys):
     examples, _ = write_task(tmp_path / "task", n_train=8, n_test=4)
     transfer, _ = write_task(tmp_path / "transfer", n_train=0, n_test=5, seed=7)

@@ -21,7 +21,8 @@ HELP = "Type a question (options after '|', e.g. 'Which is heavier? | a brick | 
 @dataclass
 class ChatConfig:
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
-                                        "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)", positional=True)
+                                        "(recipes/reasoner-continue.yaml), else smollm2-135m-instruct "
+                                        "(int8 ONNX or PyTorch)", positional=True)
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     sampling: SamplingParams = option(default_factory=SamplingParams, help="decoding of each reply (greedy by default)")
     max_input_chars: int = option(2000, "longest question accepted")

@@ -35,7 +35,8 @@ class InferConfig:
     input: Path = option(help="JSONL file of questions (one JSON object per line)", aliases=("--in",))
     output: Path = option(help="JSONL file of answers; appended to, so a rerun resumes", aliases=("--out",))
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
-                                        "(recipes/reasoner.yaml), else smollm2-135m-instruct (int8 ONNX or PyTorch)")
+                                        "(recipes/reasoner-continue.yaml), else smollm2-135m-instruct "
+                                        "(int8 ONNX or PyTorch)")
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     sampling: SamplingParams = option(default_factory=lambda: SamplingParams(seed=0),
                                       help="decoding; sampling.n > 1 takes the majority vote (self-consistency)")
