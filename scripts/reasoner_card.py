@@ -54,7 +54,7 @@ def wording_table(student: dict) -> list[str]:
         return []
     lines = ["| held-out wording | reasoner (95% CI) | the BBH file of the same size |", "|---|---|---|"]
     for task, result in sorted(transfer.items()):
-        family, size = task.removeprefix("gen:").split("?")[0].split("/")
+        family, size = task.removeprefix("gen:").split("?")[0].split(",")[0].split("/")
         bbh = student["greedy"]["by_task"].get(f"bbh:{family}_{size}")
         lines.append(f"| {task} | {ci_cell(result)} | {ci_cell(bbh)} |")
     return lines
