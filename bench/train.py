@@ -32,7 +32,10 @@ from serve.data.sources import QuestionSource
 # id -> (what the row says, train config overrides); "full_logits" is the path before the speed levers,
 # the baseline every row's speedup is measured against.
 # every variant names its optimizer and micro-batch, so a row means the same when train's defaults move
-_FP32 = {"precision": "fp32", "speed.micro_batch": 0, "optim": "adamw_torch_fused"}  # the whole batch in one pass
+_FP32 = {"precision": "fp32", "speed.micro_batch": 0, "optim": "adamw_torch_fused",  # the whole batch in one pass
+         "speed.sparse_embedding_grad": False, "speed.allocator": "default", "speed.prompt_backward": "full"}
+_ADAFACTOR = {**_FP32, "speed.micro_batch": 1, "optim": "adafactor"}
+_EXACT = {**_ADAFACTOR, "speed.sparse_embedding_grad": True, "speed.allocator": "keep"}
 VARIANTS: dict[str, tuple[str, dict]] = {
     "full_logits": ("fp32, full logits, random batches (the path before the speed levers)",
                     {**_FP32, "speed.target_logits": False, "speed.group_by_length": False}),
@@ -47,8 +50,15 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                  {**_FP32, "speed.freeze_embeddings": True, "speed.freeze_layers": 20}),
     "microbatch": ("fp32 levers, the batch in micro-batches of 2 (same sequences a step), AdamW",
                    {**_FP32, "speed.micro_batch": 2}),
-    "adafactor": ("fp32 levers, micro-batches of 1, Adafactor (the default on CPUs without native bf16)",
-                  {**_FP32, "speed.micro_batch": 1, "optim": "adafactor"}),
+    "adafactor": ("fp32 levers, micro-batches of 1, Adafactor", _ADAFACTOR),
+    "sparse_embedding": ("fp32 levers, micro-batches of 1, Adafactor + sparse embedding gradient",
+                         {**_ADAFACTOR, "speed.sparse_embedding_grad": True}),
+    "allocator_keep": ("fp32 levers, micro-batches of 1, Adafactor + sparse embedding gradient + malloc keeps freed "
+                       "memory (exact)", _EXACT),
+    "prompt_no_grad": ("the exact levers + the prompt forward-only (the default on CPUs without native bf16)",
+                       {**_EXACT, "speed.prompt_backward": "skip"}),
+    "prompt_no_grad_frozen_embedding": ("the exact levers + the prompt forward-only + frozen embedding",
+                                        {**_EXACT, "speed.prompt_backward": "skip", "speed.freeze_embeddings": True}),
     "compile": ("fp32 levers, micro-batches of 1, Adafactor + torch.compile of the blocks",
                 {**_FP32, "speed.micro_batch": 1, "optim": "adafactor", "speed.compile": True}),
     "checkpointing": ("fp32 levers + gradient checkpointing", {**_FP32, "speed.activation_checkpointing": True}),

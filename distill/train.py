@@ -31,8 +31,9 @@ from distill.cot_record import CoTRecord
 from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
-from distill.train_speed import (SpeedOptions, apply_freezing, micro_batching, resolve_optim,
-                                 supports_target_logits, target_only_loss)
+from distill.train_speed import (SpeedOptions, apply_freezing, keep_freed_memory, micro_batching, resolve_optim,
+                                 skips_prompt_backward, supports_target_logits, target_only_loss,
+                                 tie_sparse_embedding_grad)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_has_native_bf16, cpu_kind
@@ -182,6 +183,7 @@ class StudentTrainer(Trainer):
     _last_tokens = 0
     _last_time: Optional[float] = None
     target_logits = False
+    prompt_gradient = True
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.target_logits or return_outputs or model is not self.model:  # wrapped (DDP, DataParallel, ...)
@@ -189,7 +191,7 @@ class StudentTrainer(Trainer):
         if not self.model_accepts_loss_kwargs:
             num_items_in_batch = None  # the Trainer will then average over accumulation steps itself
         with self.accelerator.autocast():  # the model's own forward is wrapped in it; these calls bypass that
-            loss = target_only_loss(model, inputs, num_items_in_batch)
+            loss = target_only_loss(model, inputs, num_items_in_batch, self.prompt_gradient)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes  # as Trainer.compute_loss does for a model's own loss
         return loss
@@ -221,6 +223,10 @@ def training_arguments(cfg: TrainConfig, out: Path, has_dev: bool) -> TrainingAr
         raise UserError(f"save_every ({cfg.save_every}) must be a multiple of eval_every ({cfg.eval_every}) so "
                         "the best checkpoint can be kept; set --save_every to a multiple or --eval_every 0")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if cfg.speed.prompt_backward == "skip" and (cfg.speed.activation_checkpointing or not cfg.speed.target_logits):
+        raise UserError("speed.prompt_backward skip runs through the target-only loss without activation "
+                        "checkpointing; set --speed.target_logits true and --speed.activation_checkpointing false, "
+                        "or --speed.prompt_backward full")
     known = {name.value for name in OptimizerNames}
     if cfg.optim != "auto" and cfg.optim not in known:
         raise UserError(f"optim '{cfg.optim}' is not an optimizer transformers knows; use auto, adamw_torch_fused, "
@@ -253,6 +259,8 @@ def load_student(cfg: TrainConfig, source: str):
         model.get_decoder().compile(dynamic=True)
     if not cfg.lora.enabled:
         apply_freezing(model, cfg.speed)
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # DDP's bucketing expects dense gradients throughout
+            tie_sparse_embedding_grad(model, cfg.speed)
         return model
     if cfg.speed.freeze_embeddings or cfg.speed.freeze_layers:
         raise UserError("speed.freeze_embeddings / speed.freeze_layers apply to full fine-tuning; LoRA already "
@@ -313,12 +321,16 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
         callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard"))))
     if cfg.speed.threads > 0:
         torch.set_num_threads(cfg.speed.threads)
+    keep_freed_memory(cfg.speed.allocator)
     model = load_student(cfg, source)
     # processing_class: every checkpoint gets the tokenizer, so `scotd eval OUT/checkpoints/checkpoint-K` works
     trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
                              data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks,
                              processing_class=tokenizer)
     trainer.target_logits = cfg.speed.target_logits and supports_target_logits(model)
+    # auto's skip stays off where it would not run: full logits or activation checkpointing
+    trainer.prompt_gradient = not (skips_prompt_backward(cfg.speed.prompt_backward, torch.cuda.is_available(), args.bf16)
+                                   and trainer.target_logits and not cfg.speed.activation_checkpointing)
     return trainer, tokenizer, bool(cfg.resume and checkpoints)
 
 

@@ -19,6 +19,15 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
   2 with bf16 autocast, the whole batch on a GPU.
 - ``activation_checkpointing``: keep only each block's input for backward and recompute the rest
   there: about a third more compute for a fraction of the activation memory.
+- ``prompt_backward``: ``skip``: the prompt (every position before the batch's first label) runs forward
+  without a graph and the targets attend to its keys and values as a cache, so backward covers the target
+  tokens only. An approximation: no gradient reaches the weights through the prompt's hidden states.
+  ``auto`` skips it on a CPU training in fp32, where it was measured (docs/RESULTS.md), and keeps it elsewhere.
+- ``sparse_embedding_grad``: the input embedding's gradient as the rows the batch used, added into the tied LM
+  head's dense gradient, instead of a dense zero-filled vocabulary x hidden matrix per micro-batch. Same sum.
+- ``allocator``: ``keep`` tells glibc malloc to serve large blocks from its heap and keep freed memory, so
+  the step's large buffers (the embedding gradient, the LM head's logits) are reused, not mapped and
+  page-faulted afresh every micro-batch. Linux/glibc only; elsewhere a no-op.
 - ``compile``: ``torch.compile`` of the decoder (the blocks, what the target-only loss calls), with
   dynamic shapes since batches differ in length; inductor fuses the elementwise work around the matmuls.
 """
@@ -26,7 +35,10 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+import ctypes
+import inspect
+import ctypes.util
+from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +66,14 @@ class SpeedOptions:
     activation_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
     compile: bool = option(False, "torch.compile the transformer blocks (dynamic shapes); measured 1.04x on a "
                                   "2-core CPU held to AVX2, so off")
+    prompt_backward: Literal["auto", "full", "skip"] = option(
+        "auto", "full: backward through every position; skip: the prompt runs forward only and backward covers the "
+                "target tokens (an approximation: nothing is learned through the prompt's hidden states); auto: "
+                "skip on a CPU training in fp32, full with bf16 or on a GPU")
+    sparse_embedding_grad: bool = option(True, "the tied input embedding's gradient as the rows used (same sum, no "
+                                               "dense vocabulary-sized buffer per micro-batch)")
+    allocator: Literal["default", "keep"] = option(
+        "keep", "keep: glibc malloc keeps large freed blocks for reuse (fewer page faults a step); default: as is")
 
 
 # What -1 and auto mean per path, measured on one 2-core Xeon (docs/bench/train-memory-*.md). fp32 (no native bf16,
@@ -63,6 +83,11 @@ class SpeedOptions:
 FP32_CPU_MICRO_BATCH, BF16_CPU_MICRO_BATCH = 1, 2
 # Adafactor keeps factored second moments and no first moment: a fraction of AdamW's two full-size moments.
 FP32_CPU_OPTIM, DEFAULT_OPTIM = "adafactor", "adamw_torch_fused"
+
+
+def skips_prompt_backward(prompt_backward: str, on_gpu: bool, bf16: bool) -> bool:
+    """``speed.prompt_backward`` resolved: auto skips it only where it was measured, a CPU training in fp32."""
+    return prompt_backward == "skip" or (prompt_backward == "auto" and not on_gpu and not bf16)
 
 
 def resolve_optim(optim: str, on_gpu: bool, bf16: bool) -> str:
@@ -118,6 +143,33 @@ def apply_freezing(model: Any, speed: SpeedOptions) -> dict[str, int]:
     return {"trainable_parameters": trainable, "frozen_parameters": frozen}
 
 
+def tie_sparse_embedding_grad(model: Any, speed: SpeedOptions) -> bool:
+    """Make the input embedding's gradient sparse where its weight is the trainable LM head's too (the sum with
+    the head's dense gradient is dense again, so the optimizer sees what it always saw); True when it did."""
+    embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+    tied = (isinstance(embedding, torch.nn.Embedding) and head is not None and head.weight is embedding.weight
+            and embedding.weight.requires_grad)
+    if speed.sparse_embedding_grad and tied:
+        embedding.sparse = True
+    return bool(speed.sparse_embedding_grad and tied)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameter ids (malloc.h)
+
+
+def keep_freed_memory(allocator: str) -> bool:
+    """``allocator: keep``: glibc serves large blocks from its heap and does not hand freed memory back, so a
+    training step's large buffers are reused instead of mapped and zero-faulted again; True when set."""
+    if allocator != "keep":
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return bool(libc and libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):  # not glibc (macOS, musl): its allocator stays as it is
+        return False
+
+
 def supports_target_logits(model: Any) -> bool:
     """True when the model is a plain decoder + LM head whose logits the target-only path can reproduce."""
     config = getattr(model, "config", None)
@@ -129,16 +181,34 @@ def supports_target_logits(model: Any) -> bool:
         return False
 
 
+def _gradient_start(labels: torch.Tensor) -> int:
+    """The first position backward must cover: the one before the batch's earliest label (it predicts it)."""
+    labelled = (labels != IGNORE_INDEX).any(dim=0).nonzero()
+    return max(int(labelled[0]) - 1, 0) if len(labelled) else 0
+
+
 def target_only_loss(model: Any, inputs: dict[str, torch.Tensor],
-                     num_items_in_batch: Optional[torch.Tensor | int] = None) -> torch.Tensor:
+                     num_items_in_batch: Optional[torch.Tensor | int] = None,
+                     prompt_gradient: bool = True) -> torch.Tensor:
     """Causal-LM cross-entropy computed from the LM head at labelled positions only.
 
     Normalised as transformers normalises its own loss: the sum over label tokens divided by
-    ``num_items_in_batch`` when the Trainer passes it (gradient accumulation, DDP), else the mean."""
-    labels = inputs["labels"]
-    hidden = model.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                                 use_cache=False).last_hidden_state
-    next_labels = labels[:, 1:]
+    ``num_items_in_batch`` when the Trainer passes it (gradient accumulation, DDP), else the mean. With
+    ``prompt_gradient`` off, the positions before the batch's first label run without a graph (see above)."""
+    labels, ids, mask = inputs["labels"], inputs["input_ids"], inputs.get("attention_mask")
+    decoder = model.get_decoder()
+    start = _gradient_start(labels) if not prompt_gradient else 0
+    prefix: dict[str, Any] = {}
+    if start > 0:
+        with torch.no_grad():  # the prompt's keys and values, computed by the current weights, held as a cache
+            out = decoder(input_ids=ids[:, :start], attention_mask=None if mask is None else mask[:, :start],
+                          use_cache=True)
+        # transformers 5 renamed the decoder's past_key_values argument to cache; either spelling is accepted
+        name = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+        cache = getattr(out, "cache", None)
+        prefix = {name: out.past_key_values if cache is None else cache, "use_cache": True}
+    hidden = decoder(input_ids=ids[:, start:], attention_mask=mask, **({"use_cache": False} | prefix)).last_hidden_state
+    next_labels = labels[:, start + 1:]
     where = next_labels != IGNORE_INDEX
     logits = model.get_output_embeddings()(hidden[:, :-1][where]).float()
     cap = getattr(model.config, _LOGIT_SOFTCAP, None)

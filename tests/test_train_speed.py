@@ -79,17 +79,22 @@ def test_default_levers_train_the_same_model_as_the_plain_path(tiny_llama_dir, t
     """Same data order (grouping off), target-only logits on vs off: the same losses step by step."""
     examples, cots = write_task(tmp_path / "task")
     losses = {}
-    for name, target_logits in (("plain", False), ("fast", True)):
+    plain = {"target_logits": False, "sparse_embedding_grad": False, "allocator": "default"}
+    for name, speed in (("plain", plain), ("fast", {"prompt_backward": "full"}), ("skip", {})):
         cfg = build(__import__("distill.train", fromlist=["TrainConfig"]).TrainConfig, {
             "model": str(tiny_llama_dir), "out": str(tmp_path / name), "max_steps": 4, "batch_size": 4,
             "lr": 1e-3, "log_every": 1, "eval_every": 0, "save_every": 100,
             "data": {"source": str(examples), "cots": str(cots), "dev_fraction": 0.0},
-            "precision": "fp32", "speed": {"target_logits": target_logits, "group_by_length": False}})
+            "precision": "fp32", "speed": {"group_by_length": False, **speed}})
         train_run(cfg)
         rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
         losses[name] = [row["loss"] for row in rows if "loss" in row]
     assert len(losses["plain"]) == 4
-    assert losses["fast"] == pytest.approx(losses["plain"], abs=1e-4)
+    assert losses["fast"] == pytest.approx(losses["plain"], abs=1e-4)  # the exact levers
+    # fp32 on a CPU skips the prompt's backward by default: the same first loss, then other updates that still learn
+    assert losses["skip"][0] == pytest.approx(losses["plain"][0], abs=1e-4)
+    assert losses["skip"][1:] != pytest.approx(losses["plain"][1:], abs=1e-4)
+    assert losses["skip"][-1] < losses["skip"][0]
 
 
 def test_micro_batches_keep_the_sequences_a_step():
@@ -149,3 +154,76 @@ def test_an_unknown_optimizer_is_one_line(tiny_llama_dir, tmp_path):
     with pytest.raises(UserError, match="optim 'adamw' is not an optimizer transformers knows"):
         run(build(TrainConfig, {"model": str(tiny_llama_dir), "out": str(tmp_path / "run"), "optim": "adamw",
                                 "data": {"source": str(examples), "cots": str(cots)}}))
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "opt", "gpt2"])
+def test_sparse_embedding_gradient_sums_to_the_dense_one(tmp_path, arch):
+    from distill.train_speed import tie_sparse_embedding_grad
+
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path, arch), dtype=torch.float32)
+    batch = _batch(model.config.vocab_size)
+    target_only_loss(model, batch).backward()
+    dense = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    assert tie_sparse_embedding_grad(model, SpeedOptions())
+    for _ in range(2):  # accumulated over two micro-batches, as the Trainer does
+        target_only_loss(model, batch).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad.layout == torch.strided, name  # what every optimizer expects
+        torch.testing.assert_close(parameter.grad, 2 * dense[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_sparse_embedding_gradient_is_left_off_where_the_head_is_not_tied(tmp_path):
+    from distill.train_speed import tie_sparse_embedding_grad
+
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path, "llama"), dtype=torch.float32)
+    apply_freezing(model, SpeedOptions(freeze_embeddings=True))
+    assert not tie_sparse_embedding_grad(model, SpeedOptions())  # frozen: no gradient to make sparse
+    assert not model.get_input_embeddings().sparse
+    model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())  # untied
+    model.get_input_embeddings().weight.requires_grad_(True)
+    assert not tie_sparse_embedding_grad(model, SpeedOptions())
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "opt", "gpt2"])
+def test_prompt_without_gradient_gives_the_same_loss_and_drops_only_the_prompt_paths(tmp_path, arch):
+    model = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path, arch), dtype=torch.float32)
+    batch = _batch(model.config.vocab_size)
+    full = target_only_loss(model, batch)
+    full.backward()
+    reference = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    fast = target_only_loss(model, batch, prompt_gradient=False)
+    fast.backward()
+    assert abs(full.item() - fast.item()) < 1e-5  # the same forward: the prompt became a cache
+    # The top block's feed-forward sees only its own position, so it gets the same gradient; a lower block's
+    # weights lose what reached them through the prompt's hidden states.
+    blocks = list(model.named_modules())
+    mlp_names = [name for name, module in blocks if name.endswith(("mlp.down_proj", "mlp.c_proj", ".fc2"))]
+    top, bottom = mlp_names[-1], mlp_names[0]
+    grads = dict(model.named_parameters())
+    torch.testing.assert_close(grads[f"{top}.weight"].grad, reference[f"{top}.weight"], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(grads[f"{bottom}.weight"].grad, reference[f"{bottom}.weight"], atol=1e-5)
+
+
+def test_prompt_without_gradient_needs_the_target_only_loss(tiny_llama_dir, tmp_path):
+    from distill.train import TrainConfig, run
+    from serve.core.errors import UserError
+
+    examples, cots = write_task(tmp_path / "task", n_train=4, n_test=2)
+    with pytest.raises(UserError, match="speed.prompt_backward skip runs through the target-only loss"):
+        run(build(TrainConfig, {"model": str(tiny_llama_dir), "out": str(tmp_path / "run"),
+                                "speed": {"prompt_backward": "skip", "activation_checkpointing": True},
+                                "data": {"source": str(examples), "cots": str(cots)}}))
+
+
+def test_the_allocator_setting_reaches_glibc():
+    """In a child process: the setting is process-wide and the test process keeps its own allocator."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from distill.train_speed import keep_freed_memory as k; print(k('default'), k('keep'))"
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert printed == ["False", str(glibc)]
