@@ -54,8 +54,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "sparse_embedding": ("fp32 levers, micro-batches of 1, Adafactor + sparse embedding gradient",
                          {**_ADAFACTOR, "speed.sparse_embedding_grad": True}),
     "allocator_keep": ("fp32 levers, micro-batches of 1, Adafactor + sparse embedding gradient + malloc keeps freed "
-                       "memory (exact)", _EXACT),
-    "prompt_no_grad": ("the exact levers + the prompt forward-only (the default on CPUs without native bf16)",
+                       "memory (exact; the default on CPUs without native bf16)", _EXACT),
+    "prompt_no_grad": ("the exact levers + the prompt forward-only",
                        {**_EXACT, "speed.prompt_backward": "skip"}),
     "prompt_no_grad_frozen_embedding": ("the exact levers + the prompt forward-only + frozen embedding",
                                         {**_EXACT, "speed.prompt_backward": "skip", "speed.freeze_embeddings": True}),

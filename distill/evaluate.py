@@ -34,7 +34,7 @@ import numpy as np
 from serve.core.answers import answers_match, grade, majority_vote
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
-from serve.core.records import Example
+from serve.core.records import Example, read_jsonl
 from serve.core.student_format import ANSWER_PREFIX, render_prompt, student_info
 from serve.data.sources import QuestionSource
 from serve.apps.infer import answer_all
@@ -160,7 +160,7 @@ def scored_earlier(out: Path, key: str, examples: Sequence[Example]) -> dict[str
             return {}
     elif finished.is_file() and (out / "summary.json").is_file() and \
             json.loads((out / "summary.json").read_text()).get("fingerprint") == key:
-        rows = [json.loads(line) for line in finished.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [row for _, row in read_jsonl(finished)]
     else:
         return {}
     questions = {row_key(e): e.question for e in examples}

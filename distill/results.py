@@ -85,7 +85,7 @@ def _accuracy(summary: Optional[dict]) -> Optional[dict]:
             "by_task": summary.get("by_task") or {}, "partial": bool(summary.get("partial"))}
 
 
-def step_check(eval_dir: Path) -> Optional[dict]:
+def step_check(eval_dir: Path, rows: Optional[list[dict]] = None) -> Optional[dict]:
     """Step-level grading of a greedy CoT eval's rationales, each row by its own task's grader (a mixture
     has several); None when no row has a grader."""
     from distill.solvers import GRADERS, UnsolvableQuestion, task_family
@@ -94,7 +94,7 @@ def step_check(eval_dir: Path) -> Optional[dict]:
     if summary is None or summary.get("mode") != "cot":
         return None
     totals: dict[str, dict[str, int]] = {}
-    for row in eval_rows(eval_dir):
+    for row in eval_rows(eval_dir) if rows is None else rows:
         grade = GRADERS.get(task_family(row.get("task") or row["id"]))
         if grade is None:
             continue
@@ -142,7 +142,8 @@ def stage_seconds(run_dir: Path, train_out: Path) -> float:
     return sum(seconds.values())
 
 
-def read_arm(run_dir: Path) -> dict:
+def read_arm(run_dir: Path, greedy_rows: Optional[list[dict]] = None) -> dict:
+    """One arm's row of the table; ``greedy_rows``: its greedy eval rows when the caller has read them."""
     recipe_file = run_dir / "recipe.resolved.yaml"
     if not recipe_file.is_file():
         raise UserError(f"'{run_dir}' has no recipe.resolved.yaml; pass folders written by scotd run (run.dir)")
@@ -159,7 +160,7 @@ def read_arm(run_dir: Path) -> dict:
         "greedy": _accuracy(eval_summary(run_dir / "eval")),
         "self_consistency": _accuracy(eval_summary(run_dir / "eval-sc")),
         "transfer": _accuracy(eval_summary(run_dir / "eval-transfer")),
-        "step_check": step_check(run_dir / "eval"),
+        "step_check": step_check(run_dir / "eval", greedy_rows),
         "train_tokens": train.get("num_input_tokens_seen") if train else None,
         "train_steps": train.get("global_step") if train else None,
         "seconds": round(seconds, 1),
@@ -297,11 +298,11 @@ def bbh_plot(rows: list[dict], out: Path, title: str = "") -> Optional[Path]:
 def run(cfg: ResultsConfig) -> dict:
     if not cfg.runs:
         raise UserError("results needs run folders: scotd results --runs runs/experiment/a runs/experiment/b ...")
-    rows = [read_arm(Path(d)) for d in cfg.runs]
+    greedy = [eval_rows(Path(d) / "eval") for d in cfg.runs]
+    rows = [read_arm(Path(d), arm_rows) for d, arm_rows in zip(cfg.runs, greedy)]
     if cfg.paired and len(rows) > 1:
-        first = eval_rows(Path(rows[0]["run_dir"]) / "eval")
-        for row in rows[1:]:
-            row["paired"] = paired_difference(first, eval_rows(Path(row["run_dir"]) / "eval")) if first else None
+        for row, arm_rows in zip(rows[1:], greedy[1:]):
+            row["paired"] = paired_difference(greedy[0], arm_rows) if greedy[0] else None
     table = markdown(rows, cfg.title)
     print(table, end="")
     if cfg.out:
@@ -310,9 +311,8 @@ def run(cfg: ResultsConfig) -> dict:
         out.with_suffix(".md").write_text(table)
         out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
         if cfg.plot:
-            sweep = sum(1 for r in rows if r["sampled_n"] and r["greedy"]) >= 2  # an N sweep: accuracy vs N
-            (not sweep and bbh_plot(rows, out.with_suffix(".png"), cfg.title)) or \
-                plot(rows, out.with_suffix(".png"), cfg.title)
+            # per BBH file where BBH files were scored (arms of other N are phases, not a sweep), else accuracy vs N
+            bbh_plot(rows, out.with_suffix(".png"), cfg.title) or plot(rows, out.with_suffix(".png"), cfg.title)
         print(f"[scotd results] wrote {out.with_suffix('.md')}, .json" + (", .png" if cfg.plot else ""))
     return {"rows": rows, "table": table}
 

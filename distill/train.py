@@ -32,8 +32,7 @@ from serve.core.student_format import STUDENT_INFO  # written into the student f
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
 from distill.train_speed import (SpeedOptions, apply_freezing, keep_freed_memory, micro_batching, resolve_optim,
-                                 skips_prompt_backward, supports_target_logits, target_only_loss,
-                                 tie_sparse_embedding_grad)
+                                 supports_target_logits, target_only_loss, tie_sparse_embedding_grad)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_has_native_bf16, cpu_kind
@@ -328,9 +327,7 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
                              data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks,
                              processing_class=tokenizer)
     trainer.target_logits = cfg.speed.target_logits and supports_target_logits(model)
-    # auto's skip stays off where it would not run: full logits or activation checkpointing
-    trainer.prompt_gradient = not (skips_prompt_backward(cfg.speed.prompt_backward, torch.cuda.is_available(), args.bf16)
-                                   and trainer.target_logits and not cfg.speed.activation_checkpointing)
+    trainer.prompt_gradient = cfg.speed.prompt_backward != "skip"
     return trainer, tokenizer, bool(cfg.resume and checkpoints)
 
 

@@ -21,8 +21,8 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
   there: about a third more compute for a fraction of the activation memory.
 - ``prompt_backward``: ``skip``: the prompt (every position before the batch's first label) runs forward
   without a graph and the targets attend to its keys and values as a cache, so backward covers the target
-  tokens only. An approximation: no gradient reaches the weights through the prompt's hidden states.
-  ``auto`` skips it on a CPU training in fp32, where it was measured (docs/RESULTS.md), and keeps it elsewhere.
+  tokens only. An approximation: no gradient reaches the weights through the prompt's hidden states. Off by
+  default: on the starter it cost steps right (87.3% against 95.7%) for 1.10x the tokens/s (docs/RESULTS.md).
 - ``sparse_embedding_grad``: the input embedding's gradient as the rows the batch used, added into the tied LM
   head's dense gradient, instead of a dense zero-filled vocabulary x hidden matrix per micro-batch. Same sum.
 - ``allocator``: ``keep`` tells glibc malloc to serve large blocks from its heap and keep freed memory, so
@@ -34,10 +34,10 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import ctypes
-import inspect
 import ctypes.util
+import inspect
+from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 import torch
@@ -66,10 +66,10 @@ class SpeedOptions:
     activation_checkpointing: bool = option(False, "recompute activations in backward (less memory, more compute)")
     compile: bool = option(False, "torch.compile the transformer blocks (dynamic shapes); measured 1.04x on a "
                                   "2-core CPU held to AVX2, so off")
-    prompt_backward: Literal["auto", "full", "skip"] = option(
-        "auto", "full: backward through every position; skip: the prompt runs forward only and backward covers the "
-                "target tokens (an approximation: nothing is learned through the prompt's hidden states); auto: "
-                "skip on a CPU training in fp32, full with bf16 or on a GPU")
+    prompt_backward: Literal["full", "skip"] = option(
+        "full", "full: backward through every position; skip: the prompt runs forward only and backward covers the "
+                "target tokens (an approximation: nothing is learned through the prompt's hidden states; measured "
+                "1.10x faster and worse steps on a 2-core AVX2 CPU)")
     sparse_embedding_grad: bool = option(True, "the tied input embedding's gradient as the rows used (same sum, no "
                                                "dense vocabulary-sized buffer per micro-batch)")
     allocator: Literal["default", "keep"] = option(
@@ -83,11 +83,6 @@ class SpeedOptions:
 FP32_CPU_MICRO_BATCH, BF16_CPU_MICRO_BATCH = 1, 2
 # Adafactor keeps factored second moments and no first moment: a fraction of AdamW's two full-size moments.
 FP32_CPU_OPTIM, DEFAULT_OPTIM = "adafactor", "adamw_torch_fused"
-
-
-def skips_prompt_backward(prompt_backward: str, on_gpu: bool, bf16: bool) -> bool:
-    """``speed.prompt_backward`` resolved: auto skips it only where it was measured, a CPU training in fp32."""
-    return prompt_backward == "skip" or (prompt_backward == "auto" and not on_gpu and not bf16)
 
 
 def resolve_optim(optim: str, on_gpu: bool, bf16: bool) -> str:

