@@ -182,7 +182,7 @@ class StudentTrainer(Trainer):
     _last_tokens = 0
     _last_time: Optional[float] = None
     target_logits = False
-    prompt_gradient = True
+    skip_prompt_backward = False
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.target_logits or return_outputs or model is not self.model:  # wrapped (DDP, DataParallel, ...)
@@ -190,7 +190,7 @@ class StudentTrainer(Trainer):
         if not self.model_accepts_loss_kwargs:
             num_items_in_batch = None  # the Trainer will then average over accumulation steps itself
         with self.accelerator.autocast():  # the model's own forward is wrapped in it; these calls bypass that
-            loss = target_only_loss(model, inputs, num_items_in_batch, self.prompt_gradient)
+            loss = target_only_loss(model, inputs, num_items_in_batch, self.skip_prompt_backward)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes  # as Trainer.compute_loss does for a model's own loss
         return loss
@@ -327,7 +327,7 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
                              data_collator=PadCollator(tokenizer.pad_token_id), callbacks=callbacks,
                              processing_class=tokenizer)
     trainer.target_logits = cfg.speed.target_logits and supports_target_logits(model)
-    trainer.prompt_gradient = cfg.speed.prompt_backward != "skip"
+    trainer.skip_prompt_backward = cfg.speed.prompt_backward == "skip"
     return trainer, tokenizer, bool(cfg.resume and checkpoints)
 
 

@@ -184,15 +184,15 @@ def _gradient_start(labels: torch.Tensor) -> int:
 
 def target_only_loss(model: Any, inputs: dict[str, torch.Tensor],
                      num_items_in_batch: Optional[torch.Tensor | int] = None,
-                     prompt_gradient: bool = True) -> torch.Tensor:
+                     skip_prompt_backward: bool = False) -> torch.Tensor:
     """Causal-LM cross-entropy computed from the LM head at labelled positions only.
 
     Normalised as transformers normalises its own loss: the sum over label tokens divided by
     ``num_items_in_batch`` when the Trainer passes it (gradient accumulation, DDP), else the mean. With
-    ``prompt_gradient`` off, the positions before the batch's first label run without a graph (see above)."""
+    ``skip_prompt_backward``, the positions before the batch's first label run without a graph (see above)."""
     labels, ids, mask = inputs["labels"], inputs["input_ids"], inputs.get("attention_mask")
     decoder = model.get_decoder()
-    start = _gradient_start(labels) if not prompt_gradient else 0
+    start = _gradient_start(labels) if skip_prompt_backward else 0
     prefix: dict[str, Any] = {}
     if start > 0:
         with torch.no_grad():  # the prompt's keys and values, computed by the current weights, held as a cache

@@ -193,7 +193,7 @@ def test_prompt_without_gradient_gives_the_same_loss_and_drops_only_the_prompt_p
     full.backward()
     reference = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad(set_to_none=True)
-    fast = target_only_loss(model, batch, prompt_gradient=False)
+    fast = target_only_loss(model, batch, skip_prompt_backward=True)
     fast.backward()
     assert abs(full.item() - fast.item()) < 1e-5  # the same forward: the prompt became a cache
     # The top block's feed-forward sees only its own position, so it gets the same gradient; a lower block's
