@@ -22,7 +22,7 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 - ``prompt_backward``: ``skip``: the prompt (every position before the batch's first label) runs forward
   without a graph and the targets attend to its keys and values as a cache, so backward covers the target
   tokens only. An approximation: no gradient reaches the weights through the prompt's hidden states. Off by
-  default: on the starter it cost steps right (87.3% against 95.7%) for 1.10x the tokens/s (docs/RESULTS.md).
+  default: on the starter it cost steps right (87.3% against 95.9%) for about 1.2x the tokens/s (docs/RESULTS.md).
 - ``sparse_embedding_grad``: the input embedding's gradient as the rows the batch used, added into the tied LM
   head's dense gradient, instead of a dense zero-filled vocabulary x hidden matrix per micro-batch. Same sum.
 - ``allocator``: ``keep`` tells glibc malloc to serve large blocks from its heap and keep freed memory, so
@@ -69,7 +69,7 @@ class SpeedOptions:
     prompt_backward: Literal["full", "skip"] = option(
         "full", "full: backward through every position; skip: the prompt runs forward only and backward covers the "
                 "target tokens (an approximation: nothing is learned through the prompt's hidden states; measured "
-                "1.10x faster and worse steps on a 2-core AVX2 CPU)")
+                "about 1.2x faster and worse steps on a 2-core AVX2 CPU)")
     sparse_embedding_grad: bool = option(True, "the tied input embedding's gradient as the rows used (same sum, no "
                                                "dense vocabulary-sized buffer per micro-batch)")
     allocator: Literal["default", "keep"] = option(
