@@ -3,7 +3,8 @@
 A stream is ``stream(ids, n, ignore_eos) -> iterator of token ids``: greedy, at most n new tokens,
 exactly n with ``ignore_eos`` (the fixed-prompt rows), else stopping at EOS (the task rows, where a
 student writes its rationale to the end). Batch rows time ``sampling.n`` sampled sequences of the
-prompt, decoded as one batch (``GenaiDecoder.sample_batch``) and one after another, in the same process.
+prompt three ways in the same process: as one batch with one shared prefill (``GenaiDecoder.sample_batch``,
+what the engine uses), as one genai Generator batch (each row prefilled), and one after another.
 """
 
 from __future__ import annotations
@@ -137,13 +138,17 @@ def batch_throughput(path: Path, ids: list[int], new_tokens: int, n: int, seed: 
     started = time.perf_counter()
     rows = engine.decoder.sample_batch(ids, sampling, new_tokens, set(), ignore_eos=True)
     batched_s = time.perf_counter() - started
+    engine.decoder.decode_batch([ids] * min(n, 2), replace(sampling, n=min(n, 2)), 8, set(), ignore_eos=True)
+    started = time.perf_counter()
+    genai_rows = engine.decoder.decode_batch([ids] * n, sampling, new_tokens, set(), ignore_eos=True)[0]
+    genai_s = time.perf_counter() - started
     started = time.perf_counter()
     sequential = [list(engine.token_ids(ids, replace(sampling, n=1, seed=seed + i), ignore_eos=True))
                   for i in range(n)]
     sequential_s = time.perf_counter() - started
     batched_tokens, sequential_tokens = sum(map(len, rows)), sum(map(len, sequential))
     return {"batch": n, "batched_tok_s": batched_tokens / batched_s, "sequential_tok_s": sequential_tokens / sequential_s,
-            "tokens": batched_tokens}
+            "genai_batch_tok_s": sum(map(len, genai_rows)) / genai_s, "tokens": batched_tokens}
 
 
 def memory_bandwidth_gb_s(megabytes: int = 512, repeats: int = 5) -> float:

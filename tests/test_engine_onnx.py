@@ -12,7 +12,8 @@ import pytest
 
 from serve.engines.chat_template import render_chat
 from serve.engines.interface import SamplingParams, load_engine
-from serve.engines.onnx_engine import OnnxEngine, pick_token
+from serve.engines.onnx_engine import OnnxEngine
+from serve.engines.sampling import pick_token
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,6 +95,13 @@ def test_pick_token_cuts():
     assert nucleus <= {1, 2} and 1 in nucleus
     spread = {pick_token(logits, SamplingParams(temperature=5.0), rng) for _ in range(400)}
     assert spread == {0, 1, 2, 3, 4}
+    # the top-k draw works on the k kept logits only: still the softmax of those two
+    draws = [pick_token(logits, SamplingParams(temperature=1.0, top_k=2), rng) for _ in range(4000)]
+    assert abs(draws.count(1) / len(draws) - np.exp(3.0) / (np.exp(3.0) + np.exp(2.9))) < 0.03
+    # a nucleus wider than the few hundred tokens sorted first: the whole vocabulary is sorted instead
+    flat = np.zeros(1000, dtype=np.float32)
+    wide = {pick_token(flat, SamplingParams(temperature=1.0, top_p=0.5), rng) for _ in range(3000)}
+    assert 400 < len(wide) <= 501
 
 
 def test_prompt_longer_than_the_context_is_a_user_error(engine):
@@ -218,6 +226,20 @@ def test_a_plain_greedy_view_shares_the_loaded_model(llama_fp32_export):
     assert plain.decoder.speculative_stats is None
     list(speculating.token_ids(ids, greedy))
     assert speculating.decoder.speculative_stats["draft_tokens_evaluated"] > 0
+
+
+def test_n_samples_share_one_prefill_in_the_one_stream_session(llama_fp32_export):
+    """k samples of one prompt go through our session (one prefill copied to k rows), so the process
+    never loads genai's model, the second copy of the weights; each row draws with its own seed."""
+    fresh = OnnxEngine(llama_fp32_export)
+    ids = fresh.encode(fresh.apply_chat_template([{"role": "user", "content": "Name a colour."}]))
+    rows = fresh.decoder.sample_batch(ids, SamplingParams(n=5, max_new_tokens=12, temperature=1.5, seed=3), 12,
+                                      fresh.eos_ids)
+    assert fresh.decoder._loaded["model"] is None and fresh.decoder._loaded["session"] is not None
+    assert len(rows) == 5 and len({tuple(row) for row in rows}) == 5 and all(0 < len(row) <= 12 for row in rows)
+    again = fresh.decoder.sample_batch(ids, SamplingParams(n=2, max_new_tokens=12, temperature=1.5, seed=3), 12,
+                                       fresh.eos_ids)
+    assert again == rows[:2]  # row i's stream depends on its own seed, not on how many rows decode beside it
 
 
 def test_n_sampled_completions_decode_as_one_batch_cut_together_at_the_deadline(engine):

@@ -173,6 +173,7 @@ def test_bench_decode_rows_and_markdown_section(lively_llama, llama_fp32_export,
     written = json.loads((tmp_path / "rows.json").read_text())
     assert written["rows"] == rows
     assert [(b["batch"], b["tokens"]) for b in written["batch"]] == [(2, 2 * 6)]  # EOS ignored: k x new_tokens
+    assert all(b["batched_tok_s"] > 0 and b["genai_batch_tok_s"] > 0 for b in written["batch"])
     for row in rows:
         assert row["samples"] == 4  # 2 rounds x 2 repeats, one median
         assert row["decode_tok_s"] > 0 and row["prefill_ms"] > 0 and row["load_s"] > 0

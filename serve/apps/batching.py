@@ -347,7 +347,8 @@ class Row:
     """One choice of a request in the continuous batch: its text so far and its own sampler."""
 
     def __init__(self, ticket: Ticket, index: int, engine: Engine):
-        from serve.engines.onnx_engine import TokenText, pick_token
+        from serve.engines.onnx_engine import TokenText
+        from serve.engines.sampling import pick_token
 
         self.ticket, self.index, self.pick_token = ticket, index, pick_token
         self.sampling = seeded_sample(ticket.sampling, index)

@@ -2,9 +2,11 @@
 
 - ``GenaiDecoder``: a folder written by onnxruntime-genai's model builder. One stream (greedy, with or
   without drafts, and sampling) goes through ``SpeculativeSession``, our own ONNX Runtime loop, wherever
-  it can drive the decoder, so every greedy path gives the same tokens; batches (several prompts, k
-  samples) go through genai's Generator, loaded on first use, so a one-stream process holds one copy of
-  the weights. A decoder the loop cannot drive (a sliding-window cache) is left to genai throughout;
+  it can drive the decoder, so every greedy path gives the same tokens; k samples of one prompt go
+  through the same session as a ``RowBatch`` (one prefill, copied to every row); batches of several
+  prompts go through genai's Generator, loaded on first use, so a process that only streams or samples
+  holds one copy of the weights. A decoder the loop cannot drive (a sliding-window cache) is left to
+  genai throughout;
 - ``SessionDecoder``: an optimum-onnx folder, a plain InferenceSession loop with explicit past key/values.
 """
 
@@ -21,7 +23,8 @@ import numpy as np
 
 from serve.core.errors import UserError
 from serve.engines import draft_store, speculative_session
-from serve.engines.interface import SamplingParams, read_json
+from serve.engines.interface import SamplingParams, read_json, seeded_sample
+from serve.engines.sampling import pick_token
 
 # Drafted tokens per lookup (docs/BENCHMARKS.md): on the Xeon (AMX) 6 gave 2.3x plain greedy on the reasoner's
 # rationales and 4 gave 2.0x; on the AMD EPYC (AVX512, no AMX) the tracking student's rationales ran at 1.17x with
@@ -177,7 +180,40 @@ class GenaiDecoder:
                            ignore_eos: bool = False) -> tuple[list[list[int]], list[bool]]:
         """``sample_batch``, stopped when ``time.monotonic()`` passes ``deadline``: (rows, which rows
         the deadline cut)."""
+        if self.session_loop and not sampling.greedy:
+            return self._shared_prefill_samples(list(prompt_ids), sampling, budget, eos_ids, deadline, ignore_eos)
         return self.decode_batch([list(prompt_ids)] * sampling.n, sampling, budget, eos_ids, deadline, ignore_eos)
+
+    def _shared_prefill_samples(self, prompt_ids: list[int], sampling: SamplingParams, budget: int,
+                                eos_ids: set[int], deadline: Optional[float],
+                                ignore_eos: bool) -> tuple[list[list[int]], list[bool]]:
+        """n samples in a ``RowBatch`` over our session: the prompt is prefilled once and its cache copied
+        to every row (genai's batch prefills each copy), each row draws with its own seed
+        (``seeded_sample``), and a row leaves the batch at its EOS, so later steps feed fewer rows."""
+        from serve.engines.row_batch import RowBatch
+
+        n = sampling.n
+        batch = RowBatch(self.session, n, max(len(prompt_ids), speculative_session.MIN_FED) + budget + 1)
+        first = batch.join(0, prompt_ids)
+        for row in range(1, n):
+            batch.copy(0, row)
+        settings = [seeded_sample(sampling, row) for row in range(n)]
+        rngs = [np.random.default_rng(setting.seed) for setting in settings]
+        rows: list[list[int]] = [[] for _ in range(n)]
+        logits = {row: first for row in range(n)}
+        while logits:
+            if deadline is not None and time.monotonic() >= deadline:
+                return rows, [row in logits for row in range(n)]
+            fed = {}
+            for row, row_logits in logits.items():
+                token = pick_token(row_logits, settings[row], rngs[row])
+                if token in eos_ids and not ignore_eos:
+                    continue
+                rows[row].append(token)
+                if len(rows[row]) < budget:
+                    fed[row] = token
+            logits = batch.step(fed) if fed else {}
+        return rows, [False] * n
 
     def batch_steps(self, prompts: Sequence[Sequence[int]], sampling: SamplingParams, budget: int,
                     ignore_eos: bool = False) -> Iterator[list[int]]:

@@ -32,6 +32,7 @@ from serve.engines.onnx_decoders import (DECODE_BATCH, DECODERS, DRAFT_TOKENS, G
 from serve.engines.interface import (Completion, Engine, SamplingParams, StopStringFilter, cut_at_stop, read_json,
                                      seeded_sample)
 from serve.engines.loop_watch import LoopWatch
+from serve.engines.sampling import pick_token
 from serve.engines.special_tokens import adds_special_tokens, eos_ids
 from serve.store.export_folder import REPORT_FILE
 
@@ -53,28 +54,6 @@ def eos_token_ids(model_dir: Path) -> list[int]:
         if value is not None:
             return [int(v) for v in (value if isinstance(value, list) else [value])]
     return []
-
-
-# --------------------------------------------------------------------------- sampling
-
-def pick_token(logits: np.ndarray, sampling: SamplingParams, rng: np.random.Generator) -> int:
-    """Greedy argmax, or a sample after temperature, top-k and top-p (nucleus) cuts."""
-    if sampling.greedy:
-        return int(np.argmax(logits))
-    scores = logits.astype(np.float64) / sampling.temperature
-    if 0 < sampling.top_k < scores.size:
-        kth = np.partition(scores, -sampling.top_k)[-sampling.top_k]
-        scores = np.where(scores < kth, -np.inf, scores)
-    probs = np.exp(scores - scores.max())
-    probs /= probs.sum()
-    if sampling.top_p < 1.0:
-        order = np.argsort(-probs)
-        before = np.cumsum(probs[order]) - probs[order]  # mass of strictly more likely tokens
-        keep = order[before < sampling.top_p]
-        mask = np.zeros_like(probs)
-        mask[keep] = probs[keep]
-        probs = mask / mask.sum()
-    return int(rng.choice(probs.size, p=probs))
 
 
 class TokenText:
@@ -189,10 +168,12 @@ class OnnxEngine(Engine):
         steps.close()
 
     def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
-        """``sampling.n`` completions per prompt. A genai folder decodes every prompt's rows as one batch
-        (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
+        """``sampling.n`` completions per prompt. One prompt's n samples decode as ``complete`` decodes them;
+        otherwise a genai folder decodes every prompt's rows as one batch (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
         prompt takes the speculating single-stream path instead."""
         copies = 1 if sampling.greedy else sampling.n
+        if len(prompts) == 1 and copies > 1 and SAMPLE_BATCH_UNTIL in self.decoder.capabilities:
+            return [[completion.text for completion in self.complete(prompts[0], sampling)]]  # one shared prefill
         batched = DECODE_BATCH in self.decoder.capabilities and len(prompts) * copies > 1
         encoded = [self.encode(p) for p in prompts] if batched else []
         if not batched or any(len(ids) + sampling.max_new_tokens > self.decoder.context_length for ids in encoded):
@@ -209,7 +190,8 @@ class OnnxEngine(Engine):
         return [texts[i * copies:(i + 1) * copies] * (sampling.n // copies) for i in range(len(prompts))]
 
     def complete(self, prompt: str, sampling: SamplingParams, deadline: Optional[float] = None) -> list[Completion]:
-        """n sampled completions decoded as one batch (genai), cut together at the deadline."""
+        """n sampled completions decoded as one batch (one shared prefill where our session drives the
+        decoder, else genai), cut together at the deadline."""
         if sampling.n == 1 or sampling.greedy or SAMPLE_BATCH_UNTIL not in self.decoder.capabilities:
             return super().complete(prompt, sampling, deadline)
         ids = self.encode(prompt)
