@@ -168,9 +168,10 @@ class OnnxEngine(Engine):
         steps.close()
 
     def generate(self, prompts: Sequence[str], sampling: SamplingParams) -> list[list[str]]:
-        """``sampling.n`` completions per prompt. One prompt's n samples decode as ``complete`` decodes them;
-        otherwise a genai folder decodes every prompt's rows as one batch (n sampled rows per prompt; one greedy row, since n greedy ones are the same); a single greedy
-        prompt takes the speculating single-stream path instead."""
+        """``sampling.n`` completions per prompt. One prompt's n samples decode as ``complete`` decodes
+        them; otherwise a genai folder decodes every prompt's rows as one batch (n sampled rows per prompt;
+        one greedy row, since n greedy ones are the same); a single greedy prompt takes the speculating
+        single-stream path instead."""
         copies = 1 if sampling.greedy else sampling.n
         if len(prompts) == 1 and copies > 1 and SAMPLE_BATCH_UNTIL in self.decoder.capabilities:
             return [[completion.text for completion in self.complete(prompts[0], sampling)]]  # one shared prefill
