@@ -37,7 +37,11 @@ def _gate_lines(report: dict) -> list[str]:
                      "parity prompts" + (f" and parts where PyTorch fp32 scores the two tokens {min(map(abs, gaps))}-"
                                          f"{max(map(abs, gaps))} logits apart" if gaps else "") + ".")
     accuracy = report["gates"].get("accuracy")
-    if accuracy:
+    if accuracy and accuracy["reference_accuracy"] is None:
+        lines.append(f"- Task accuracy on `{accuracy['task']}` ({accuracy['split']}, {accuracy['examples']} examples, "
+                     f"greedy): this export {accuracy['export_accuracy']}%; the PyTorch fp32 reference was not "
+                     f"decoded: {accuracy['reference_skipped']}.")
+    elif accuracy:
         lines.append(f"- Task accuracy on `{accuracy['task']}` ({accuracy['split']}, {accuracy['examples']} examples, "
                      f"greedy): PyTorch fp32 {accuracy['reference_accuracy']}%, this export "
                      f"{accuracy['export_accuracy']}% (drop {accuracy['drop_points']} points; limit "

@@ -180,8 +180,10 @@ def main() -> int:
             f"{'gates passed' if report.get('passed') else 'GATES FAILED: ' + '; '.join(report.get('failures', []))}.",
         ]
         if accuracy:
+            reference = "not decoded (it could not change the verdict)" if accuracy["reference_accuracy"] is None \
+                else f"{accuracy['reference_accuracy']}%"
             text.append(f"- Accuracy gate on `{accuracy['task']}` ({accuracy['examples']} questions): PyTorch "
-                        f"{accuracy['reference_accuracy']}%, export {accuracy['export_accuracy']}%.")
+                        f"{reference}, export {accuracy['export_accuracy']}%.")
         text.append("")
     text += [
         "## Limits",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -14,6 +15,7 @@ import pytest
 from bench.decode import DecodeBenchConfig, run as run_bench
 from bench.report import markers, write_section
 from export.export_model import ExportConfig, run as run_export
+from export.gates import AccuracyGate, gate_fails, settled_without_reference, sign_test
 from serve.core.config import build
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_kind, hardware
@@ -77,8 +79,16 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     command = ["export", "--model", str(lively_llama), "--out", str(out), "--precision", "fp32",
                "--parity.enabled", "false", "--accuracy.source", str(data), "--accuracy.split", "all",
                "--accuracy.max_new_tokens", "8", "--accuracy.max_drop_points", "-1"]
-    # With the default significance the same "loss" passes: no answer differs, so nothing was lost.
-    passed = scotd(*command)
+    # With the default significance, 4 questions can never fail the gate (4 answers lost give p=1/16),
+    # so by default the PyTorch reference is not decoded at all...
+    settled = scotd(*command)
+    assert settled.returncode == 0, settled.stderr
+    gate = json.loads((out / "export_report.json").read_text())["gates"]["accuracy"]
+    assert gate["reference_accuracy"] is None and gate["reference_seconds"] == 0.0
+    assert gate["reference_skipped"].startswith(f"the export misses {4 - round(gate['export_accuracy'] / 25)} of 4")
+    assert "reference was not decoded" in (out / "README.md").read_text()
+    # ...and decoded, the same "loss" passes: no answer differs, so nothing was lost.
+    passed = scotd(*command, "--accuracy.reference", "always", "--force", "true")
     assert passed.returncode == 0, passed.stderr
     gate = json.loads((out / "export_report.json").read_text())["gates"]["accuracy"]
     assert (gate["answers_lost"], gate["answers_gained"], gate["sign_test_p"]) == (0, 0, 1.0)
@@ -91,6 +101,19 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     assert not report["passed"] and report["gates"]["accuracy"]["examples"] == 4
     assert not (out / "export_report.json").exists() and (out / "model.onnx").is_file()
     assert "FAILED" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("max_drop_points, significance", [(5.0, 0.05), (10.0, 0.05), (-1.0, 0.2), (30.0, 1.0)])
+def test_the_reference_is_skipped_only_when_no_reference_could_fail_the_gate(max_drop_points, significance):
+    cfg = AccuracyGate(max_drop_points=max_drop_points, significance=significance)
+    for n in range(1, 9):
+        for export_ok in itertools.product([False, True], repeat=n):
+            fails_somewhere = False
+            for reference_ok in itertools.product([False, True], repeat=n):
+                lost = sum(r and not e for r, e in zip(reference_ok, export_ok))
+                gained = sum(e and not r for r, e in zip(reference_ok, export_ok))
+                fails_somewhere |= gate_fails(100.0 * (lost - gained) / n, sign_test(lost, gained), cfg)
+            assert settled_without_reference(export_ok, cfg) == (not fails_somewhere), (n, export_ok)
 
 
 def test_a_rerun_replaces_an_export_that_stopped_before_passing(lively_llama, tmp_path):
