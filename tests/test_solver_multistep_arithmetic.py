@@ -164,3 +164,23 @@ def test_op_first_style_states_each_operation_beside_its_operands_and_is_graded_
     # the result equals a neighbour: the operation is "2 * 1", not "* 1"
     assert changed_span("2 * 1 + 2".split(), "2 + 2".split(), ("+", "-", "*")) == (["2", "*", "1"], ["2"])
     assert changed_span("( 3 + 4 ) * 2".split(), "7 * 2".split(), ("+", "-", "*")) == (["(", "3", "+", "4", ")"], ["7"])
+
+
+def test_signs_apart_style_works_magnitudes_only_and_is_graded_like_the_default():
+    from distill.solvers.multistep_arithmetic_two import signed_working
+
+    signs_apart = FAMILY.__class__(FAMILY.name, FAMILY.solver("signs_apart"), FAMILY.grade)
+    examples = bbh_task_is_solved(signs_apart, "multistep_arithmetic_two")
+    teacher_gets_full_marks(signs_apart, examples[::10])
+    for a in range(-25, 26):
+        for b in range(-25, 26):
+            for sign in "+-*":
+                pieces = signed_working(a, sign, b)
+                assert pieces[0] == f"{a} {sign} {b}" and pieces[-1] == str(eval(pieces[0]))
+                assert all(eval(piece) == eval(pieces[0]) for piece in pieces)  # each piece equals the last
+                # the last working piece: two non-negative numbers (the larger first when subtracted),
+                # at most a minus sign in front of the whole
+                last = re.fullmatch(r"-?\(?(\d+) ([-+*]) (\d+)\)?", pieces[-2] if len(pieces) > 1 else pieces[0])
+                assert last and (last[2] != "-" or int(last[1]) >= int(last[3])), pieces
+    rationale, answer = signs_apart.solve(examples[0], random.Random(0))
+    assert "-1 + 2 = 2 - 1 = 1;" in rationale and "-4 * -7 = 4 * 7 = 28;" in rationale and answer == "24"

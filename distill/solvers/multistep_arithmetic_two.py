@@ -155,6 +155,52 @@ def solve_op_first(example: Example, rng: random.Random) -> tuple[str, str]:
     return expression_steps.narrate_op_first(states, rng, _OPENINGS, ("+", "-", "*"), render=render), states[-1][0]
 
 
+def signed_working(a: int, sign: str, b: int) -> list[str]:
+    """The pieces of one operation worked with the signs apart from the digits, each piece equal to the
+    last: "3 * -3", "-(3 * 3)", "-9"; "5 + -9", "5 - 9", "-(9 - 5)", "-4"; "-2 - 4", "-(2 + 4)", "-6".
+    Every sum ends as ``p + q`` or ``p - q`` of two non-negative numbers, the larger first, so the student
+    only ever adds or subtracts magnitudes; the sign is decided by a rule stated in the line before."""
+    pieces = [f"{a} {sign} {b}"]
+    if sign == "*":
+        if a < 0 and b < 0:
+            pieces.append(f"{-a} * {-b}")
+        elif a < 0 or b < 0:
+            pieces.append(f"-({abs(a)} * {abs(b)})")
+        return pieces + [str(a * b)]
+    if b < 0:  # subtracting a negative adds, adding one subtracts
+        sign, b = ("+" if sign == "-" else "-"), -b
+        pieces.append(f"{a} {sign} {b}")
+    if a < 0 and sign == "-":
+        return pieces + [f"-({-a} + {b})", str(a - b)]
+    if a < 0:  # -p + m = m - p
+        a, sign, b = b, "-", -a
+        pieces.append(f"{a} - {b}")
+    if sign == "-" and a < b:
+        pieces.append(f"-({b} - {a})")
+    value = a + b if sign == "+" else a - b
+    return pieces + [str(value)]
+
+
+def solve_signs_apart(example: Example, rng: random.Random) -> tuple[str, str]:
+    """``op_first`` with each sum and product worked as ``signed_working`` writes it."""
+    states = trace(read_expression(example.question))
+    steps = []
+    for before, after in zip(states, states[1:]):
+        start, end = innermost(before)
+        group = before[start:end]
+        at = group.index("*") if "*" in group else 1
+        a, sign, b = group[at - 1:at + 2]
+        if rewrite(before) != after:  # the question's lone parentheses dropped
+            working = [render(part) for part in expression_steps.changed_span(before, after, OPERATIONS)]
+        elif sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+            working = [f"{a} * {b}", render(partial_products(a, b))]
+        else:
+            working = signed_working(int(a), sign, int(b))
+        steps.append(f"{' = '.join(working)}; {render(after)}")
+    text = f"{rng.choice(_OPENINGS)} Start: {render(states[0])}. " + ". ".join(steps) + "."
+    return (text + rng.choice(expression_steps.CLOSINGS).format(value=states[-1][0])).strip(), states[-1][0]
+
+
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _CLAIMED_NUMBER = re.compile(r"(?<!\d)-?\d+")
@@ -168,4 +214,5 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(reference), right, final_item, final_item == reference[-1], final_item)
 
 
-FAMILY = Family("multistep_arithmetic_two", solve, grade, styles={"op_first": solve_op_first})
+FAMILY = Family("multistep_arithmetic_two", solve, grade,
+                styles={"op_first": solve_op_first, "signs_apart": solve_signs_apart})

@@ -1,0 +1,91 @@
+"""Which arithmetic steps a student gets wrong: each step it wrote, checked against the step the program
+teacher would take from the student's own previous state, grouped by the kind of operation.
+
+    python scripts/arithmetic_step_errors.py runs/pilot/arith-default/eval-export runs/pilot/arith-op-first/eval-export
+
+Reads ``predictions.jsonl`` of ``scotd eval`` runs on multistep arithmetic (BBH or generated). The states
+are read from either rationale style: the " = "-joined chain (``default``) or the states after "Start:"
+and after each "; " (``op_first``). A step is right when the student's next state equals the teacher's
+rewrite of the state before it, so an early slip does not count against the steps after it. Prints a
+markdown table (right / steps, %, per arm) and writes it with ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from distill.solvers.base import UnsolvableQuestion
+from distill.solvers.expression_steps import innermost
+from distill.solvers.multistep_arithmetic_two import nonzero_digits, read_expression, rewrite
+
+_OP_FIRST_STATE = re.compile(r"(?:Start: |; )([-+*()\d\s]+?)\.(?:\s|$)")
+
+
+def states_written(output: str) -> list[list[str]]:
+    pieces = _OP_FIRST_STATE.findall(output) if "Start: " in output else output.split(" = ")
+    states = []
+    for piece in pieces:
+        try:
+            states.append(read_expression(piece))
+        except UnsolvableQuestion:
+            break  # the chain ends where the student stopped writing expressions
+    return states
+
+
+def operation_kind(tokens: list[str]) -> str:
+    """The kind of the operation the teacher applies next (the one ``rewrite`` picks)."""
+    start, end = innermost(tokens)
+    group = tokens[start:end]
+    at = group.index("*") if "*" in group else 1
+    a, sign, b = group[at - 1:at + 2]
+    if sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+        return "* split into partial products"
+    size = "one-digit operands" if max(abs(int(a)), abs(int(b))) < 10 else "a larger operand"
+    signs = "a negative operand" if int(a) < 0 or int(b) < 0 else "no negative operand"
+    return f"{sign} with {size}, {signs}"
+
+
+def step_counts(eval_dir: Path) -> tuple[Counter, Counter, int]:
+    right, total, rows = Counter(), Counter(), 0
+    for line in (eval_dir / "predictions.jsonl").open():
+        row = json.loads(line)
+        rows += 1
+        states = states_written(row["output"])
+        for before, after in zip(states, states[1:]):
+            if len(before) == 1:
+                break
+            kind = operation_kind(before)
+            total[kind] += 1
+            right[kind] += rewrite(before) == after
+    return right, total, rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("evals", nargs="+", type=Path, help="scotd eval output folders")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    counts = {path: step_counts(path) for path in args.evals}
+    kinds = sorted({kind for _, total, _ in counts.values() for kind in total})
+    names = [f"{path.parent.name}/{path.name} ({rows} answers)" for path, (_, _, rows) in counts.items()]
+    lines = ["| operation | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for kind in kinds + ["all"]:
+        cells = []
+        for right, total, _ in counts.values():
+            r, t = (sum(right.values()), sum(total.values())) if kind == "all" else (right[kind], total[kind])
+            cells.append(f"{r}/{t} ({100 * r / t:.1f}%)" if t else "-")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
