@@ -7,7 +7,8 @@ Reads ``predictions.jsonl`` of ``scotd eval`` runs on multistep arithmetic (BBH 
 are read from either rationale style: the " = "-joined chain (``default``) or the states after "Start:"
 and after each "; " (``op_first``). A step is right when the student's next state equals the teacher's
 rewrite of the state before it, so an early slip does not count against the steps after it. Prints a
-markdown table (right / steps, %, per arm) and writes it with ``--out``.
+markdown table (right / steps, %, per arm; for all steps a 95% bootstrap interval over answers) and writes
+it with ``--out``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import random
 from collections import Counter
 from pathlib import Path
 
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.expression_steps import innermost
-from distill.solvers.multistep_arithmetic_two import nonzero_digits, read_expression, rewrite
+from distill.solvers.multistep_arithmetic_two import nonzero_digits, read_expression, render, rewrite
 
 _OP_FIRST_STATE = re.compile(r"(?:Start: |; )([-+*()\d\s]+?)\.(?:\s|$)")
 
@@ -49,19 +51,33 @@ def operation_kind(tokens: list[str]) -> str:
     return f"{sign} with {size}, {signs}"
 
 
-def step_counts(eval_dir: Path) -> tuple[Counter, Counter, int]:
-    right, total, rows = Counter(), Counter(), 0
+def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]]:
+    """Steps right and steps by kind, and (right, steps) of each answer."""
+    right, total, answers = Counter(), Counter(), []
     for line in (eval_dir / "predictions.jsonl").open():
-        row = json.loads(line)
-        rows += 1
-        states = states_written(row["output"])
+        states = states_written(json.loads(line)["output"])
+        answer_right = answer_steps = 0
         for before, after in zip(states, states[1:]):
             if len(before) == 1:
                 break
             kind = operation_kind(before)
+            ok = rewrite(before) == after
             total[kind] += 1
-            right[kind] += rewrite(before) == after
-    return right, total, rows
+            right[kind] += ok
+            answer_right, answer_steps = answer_right + ok, answer_steps + 1
+        answers.append((answer_right, answer_steps))
+    return right, total, answers
+
+
+def bootstrap_interval(answers: list[tuple[int, int]], resamples: int = 5000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the share of steps right, resampling answers (a student's slips cluster in answers)."""
+    rng, rates = random.Random(seed), []
+    for _ in range(resamples):
+        drawn = [answers[rng.randrange(len(answers))] for _ in answers]
+        steps = sum(s for _, s in drawn)
+        rates.append(100 * sum(r for r, _ in drawn) / steps if steps else 0.0)
+    rates.sort()
+    return rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
 
 
 def main() -> int:
@@ -71,13 +87,17 @@ def main() -> int:
     args = parser.parse_args()
     counts = {path: step_counts(path) for path in args.evals}
     kinds = sorted({kind for _, total, _ in counts.values() for kind in total})
-    names = [f"{path.parent.name}/{path.name} ({rows} answers)" for path, (_, _, rows) in counts.items()]
+    names = [f"{path.parent.name}/{path.name} ({len(answers)} answers)" for path, (_, _, answers) in counts.items()]
     lines = ["| operation | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for kind in kinds + ["all"]:
         cells = []
-        for right, total, _ in counts.values():
+        for right, total, answers in counts.values():
             r, t = (sum(right.values()), sum(total.values())) if kind == "all" else (right[kind], total[kind])
-            cells.append(f"{r}/{t} ({100 * r / t:.1f}%)" if t else "-")
+            cell = f"{r}/{t} ({100 * r / t:.1f}%" if t else "-"
+            if t and kind == "all":
+                low, high = bootstrap_interval(answers)
+                cell += f" [{low:.1f}, {high:.1f}]"
+            cells.append(cell + ")" if t else cell)
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)

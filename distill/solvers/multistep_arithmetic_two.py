@@ -28,6 +28,12 @@ Grading: the reference steps are the states after the question's; a student's ra
 at "=", ":", ";", line breaks and full stops, each piece compared without spaces, and the steps
 it states in order are counted (``steps_in_order``). The final claim is the last number.
 
+Other styles (``teacher.rationale_style``): ``op_first`` writes each operation with its result before
+the state it leaves ("-4 * -7 = 28; (46 - (-2 + -4 + 28))"); ``signs_apart`` also works each operation's
+sign apart from its digits ("-6 + 28 = 28 - 6 = 22", "3 * -3 = -(3 * 3) = -9"), because a student trained
+on the default style got one-digit facts right without negative operands and mostly wrong with them
+(docs/RESULTS.md, the arithmetic pilot).
+
 The rewriting, the narration and the grading it shares with ``boolean_expressions`` are in
 ``distill.solvers.expression_steps``.
 """

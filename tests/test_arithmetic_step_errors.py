@@ -1,0 +1,65 @@
+"""scripts/arithmetic_step_errors.py: a student's arithmetic steps, each checked from its own previous state."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from distill.solvers.multistep_arithmetic_two import FAMILY
+from serve.data.sources import load_examples
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "arithmetic_step_errors.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("arithmetic_step_errors", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_predictions(folder: Path, outputs: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "predictions.jsonl").write_text("".join(json.dumps({"output": o}) + "\n" for o in outputs))
+    return folder
+
+
+@pytest.mark.parametrize("style", ["default", "op_first", "signs_apart"])
+def test_the_teachers_own_rationales_in_every_style_have_every_step_right(style, tmp_path):
+    script = load_script()
+    examples = load_examples("gen:multistep_arithmetic_two", split="test", limit=6)
+    outputs = [FAMILY.solver(style)(e, random.Random(0))[0] for e in examples]
+    right, total, answers = script.step_counts(write_predictions(tmp_path / "teacher", outputs))
+    assert sum(total.values()) >= 6 * 5 and right == total and len(answers) == 6
+
+
+def test_a_slip_costs_its_own_step_only_when_the_steps_after_it_follow_from_it(tmp_path):
+    script = load_script()
+    question = load_examples("gen:multistep_arithmetic_two", split="test", limit=1)[0].question
+    states = [script.read_expression(question)]
+    while len(states[-1]) > 1:
+        states.append(script.rewrite(states[-1]))
+    # A student that writes 1 more than the first result, then works on from its own wrong state.
+    first = states[1]
+    changed = next(k for k, token in enumerate(first) if token not in states[0] and token.lstrip("-").isdigit())
+    slipped = [str(int(token) + 1) if k == changed else token for k, token in enumerate(first)]
+    student = [states[0], slipped]
+    while len(student[-1]) > 1:
+        student.append(script.rewrite(student[-1]))
+    chain = " = ".join(script.render(state) for state in student)
+    right, total, answers = script.step_counts(write_predictions(tmp_path / "slip", [f"We get {chain}. So the answer is {student[-1][0]}."]))
+    assert sum(total.values()) == len(student) - 1 and sum(right.values()) == len(student) - 2
+    assert answers == [(len(student) - 2, len(student) - 1)]
+
+
+def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
+    script = load_script()
+    few = [(3, 5), (1, 5), (4, 5), (0, 5)]
+    low, high = script.bootstrap_interval(few)
+    assert low <= 40.0 <= high and high - low > 20
+    low_many, high_many = script.bootstrap_interval(few * 25)
+    assert low_many <= 40.0 <= high_many and high_many - low_many < (high - low) / 2
