@@ -161,3 +161,24 @@ def test_off_pattern_questions_are_rejected():
     for question in ("Sort These Words", "apple banana apple", ""):
         with pytest.raises(UnsolvableQuestion):
             FAMILY.solve(dataclasses.replace(TIED, question=question), random.Random(0))
+
+
+def test_insertion_style_puts_one_word_in_place_per_step_and_grades_each_state():
+    insertion = FAMILY.__class__(FAMILY.name, FAMILY.solver("insertion"), FAMILY.grade)
+    examples = bbh_task_is_solved(insertion, TASK)
+    teacher_gets_full_marks(insertion, examples[::5] + [TIED])
+    rationale, answer = insertion.solve(TIED, random.Random(0))
+    sentences = _sentences(rationale)
+    states = [s for s in sentences if s.split(" (")[0].split()[-1] in TIED.question.split()]
+    assert len(states) == 6 and answer == TIED.answer
+    lead = states[0].split(" shelter (")[0]
+    assert states[2] == f"{lead} she'll (s): gelatin she'll shelter."
+    assert states[-1].endswith("(s): gelatin she'll sheaf shed shelter storm.")
+    # one state wrong (shed before she'll): one step lost, the answer still read
+    wrong = rationale.replace("(s): gelatin she'll shed shelter.", "(s): gelatin shed she'll shelter.")
+    assert wrong != rationale
+    full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
+    assert graded.steps == full.steps == 12 and graded.steps_right == 11 and graded.final_right
+    # a state left out shifts the rest: each later state is compared with the one it stands in for
+    dropped = " ".join(s for s in sentences if "(g):" not in s)
+    assert FAMILY.grade(TIED.question, None, dropped).steps_right < 11

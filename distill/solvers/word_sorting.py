@@ -28,6 +28,21 @@ then, when it took more than one tie line, its words in order. Buckets keep the 
 order; "end" labels a word that has no letter there. The lead-in of each kind of sentence is
 drawn from ``rng`` once per rationale. Graded steps: each first-letter bucket, each tie line
 (prefix, letter number and buckets), and each position of the final list.
+
+The ``insertion`` style (``teacher.rationale_style``) builds the sorted list one word at a time, in
+the question's order, restating it after every word:
+
+    Insert shelter (s): shelter. Insert gelatin (g): gelatin shelter. Insert she'll (s): gelatin
+    she'll shelter. Insert shed (s): gelatin she'll shed shelter. ... Sorted: gelatin she'll shed ...
+
+The default's "By first letter" line gathers each letter's words from anywhere in the list, a search
+a 135M student gets wrong (it drops, invents and misfiles words: the shipped reasoner scores 9.2% on
+BBH's file although 96.5% of the first letters it writes are right). Here each state is the one
+before it with one word put in place, so a step reads only the line before it and the next word of
+the question: the student copies the list and decides, word by word, whether the new word goes
+first. The states restate n(n+1)/2 words for a list of n: 1.4x the default's tokens on BBH's lists,
+1.2x on generated ones (grouping each state under its first letters made it 2.4x, so they are plain). Graded steps: each
+state, in order, and each position of the final list.
 """
 
 from __future__ import annotations
@@ -162,12 +177,30 @@ def solve(example, rng: random.Random) -> tuple[str, str]:
     return narrate(plan, rng), " ".join(plan.result)
 
 
+_INSERT_LEADS = ("Insert", "Add", "Place", "Put in")
+
+
+def insertion_states(words: list[str]) -> list[list[str]]:
+    """The sorted list after each word of ``words`` is put in."""
+    return [sorted(words[:count]) for count in range(1, len(words) + 1)]
+
+
+def solve_insertion(example, rng: random.Random) -> tuple[str, str]:
+    words = parse_words(example.question)
+    lead = rng.choice(_INSERT_LEADS)
+    lines = [f"{lead} {word} ({word[0]}): {' '.join(state)}." for word, state in zip(words, insertion_states(words))]
+    result = sorted(words)
+    lines.append(f"{rng.choice(_FINAL_LEADS)}: {' '.join(result)}.")
+    return " ".join(lines), " ".join(result)
+
+
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # words are lower case, so a capital starts a sentence
 _BUCKET = re.compile(r"(?:^|(?<=\s))(end|ampersand|apostrophe|dot|[a-z]): ([^;:]*)")
 _TIE_PREFIX = re.compile(r"\b([a-z][a-z&'.]*)-(?=[ ,])")
 _TIE_NUMBER = re.compile(r"\bletter (\d+)\b")
+_INSERTED = re.compile(r"^(?:" + "|".join(_INSERT_LEADS) + r") [a-z][a-z&'.]* \([a-z]\): (.*)$")
 _FINAL = re.compile(r"^(?:(?:" + "|".join(map(re.escape, _FINAL_LEADS)) + r"):|(?:So t|T)he answer is:?) (.*)$")
 
 
@@ -180,16 +213,39 @@ def _as_buckets(split_: Split) -> list[tuple[str, frozenset[str]]]:
     return [(label, frozenset(words)) for label, words in split_.buckets]
 
 
+def _final_grade(claim: Optional[list[str]], truth: list[str], steps: int, right: int) -> StepGrade:
+    right += sum(a == b for a, b in zip(claim or [], truth))
+    claimed = " ".join(claim).lower() if claim else None
+    return StepGrade(steps + len(truth), right, norm(claimed) if claimed else None, claim == truth, claimed)
+
+
+def _sentences(rationale: str) -> list[str]:
+    sentences = [sentence.strip() for sentence in _SENTENCE_END.split(rationale.strip())]
+    return [sentence[:-1] if sentence.endswith(".") else sentence for sentence in sentences]
+
+
+def grade_insertion(words: list[str], sentences: list[str]) -> StepGrade:
+    """Steps: the n-th stated list equals the sorted list of the question's first n words; then
+    each position of the final list."""
+    states = [m.group(1).split() for m in map(_INSERTED.match, sentences) if m]
+    finals = [m.group(1).split() for m in map(_FINAL.match, sentences) if m]
+    reference = insertion_states(words)
+    right = sum(stated == truth for stated, truth in zip(states, reference))
+    return _final_grade(finals[-1] if finals else None, sorted(words), len(reference), right)
+
+
 def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> StepGrade:
     """Steps: each first-letter bucket (same words under the same letter), each tie line (same
-    prefix, letter number and buckets), each position of the final list. Missing ones are wrong."""
+    prefix, letter number and buckets), each position of the final list. Missing ones are wrong.
+    A rationale in the ``insertion`` style is graded by ``grade_insertion``."""
+    sentences = _sentences(rationale)
+    if any(map(_INSERTED.match, sentences)):
+        return grade_insertion(parse_words(question), sentences)
     plan = sort_words(parse_words(question))
     first_buckets: Optional[dict[str, frozenset[str]]] = None
     ties: dict[str, tuple[int, list]] = {}
     claim: Optional[list[str]] = None
-    for sentence in _SENTENCE_END.split(rationale.strip()):
-        sentence = sentence.strip()
-        sentence = sentence[:-1] if sentence.endswith(".") else sentence
+    for sentence in sentences:
         final, prefix, number = _FINAL.match(sentence), _TIE_PREFIX.search(sentence), _TIE_NUMBER.search(sentence)
         if final:
             claim = final.group(1).split()
@@ -200,11 +256,7 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     right = sum((first_buckets or {}).get(label) == words for label, words in _as_buckets(plan.first))
     all_ties = [tie for group in plan.groups for tie in group.ties]
     right += sum(ties.get(tie.prefix) == (tie.letter_number, _as_buckets(tie)) for tie in all_ties)
-    truth = plan.result
-    right += sum(a == b for a, b in zip(claim or [], truth))
-    steps = len(plan.first.buckets) + len(all_ties) + len(truth)
-    claimed = " ".join(claim).lower() if claim else None
-    return StepGrade(steps, right, norm(claimed) if claimed else None, claim == truth, claimed)
+    return _final_grade(claim, plan.result, len(plan.first.buckets) + len(all_ties), right)
 
 
-FAMILY = Family("word_sorting", solve, grade)
+FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion})
