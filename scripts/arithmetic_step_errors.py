@@ -21,8 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.expression_steps import innermost
-from distill.solvers.multistep_arithmetic_two import nonzero_digits, read_expression, render, rewrite
+from distill.solvers.multistep_arithmetic_two import next_operation, read_expression, rewrite, splits_product
 
 _OP_FIRST_STATE = re.compile(r"(?:Start: |; )([-+*()\d\s]+?)\.(?:\s|$)")
 
@@ -40,11 +39,9 @@ def states_written(output: str) -> list[list[str]]:
 
 def operation_kind(tokens: list[str]) -> str:
     """The kind of the operation the teacher applies next (the one ``rewrite`` picks)."""
-    start, end = innermost(tokens)
-    group = tokens[start:end]
-    at = group.index("*") if "*" in group else 1
-    a, sign, b = group[at - 1:at + 2]
-    if sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+    at, _ = next_operation(tokens)
+    a, sign, b = tokens[at - 1:at + 2]
+    if splits_product(a, sign, b):
         return "* split into partial products"
     size = "one-digit operands" if max(abs(int(a)), abs(int(b))) < 10 else "a larger operand"
     signs = "a negative operand" if int(a) < 0 or int(b) < 0 else "no negative operand"

@@ -111,18 +111,29 @@ def partial_products(a: str, b: str) -> list[str]:
     return [token for k, product in enumerate(products) for token in (["+"] if k else []) + product]
 
 
-def rewrite(tokens: Sequence[str]) -> list[str]:
-    """The expression after one operation of the innermost group."""
+def next_operation(tokens: Sequence[str]) -> tuple[int, int]:
+    """(index of the operator applied next, length of its group): the innermost group's leftmost
+    "*", else its first operator; the operands are the tokens either side of it."""
     start, end = innermost(tokens)
     group = tokens[start:end]
-    at = group.index("*") if "*" in group else 1
-    a, sign, b = group[at - 1:at + 2]
-    if sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+    return start + (group.index("*") if "*" in group else 1), end - start
+
+
+def splits_product(a: str, sign: str, b: str) -> bool:
+    """Is this a product written first as partial products (both factors with 2+ non-zero digits)?"""
+    return sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2
+
+
+def rewrite(tokens: Sequence[str]) -> list[str]:
+    """The expression after one operation of the innermost group."""
+    at, group_length = next_operation(tokens)
+    a, sign, b = tokens[at - 1:at + 2]
+    if splits_product(a, sign, b):
         expanded = partial_products(a, b)
-        replacement = expanded if len(group) == 3 else ["(", *expanded, ")"]
+        replacement = expanded if group_length == 3 else ["(", *expanded, ")"]
     else:
         replacement = [str(OPERATIONS[sign](int(a), int(b)))]
-    return drop_lone_parentheses([*tokens[:start + at - 1], *replacement, *tokens[start + at + 2:]], is_number)
+    return drop_lone_parentheses([*tokens[:at - 1], *replacement, *tokens[at + 2:]], is_number)
 
 
 def trace(tokens: Sequence[str]) -> list[list[str]]:
@@ -192,13 +203,11 @@ def solve_signs_apart(example: Example, rng: random.Random) -> tuple[str, str]:
     states = trace(read_expression(example.question))
     steps = []
     for before, after in zip(states, states[1:]):
-        start, end = innermost(before)
-        group = before[start:end]
-        at = group.index("*") if "*" in group else 1
-        a, sign, b = group[at - 1:at + 2]
+        at, _ = next_operation(before)
+        a, sign, b = before[at - 1:at + 2]
         if rewrite(before) != after:  # the question's lone parentheses dropped
             working = [render(part) for part in expression_steps.changed_span(before, after, OPERATIONS)]
-        elif sign == "*" and min(nonzero_digits(a), nonzero_digits(b)) >= 2:
+        elif splits_product(a, sign, b):
             working = [f"{a} * {b}", render(partial_products(a, b))]
         else:
             working = signed_working(int(a), sign, int(b))
