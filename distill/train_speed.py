@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import inspect
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -44,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from distill.train_data import IGNORE_INDEX
+from export.hf_translate import cache_keyword, returned_cache
 from serve.core.config import option
 
 # Output transforms some architectures apply after the LM head: the target-only path must repeat them.
@@ -198,10 +198,7 @@ def target_only_loss(model: Any, inputs: dict[str, torch.Tensor],
         with torch.no_grad():  # the prompt's keys and values, computed by the current weights, held as a cache
             out = decoder(input_ids=ids[:, :start], attention_mask=None if mask is None else mask[:, :start],
                           use_cache=True)
-        # transformers 5 renamed the decoder's past_key_values argument to cache; either spelling is accepted
-        name = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
-        cache = getattr(out, "cache", None)
-        prefix = {name: out.past_key_values if cache is None else cache, "use_cache": True}
+        prefix = {cache_keyword(decoder): returned_cache(out), "use_cache": True}
     hidden = decoder(input_ids=ids[:, start:], attention_mask=mask, **({"use_cache": False} | prefix)).last_hidden_state
     next_labels = labels[:, start + 1:]
     where = next_labels != IGNORE_INDEX

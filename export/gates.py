@@ -23,6 +23,7 @@ from typing import Any, Iterator, Literal, Optional, Sequence
 
 from tqdm import tqdm
 
+from export.hf_translate import cache_keyword, returned_cache
 from serve.core.answers import grade
 from serve.core.config import option
 from serve.core.paths import cache_dir
@@ -109,8 +110,8 @@ def torch_token_stream(model, prompt_ids: Sequence[int], max_new_tokens: int, eo
         inputs = torch.tensor([list(prompt_ids)])
         past = None
         for _ in range(max_new_tokens):
-            out = model(input_ids=inputs, past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model(input_ids=inputs, use_cache=True, **{cache_keyword(model): past})
+            past = returned_cache(out)
             token = int(out.logits[0, -1].argmax())
             if token in eos_ids and not ignore_eos:
                 return

@@ -12,11 +12,17 @@ Gemma 3: ``full_attention`` / ``sliding_attention``) and names the tokenizer cla
   ``rope_local_base_freq``: ``for_genai_builder`` fixes the loaded config object
   (``export/genai_worker.py`` applies it inside the builder's process).
 
+- transformers 5.x renamed the key-value cache keyword of ``forward``/``generate`` and the output
+  field from ``past_key_values`` to ``cache`` (the old name warns and goes in 5.40); scotd supports
+  releases on both sides: ``cache_keyword`` / ``returned_cache``.
+
 Every quirk found gets a function branch here and a test in tests/test_hf_translate.py.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 LAYER_TYPES = ("full_attention", "sliding_attention")
@@ -66,3 +72,19 @@ def for_genai_builder(config: Any) -> Any:
     elif isinstance(rope, dict):
         rope.setdefault("rope_type", "default")
     return config
+
+
+@functools.cache
+def _cache_keyword_of(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def cache_keyword(model: Any) -> str:
+    """The keyword this transformers release's ``model.forward`` (and ``generate``) takes a KV cache by."""
+    return _cache_keyword_of(type(model))
+
+
+def returned_cache(output: Any) -> Any:
+    """The KV cache a forward pass with ``use_cache=True`` returned, under either field name."""
+    cache = getattr(output, "cache", None)
+    return output.past_key_values if cache is None else cache

@@ -42,3 +42,23 @@ def test_genai_builder_gets_gemma3_rope_flat_with_a_local_base():
 def test_genai_builder_gets_a_rope_type_where_none_is_written():
     config = for_genai_builder(SimpleNamespace(rope_parameters={"rope_theta": 10000.0}))
     assert config.rope_parameters == {"rope_theta": 10000.0, "rope_type": "default"}
+
+
+def test_the_kv_cache_goes_in_and_comes_out_under_this_release_name(tiny_llama_dir):
+    """A cache passed by ``cache_keyword`` is used (the continuation's logits equal a full pass's) and
+    no deprecation warning is raised for the old name."""
+    import warnings
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from export.hf_translate import cache_keyword, returned_cache
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    ids = torch.tensor([[5, 9, 2, 7, 11, 3]])
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prefix = model(input_ids=ids[:, :4], use_cache=True)
+        tail = model(input_ids=ids[:, 4:], use_cache=True, **{cache_keyword(model): returned_cache(prefix)})
+        full = model(input_ids=ids)
+    torch.testing.assert_close(tail.logits, full.logits[:, 4:], rtol=1e-4, atol=1e-4)

@@ -15,6 +15,7 @@ from typing import Iterator
 
 from distill.prompting import TEXT_STOP, clean_rationale
 from distill.teachers.base import Job, Sample, Teacher
+from export.hf_translate import cache_keyword, returned_cache
 from serve.core.errors import UserError
 from serve.engines.special_tokens import adds_special_tokens, eos_ids
 
@@ -138,11 +139,11 @@ class HFTeacher(Teacher):
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: real tokens start at position 0
         prefix = self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
                             use_cache=True)
-        cache = prefix.past_key_values
+        cache = returned_cache(prefix)
         cache.batch_repeat_interleave(n)
         return self.model.generate(input_ids=ids.repeat_interleave(n, dim=0),
-                                   attention_mask=mask.repeat_interleave(n, dim=0), past_key_values=cache,
-                                   **kwargs)
+                                   attention_mask=mask.repeat_interleave(n, dim=0),
+                                   **{cache_keyword(self.model): cache}, **kwargs)
 
     def sample(self, jobs: list[Job]) -> Iterator[tuple[Job, list[Sample]]]:
         for chunk, n in self._batches(jobs):
