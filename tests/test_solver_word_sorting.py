@@ -182,3 +182,15 @@ def test_insertion_style_puts_one_word_in_place_per_step_and_grades_each_state()
     # a state left out shifts the rest: each later state is compared with the one it stands in for
     dropped = " ".join(s for s in sentences if "(g):" not in s)
     assert FAMILY.grade(TIED.question, None, dropped).steps_right < 11
+
+
+def test_tagged_insertion_writes_each_listed_word_after_its_first_letter():
+    tagged = FAMILY.__class__(FAMILY.name, FAMILY.solver("insertion_tagged"), FAMILY.grade)
+    examples = bbh_task_is_solved(tagged, TASK)
+    teacher_gets_full_marks(tagged, examples[::5] + [TIED])
+    rationale, _ = tagged.solve(TIED, random.Random(0))
+    assert "she'll (s): g gelatin, s she'll, s shelter." in rationale
+    wrong = rationale.replace("(s): g gelatin, s she'll, s shed, s shelter.", "(s): g gelatin, s shed, s she'll, s shelter.")
+    assert wrong != rationale
+    full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
+    assert graded.steps == full.steps == 12 and graded.steps_right == 11

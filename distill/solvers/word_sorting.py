@@ -41,8 +41,13 @@ BBH's file although 96.5% of the first letters it writes are right). Here each s
 before it with one word put in place, so a step reads only the line before it and the next word of
 the question: the student copies the list and decides, word by word, whether the new word goes
 first. The states restate n(n+1)/2 words for a list of n: 1.4x the default's tokens on BBH's lists,
-1.2x on generated ones (grouping each state under its first letters made it 2.4x, so they are plain). Graded steps: each
-state, in order, and each position of the final list.
+1.2x on generated ones (grouping each state under its first letters made it 2.4x, so they are plain).
+Piloted from the base (docs/RESULTS.md, word sorting), the student copied the lists and wrote the new
+word's first letter right but put the new word in the wrong place in 755 of 1,083 steps: the placement
+needs the first letters of the listed words, which plain states leave implicit. ``insertion_tagged``
+writes each listed word after its first letter ("Insert harm (h): a artillery, f fda, h harm, v
+vegetate."), so the choice at each word of the copy is between two letters; 1.65x plain's tokens.
+Graded steps: each state, in order, and each position of the final list.
 """
 
 from __future__ import annotations
@@ -185,13 +190,37 @@ def insertion_states(words: list[str]) -> list[list[str]]:
     return [sorted(words[:count]) for count in range(1, len(words) + 1)]
 
 
-def solve_insertion(example, rng: random.Random) -> tuple[str, str]:
+def _plain(state: list[str]) -> str:
+    return " ".join(state)
+
+
+def _tagged(state: list[str]) -> str:  # "f frank, h havana": the first letter as its own token
+    return ", ".join(f"{word[0]} {word}" for word in state)
+
+
+_TAGGED_STATE = re.compile(r"[a-z] \S+(?:, [a-z] \S+)*")
+
+
+def _read_state(text: str) -> list[str]:
+    """A stated list in either form ("frank havana" or "f frank, h havana")."""
+    return [item.split()[-1] for item in text.split(", ")] if _TAGGED_STATE.fullmatch(text) else text.split()
+
+
+def _insertion(example, rng: random.Random, write_state) -> tuple[str, str]:
     words = parse_words(example.question)
     lead = rng.choice(_INSERT_LEADS)
-    lines = [f"{lead} {word} ({word[0]}): {' '.join(state)}." for word, state in zip(words, insertion_states(words))]
+    lines = [f"{lead} {word} ({word[0]}): {write_state(state)}." for word, state in zip(words, insertion_states(words))]
     result = sorted(words)
     lines.append(f"{rng.choice(_FINAL_LEADS)}: {' '.join(result)}.")
     return " ".join(lines), " ".join(result)
+
+
+def solve_insertion(example, rng: random.Random) -> tuple[str, str]:
+    return _insertion(example, rng, _plain)
+
+
+def solve_insertion_tagged(example, rng: random.Random) -> tuple[str, str]:
+    return _insertion(example, rng, _tagged)
 
 
 # --------------------------------------------------------------------------- grading a student's rationale
@@ -227,7 +256,7 @@ def _sentences(rationale: str) -> list[str]:
 def grade_insertion(words: list[str], sentences: list[str]) -> StepGrade:
     """Steps: the n-th stated list equals the sorted list of the question's first n words; then
     each position of the final list."""
-    states = [m.group(1).split() for m in map(_INSERTED.match, sentences) if m]
+    states = [_read_state(m.group(1)) for m in map(_INSERTED.match, sentences) if m]
     finals = [m.group(1).split() for m in map(_FINAL.match, sentences) if m]
     reference = insertion_states(words)
     right = sum(stated == truth for stated, truth in zip(states, reference))
@@ -259,4 +288,4 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return _final_grade(claim, plan.result, len(plan.first.buckets) + len(all_ties), right)
 
 
-FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion})
+FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion, "insertion_tagged": solve_insertion_tagged})
