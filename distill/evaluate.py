@@ -83,6 +83,19 @@ def bootstrap_interval(correct: Sequence[bool], resamples: int = 1000, seed: int
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def ratio_bootstrap_interval(parts: Sequence[tuple[int, int]], resamples: int = 5000,
+                             seed: int = 0) -> tuple[float, float]:
+    """95% interval, in percent, of sum(right) / sum(total) over ``parts`` of (right, total), resampling
+    whole parts: the steps of one answer, whose slips cluster, move together."""
+    if not parts:
+        return (0.0, 0.0)
+    values = np.asarray(parts, dtype=float)
+    drawn = values[np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))]
+    totals = drawn[..., 1].sum(axis=1)
+    rates = 100 * drawn[..., 0].sum(axis=1) / np.where(totals > 0, totals, 1)
+    return float(np.percentile(rates, 2.5)), float(np.percentile(rates, 97.5))
+
+
 def student_mode(model_dir: Path, requested: str) -> str:
     if requested != "auto":
         return requested

@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import random
 from collections import Counter
 from pathlib import Path
 
+from distill.evaluate import ratio_bootstrap_interval
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.multistep_arithmetic_two import next_operation, read_expression, rewrite, splits_product
 
@@ -66,17 +66,6 @@ def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]
     return right, total, answers
 
 
-def bootstrap_interval(answers: list[tuple[int, int]], resamples: int = 5000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the share of steps right, resampling answers (a student's slips cluster in answers)."""
-    rng, rates = random.Random(seed), []
-    for _ in range(resamples):
-        drawn = [answers[rng.randrange(len(answers))] for _ in answers]
-        steps = sum(s for _, s in drawn)
-        rates.append(100 * sum(r for r, _ in drawn) / steps if steps else 0.0)
-    rates.sort()
-    return rates[int(0.025 * resamples)], rates[int(0.975 * resamples) - 1]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("evals", nargs="+", type=Path, help="scotd eval output folders")
@@ -92,7 +81,7 @@ def main() -> int:
             r, t = (sum(right.values()), sum(total.values())) if kind == "all" else (right[kind], total[kind])
             cell = f"{r}/{t} ({100 * r / t:.1f}%" if t else "-"
             if t and kind == "all":
-                low, high = bootstrap_interval(answers)
+                low, high = ratio_bootstrap_interval(answers)
                 cell += f" [{low:.1f}, {high:.1f}]"
             cells.append(cell + ")" if t else cell)
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")

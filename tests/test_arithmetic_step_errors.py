@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from distill.solvers.multistep_arithmetic_two import FAMILY
+from distill.solvers.multistep_arithmetic_two import FAMILY, render
 from serve.data.sources import load_examples
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "arithmetic_step_errors.py"
@@ -50,16 +50,17 @@ def test_a_slip_costs_its_own_step_only_when_the_steps_after_it_follow_from_it(t
     student = [states[0], slipped]
     while len(student[-1]) > 1:
         student.append(script.rewrite(student[-1]))
-    chain = " = ".join(script.render(state) for state in student)
+    chain = " = ".join(render(state) for state in student)
     right, total, answers = script.step_counts(write_predictions(tmp_path / "slip", [f"We get {chain}. So the answer is {student[-1][0]}."]))
     assert sum(total.values()) == len(student) - 1 and sum(right.values()) == len(student) - 2
     assert answers == [(len(student) - 2, len(student) - 1)]
 
 
 def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
-    script = load_script()
+    from distill.evaluate import ratio_bootstrap_interval
+
     few = [(3, 5), (1, 5), (4, 5), (0, 5)]
-    low, high = script.bootstrap_interval(few)
+    low, high = ratio_bootstrap_interval(few)
     assert low <= 40.0 <= high and high - low > 20
-    low_many, high_many = script.bootstrap_interval(few * 25)
+    low_many, high_many = ratio_bootstrap_interval(few * 25)
     assert low_many <= 40.0 <= high_many and high_many - low_many < (high - low) / 2

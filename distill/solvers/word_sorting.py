@@ -43,7 +43,8 @@ the question: the student copies the list and decides, word by word, whether the
 first. The states restate n(n+1)/2 words for a list of n: 1.4x the default's tokens on BBH's lists,
 1.2x on generated ones (grouping each state under its first letters made it 2.4x, so they are plain).
 Piloted from the base (docs/RESULTS.md, word sorting), the student copied the lists and wrote the new
-word's first letter right but put the new word in the wrong place in 755 of 1,083 steps: the placement
+word's first letter right (97%) but put the new word in the wrong place in 572 of 1,083 steps
+(scripts/word_sorting_step_errors.py, each step from the student's own previous list): the placement
 needs the first letters of the listed words, which plain states leave implicit. ``insertion_tagged``
 writes each listed word after its first letter ("Insert harm (h): a artillery, f fda, h harm, v
 vegetate."), so the choice at each word of the copy is between two letters; 1.65x plain's tokens.

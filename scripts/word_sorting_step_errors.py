@@ -1,0 +1,95 @@
+"""What a word-sorting student gets wrong in the insertion styles: each state it wrote, checked against
+the state the program teacher would write from the student's own previous state.
+
+    python scripts/word_sorting_step_errors.py runs/pilot/words-insertion/eval-export
+
+Reads ``predictions.jsonl`` of ``scotd eval`` runs on word sorting (BBH or generated) whose outputs are in
+the ``insertion`` or ``insertion_tagged`` style ("Insert harm (h): artillery fda harm vegetate."). For
+each stated word: is it the question's next word, is its first letter right, and is the new state the
+previous one with that word put before the first listed word that sorts after it? A wrong state is
+classed by what differs: only the new word's place, the order of the words already listed, or which
+words are listed (dropped, invented). Prints a markdown table per run (for the right states a 95%
+bootstrap interval over answers) and writes it with ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from distill.evaluate import ratio_bootstrap_interval
+from distill.solvers.base import UnsolvableQuestion
+from distill.solvers.word_sorting import _INSERTED, _read_state, _sentences, parse_words
+
+_STATED = re.compile(r"^\D+? ([a-z][a-z&'.]*) \(([a-z])\): ")
+KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
+
+
+def put_in(listed: list[str], word: str) -> list[str]:
+    """``listed`` with ``word`` before the first word that sorts after it (the teacher's step)."""
+    at = next((k for k, other in enumerate(listed) if other > word), len(listed))
+    return listed[:at] + [word] + listed[at:]
+
+
+def classify(listed: list[str], word: str, stated: list[str]) -> str:
+    if stated == put_in(listed, word):
+        return KINDS[0]
+    if sorted(stated) == sorted(listed + [word]):
+        return KINDS[1] if [w for w in stated if w != word] == listed else KINDS[2]
+    return KINDS[3]
+
+
+def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
+    """Counts of each state kind and of the stated words' checks, and (states right, states) per answer."""
+    counts, answers = Counter(), []
+    for line in (eval_dir / "predictions.jsonl").open():
+        row = json.loads(line)
+        try:
+            words = parse_words(row["question"])
+        except UnsolvableQuestion:
+            continue
+        listed, right, states = [], 0, 0
+        for index, sentence in enumerate(s for s in _sentences(row["output"]) if _INSERTED.match(s)):
+            stated_word = _STATED.match(sentence)
+            word, letter = stated_word.groups() if stated_word else ("", "")
+            counts["word is the question's next"] += index < len(words) and word == words[index]
+            counts["first letter right"] += bool(word) and letter == word[0]
+            state = _read_state(_INSERTED.match(sentence).group(1))
+            kind = classify(listed, word, state)
+            counts[kind] += 1
+            right, states, listed = right + (kind == KINDS[0]), states + 1, state
+        answers.append((right, states))
+    return counts, answers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("evals", nargs="+", type=Path, help="scotd eval output folders")
+    parser.add_argument("--out", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    results = {path: step_counts(path) for path in args.evals}
+    names = [f"{path.parent.name}/{path.name} ({len(answers)} answers)" for path, (_, answers) in results.items()]
+    lines = ["| states written | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for kind in (*KINDS, "word is the question's next", "first letter right"):
+        cells = []
+        for counts, answers in results.values():
+            total = sum(counts[k] for k in KINDS)
+            cell = f"{counts[kind]}/{total} ({100 * counts[kind] / total:.1f}%" if total else "-"
+            if total and kind == KINDS[0]:
+                low, high = ratio_bootstrap_interval(answers)
+                cell += f" [{low:.1f}, {high:.1f}]"
+            cells.append(cell + ")" if total else cell)
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
