@@ -13,13 +13,12 @@ it with ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from distill.evaluate import ratio_bootstrap_interval
+from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.multistep_arithmetic_two import next_operation, read_expression, rewrite, splits_product
 
@@ -67,29 +66,14 @@ def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("evals", nargs="+", type=Path, help="scotd eval output folders")
-    parser.add_argument("--out", type=Path, help="also write the table here")
-    args = parser.parse_args()
+    args = step_report_args(__doc__)
     counts = {path: step_counts(path) for path in args.evals}
     kinds = sorted({kind for _, total, _ in counts.values() for kind in total})
-    names = [f"{path.parent.name}/{path.name} ({len(answers)} answers)" for path, (_, _, answers) in counts.items()]
-    lines = ["| operation | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for kind in kinds + ["all"]:
-        cells = []
-        for right, total, answers in counts.values():
-            r, t = (sum(right.values()), sum(total.values())) if kind == "all" else (right[kind], total[kind])
-            cell = f"{r}/{t} ({100 * r / t:.1f}%" if t else "-"
-            if t and kind == "all":
-                low, high = ratio_bootstrap_interval(answers)
-                cell += f" [{low:.1f}, {high:.1f}]"
-            cells.append(cell + ")" if t else cell)
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table + "\n")
+    columns = [column_name(path, len(answers)) for path, (_, _, answers) in counts.items()]
+    rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total, _ in counts.values()] for kind in kinds}
+    rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values()), answers)
+                   for right, total, answers in counts.values()]
+    print_step_table("operation", rows, columns, args.out)
     return 0
 
 

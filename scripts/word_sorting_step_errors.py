@@ -14,13 +14,12 @@ bootstrap interval over answers) and writes it with ``--out``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from distill.evaluate import ratio_bootstrap_interval
+from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import _INSERTED, _read_state, _sentences, parse_words
 
@@ -66,28 +65,13 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("evals", nargs="+", type=Path, help="scotd eval output folders")
-    parser.add_argument("--out", type=Path, help="also write the table here")
-    args = parser.parse_args()
+    args = step_report_args(__doc__)
     results = {path: step_counts(path) for path in args.evals}
-    names = [f"{path.parent.name}/{path.name} ({len(answers)} answers)" for path, (_, answers) in results.items()]
-    lines = ["| states written | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for kind in (*KINDS, "word is the question's next", "first letter right"):
-        cells = []
-        for counts, answers in results.values():
-            total = sum(counts[k] for k in KINDS)
-            cell = f"{counts[kind]}/{total} ({100 * counts[kind] / total:.1f}%" if total else "-"
-            if total and kind == KINDS[0]:
-                low, high = ratio_bootstrap_interval(answers)
-                cell += f" [{low:.1f}, {high:.1f}]"
-            cells.append(cell + ")" if total else cell)
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table + "\n")
+    columns = [column_name(path, len(answers)) for path, (_, answers) in results.items()]
+    rows = {kind: [step_rate_cell(counts[kind], sum(counts[k] for k in KINDS), answers if kind == KINDS[0] else None)
+                   for counts, answers in results.values()]
+            for kind in (*KINDS, "word is the question's next", "first letter right")}
+    print_step_table("states written", rows, columns, args.out)
     return 0
 
 

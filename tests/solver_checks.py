@@ -6,9 +6,12 @@ BBH files come from ``SCOTD_BBH_DIR`` (``scripts/test.sh`` and CI point it at ``
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import random
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -163,3 +166,20 @@ def teacher_gets_full_marks(family: Family, examples: list[Example], seeds: int 
             assert grade.steps_right == grade.steps and grade.final_right, (example.id, rationale, grade)
             if grade.claimed_answer is not None:
                 assert grade.claimed_answer == answer, (example.id, rationale, grade)
+
+
+def load_script(name: str):
+    """A module of scripts/ (not a package), loaded from its file: the step-error scripts read a solver's
+    rationales, so their tests live beside the solver checks."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_predictions(folder: Path, rows: list[dict]) -> Path:
+    """``folder/predictions.jsonl`` as ``scotd eval`` writes it, one row a dict."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder

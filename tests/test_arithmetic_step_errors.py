@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import random
-from pathlib import Path
 
 import pytest
 
 from distill.solvers.multistep_arithmetic_two import FAMILY, render
 from serve.data.sources import load_examples
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "arithmetic_step_errors.py"
+from tests.solver_checks import load_script as load_any_script
+from tests.solver_checks import write_predictions
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("arithmetic_step_errors", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_predictions(folder: Path, outputs: list[str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "predictions.jsonl").write_text("".join(json.dumps({"output": o}) + "\n" for o in outputs))
-    return folder
+    return load_any_script("arithmetic_step_errors")
 
 
 @pytest.mark.parametrize("style", ["default", "op_first", "signs_apart"])
@@ -33,7 +21,7 @@ def test_the_teachers_own_rationales_in_every_style_have_every_step_right(style,
     script = load_script()
     examples = load_examples("gen:multistep_arithmetic_two", split="test", limit=6)
     outputs = [FAMILY.solver(style)(e, random.Random(0))[0] for e in examples]
-    right, total, answers = script.step_counts(write_predictions(tmp_path / "teacher", outputs))
+    right, total, answers = script.step_counts(write_predictions(tmp_path / "teacher", [{"output": o} for o in outputs]))
     assert sum(total.values()) >= 6 * 5 and right == total and len(answers) == 6
 
 
@@ -51,7 +39,7 @@ def test_a_slip_costs_its_own_step_only_when_the_steps_after_it_follow_from_it(t
     while len(student[-1]) > 1:
         student.append(script.rewrite(student[-1]))
     chain = " = ".join(render(state) for state in student)
-    right, total, answers = script.step_counts(write_predictions(tmp_path / "slip", [f"We get {chain}. So the answer is {student[-1][0]}."]))
+    right, total, answers = script.step_counts(write_predictions(tmp_path / "slip", [{"output": f"We get {chain}. So the answer is {student[-1][0]}."}]))
     assert sum(total.values()) == len(student) - 1 and sum(right.values()) == len(student) - 2
     assert answers == [(len(student) - 2, len(student) - 1)]
 

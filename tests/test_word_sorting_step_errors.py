@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import random
-from pathlib import Path
 
 import pytest
 
 from distill.solvers.word_sorting import FAMILY
 from serve.data.sources import load_examples
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "word_sorting_step_errors.py"
+from tests.solver_checks import load_script as load_any_script
+from tests.solver_checks import write_predictions
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("word_sorting_step_errors", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_predictions(folder: Path, rows: list[tuple[str, str]]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "predictions.jsonl").write_text("".join(json.dumps({"question": q, "output": o}) + "\n" for q, o in rows))
-    return folder
+    return load_any_script("word_sorting_step_errors")
 
 
 @pytest.mark.parametrize("style", ["insertion", "insertion_tagged"])
@@ -33,7 +21,7 @@ def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     script = load_script()
     examples = load_examples("gen:word_sorting", split="test", limit=6)
     rows = [(e.question, FAMILY.solver(style)(e, random.Random(0))[0]) for e in examples]
-    counts, answers = script.step_counts(write_predictions(tmp_path / style, rows))
+    counts, answers = script.step_counts(write_predictions(tmp_path / style, [{"question": q, "output": o} for q, o in rows]))
     states = sum(len(e.question.split("List:")[1].split()) for e in examples)
     assert counts["right"] == counts["word is the question's next"] == counts["first letter right"] == states
     assert [total for _, total in answers] == [right for right, _ in answers]
@@ -44,7 +32,7 @@ def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checke
     question = "Sort the following words alphabetically: List: pear apple melon kiwi"
     output = ("Insert pear (p): pear. Insert apple (a): pear apple. Insert melon (m): melon pear apple. "
               "Insert kiwi (k): kiwi melon pear apple. Sorted: kiwi melon pear apple.")
-    counts, answers = script.step_counts(write_predictions(tmp_path / "slip", [(question, output)]))
+    counts, answers = script.step_counts(write_predictions(tmp_path / "slip", [{"question": question, "output": output}]))
     # "pear apple" misplaces apple; from there, melon goes first (before pear) and so does kiwi: right
     assert counts["new word in the wrong place"] == 1 and counts["right"] == 3 and answers == [(3, 4)]
     assert script.classify(["apple", "pear"], "melon", ["pear", "apple", "melon"]) == "listed words reordered"
