@@ -15,15 +15,13 @@ bootstrap interval over answers) and writes it with ``--out``.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import _INSERTED, _read_state, _sentences, parse_words
+from distill.solvers.word_sorting import INSERTED, parse_words, rationale_sentences, read_state
 
-_STATED = re.compile(r"^\D+? ([a-z][a-z&'.]*) \(([a-z])\): ")
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
 
 
@@ -51,12 +49,11 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         except UnsolvableQuestion:
             continue
         listed, right, states = [], 0, 0
-        for index, sentence in enumerate(s for s in _sentences(row["output"]) if _INSERTED.match(s)):
-            stated_word = _STATED.match(sentence)
-            word, letter = stated_word.groups() if stated_word else ("", "")
+        steps = (m.groups() for m in map(INSERTED.match, rationale_sentences(row["output"])) if m)
+        for index, (word, letter, stated) in enumerate(steps):
             counts["word is the question's next"] += index < len(words) and word == words[index]
-            counts["first letter right"] += bool(word) and letter == word[0]
-            state = _read_state(_INSERTED.match(sentence).group(1))
+            counts["first letter right"] += letter == word[0]
+            state = read_state(stated)
             kind = classify(listed, word, state)
             counts[kind] += 1
             right, states, listed = right + (kind == KINDS[0]), states + 1, state

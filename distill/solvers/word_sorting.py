@@ -202,7 +202,7 @@ def _tagged(state: list[str]) -> str:  # "f frank, h havana": the first letter a
 _TAGGED_STATE = re.compile(r"[a-z] \S+(?:, [a-z] \S+)*")
 
 
-def _read_state(text: str) -> list[str]:
+def read_state(text: str) -> list[str]:
     """A stated list in either form ("frank havana" or "f frank, h havana")."""
     return [item.split()[-1] for item in text.split(", ")] if _TAGGED_STATE.fullmatch(text) else text.split()
 
@@ -230,7 +230,8 @@ _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # words are lower case, so a
 _BUCKET = re.compile(r"(?:^|(?<=\s))(end|ampersand|apostrophe|dot|[a-z]): ([^;:]*)")
 _TIE_PREFIX = re.compile(r"\b([a-z][a-z&'.]*)-(?=[ ,])")
 _TIE_NUMBER = re.compile(r"\bletter (\d+)\b")
-_INSERTED = re.compile(r"^(?:" + "|".join(_INSERT_LEADS) + r") [a-z][a-z&'.]* \([a-z]\): (.*)$")
+# one insertion step: (word put in, its first letter as written, the list stated after it)
+INSERTED = re.compile(r"^(?:" + "|".join(_INSERT_LEADS) + r") ([a-z][a-z&'.]*) \(([a-z])\): (.*)$")
 _FINAL = re.compile(r"^(?:(?:" + "|".join(map(re.escape, _FINAL_LEADS)) + r"):|(?:So t|T)he answer is:?) (.*)$")
 
 
@@ -249,7 +250,7 @@ def _final_grade(claim: Optional[list[str]], truth: list[str], steps: int, right
     return StepGrade(steps + len(truth), right, norm(claimed) if claimed else None, claim == truth, claimed)
 
 
-def _sentences(rationale: str) -> list[str]:
+def rationale_sentences(rationale: str) -> list[str]:
     sentences = [sentence.strip() for sentence in _SENTENCE_END.split(rationale.strip())]
     return [sentence[:-1] if sentence.endswith(".") else sentence for sentence in sentences]
 
@@ -257,7 +258,7 @@ def _sentences(rationale: str) -> list[str]:
 def grade_insertion(words: list[str], sentences: list[str]) -> StepGrade:
     """Steps: the n-th stated list equals the sorted list of the question's first n words; then
     each position of the final list."""
-    states = [_read_state(m.group(1)) for m in map(_INSERTED.match, sentences) if m]
+    states = [read_state(m.group(3)) for m in map(INSERTED.match, sentences) if m]
     finals = [m.group(1).split() for m in map(_FINAL.match, sentences) if m]
     reference = insertion_states(words)
     right = sum(stated == truth for stated, truth in zip(states, reference))
@@ -268,8 +269,8 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     """Steps: each first-letter bucket (same words under the same letter), each tie line (same
     prefix, letter number and buckets), each position of the final list. Missing ones are wrong.
     A rationale in the ``insertion`` style is graded by ``grade_insertion``."""
-    sentences = _sentences(rationale)
-    if any(map(_INSERTED.match, sentences)):
+    sentences = rationale_sentences(rationale)
+    if any(map(INSERTED.match, sentences)):
         return grade_insertion(parse_words(question), sentences)
     plan = sort_words(parse_words(question))
     first_buckets: Optional[dict[str, frozenset[str]]] = None
