@@ -4,12 +4,15 @@ the state the program teacher would write from the student's own previous state.
     python scripts/word_sorting_step_errors.py runs/pilot/words-insertion/eval-export
 
 Reads ``predictions.jsonl`` of ``scotd eval`` runs on word sorting (BBH or generated) whose outputs are in
-the ``insertion`` or ``insertion_tagged`` style ("Insert harm (h): artillery fda harm vegetate."). For
+the ``insertion``, ``insertion_tagged`` or ``insertion_compared`` style ("Insert harm (h): artillery fda harm vegetate."). For
 each stated word: is it the question's next word, is its first letter right, and is the new state the
 previous one with that word put before the first listed word that sorts after it? A wrong state is
 classed by what differs: only the new word's place, the order of the words already listed, or which
-words are listed (dropped, invented). Prints a markdown table per run (for the right states a 95%
-bootstrap interval over answers) and writes it with ``--out``.
+words are listed (dropped, invented). The right states are also split by whether the stated word's first
+letter is already in the list, so that placing it needs the letters after the first (a tie), or not;
+for ``insertion_compared`` answers, a row counts the tie steps whose comparisons are all the teacher's.
+Prints a markdown table per run (for the right states a 95% bootstrap interval over answers) and writes
+it with ``--out``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from pathlib import Path
 
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import INSERTED, parse_words, rationale_sentences, read_state
+from distill.solvers.word_sorting import INSERTED, comparison, parse_words, rationale_sentences, read_state
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
+# steps by whether the stated word's first letter is already listed: (row of the right ones, steps)
+TIE_SPLIT = {True: ("right, first letter already listed (a tie)", "tie steps"),
+             False: ("right, first letter new to the list", "steps without a tie")}
 
 
 def put_in(listed: list[str], word: str) -> list[str]:
@@ -49,13 +55,21 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         except UnsolvableQuestion:
             continue
         listed, right, states = [], 0, 0
-        steps = (m.groups() for m in map(INSERTED.match, rationale_sentences(row["output"])) if m)
-        for index, (word, letter, stated) in enumerate(steps):
+        steps = (m.group("word", "letter", "comparisons", "list")
+                 for m in map(INSERTED.match, rationale_sentences(row["output"])) if m)
+        for index, (word, letter, compared, stated) in enumerate(steps):
+            ties = [comparison(word, other) for other in listed if other[:1] == word[:1]]
+            if ties:  # only insertion_compared writes them; the row stays empty for the other styles
+                counts["tie comparisons stated"] += compared is not None
+                counts["tie comparisons right"] += compared == "; ".join(ties)
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated)
             kind = classify(listed, word, state)
             counts[kind] += 1
+            right_kind, steps_kind = TIE_SPLIT[bool(ties)]
+            counts[steps_kind] += 1
+            counts[right_kind] += kind == KINDS[0]
             right, states, listed = right + (kind == KINDS[0]), states + 1, state
         answers.append((right, states))
     return counts, answers
@@ -68,6 +82,11 @@ def main() -> int:
     rows = {kind: [step_rate_cell(counts[kind], sum(counts[k] for k in KINDS), answers if kind == KINDS[0] else None)
                    for counts, answers in results.values()]
             for kind in (*KINDS, "word is the question's next", "first letter right")}
+    for kind, steps_kind in TIE_SPLIT.values():
+        rows[kind] = [step_rate_cell(counts[kind], counts[steps_kind]) for counts, _ in results.values()]
+    if any(counts["tie comparisons stated"] for counts, _ in results.values()):
+        rows["tie comparisons right (all of a step's)"] = [step_rate_cell(counts["tie comparisons right"], counts["tie steps"])
+                                                          for counts, _ in results.values()]
     print_step_table("states written", rows, columns, args.out)
     return 0
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import FAMILY, parse_words, sort_words
+from distill.solvers.word_sorting import FAMILY, comparison, parse_words, sort_words
 from serve.core.records import Example
 from serve.data.generators.word_sorting import GENERATOR, prefix_families, vocabulary
 from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, generated,
@@ -191,6 +191,22 @@ def test_tagged_insertion_writes_each_listed_word_after_its_first_letter():
     rationale, _ = tagged.solve(TIED, random.Random(0))
     assert "she'll (s): g gelatin, s she'll, s shelter." in rationale
     wrong = rationale.replace("(s): g gelatin, s she'll, s shed, s shelter.", "(s): g gelatin, s shed, s she'll, s shelter.")
+    assert wrong != rationale
+    full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
+    assert graded.steps == full.steps == 12 and graded.steps_right == 11
+
+
+def test_compared_insertion_spells_out_each_tie_before_the_state():
+    compared = FAMILY.__class__(FAMILY.name, FAMILY.solver("insertion_compared"), FAMILY.grade)
+    examples = bbh_task_is_solved(compared, TASK)
+    teacher_gets_full_marks(compared, examples[::5] + [TIED])
+    rationale, _ = compared.solve(TIED, random.Random(0))
+    # she'll against shelter: they part at letter 4, an apostrophe against an l
+    assert "she'll (s; shelter: apostrophe before l): g gelatin, s she'll, s shelter." in rationale
+    assert comparison("hat", "hatch") == "hatch: end before c" and comparison("rd", "r&d") == "r&d: d after ampersand"
+    # a word whose first letter is new to the list has no comparison
+    assert re.search(r"\(g\): g gelatin, s shelter\.", rationale)
+    wrong = rationale.replace("s she'll, s shed, s shelter.", "s shed, s she'll, s shelter.", 1)
     assert wrong != rationale
     full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
     assert graded.steps == full.steps == 12 and graded.steps_right == 11

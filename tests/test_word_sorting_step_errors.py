@@ -16,7 +16,7 @@ def load_script():
     return load_any_script("word_sorting_step_errors")
 
 
-@pytest.mark.parametrize("style", ["insertion", "insertion_tagged"])
+@pytest.mark.parametrize("style", ["insertion", "insertion_tagged", "insertion_compared"])
 def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     script = load_script()
     examples = load_examples("gen:word_sorting", split="test", limit=6)
@@ -25,6 +25,7 @@ def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     states = sum(len(e.question.split("List:")[1].split()) for e in examples)
     assert counts["right"] == counts["word is the question's next"] == counts["first letter right"] == states
     assert [total for _, total in answers] == [right for right, _ in answers]
+    assert counts["tie comparisons right"] == (counts["tie steps"] if style == "insertion_compared" else 0)
 
 
 def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checked_from_it(tmp_path):

@@ -48,6 +48,12 @@ word's first letter right (97%) but put the new word in the wrong place in 572 o
 needs the first letters of the listed words, which plain states leave implicit. ``insertion_tagged``
 writes each listed word after its first letter ("Insert harm (h): a artillery, f fda, h harm, v
 vegetate."), so the choice at each word of the copy is between two letters; 1.65x plain's tokens.
+Its student got 92% of its states right where the new word's first letter was new to the list and 40%
+where that letter was already listed: a tie, decided by letters the state never shows.
+``insertion_compared`` adds those letters: when the new word's first letter is listed, the step first
+compares it with each listed word of that letter at the first place they differ ("Insert harm (h; hat:
+r before t; hive: a before i): a artillery, h harm, h hat, h hive, v vegetate."), so the word goes
+before the first listed word it comes "before", and past the ones it comes "after".
 Graded steps: each state, in order, and each position of the final list.
 """
 
@@ -207,10 +213,22 @@ def read_state(text: str) -> list[str]:
     return [item.split()[-1] for item in text.split(", ")] if _TAGGED_STATE.fullmatch(text) else text.split()
 
 
-def _insertion(example, rng: random.Random, write_state) -> tuple[str, str]:
+def comparison(word: str, listed: str) -> str:
+    """'hat: r before t': ``word`` against ``listed`` at the first place they differ ("end" where one ended)."""
+    at = len(os.path.commonprefix([word, listed]))
+    return f"{listed}: {bucket_label(word, at)} {'before' if word < listed else 'after'} {bucket_label(listed, at)}"
+
+
+def _compared_tag(word: str, listed: list[str]) -> str:
+    ties = [comparison(word, other) for other in listed if other[0] == word[0]]
+    return "; ".join([word[0], *ties])
+
+
+def _insertion(example, rng: random.Random, write_state, compare: bool = False) -> tuple[str, str]:
     words = parse_words(example.question)
-    lead = rng.choice(_INSERT_LEADS)
-    lines = [f"{lead} {word} ({word[0]}): {write_state(state)}." for word, state in zip(words, insertion_states(words))]
+    lead, states = rng.choice(_INSERT_LEADS), insertion_states(words)
+    tags = [_compared_tag(word, before) if compare else word[0] for word, before in zip(words, [[], *states])]
+    lines = [f"{lead} {word} ({tag}): {write_state(state)}." for word, tag, state in zip(words, tags, states)]
     result = sorted(words)
     lines.append(f"{rng.choice(_FINAL_LEADS)}: {' '.join(result)}.")
     return " ".join(lines), " ".join(result)
@@ -224,14 +242,20 @@ def solve_insertion_tagged(example, rng: random.Random) -> tuple[str, str]:
     return _insertion(example, rng, _tagged)
 
 
+def solve_insertion_compared(example, rng: random.Random) -> tuple[str, str]:
+    return _insertion(example, rng, _tagged, compare=True)
+
+
 # --------------------------------------------------------------------------- grading a student's rationale
 
 _SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z])")  # words are lower case, so a capital starts a sentence
 _BUCKET = re.compile(r"(?:^|(?<=\s))(end|ampersand|apostrophe|dot|[a-z]): ([^;:]*)")
 _TIE_PREFIX = re.compile(r"\b([a-z][a-z&'.]*)-(?=[ ,])")
 _TIE_NUMBER = re.compile(r"\bletter (\d+)\b")
-# one insertion step: (word put in, its first letter as written, the list stated after it)
-INSERTED = re.compile(r"^(?:" + "|".join(_INSERT_LEADS) + r") ([a-z][a-z&'.]*) \(([a-z])\): (.*)$")
+# one insertion step: the word put in, its first letter as written, the comparisons with tied listed
+# words (insertion_compared only) and the list stated after it
+INSERTED = re.compile(r"^(?:" + "|".join(_INSERT_LEADS) + r") (?P<word>[a-z][a-z&'.]*) "
+                      r"\((?P<letter>[a-z])(?:; (?P<comparisons>[^)]*))?\): (?P<list>.*)$")
 _FINAL = re.compile(r"^(?:(?:" + "|".join(map(re.escape, _FINAL_LEADS)) + r"):|(?:So t|T)he answer is:?) (.*)$")
 
 
@@ -258,7 +282,7 @@ def rationale_sentences(rationale: str) -> list[str]:
 def grade_insertion(words: list[str], sentences: list[str]) -> StepGrade:
     """Steps: the n-th stated list equals the sorted list of the question's first n words; then
     each position of the final list."""
-    states = [read_state(m.group(3)) for m in map(INSERTED.match, sentences) if m]
+    states = [read_state(m["list"]) for m in map(INSERTED.match, sentences) if m]
     finals = [m.group(1).split() for m in map(_FINAL.match, sentences) if m]
     reference = insertion_states(words)
     right = sum(stated == truth for stated, truth in zip(states, reference))
@@ -290,4 +314,5 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return _final_grade(claim, plan.result, len(plan.first.buckets) + len(all_ties), right)
 
 
-FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion, "insertion_tagged": solve_insertion_tagged})
+FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion, "insertion_tagged": solve_insertion_tagged,
+                                                     "insertion_compared": solve_insertion_compared})
