@@ -10,7 +10,8 @@ previous one with that word put before the first listed word that sorts after it
 classed by what differs: only the new word's place, the order of the words already listed, or which
 words are listed (dropped, invented). The right states are also split by whether the stated word's first
 letter is already in the list, so that placing it needs the letters after the first (a tie), or not;
-for ``insertion_compared`` answers, a row counts the tie steps whose comparisons are all the teacher's.
+for ``insertion_compared`` answers, each comparison the teacher would write from the student's own list
+is looked up among the student's: written at all, naming the right two letters, right.
 Prints a markdown table per run (for the right states a 95% bootstrap interval over answers) and writes
 it with ``--out``.
 """
@@ -45,6 +46,20 @@ def classify(listed: list[str], word: str, stated: list[str]) -> str:
     return KINDS[3]
 
 
+COMPARISON_KINDS = ("tie comparisons written", "tie comparisons naming the right letters", "tie comparisons right")
+
+
+def count_comparisons(counts: Counter, teacher: list[str], written: str) -> None:
+    """The teacher's comparisons ("hat: r before t") against the ones written, matched by listed word."""
+    said = dict(item.split(": ", 1) for item in written.split("; ") if ": " in item)
+    for listed, verdict in (item.split(": ", 1) for item in teacher):
+        got = said.get(listed)
+        counts["tie comparisons"] += 1
+        counts[COMPARISON_KINDS[0]] += got is not None
+        counts[COMPARISON_KINDS[1]] += got is not None and got.split()[::2] == verdict.split()[::2]
+        counts[COMPARISON_KINDS[2]] += got == verdict
+
+
 def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
     """Counts of each state kind and of the stated words' checks, and (states right, states) per answer."""
     counts, answers = Counter(), []
@@ -59,9 +74,8 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
                  for m in map(INSERTED.match, rationale_sentences(row["output"])) if m)
         for index, (word, letter, compared, stated) in enumerate(steps):
             ties = [comparison(word, other) for other in listed if other[:1] == word[:1]]
-            if ties:  # only insertion_compared writes them; the row stays empty for the other styles
-                counts["tie comparisons stated"] += compared is not None
-                counts["tie comparisons right"] += compared == "; ".join(ties)
+            if compared is not None:  # only insertion_compared writes them
+                count_comparisons(counts, ties, compared)
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated)
@@ -84,9 +98,9 @@ def main() -> int:
             for kind in (*KINDS, "word is the question's next", "first letter right")}
     for kind, steps_kind in TIE_SPLIT.values():
         rows[kind] = [step_rate_cell(counts[kind], counts[steps_kind]) for counts, _ in results.values()]
-    if any(counts["tie comparisons stated"] for counts, _ in results.values()):
-        rows["tie comparisons right (all of a step's)"] = [step_rate_cell(counts["tie comparisons right"], counts["tie steps"])
-                                                          for counts, _ in results.values()]
+    if any(counts["tie comparisons"] for counts, _ in results.values()):
+        for kind in COMPARISON_KINDS:
+            rows[kind] = [step_rate_cell(counts[kind], counts["tie comparisons"]) for counts, _ in results.values()]
     print_step_table("states written", rows, columns, args.out)
     return 0
 

@@ -25,7 +25,9 @@ def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     states = sum(len(e.question.split("List:")[1].split()) for e in examples)
     assert counts["right"] == counts["word is the question's next"] == counts["first letter right"] == states
     assert [total for _, total in answers] == [right for right, _ in answers]
-    assert counts["tie comparisons right"] == (counts["tie steps"] if style == "insertion_compared" else 0)
+    assert counts["tie comparisons right"] == counts["tie comparisons"] == (0 if style != "insertion_compared" else
+                                                                           counts["tie comparisons written"])
+    assert counts["tie steps"] > 0 and (style != "insertion_compared" or counts["tie comparisons"] >= counts["tie steps"])
 
 
 def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checked_from_it(tmp_path):
@@ -38,3 +40,12 @@ def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checke
     assert counts["new word in the wrong place"] == 1 and counts["right"] == 3 and answers == [(3, 4)]
     assert script.classify(["apple", "pear"], "melon", ["pear", "apple", "melon"]) == "listed words reordered"
     assert script.classify(["apple", "pear"], "melon", ["apple", "melon"]) == "words dropped or added"
+
+
+def test_a_comparison_is_checked_for_its_letters_and_its_verdict():
+    script = load_script()
+    counts = script.Counter()
+    script.count_comparisons(counts, ["hat: r before t", "hive: a before i", "hum: a before u"],
+                             "hat: r before t; hive: e before i; hum: a after u")
+    assert (counts["tie comparisons"], counts["tie comparisons written"]) == (3, 3)
+    assert counts["tie comparisons naming the right letters"] == 2 and counts["tie comparisons right"] == 1
