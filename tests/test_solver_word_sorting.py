@@ -184,29 +184,32 @@ def test_insertion_style_puts_one_word_in_place_per_step_and_grades_each_state()
     assert FAMILY.grade(TIED.question, None, dropped).steps_right < 11
 
 
-def test_tagged_insertion_writes_each_listed_word_after_its_first_letter():
-    tagged = FAMILY.__class__(FAMILY.name, FAMILY.solver("insertion_tagged"), FAMILY.grade)
-    examples = bbh_task_is_solved(tagged, TASK)
-    teacher_gets_full_marks(tagged, examples[::5] + [TIED])
-    rationale, _ = tagged.solve(TIED, random.Random(0))
-    assert "she'll (s): g gelatin, s she'll, s shelter." in rationale
-    wrong = rationale.replace("(s): g gelatin, s she'll, s shed, s shelter.", "(s): g gelatin, s shed, s she'll, s shelter.")
+def styled_rationale(style: str) -> str:
+    """The ``style`` teacher checked on every BBH item (full marks on every 5th and on TIED); its TIED rationale."""
+    styled = FAMILY.__class__(FAMILY.name, FAMILY.solver(style), FAMILY.grade)
+    examples = bbh_task_is_solved(styled, TASK)
+    teacher_gets_full_marks(styled, examples[::5] + [TIED])
+    return styled.solve(TIED, random.Random(0))[0]
+
+
+def assert_one_state_lost(rationale: str, state: str, misordered: str) -> None:
+    wrong = rationale.replace(state, misordered, 1)
     assert wrong != rationale
     full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
     assert graded.steps == full.steps == 12 and graded.steps_right == 11
 
 
+def test_tagged_insertion_writes_each_listed_word_after_its_first_letter():
+    rationale = styled_rationale("insertion_tagged")
+    assert "she'll (s): g gelatin, s she'll, s shelter." in rationale
+    assert_one_state_lost(rationale, "(s): g gelatin, s she'll, s shed, s shelter.", "(s): g gelatin, s shed, s she'll, s shelter.")
+
+
 def test_compared_insertion_spells_out_each_tie_before_the_state():
-    compared = FAMILY.__class__(FAMILY.name, FAMILY.solver("insertion_compared"), FAMILY.grade)
-    examples = bbh_task_is_solved(compared, TASK)
-    teacher_gets_full_marks(compared, examples[::5] + [TIED])
-    rationale, _ = compared.solve(TIED, random.Random(0))
+    rationale = styled_rationale("insertion_compared")
     # she'll against shelter: they part at letter 4, an apostrophe against an l
     assert "she'll (s; shelter: apostrophe before l): g gelatin, s she'll, s shelter." in rationale
     assert comparison("hat", "hatch") == "hatch: end before c" and comparison("rd", "r&d") == "r&d: d after ampersand"
     # a word whose first letter is new to the list has no comparison
     assert re.search(r"\(g\): g gelatin, s shelter\.", rationale)
-    wrong = rationale.replace("s she'll, s shed, s shelter.", "s shed, s she'll, s shelter.", 1)
-    assert wrong != rationale
-    full, graded = FAMILY.grade(TIED.question, None, rationale), FAMILY.grade(TIED.question, None, wrong)
-    assert graded.steps == full.steps == 12 and graded.steps_right == 11
+    assert_one_state_lost(rationale, "s she'll, s shed, s shelter.", "s shed, s she'll, s shelter.")
