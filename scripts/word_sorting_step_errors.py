@@ -70,12 +70,13 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         except UnsolvableQuestion:
             continue
         listed, right, states = [], 0, 0
-        steps = (m.group("word", "letter", "comparisons", "list")
-                 for m in map(INSERTED.match, rationale_sentences(row["output"])) if m)
+        steps = [m.group("word", "letter", "comparisons", "list")
+                 for m in map(INSERTED.match, rationale_sentences(row["output"])) if m]
+        compares = any(compared for _, _, compared, _ in steps)  # an insertion_compared answer
         for index, (word, letter, compared, stated) in enumerate(steps):
             ties = [comparison(word, other) for other in listed if other[:1] == word[:1]]
-            if compared is not None:  # only insertion_compared writes them
-                count_comparisons(counts, ties, compared)
+            if compares:
+                count_comparisons(counts, ties, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated)
