@@ -11,7 +11,9 @@ classed by what differs: only the new word's place, the order of the words alrea
 words are listed (dropped, invented). The right states are also split by whether the stated word's first
 letter is already in the list, so that placing it needs the letters after the first (a tie), or not;
 for ``insertion_compared`` answers, each comparison the teacher would write from the student's own list
-is looked up among the student's: written at all, naming the right two letters, right.
+is looked up among the student's: written at all, naming the right two letters (also by the letter
+where the words part), right. Last, the answers right on lists with and without two words that share a
+first letter.
 Prints a markdown table per run (for the right states a 95% bootstrap interval over answers) and writes
 it with ``--out``.
 """
@@ -19,6 +21,7 @@ it with ``--out``.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +30,9 @@ from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import INSERTED, comparison, parse_words, rationale_sentences, read_state
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
+# answers by whether two words of the question share a first letter (so the list has a tie to break)
+ANSWER_SPLIT = {False: "answers right, no two words share a first letter",
+                True: "answers right, two words share a first letter"}
 # steps by whether the stated word's first letter is already listed: (row of the right ones, steps)
 TIE_SPLIT = {True: ("right, first letter already listed (a tie)", "tie steps"),
              False: ("right, first letter new to the list", "steps without a tie")}
@@ -49,15 +55,24 @@ def classify(listed: list[str], word: str, stated: list[str]) -> str:
 COMPARISON_KINDS = ("tie comparisons written", "tie comparisons naming the right letters", "tie comparisons right")
 
 
-def count_comparisons(counts: Counter, teacher: list[str], written: str) -> None:
-    """The teacher's comparisons ("hat: r before t") against the ones written, matched by listed word."""
+LETTER_KINDS = ("written comparisons at letter 2 naming the right letters", "... at letter 3", "... at letter 4 or later")
+
+
+def count_comparisons(counts: Counter, word: str, teacher: list[str], written: str) -> None:
+    """The teacher's comparisons of ``word`` ("hat: r before t") against the ones written, matched by
+    listed word; the written ones also by the letter where the two words part."""
     said = dict(item.split(": ", 1) for item in written.split("; ") if ": " in item)
     for listed, verdict in (item.split(": ", 1) for item in teacher):
         got = said.get(listed)
+        letters_right = got is not None and got.split()[::2] == verdict.split()[::2]
         counts["tie comparisons"] += 1
         counts[COMPARISON_KINDS[0]] += got is not None
-        counts[COMPARISON_KINDS[1]] += got is not None and got.split()[::2] == verdict.split()[::2]
+        counts[COMPARISON_KINDS[1]] += letters_right
         counts[COMPARISON_KINDS[2]] += got == verdict
+        if got is not None:
+            at = LETTER_KINDS[min(len(os.path.commonprefix([word, listed])), 3) - 1]
+            counts[at, "written"] += 1
+            counts[at] += letters_right
 
 
 def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
@@ -76,7 +91,7 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         for index, (word, letter, compared, stated) in enumerate(steps):
             ties = [comparison(word, other) for other in listed if other[:1] == word[:1]]
             if compares:
-                count_comparisons(counts, ties, compared or "")
+                count_comparisons(counts, word, ties, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated)
@@ -87,6 +102,9 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
             counts[right_kind] += kind == KINDS[0]
             right, states, listed = right + (kind == KINDS[0]), states + 1, state
         answers.append((right, states))
+        answer_kind = ANSWER_SPLIT[len({w[0] for w in words}) < len(words)]
+        counts[answer_kind, "answers"] += 1
+        counts[answer_kind] += bool(row.get("correct"))
     return counts, answers
 
 
@@ -102,6 +120,10 @@ def main() -> int:
     if any(counts["tie comparisons"] for counts, _ in results.values()):
         for kind in COMPARISON_KINDS:
             rows[kind] = [step_rate_cell(counts[kind], counts["tie comparisons"]) for counts, _ in results.values()]
+        for kind in LETTER_KINDS:
+            rows[kind] = [step_rate_cell(counts[kind], counts[kind, "written"]) for counts, _ in results.values()]
+    for kind in ANSWER_SPLIT.values():
+        rows[kind] = [step_rate_cell(counts[kind], counts[kind, "answers"]) for counts, _ in results.values()]
     print_step_table("states written", rows, columns, args.out)
     return 0
 

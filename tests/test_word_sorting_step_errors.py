@@ -21,12 +21,15 @@ def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     script = load_script()
     examples = load_examples("gen:word_sorting", split="test", limit=6)
     rows = [(e.question, FAMILY.solver(style)(e, random.Random(0))[0]) for e in examples]
-    counts, answers = script.step_counts(write_predictions(tmp_path / style, [{"question": q, "output": o} for q, o in rows]))
+    predictions = [{"question": q, "output": o, "correct": True} for q, o in rows]
+    counts, answers = script.step_counts(write_predictions(tmp_path / style, predictions))
     states = sum(len(e.question.split("List:")[1].split()) for e in examples)
     assert counts["right"] == counts["word is the question's next"] == counts["first letter right"] == states
     assert [total for _, total in answers] == [right for right, _ in answers]
     assert counts["tie comparisons right"] == counts["tie comparisons"] == (0 if style != "insertion_compared" else
                                                                            counts["tie comparisons written"])
+    split = [(counts[kind], counts[kind, "answers"]) for kind in script.ANSWER_SPLIT.values()]
+    assert sum(total for _, total in split) == len(examples) and all(right == total for right, total in split)
     assert counts["tie steps"] > 0 and (style != "insertion_compared" or counts["tie comparisons"] >= counts["tie steps"])
 
 
@@ -45,7 +48,9 @@ def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checke
 def test_a_comparison_is_checked_for_its_letters_and_its_verdict():
     script = load_script()
     counts = script.Counter()
-    script.count_comparisons(counts, ["hat: r before t", "hive: a before i", "hum: a before u"],
+    script.count_comparisons(counts, "harm", ["hat: r before t", "hive: a before i", "hum: a before u", "harp: m before p"],
                              "hat: r before t; hive: e before i; hum: a after u")
-    assert (counts["tie comparisons"], counts["tie comparisons written"]) == (3, 3)
+    assert (counts["tie comparisons"], counts["tie comparisons written"]) == (4, 3)
     assert counts["tie comparisons naming the right letters"] == 2 and counts["tie comparisons right"] == 1
+    at_2, at_3, _ = script.LETTER_KINDS  # hive and hum part from harm at letter 2, hat at letter 3; harp unwritten
+    assert (counts[at_2], counts[at_2, "written"], counts[at_3], counts[at_3, "written"]) == (1, 2, 1, 1)
