@@ -27,7 +27,7 @@ from pathlib import Path
 
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import INSERTED, comparison, parse_words, rationale_sentences, read_state
+from distill.solvers.word_sorting import INSERTED, parse_words, rationale_sentences, read_state, tie_comparisons
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
 # answers by whether two words of the question share a first letter (so the list has a tie to break)
@@ -89,7 +89,7 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
                  for m in map(INSERTED.match, rationale_sentences(row["output"])) if m]
         compares = any(compared for _, _, compared, _ in steps)  # an insertion_compared answer
         for index, (word, letter, compared, stated) in enumerate(steps):
-            ties = [comparison(word, other) for other in listed if other[:1] == word[:1]]
+            ties = tie_comparisons(word, listed)
             if compares:
                 count_comparisons(counts, word, ties, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]

@@ -219,9 +219,13 @@ def comparison(word: str, listed: str) -> str:
     return f"{listed}: {bucket_label(word, at)} {'before' if word < listed else 'after'} {bucket_label(listed, at)}"
 
 
+def tie_comparisons(word: str, listed: list[str]) -> list[str]:
+    """``word`` compared with each word of ``listed`` that shares its first letter, in list order."""
+    return [comparison(word, other) for other in listed if other[0] == word[0]]
+
+
 def _compared_tag(word: str, listed: list[str]) -> str:
-    ties = [comparison(word, other) for other in listed if other[0] == word[0]]
-    return "; ".join([word[0], *ties])
+    return "; ".join([word[0], *tie_comparisons(word, listed)])
 
 
 def _insertion(example, rng: random.Random, write_state, compare: bool = False) -> tuple[str, str]:
