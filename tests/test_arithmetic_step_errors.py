@@ -16,7 +16,7 @@ def load_script():
     return load_any_script("arithmetic_step_errors")
 
 
-@pytest.mark.parametrize("style", ["default", "op_first", "signs_apart"])
+@pytest.mark.parametrize("style", ["default", "op_first", "signs_apart", "places_apart"])
 def test_the_teachers_own_rationales_in_every_style_have_every_step_right(style, tmp_path):
     script = load_script()
     examples = load_examples("gen:multistep_arithmetic_two", split="test", limit=6)

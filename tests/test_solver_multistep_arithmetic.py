@@ -184,3 +184,32 @@ def test_signs_apart_style_works_magnitudes_only_and_is_graded_like_the_default(
                 assert last and (last[2] != "-" or int(last[1]) >= int(last[3])), pieces
     rationale, answer = signs_apart.solve(examples[0], random.Random(0))
     assert "-1 + 2 = 2 - 1 = 1;" in rationale and "-4 * -7 = 4 * 7 = 28;" in rationale and answer == "24"
+
+
+def test_places_apart_style_works_one_place_at_a_time_and_is_graded_like_the_default():
+    from distill.solvers.multistep_arithmetic_two import nonzero_digits, signed_working
+
+    places_apart = FAMILY.__class__(FAMILY.name, FAMILY.solver("places_apart"), FAMILY.grade)
+    examples = bbh_task_is_solved(places_apart, "multistep_arithmetic_two")
+    teacher_gets_full_marks(places_apart, examples[::10])
+    for a in range(-130, 131, 3):
+        for b in range(-130, 131, 7):
+            for sign in "+-*":
+                if sign == "*" and min(nonzero_digits(str(a)), nonzero_digits(str(b))) >= 2:
+                    continue  # split into partial products at the state level before any working
+                signs = signed_working(a, sign, b)
+                pieces = signed_working(a, sign, b, by_places=True)
+                assert pieces[:len(signs) - 1] == signs[:-1] and pieces[-1] == signs[-1]
+                assert all(eval(piece) == eval(pieces[0]) for piece in pieces), pieces
+                # the operation that gives the value adds, subtracts or multiplies one non-zero digit
+                last = re.fullmatch(r"-?\(?(\d+) ([-+*]) (\d+)\)?", pieces[-2] if len(pieces) > 1 else pieces[0])
+                assert last, pieces
+                small = min(nonzero_digits(last[1]), nonzero_digits(last[3])) if last[2] == "*" else nonzero_digits(last[3])
+                assert small <= 1 or (last[2] == "*" and min(int(last[1]), int(last[3])) < 2), pieces
+                for product in re.findall(r"(\d+) \* (\d+)", " ".join(pieces[len(signs) - 1:-1])):
+                    assert max(map(nonzero_digits, product)) <= 1 or min(map(int, product)) < 2, pieces
+    assert signed_working(-21, "*", 8, by_places=True) == ["-21 * 8", "-(21 * 8)", "-(20 * 8 + 1 * 8)", "-(160 + 8)", "-168"]
+    assert signed_working(168, "+", 35, by_places=True) == ["168 + 35", "168 + 30 + 5", "198 + 5", "203"]
+    assert signed_working(1, "+", 45, by_places=True) == ["1 + 45", "45 + 1", "46"]
+    rationale, answer = places_apart.solve(examples[0], random.Random(0))
+    assert "46 - 22 = 46 - 20 - 2 = 26 - 2 = 24;" in rationale and answer == "24"

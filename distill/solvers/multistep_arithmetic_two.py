@@ -33,6 +33,9 @@ the state it leaves ("-4 * -7 = 28; (46 - (-2 + -4 + 28))"); ``signs_apart`` als
 sign apart from its digits ("-6 + 28 = 28 - 6 = 22", "3 * -3 = -(3 * 3) = -9"), because a student trained
 on the default style got one-digit facts right without negative operands and mostly wrong with them
 (docs/RESULTS.md, the arithmetic pilot).
+``places_apart`` also works each sum and product of larger numbers one place at a time ("21 * 8 = 20 * 8 +
+1 * 8 = 160 + 8 = 168", "168 + 35 = 168 + 30 + 5 = 198 + 5 = 203"), because the signs_apart student got
+one-digit operations right and those with a two-digit operand much less often.
 
 The rewriting, the narration and the grading it shares with ``boolean_expressions`` are in
 ``distill.solvers.expression_steps``.
@@ -172,33 +175,74 @@ def solve_op_first(example: Example, rng: random.Random) -> tuple[str, str]:
     return expression_steps.narrate_op_first(states, rng, _OPENINGS, ("+", "-", "*"), render=render), states[-1][0]
 
 
-def signed_working(a: int, sign: str, b: int) -> list[str]:
+def signed_working(a: int, sign: str, b: int, by_places: bool = False) -> list[str]:
     """The pieces of one operation worked with the signs apart from the digits, each piece equal to the
     last: "3 * -3", "-(3 * 3)", "-9"; "5 + -9", "5 - 9", "-(9 - 5)", "-4"; "-2 - 4", "-(2 + 4)", "-6".
     Every sum ends as ``p + q`` or ``p - q`` of two non-negative numbers, the larger first, so the student
-    only ever adds or subtracts magnitudes; the sign is decided by a rule stated in the line before."""
+    only ever adds or subtracts magnitudes; the sign is decided by a rule stated in the line before.
+    ``by_places`` goes on to work that magnitude operation one place of a number at a time (``place_working``)."""
     pieces = [f"{a} {sign} {b}"]
+    negative = False
     if sign == "*":
         if a < 0 and b < 0:
             pieces.append(f"{-a} * {-b}")
         elif a < 0 or b < 0:
+            negative = True
             pieces.append(f"-({abs(a)} * {abs(b)})")
-        return pieces + [str(a * b)]
-    if b < 0:  # subtracting a negative adds, adding one subtracts
-        sign, b = ("+" if sign == "-" else "-"), -b
-        pieces.append(f"{a} {sign} {b}")
-    if a < 0 and sign == "-":
-        return pieces + [f"-({-a} + {b})", str(a - b)]
-    if a < 0:  # -p + m = m - p
-        a, sign, b = b, "-", -a
-        pieces.append(f"{a} - {b}")
-    if sign == "-" and a < b:
-        pieces.append(f"-({b} - {a})")
-    value = a + b if sign == "+" else a - b
-    return pieces + [str(value)]
+        a, b = abs(a), abs(b)
+    else:
+        if b < 0:  # subtracting a negative adds, adding one subtracts
+            sign, b = ("+" if sign == "-" else "-"), -b
+            pieces.append(f"{a} {sign} {b}")
+        if a < 0 and sign == "-":
+            negative, a, sign = True, -a, "+"
+            pieces.append(f"-({a} + {b})")
+        elif a < 0:  # -p + m = m - p
+            a, sign, b = b, "-", -a
+            pieces.append(f"{a} - {b}")
+        if sign == "-" and a < b:
+            negative, a, b = True, b, a
+            pieces.append(f"-({a} - {b})")
+    if by_places:
+        pieces += [f"-({piece})" if negative else piece for piece in place_working(a, sign, b)]
+    value = OPERATIONS[sign](a, b)
+    return pieces + [str(-value if negative else value)]
 
 
-def solve_signs_apart(example: Example, rng: random.Random) -> tuple[str, str]:
+def place_working(a: int, sign: str, b: int) -> list[str]:
+    """The pieces between ``a sign b`` (two non-negative numbers, the larger first when subtracted) and
+    its value, one place at a time, so that every step adds, subtracts or multiplies one non-zero digit
+    (with its zeros): "21 * 8" -> "20 * 8 + 1 * 8", "160 + 8"; "168 + 35" -> "168 + 30 + 5", "198 + 5";
+    "1 + 45" -> "45 + 1". A product splits the factor with two or more non-zero digits (the state-level
+    split leaves at most one) unless the other is 0 or 1, then adds the partial products as a sum; a sum
+    puts first the number with more non-zero digits, then it and a difference split the second number.
+    Nothing when no number needs splitting."""
+    if sign == "*":
+        split, other = (a, b) if nonzero_digits(str(a)) >= 2 else (b, a)
+        if nonzero_digits(str(split)) < 2 or other < 2:
+            return []
+        parts = [int(part) for part in place_parts(str(split))]
+        values = [part * other for part in parts]
+        pieces = [" + ".join(f"{part} * {b}" if split == a else f"{a} * {part}" for part in parts),
+                  " + ".join(map(str, values))]
+        while len(values) > 2:
+            values = [values[0] + values[1], *values[2:]]
+            pieces.append(" + ".join(map(str, values)))
+        return pieces + place_working(values[0], "+", values[1])
+    pieces = []
+    if sign == "+" and nonzero_digits(str(a)) < nonzero_digits(str(b)):
+        a, b = b, a
+        pieces.append(f"{a} + {b}")
+    if nonzero_digits(str(b)) < 2:
+        return pieces
+    total, rest = a, [int(part) for part in place_parts(str(b))]
+    while rest:
+        pieces.append(f" {sign} ".join(str(n) for n in [total, *rest]))
+        total, rest = OPERATIONS[sign](total, rest[0]), rest[1:]
+    return pieces
+
+
+def solve_signs_apart(example: Example, rng: random.Random, by_places: bool = False) -> tuple[str, str]:
     """``op_first`` with each sum and product worked as ``signed_working`` writes it."""
     states = trace(read_expression(example.question))
     steps = []
@@ -210,10 +254,17 @@ def solve_signs_apart(example: Example, rng: random.Random) -> tuple[str, str]:
         elif splits_product(a, sign, b):
             working = [f"{a} * {b}", render(partial_products(a, b))]
         else:
-            working = signed_working(int(a), sign, int(b))
+            working = signed_working(int(a), sign, int(b), by_places)
         steps.append(f"{' = '.join(working)}; {render(after)}")
     text = f"{rng.choice(_OPENINGS)} Start: {render(states[0])}. " + ". ".join(steps) + "."
     return (text + rng.choice(expression_steps.CLOSINGS).format(value=states[-1][0])).strip(), states[-1][0]
+
+
+def solve_places_apart(example: Example, rng: random.Random) -> tuple[str, str]:
+    """``signs_apart`` with each magnitude worked one place at a time: in the signs_apart pilot the
+    student got one-digit operations right 98-100% of the time and those with a two-digit operand
+    45-90% (docs/RESULTS.md, "Multistep arithmetic")."""
+    return solve_signs_apart(example, rng, by_places=True)
 
 
 # --------------------------------------------------------------------------- grading a student's rationale
@@ -230,4 +281,5 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
 
 
 FAMILY = Family("multistep_arithmetic_two", solve, grade,
-                styles={"op_first": solve_op_first, "signs_apart": solve_signs_apart})
+                styles={"op_first": solve_op_first, "signs_apart": solve_signs_apart,
+                        "places_apart": solve_places_apart})
