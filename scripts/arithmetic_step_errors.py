@@ -20,8 +20,12 @@ from pathlib import Path
 
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.multistep_arithmetic_two import next_operation, read_expression, rewrite, splits_product
+from distill.solvers.expression_steps import drop_lone_parentheses
+from distill.solvers.multistep_arithmetic_two import is_number, next_operation, read_expression, rewrite, splits_product
 
+# A student's state can hold parentheses around a lone number (the teacher drops them in the step that
+# leaves one); the teacher's next state from it is the same expression without them.
+LONE_PARENTHESES = "( ) around a lone number dropped"
 _OP_FIRST_STATE = re.compile(r"(?:Start: |; )([-+*()\d\s]+?)\.(?:\s|$)")
 
 
@@ -56,8 +60,9 @@ def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]
         for before, after in zip(states, states[1:]):
             if len(before) == 1:
                 break
-            kind = operation_kind(before)
-            ok = rewrite(before) == after
+            cleaned = drop_lone_parentheses(before, is_number)
+            kind = operation_kind(before) if cleaned == before else LONE_PARENTHESES
+            ok = (rewrite(before) if cleaned == before else cleaned) == after
             total[kind] += 1
             right[kind] += ok
             answer_right, answer_steps = answer_right + ok, answer_steps + 1

@@ -42,9 +42,10 @@ def probe_words(count: int, seed: int) -> list[str]:
     return words[:count]
 
 
-def cell(hits: np.ndarray, rng: np.random.Generator) -> str:
-    means = [hits[rng.integers(0, len(hits), len(hits))].mean() for _ in range(2000)]
-    low, high = np.percentile(means, [2.5, 97.5])
+def cell(hits: np.ndarray) -> str:
+    from distill.evaluate import bootstrap_interval
+
+    low, high = bootstrap_interval(hits, resamples=2000)
     return f"{100 * hits.mean():.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
 
 
@@ -62,8 +63,7 @@ def main() -> int:
     for path in args.models:
         tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path).eval()
         hits = np.array([letters_right(spell(model, tokenizer, word), word) for word in words], dtype=float)
-        rng = np.random.default_rng(0)
-        lines.append(f"| {path} ({len(words)} words) | " + " | ".join(cell(hits[:, k], rng) for k in range(hits.shape[1])) + " |")
+        lines.append(f"| {path} ({len(words)} words) | " + " | ".join(cell(hits[:, k]) for k in range(hits.shape[1])) + " |")
     print("\n".join(lines))
     return 0
 
