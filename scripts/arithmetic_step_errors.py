@@ -17,11 +17,12 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.expression_steps import drop_lone_parentheses
-from distill.solvers.multistep_arithmetic_two import is_number, next_operation, read_expression, rewrite, splits_product
+from distill.solvers.multistep_arithmetic_two import is_number, next_operation, read_expression, rewrite, splits_product, trace
 
 # A student's state can hold parentheses around a lone number (the teacher drops them in the step that
 # leaves one); the teacher's next state from it is the same expression without them.
@@ -70,6 +71,51 @@ def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]
     return right, total, answers
 
 
+_WORKING = re.compile(r"(?:^|\. )([^;.]*?); ")  # an operation's working, before the state it leaves
+_ONE_OPERATION = re.compile(r"(\d+) ([-+*]) (\d+)")
+
+
+def working_kind(piece: str) -> str:
+    """What a working piece asks of the next one: one operation of two non-negative numbers (a minus
+    sign before its brackets aside), several terms of a place split, or a rewrite of signs."""
+    inner = piece[2:-1] if piece.startswith("-(") and piece.endswith(")") else piece
+    if match := _ONE_OPERATION.fullmatch(inner):
+        size = "one-digit numbers" if max(int(match[1]), int(match[3])) < 10 else "a larger number"
+        return f"{match[2]} of {size}"
+    if re.fullmatch(r"\d+(?: [-+*] \d+){2,}", inner):
+        return "several terms (a place split)"
+    return "signs rewritten"
+
+
+def working_counts(eval_dir: Path) -> tuple[Counter, Counter]:
+    """Inside each operation's working ("-21 * 8 = -(21 * 8) = -168; ..."), whether each piece equals the
+    one before it, by the kind of the one before: where in a worked operation the arithmetic slips."""
+    right, total = Counter(), Counter()
+    for line in (eval_dir / "predictions.jsonl").open():
+        for working in _WORKING.findall(json.loads(line)["output"]):
+            pieces = working.split(" = ")
+            for before, after in zip(pieces, pieces[1:]):
+                values = [_value(piece) for piece in (before, after)]
+                if None in values:
+                    continue
+                kind = working_kind(before)
+                total[kind] += 1
+                right[kind] += values[0] == values[1]
+    return right, total
+
+
+def _value(piece: str) -> Optional[int]:
+    """The piece's value; "-(...)", the signs_apart way of negating a group, read too."""
+    if piece.startswith("-(") and piece.endswith(")"):
+        inner = _value(piece[2:-1])
+        return None if inner is None else -inner
+    try:
+        tokens = read_expression(piece)
+        return int((trace(tokens)[-1] if len(tokens) > 1 else tokens)[0])
+    except UnsolvableQuestion:
+        return None
+
+
 def main() -> int:
     args = step_report_args(__doc__)
     counts = {path: step_counts(path) for path in args.evals}
@@ -78,7 +124,17 @@ def main() -> int:
     rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total, _ in counts.values()] for kind in kinds}
     rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values()), answers)
                    for right, total, answers in counts.values()]
-    print_step_table("operation", rows, columns, args.out)
+    tables = [print_step_table("operation", rows, columns, None)]
+    working = {path: working_counts(path) for path in args.evals}
+    if any(total for _, total in working.values()):
+        print()
+        kinds = sorted({kind for _, total in working.values() for kind in total})
+        rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total in working.values()] for kind in kinds}
+        rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values())) for right, total in working.values()]
+        tables.append(print_step_table("working piece, the next piece equal to it", rows, columns, None))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n\n".join(tables) + "\n")
     return 0
 
 

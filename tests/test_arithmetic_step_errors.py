@@ -44,6 +44,17 @@ def test_a_slip_costs_its_own_step_only_when_the_steps_after_it_follow_from_it(t
     assert answers == [(len(student) - 2, len(student) - 1)]
 
 
+def test_a_state_with_parentheses_around_a_lone_number_is_stepped_by_dropping_them(tmp_path):
+    script = load_script()
+    # "(3 - 4)" -> "(-1)" keeps a pair the teacher drops; the right next state drops it, a wrong one does not
+    right_chain = "(2 * (3 - 4)) = (2 * (-1)) = (2 * -1) = -2"
+    wrong_chain = "(2 * (3 - 4)) = (2 * (-1)) = (2 * (-1))"
+    right, total, _ = script.step_counts(write_predictions(tmp_path / "right", [{"output": f"We get {right_chain}."}]))
+    assert total[script.LONE_PARENTHESES] == 1 and right[script.LONE_PARENTHESES] == 1
+    assert sum(right.values()) == 2 and sum(total.values()) == 3  # "(2 * (-1))" itself left the pair: a slip
+    right, total, _ = script.step_counts(write_predictions(tmp_path / "wrong", [{"output": f"We get {wrong_chain}."}]))
+    assert total[script.LONE_PARENTHESES] == 1 and right[script.LONE_PARENTHESES] == 0
+
 def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
     from distill.evaluate import ratio_bootstrap_interval
 
@@ -52,3 +63,16 @@ def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
     assert low <= 40.0 <= high and high - low > 20
     low_many, high_many = ratio_bootstrap_interval(few * 25)
     assert low_many <= 40.0 <= high_many and high_many - low_many < (high - low) / 2
+
+
+def test_every_working_piece_of_the_teacher_is_right_and_a_slipped_one_is_counted_by_its_kind(tmp_path):
+    script = load_script()
+    examples = load_examples("gen:multistep_arithmetic_two", split="test", limit=6)
+    outputs = [FAMILY.solver("places_apart")(e, random.Random(0))[0] for e in examples]
+    right, total = script.working_counts(write_predictions(tmp_path / "teacher", [{"output": o} for o in outputs]))
+    assert sum(total.values()) >= 6 * 5 and right == total and "signs rewritten" in total
+    slipped = "Start: (21 * -8). -21 * 8 = -(21 * 8) = -(20 * 8 + 1 * 8) = -(160 + 8) = -178; -178."
+    right, total = script.working_counts(write_predictions(tmp_path / "slip", [{"output": slipped}]))
+    assert total == {"signs rewritten": 1, "* of a larger number": 1, "several terms (a place split)": 1,
+                     "+ of a larger number": 1}
+    assert +right == {"signs rewritten": 1, "* of a larger number": 1, "several terms (a place split)": 1}
