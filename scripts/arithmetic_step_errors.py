@@ -8,7 +8,9 @@ are read from either rationale style: the " = "-joined chain (``default``) or th
 and after each "; " (``op_first``). A step is right when the student's next state equals the teacher's
 rewrite of the state before it, so an early slip does not count against the steps after it. Prints a
 markdown table (right / steps, %, per arm; for all steps a 95% bootstrap interval over answers) and writes
-it with ``--out``.
+it with ``--out``. Where the outputs work each operation out before its state (``signs_apart``,
+``places_apart``: "-21 * 8 = -(21 * 8) = -168; ..."), a second table checks each piece of that working
+against the piece before it, by what the piece asks.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ on the default style got one-digit facts right without negative operands and mos
 (docs/RESULTS.md, the arithmetic pilot).
 ``places_apart`` also works each sum and product of larger numbers one place at a time ("21 * 8 = 20 * 8 +
 1 * 8 = 160 + 8 = 168", "168 + 35 = 168 + 30 + 5 = 198 + 5 = 203"), because the signs_apart student got
-one-digit operations right and those with a two-digit operand much less often.
+one-digit operations right and those with a two-digit operand much less often (piloted: not better than
+``signs_apart``, docs/RESULTS.md).
 
 The rewriting, the narration and the grading it shares with ``boolean_expressions`` are in
 ``distill.solvers.expression_steps``.
