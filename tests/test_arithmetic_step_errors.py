@@ -55,6 +55,7 @@ def test_a_state_with_parentheses_around_a_lone_number_is_stepped_by_dropping_th
     right, total, _ = script.step_counts(write_predictions(tmp_path / "wrong", [{"output": f"We get {wrong_chain}."}]))
     assert total[script.LONE_PARENTHESES] == 1 and right[script.LONE_PARENTHESES] == 0
 
+
 def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
     from distill.evaluate import ratio_bootstrap_interval
 
