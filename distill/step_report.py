@@ -30,6 +30,15 @@ def step_rate_cell(right: int, total: int, parts: Optional[Sequence[tuple[int, i
     return f"{right}/{total} ({100 * right / total:.1f}%{interval})"
 
 
+def rate_rows(columns: Sequence[tuple]) -> dict[str, list[str]]:
+    """A row per kind of step over columns of (right, total[, (right, steps) of each answer]) Counters, kinds
+    sorted, then "all", with a bootstrap interval over answers where a column carries them."""
+    kinds = sorted({kind for column in columns for kind in column[1]})
+    rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total, *_ in columns] for kind in kinds}
+    rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values()), *parts) for right, total, *parts in columns]
+    return rows
+
+
 def print_step_table(first_column: str, rows: dict[str, list[str]], columns: list[str], out: Optional[Path]) -> str:
     """The markdown table, printed and, with ``out``, written there."""
     lines = [f"| {first_column} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]

@@ -19,9 +19,9 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
+from distill.step_report import column_name, print_step_table, rate_rows, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.expression_steps import drop_lone_parentheses
 from distill.solvers.multistep_arithmetic_two import is_number, next_operation, read_expression, rewrite, splits_product, trace
@@ -54,11 +54,17 @@ def operation_kind(tokens: list[str]) -> str:
     return f"{sign} with {size}, {signs}"
 
 
-def step_counts(eval_dir: Path) -> tuple[Counter, Counter, list[tuple[int, int]]]:
+def read_outputs(eval_dir: Path) -> list[str]:
+    """The student's outputs of a ``scotd eval`` run, in its order."""
+    with (eval_dir / "predictions.jsonl").open() as lines:
+        return [json.loads(line)["output"] for line in lines]
+
+
+def step_counts(outputs: Sequence[str]) -> tuple[Counter, Counter, list[tuple[int, int]]]:
     """Steps right and steps by kind, and (right, steps) of each answer."""
     right, total, answers = Counter(), Counter(), []
-    for line in (eval_dir / "predictions.jsonl").open():
-        states = states_written(json.loads(line)["output"])
+    for output in outputs:
+        states = states_written(output)
         answer_right = answer_steps = 0
         for before, after in zip(states, states[1:]):
             if len(before) == 1:
@@ -77,10 +83,15 @@ _WORKING = re.compile(r"(?:^|\. )([^;.]*?); ")  # an operation's working, before
 _ONE_OPERATION = re.compile(r"(\d+) ([-+*]) (\d+)")
 
 
+def negated_group(piece: str) -> Optional[str]:
+    """What is inside "-(...)", the signs_apart way of negating a group; None for any other piece."""
+    return piece[2:-1] if piece.startswith("-(") and piece.endswith(")") else None
+
+
 def working_kind(piece: str) -> str:
     """What a working piece asks of the next one: one operation of two non-negative numbers (a minus
     sign before its brackets aside), several terms of a place split, or a rewrite of signs."""
-    inner = piece[2:-1] if piece.startswith("-(") and piece.endswith(")") else piece
+    inner = negated_group(piece) or piece
     if match := _ONE_OPERATION.fullmatch(inner):
         size = "one-digit numbers" if max(int(match[1]), int(match[3])) < 10 else "a larger number"
         return f"{match[2]} of {size}"
@@ -89,12 +100,12 @@ def working_kind(piece: str) -> str:
     return "signs rewritten"
 
 
-def working_counts(eval_dir: Path) -> tuple[Counter, Counter]:
+def working_counts(outputs: Sequence[str]) -> tuple[Counter, Counter]:
     """Inside each operation's working ("-21 * 8 = -(21 * 8) = -168; ..."), whether each piece equals the
     one before it, by the kind of the one before: where in a worked operation the arithmetic slips."""
     right, total = Counter(), Counter()
-    for line in (eval_dir / "predictions.jsonl").open():
-        for working in _WORKING.findall(json.loads(line)["output"]):
+    for output in outputs:
+        for working in _WORKING.findall(output):
             pieces = working.split(" = ")
             for before, after in zip(pieces, pieces[1:]):
                 values = [_value(piece) for piece in (before, after)]
@@ -107,9 +118,9 @@ def working_counts(eval_dir: Path) -> tuple[Counter, Counter]:
 
 
 def _value(piece: str) -> Optional[int]:
-    """The piece's value; "-(...)", the signs_apart way of negating a group, read too."""
-    if piece.startswith("-(") and piece.endswith(")"):
-        inner = _value(piece[2:-1])
+    """The piece's value, a negated group's included."""
+    if (group := negated_group(piece)) is not None:
+        inner = _value(group)
         return None if inner is None else -inner
     try:
         tokens = read_expression(piece)
@@ -120,25 +131,18 @@ def _value(piece: str) -> Optional[int]:
 
 def main() -> int:
     args = step_report_args(__doc__)
-    counts = {path: step_counts(path) for path in args.evals}
-    kinds = sorted({kind for _, total, _ in counts.values() for kind in total})
-    columns = [column_name(path, len(answers)) for path, (_, _, answers) in counts.items()]
-    rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total, _ in counts.values()] for kind in kinds}
-    rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values()), answers)
-                   for right, total, answers in counts.values()]
-    tables = [print_step_table("operation", rows, columns, None)]
-    working = {path: working_counts(path) for path in args.evals}
-    if any(total for _, total in working.values()):
+    outputs = {path: read_outputs(path) for path in args.evals}
+    steps = [step_counts(texts) for texts in outputs.values()]
+    columns = [column_name(path, len(texts)) for path, texts in outputs.items()]
+    tables = [print_step_table("operation", rate_rows(steps), columns, None)]
+    working = [working_counts(texts) for texts in outputs.values()]
+    if any(total for _, total in working):
         print()
-        kinds = sorted({kind for _, total in working.values() for kind in total})
-        rows = {kind: [step_rate_cell(right[kind], total[kind]) for right, total in working.values()] for kind in kinds}
-        rows["all"] = [step_rate_cell(sum(right.values()), sum(total.values())) for right, total in working.values()]
-        tables.append(print_step_table("working piece, the next piece equal to it", rows, columns, None))
+        tables.append(print_step_table("working piece, the next piece equal to it", rate_rows(working), columns, None))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n\n".join(tables) + "\n")
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())
