@@ -238,16 +238,13 @@ def cached_reference(hf_dir: Path, prompts: list[str], cfg: AccuracyGate) -> Opt
     return None
 
 
-def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: AccuracyGate) -> tuple[list[str], float, bool]:
-    """PyTorch fp32 greedy outputs for ``prompts`` (cached); returns (outputs, seconds, from_cache).
+def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: AccuracyGate) -> tuple[list[str], float]:
+    """PyTorch fp32 greedy outputs for ``prompts``, decoded and cached; returns (outputs, seconds).
 
     Decoded in left-padded batches: a row's padding can move a near-tie by rounding, so the text may
     differ from the export's where the parity gate would call it a tie; the sign test below is
     built for such flips. (One question at a time took 16 s a question on a 2-core AVX2 CPU.)
     """
-    saved = cached_reference(hf_dir, prompts, cfg)
-    if saved:
-        return saved[0], saved[1], True
     model, tokenizer = reference() if callable(reference) else reference
     started = time.time()
     outputs = batched_greedy(model, tokenizer, prompts, cfg.max_new_tokens, cfg.batch_size,
@@ -256,7 +253,7 @@ def reference_outputs(hf_dir: Path, reference, prompts: list[str], cfg: Accuracy
     cache = _reference_cache(hf_dir, cfg)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"prompts": prompts, "outputs": outputs, "seconds": seconds}))
-    return outputs, seconds, False
+    return outputs, seconds
 
 
 def sign_test(lost: int, gained: int) -> float:
@@ -297,15 +294,16 @@ def run_accuracy(hf_dir: Path, reference, engine, cfg: AccuracyGate) -> dict[str
     result = {"task": cfg.source, "split": cfg.split, "examples": len(examples),
               "max_new_tokens": cfg.max_new_tokens, "export_accuracy": round(exp_acc, 2),
               "max_drop_points": cfg.max_drop_points, "significance": cfg.significance, "export_seconds": export_s}
-    if cfg.reference == "auto" and cached_reference(hf_dir, prompts, cfg) is None \
-            and settled_without_reference(exp_ok, cfg):
+    saved = cached_reference(hf_dir, prompts, cfg)
+    if cfg.reference == "auto" and saved is None and settled_without_reference(exp_ok, cfg):
         misses = len(examples) - sum(exp_ok)
         return {**result, "reference_accuracy": None, "drop_points": None, "answers_lost": None,
                 "answers_gained": None, "sign_test_p": None, "reference_seconds": 0.0, "reference_cached": False,
                 "reference_skipped": f"the export misses {misses} of {len(examples)}: even a reference right on all "
                                      f"of them would lose at most {round(100.0 * misses / n, 2)} points at sign-test "
                                      f"p={round(sign_test(misses, 0), 4)}, inside the gate"}
-    reference_texts, reference_s, cached = reference_outputs(hf_dir, reference, prompts, cfg)
+    cached = saved is not None
+    reference_texts, reference_s = saved if cached else reference_outputs(hf_dir, reference, prompts, cfg)
     ref_pred, ref_ok = _score(examples, reference_texts)
     ref_acc = 100.0 * sum(ref_ok) / n
     lost = sum(a and not b for a, b in zip(ref_ok, exp_ok))

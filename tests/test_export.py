@@ -99,6 +99,7 @@ def test_failing_accuracy_gate_fails_and_keeps_artifacts(lively_llama, tmp_path)
     assert str(out) in error
     report = json.loads((out / "export_report.FAILED.json").read_text())
     assert not report["passed"] and report["gates"]["accuracy"]["examples"] == 4
+    assert report["gates"]["accuracy"]["reference_cached"]  # decoded by the run before, same questions
     assert not (out / "export_report.json").exists() and (out / "model.onnx").is_file()
     assert "FAILED" in (out / "README.md").read_text()
 
