@@ -15,7 +15,8 @@ task at once (and long and short answers share the batch); the written rows keep
 
 Label-only students are scored the same way with a short generation budget; their
 output is the answer alone, parsed as if it followed "So the answer is".
-``--compare DIR DIR ...`` prints one table over earlier eval folders instead.
+``--compare DIR DIR ...`` prints one table over earlier eval folders instead, with each folder after the
+first paired against the first on the questions both scored.
 """
 
 from __future__ import annotations
@@ -295,13 +296,20 @@ def markdown_table(summaries: Sequence[dict]) -> str:
 
 
 def compare(folders: Sequence[str]) -> str:
-    summaries = []
-    for folder in folders:
-        path = Path(folder) / "summary.json"
-        if not path.is_file():
+    """One table over eval folders, then each folder after the first minus the first, paired on the
+    questions both scored."""
+    from distill.paired import paired_difference, paired_table  # paired builds on this module's bootstrap
+
+    summaries, predictions = [], []
+    for folder in map(Path, folders):
+        if not (folder / "summary.json").is_file():
             raise UserError(f"'{folder}' has no summary.json; pass eval folders written by scotd eval --out DIR")
-        summaries.append(json.loads(path.read_text()))
-    return markdown_table(summaries)
+        summaries.append(json.loads((folder / "summary.json").read_text()))
+        scored = folder / "predictions.jsonl"
+        predictions.append([row for _, row in read_jsonl(scored)] if scored.is_file() else [])
+    names = [f"{folder.parent.name}/{folder.name}" for folder in map(Path, folders)]
+    comparisons = [(name, paired_difference(predictions[0], rows)) for name, rows in zip(names[1:], predictions[1:])]
+    return markdown_table(summaries) + paired_table(names[0], comparisons)
 
 
 def run(cfg: EvalConfig) -> dict:

@@ -14,8 +14,15 @@ pip_install() { "$PY" -m pip install -q --no-compile "$@"; }
 if ! "$PY" -c "import torch" 2>/dev/null; then
     pip_install "torch==${SCOTD_TORCH_VERSION:-2.13.0}"
 fi
-if [ "${SCOTD_INSTALLER:-uv}" = uv ] && { "$PY" -m uv --version >/dev/null 2>&1 || pip_install uv 2>/dev/null; } \
-        && "$PY" -m uv pip install -q --python "$PY" -e ".[${extra}]"; then
+# uv itself: the one on PATH, else a copy in scotd's cache (never installed into the user's environment)
+uv_command() {
+    if command -v uv >/dev/null 2>&1; then command -v uv; return; fi
+    local dir="${SCOTD_CACHE:-$HOME/.cache/scotd}/uv"
+    [ -x "$dir/bin/uv" ] || pip_install --target "$dir" uv >/dev/null 2>&1 || return 1
+    echo "$dir/bin/uv"
+}
+if [ "${SCOTD_INSTALLER:-uv}" = uv ] && UV=$(uv_command) \
+        && "$UV" pip install -q --python "$PY" -e ".[${extra}]"; then
     exit 0
 fi
 echo "[install] uv did not install; installing with pip" >&2

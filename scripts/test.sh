@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False TOKENIZERS_PARALLELISM=fa
 if [ -z "${SCOTD_BBH_DIR:-}" ] && [ -d ../shared/bbh/bbh ]; then
     export SCOTD_BBH_DIR="$(cd ../shared/bbh/bbh && pwd)"
 fi
-"$PY" -m pytest --timeout 1200 "$@"
+"$PY" -m pytest --timeout 1200 --durations=15 "$@"   # the 15 slowest listed: the run must stay near 20 minutes
 rc=$?
 if [ "$rc" -eq 5 ]; then
     echo "error: pytest collected no tests" >&2

@@ -15,7 +15,7 @@ from distill.train import TrainConfig, run as train_run
 from serve.cli.verbs import main as cli_main
 from serve.core.answers import answers_match, majority_vote
 from serve.core.config import parse_args
-from serve.core.records import Example
+from serve.core.records import Example, read_jsonl
 from serve.data.sources import load_examples
 from train_fixtures import train_argv, write_task
 
@@ -177,11 +177,17 @@ def test_label_only_student_is_scored_as_label_only(tiny_llama_dir, task, tmp_pa
 def test_compare_prints_one_table_across_runs(cot_student, task, tmp_path, capsys):
     _eval(cot_student, task, tmp_path / "a", "--name", "run-a")
     _eval(cot_student, task, tmp_path / "b", "--name", "run-b", "--data.limit", "4")
+    # b's first answer marked the other way: the paired line must count it, on the 4 items both scored
+    rows = [row for _, row in read_jsonl(tmp_path / "b" / "predictions.jsonl")]
+    rows[0]["correct"] = not rows[0]["correct"]
+    (tmp_path / "b" / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     capsys.readouterr()
     assert cli_main(["eval", "--compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("| run | model |") and len(lines) == 4
-    assert "| run-a |" in lines[2] and "| run-b |" in lines[3] and "| 4 |" in lines[3]
+    assert lines[0].startswith("| run | model |") and "| run-a |" in lines[2] and "| run-b |" in lines[3]
+    assert "| 4 |" in lines[3]
+    flipped = "(+1 / -0 of 4)" if rows[0]["correct"] else "(+0 / -1 of 4)"
+    assert lines[-1].startswith("| all shared items |") and flipped in lines[-1]
     assert cli_main(["eval", "--compare", str(tmp_path / "missing")]) == 2
     assert "has no summary.json" in capsys.readouterr().err
 
