@@ -21,8 +21,9 @@ uv_command() {
     [ -x "$dir/bin/uv" ] || pip_install --target "$dir" uv >/dev/null 2>&1 || return 1
     echo "$dir/bin/uv"
 }
+# the interpreter by its path: uv reads a bare "python3" as a version request and looks for a virtual environment
 if [ "${SCOTD_INSTALLER:-uv}" = uv ] && UV=$(uv_command) \
-        && "$UV" pip install -q --python "$PY" -e ".[${extra}]"; then
+        && "$UV" pip install -q --python "$("$PY" -c 'import sys; print(sys.executable)')" -e ".[${extra}]"; then
     exit 0
 fi
 echo "[install] uv did not install; installing with pip" >&2
