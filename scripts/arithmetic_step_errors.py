@@ -144,5 +144,6 @@ def main() -> int:
         args.out.write_text("\n\n".join(tables) + "\n")
     return 0
 
+
 if __name__ == "__main__":
     raise SystemExit(main())
