@@ -33,6 +33,7 @@ from tqdm import tqdm
 from bench.decode_task import markdown as task_markdown
 from bench.decode_task import measure_task, task_workload
 from bench.harness import ANCHOR, answer, decode_row, interleaved, log, merge_rounds, peak_rss_mb, run_worker
+from bench.llama_native import native_bin
 from bench.report import write_results
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
@@ -103,6 +104,10 @@ def find_variants(model: str, cfg: DecodeBenchConfig) -> list[dict]:
                 variants.append({**default, "backend": "onnx-genai, prompt lookup only", "options": {"use_draft_store": False}})
     if cfg.llama_cpp and _has_llama_cpp():
         variants += _llama_cpp_variants(model, hf_dir, registry.get(model), cfg.convert_q8_0)
+    elif cfg.llama_cpp and cfg.task and native_bin() is not None:
+        # no Python binding, but llama.cpp's own binaries: the GGUF files serve the task's native rows only
+        variants += [{**v, "gguf_only": True}
+                     for v in _llama_cpp_variants(model, hf_dir, registry.get(model), cfg.convert_q8_0)]
     if len(variants) < 2:
         log(f"note: {model} has no exports yet; make one with: scotd export --model {model}")
     return variants
@@ -267,10 +272,12 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
         raise UserError("--repeats and --rounds must be at least 1 and --new_tokens at least 2")
     if any(k < 1 for k in cfg.batch):
         raise UserError(f"--batch takes sample counts of 1 or more, got {cfg.batch}")
-    jobs = []
+    jobs, task_sources = [], []
     for model in cfg.models:
         ids = prompt_ids(model, cfg.prompt_tokens)
-        jobs += [(variant, ids) for variant in find_variants(model, cfg)]
+        found = find_variants(model, cfg)
+        jobs += [(variant, ids) for variant in found if not variant.get("gguf_only")]
+        task_sources += [(variant, ids) for variant in found]
     samples: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
     bandwidth = []
     for _, (variant, ids) in tqdm(interleaved(jobs, cfg.rounds), desc="bench decode", unit="row"):
@@ -296,7 +303,7 @@ def run(cfg: DecodeBenchConfig) -> list[dict]:
                      f"{result['sequential_tok_s']:.1f} sequential")
     task_rows = []
     if cfg.task:
-        task_rows = task_workload(jobs, cfg)
+        task_rows = task_workload(task_sources, cfg)
     measured_bandwidth = statistics.median(bandwidth) if bandwidth else None
     result = {"rows": rows, "batch": batch_rows, "bandwidth_gb_s": measured_bandwidth,
               "bandwidth_limit": bandwidth_rows(rows, measured_bandwidth) if measured_bandwidth else [],

@@ -54,6 +54,9 @@ def task_variants(variants: list[dict], hf_dir: Path) -> list[dict]:
             plain = variant["backend"] if variant.get("options", {}).get("draft_tokens") == 0 else \
                 variant["backend"].split(",")[0] + ", no speculation"
             rows.append({**variant, "reference": plain})
+        elif variant["kind"] == "llama_cpp" and variant.get("gguf_only"):  # no binding: the native rows alone
+            if variant["precision"] == "q8_0":
+                rows += native_variants({k: v for k, v in variant.items() if k != "gguf_only"}, hf_dir)
         elif variant["kind"] == "llama_cpp":
             rows.append({**variant, "reference": "llama.cpp"})
             if variant["precision"] == "q8_0" and variant.get("options", {}).get("n_batch") == 1:

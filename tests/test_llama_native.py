@@ -54,6 +54,21 @@ def test_every_row_of_a_model_without_rationales_but_the_static_cache(tmp_path, 
     assert "names no training rationales" in capsys.readouterr().err
 
 
+def test_without_the_python_binding_a_gguf_gives_the_native_rows_alone(tmp_path, monkeypatch, capsys):
+    from bench.decode_task import task_variants
+
+    for tool in TOOLS:
+        _tool(tmp_path, tool, "exit 0\n")
+    monkeypatch.setenv("SCOTD_LLAMA_BIN", str(tmp_path))
+    q8 = {"model": "m", "kind": "llama_cpp", "backend": "llama.cpp", "precision": "q8_0", "path": str(tmp_path / "m.gguf")}
+    q4 = {**q8, "precision": "q4_1"}
+    carried = task_variants([{**q8, "gguf_only": True}, {**q4, "gguf_only": True}], tmp_path)
+    assert carried and all(r["kind"] == "llama_native" and "gguf_only" not in r for r in carried)
+    with_binding = task_variants([q8, q4], tmp_path)  # the binding's own rows come first, then the same native rows
+    assert [r["backend"] for r in with_binding if r["kind"] == "llama_cpp"][:1] == ["llama.cpp"]
+    assert [r for r in with_binding if r["kind"] == "llama_native"] == carried
+
+
 def test_a_server_that_exits_at_start_is_reported_with_its_last_words(tmp_path):
     _tool(tmp_path, "llama-server", "echo 'error: failed to load model m.gguf' >&2\nexit 1\n")
     with pytest.raises(UserError, match=r"llama-server exited \(code 1\): error: failed to load model m.gguf"):
