@@ -135,6 +135,23 @@ def test_teacher_gets_full_marks_on_bbh():
         teacher_gets_full_marks(FAMILY, rng.sample([e for e in examples if face_forward(e) == kind], 40))
 
 
+WORKING = re.compile(r"([xy]) = ([-+() \d=]+); now at \((-?\d+), (-?\d+)\)")
+
+
+def test_the_sums_worked_style_answers_every_bbh_item_with_full_marks_and_each_sum_right():
+    solve = FAMILY.solver("sums_worked")
+    for example in bbh_task(TASK):
+        rationale, answer = solve(example, random.Random(0))
+        grade = FAMILY.grade(example.question, None, rationale)
+        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
+        workings = WORKING.findall(rationale)
+        moves = [step for step in parse_walk(example.question).steps if not step.turn]
+        assert len(workings) == len(moves), example.id
+        for axis, working, x, y in workings:
+            values = {eval(piece, {"__builtins__": {}}) for piece in working.split(" = ")}  # digits, signs, brackets
+            assert values == {int(x) if axis == "x" else int(y)}, (example.id, working)
+
+
 def sentences(text: str) -> list[str]:
     return re.split(r"(?<=\.)\s+", text)
 

@@ -34,6 +34,7 @@ from typing import Optional, Sequence
 
 from distill.solvers.base import (Family, StepGrade, UnsolvableQuestion, match_choice, norm, option_line,
                                   quoted_option, steps_in_order)
+from distill.solvers.multistep_arithmetic_two import signed_working
 from serve.core.answers import letter
 from serve.core.records import Example
 
@@ -160,24 +161,39 @@ def verdict_words(choices: Optional[Sequence[str]]) -> dict[bool, str]:
     return {True: "Yes", False: "No"}
 
 
-def narrate(walk: Walk, verdict: str, rng: random.Random) -> str:
+def _said_move(step: Step, before: State, rng: random.Random) -> str:
+    line = rng.choice(_MOVES).format(n=step.count, unit="step" if step.count == 1 else "steps",
+                                     direction=step.direction, position=step.after.position)
+    return line[0].upper() + line[1:]
+
+
+def _worked_move(step: Step, before: State, rng: random.Random) -> str:
+    """The coordinate the move changes, worked with the signs apart from the digits as the arithmetic
+    teacher works a sum: "7 steps backward: y = 6 - 7 = -(7 - 6) = -1; now at (0, -1)."."""
+    axis, old, new = ("x", before.x, step.after.x) if step.after.x != before.x else ("y", before.y, step.after.y)
+    working = " = ".join(signed_working(old, "+" if new >= old else "-", abs(new - old)))
+    unit = "step" if step.count == 1 else "steps"
+    return f"{step.count} {unit} {step.direction}: {axis} = {working}; now at {step.after.position}."
+
+
+def narrate(walk: Walk, verdict: str, rng: random.Random, move_line=_said_move) -> str:
     lines = [rng.choice(_FORWARD_OPENINGS if walk.face_forward else _OPENINGS)]
+    before = State()
     for step in walk.steps:
-        position = step.after.position
         if step.turn:
-            lines.append(rng.choice(_TURN_LINES).format(side=step.turn, facing=step.after.facing, position=position))
+            lines.append(rng.choice(_TURN_LINES).format(side=step.turn, facing=step.after.facing,
+                                                        position=step.after.position))
         else:
-            line = rng.choice(_MOVES).format(n=step.count, unit="step" if step.count == 1 else "steps",
-                                             direction=step.direction, position=position)
-            lines.append(line[0].upper() + line[1:])
+            lines.append(move_line(step, before, rng))
+        before = step.after
     lines.append(rng.choice(_RETURNED if walk.returns else _AWAY).format(position=walk.end.position, verdict=verdict))
     return " ".join(lines)
 
 
-def solve(example: Example, rng: random.Random) -> tuple[str, str]:
+def solve(example: Example, rng: random.Random, move_line=_said_move) -> tuple[str, str]:
     walk = parse_walk(example.question)
     verdict = verdict_words(example.choices)[walk.returns]
-    rationale = narrate(walk, verdict, rng)
+    rationale = narrate(walk, verdict, rng, move_line)
     if not example.choices:
         return rationale, YES_NO[walk.returns]
     index = match_choice(verdict, example.choices)
@@ -239,4 +255,10 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(walk.steps) + 1, right, final_item, final_right, claimed)
 
 
-FAMILY = Family("navigate", solve, grade)
+def solve_sums_worked(example: Example, rng: random.Random) -> tuple[str, str]:
+    """Each move's coordinate worked as a signed sum (``_worked_move``): the pilot student of the default
+    format slipped in exactly these sums ("(0, 6), 7 steps backward: now at (0, 1)")."""
+    return solve(example, rng, _worked_move)
+
+
+FAMILY = Family("navigate", solve, grade, styles={"sums_worked": solve_sums_worked})
