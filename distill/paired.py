@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from distill.evaluate import bootstrap_interval
+from distill.intervals import bootstrap_interval
 
 RESAMPLES = 5000
 

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
-from distill.evaluate import ratio_bootstrap_interval
+from distill.intervals import ratio_bootstrap_interval
 
 
 def step_report_args(doc: str) -> argparse.Namespace:

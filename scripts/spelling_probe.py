@@ -43,7 +43,7 @@ def probe_words(count: int, seed: int) -> list[str]:
 
 
 def cell(hits: np.ndarray) -> str:
-    from distill.evaluate import bootstrap_interval
+    from distill.intervals import bootstrap_interval
 
     low, high = bootstrap_interval(hits, resamples=2000)
     return f"{100 * hits.mean():.0f}% [{100 * low:.0f}, {100 * high:.0f}]"

@@ -57,7 +57,7 @@ def test_a_state_with_parentheses_around_a_lone_number_is_stepped_by_dropping_th
 
 
 def test_the_bootstrap_interval_holds_the_rate_and_narrows_with_more_answers():
-    from distill.evaluate import ratio_bootstrap_interval
+    from distill.intervals import ratio_bootstrap_interval
 
     few = [(3, 5), (1, 5), (4, 5), (0, 5)]
     low, high = ratio_bootstrap_interval(few)

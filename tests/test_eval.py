@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distill.evaluate import (EvalConfig, bootstrap_interval, parse_output, run as eval_run,
-                              student_mode)
+from distill.evaluate import EvalConfig, parse_output, run as eval_run, student_mode
+from distill.intervals import bootstrap_interval
 from distill.train import TrainConfig, run as train_run
 from serve.cli.verbs import main as cli_main
 from serve.core.answers import answers_match, majority_vote
