@@ -33,6 +33,7 @@ from typing import Callable, Literal, Optional, Sequence
 import numpy as np
 
 from distill.intervals import bootstrap_interval
+from distill.paired import paired_difference, paired_table
 from serve.core.answers import answers_match, grade, majority_vote
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
@@ -276,8 +277,6 @@ def markdown_table(summaries: Sequence[dict]) -> str:
 def compare(folders: Sequence[str]) -> str:
     """One table over eval folders, then each folder after the first minus the first, paired on the
     questions both scored."""
-    from distill.paired import paired_difference, paired_table  # paired builds on this module's bootstrap
-
     summaries, predictions = [], []
     for folder in map(Path, folders):
         if not (folder / "summary.json").is_file():

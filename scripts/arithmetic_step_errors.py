@@ -15,12 +15,12 @@ against the piece before it, by what the piece asks.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
+from distill.results import eval_rows
 from distill.step_report import column_name, print_step_table, rate_rows, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.expression_steps import drop_lone_parentheses
@@ -56,8 +56,7 @@ def operation_kind(tokens: list[str]) -> str:
 
 def read_outputs(eval_dir: Path) -> list[str]:
     """The student's outputs of a ``scotd eval`` run, in its order."""
-    with (eval_dir / "predictions.jsonl").open() as lines:
-        return [json.loads(line)["output"] for line in lines]
+    return [row["output"] for row in eval_rows(eval_dir)]
 
 
 def step_counts(outputs: Sequence[str]) -> tuple[Counter, Counter, list[tuple[int, int]]]:

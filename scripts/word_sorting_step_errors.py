@@ -20,11 +20,11 @@ it with ``--out``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
+from distill.results import eval_rows
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import INSERTED, parse_words, rationale_sentences, read_state, tie_comparisons
@@ -78,8 +78,7 @@ def count_comparisons(counts: Counter, word: str, teacher: list[str], written: s
 def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
     """Counts of each state kind and of the stated words' checks, and (states right, states) per answer."""
     counts, answers = Counter(), []
-    for line in (eval_dir / "predictions.jsonl").open():
-        row = json.loads(line)
+    for row in eval_rows(eval_dir):
         try:
             words = parse_words(row["question"])
         except UnsolvableQuestion:
