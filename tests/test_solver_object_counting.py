@@ -124,6 +124,20 @@ def test_teacher_rationales_get_full_marks_on_bbh(bbh):
     teacher_gets_full_marks(FAMILY, _by_category(bbh, 40))
 
 
+def test_the_category_named_style_answers_every_bbh_item_with_full_marks_and_names_each_item_s_category(bbh):
+    solve = FAMILY.solver("category_named")
+    for example in bbh:
+        rationale, answer = solve(example, random.Random(0))
+        grade = FAMILY.grade(example.question, None, rationale)
+        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
+        inventory = parse_inventory(example.question)
+        for item in inventory.items:
+            own = _CATEGORY_OF[item.noun]
+            step = _step_sentence(rationale, item.phrase)
+            assert re.search(rf": (an? {own}|{own}s?), ", step), (example.id, step)
+            assert ("not " in step) == (own != inventory.category), (example.id, step)
+
+
 def _teacher(example, seed=0):
     return FAMILY.solve(example, random.Random(f"{seed}|{example.id}|0"))
 

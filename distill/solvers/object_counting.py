@@ -20,7 +20,9 @@ the item, its count if it belongs ("2 fruits") or that it does not ("not a fruit
 running total, as an addition when it grows ("total 1 + 2 = 3") or "total stays 3" when it
 does not; then one closing sentence with the final count. Opening, step template (fixed per
 rationale so the steps read regularly), the word for the total and the closing come from
-``rng``. Graded steps: one per item (its running total) plus the final count.
+``rng``. The ``category_named`` style names each item's own category before the decision ("Four stoves:
+objects, not musical instruments, total stays 3."; "A flute: a musical instrument, add 1, total 0 + 1 = 1.").
+Graded steps: one per item (its running total) plus the final count.
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ _STEP_TEMPLATES = (
     ("{Item}: count {n}, {tw} {prev} + {n} = {t}.", "{Item}: skip, not {not_cat}, {tw} stays {t}."),
     ("{Item} {add} {n} {unit}: {tw} {prev} + {n} = {t}.", "{Item} {be} not {not_cat}: {tw} stays {t}."),
 )
+# category_named: the item's own category ({own}: "an object", "objects") comes first, then the decision
+_NAMED_STEP_TEMPLATES = ("{Item}: {own}, add {n}, {tw} {prev} + {n} = {t}.",
+                         "{Item}: {own}, not {cats}, {tw} stays {t}.")
 _TOTAL_WORDS = ("total", "running total", "count")
 _CLOSINGS = (
     "So I have {t} {unit}.",
@@ -142,10 +147,11 @@ def _unit(category: str, count: int) -> str:
     return category if count == 1 else plural(category)
 
 
-def narrate(inventory: Inventory, rng: random.Random) -> tuple[str, int]:
-    """(rationale, number of items of the asked category) with wording drawn from ``rng``."""
+def narrate(inventory: Inventory, rng: random.Random, category_named: bool = False) -> tuple[str, int]:
+    """(rationale, number of items of the asked category) with wording drawn from ``rng``; ``category_named``
+    writes each item's own category before the step decides whether it counts (``solve_category_named``)."""
     category, cats = inventory.category, plural(inventory.category)
-    counted_template, skipped_template = rng.choice(_STEP_TEMPLATES)
+    counted_template, skipped_template = _NAMED_STEP_TEMPLATES if category_named else rng.choice(_STEP_TEMPLATES)
     total_word = rng.choice(_TOTAL_WORDS)
     lines = [rng.choice(_OPENINGS).format(cats=cats)]
     previous = 0
@@ -153,10 +159,12 @@ def narrate(inventory: Inventory, rng: random.Random) -> tuple[str, int]:
         n = inventory.contribution(item)
         template = counted_template if n else skipped_template
         single = item.quantity == 1
+        own = _CATEGORY_OF[item.noun]
         lines.append(template.format(
             Item=item.phrase[0].upper() + item.phrase[1:], n=n, unit=_unit(category, n), tw=total_word,
             prev=previous, t=total, be="is" if single else "are", add="adds" if single else "add",
-            not_cat=_with_article(category) if single else cats))
+            not_cat=_with_article(category) if single else cats, cats=cats,
+            own=_with_article(own) if single else plural(own)))
         previous = total
     lines.append(rng.choice(_CLOSINGS).format(t=previous, unit=_unit(category, previous), cats=cats))
     return " ".join(lines), previous
@@ -164,6 +172,14 @@ def narrate(inventory: Inventory, rng: random.Random) -> tuple[str, int]:
 
 def solve(example, rng: random.Random) -> tuple[str, str]:
     rationale, count = narrate(parse_inventory(example.question), rng)
+    return rationale, str(count)
+
+
+def solve_category_named(example, rng: random.Random) -> tuple[str, str]:
+    """Each item's own category written out before the step counts or skips it. The pilot student of the
+    default format never skipped: it wrote "Four stoves: 4 musical instruments" for every item, and 46 of its
+    47 wrong BBH answers were the questions holding an item of another category."""
+    rationale, count = narrate(parse_inventory(example.question), rng, category_named=True)
     return rationale, str(count)
 
 
@@ -228,4 +244,4 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
                      claimed_answer=final)
 
 
-FAMILY = Family("object_counting", solve, grade)
+FAMILY = Family("object_counting", solve, grade, styles={"category_named": solve_category_named})
