@@ -161,8 +161,12 @@ def verdict_words(choices: Optional[Sequence[str]]) -> dict[bool, str]:
     return {True: "Yes", False: "No"}
 
 
+def _steps_word(count: int) -> str:
+    return "step" if count == 1 else "steps"
+
+
 def _said_move(step: Step, before: State, rng: random.Random) -> str:
-    line = rng.choice(_MOVES).format(n=step.count, unit="step" if step.count == 1 else "steps",
+    line = rng.choice(_MOVES).format(n=step.count, unit=_steps_word(step.count),
                                      direction=step.direction, position=step.after.position)
     return line[0].upper() + line[1:]
 
@@ -172,8 +176,7 @@ def _worked_move(step: Step, before: State, rng: random.Random) -> str:
     teacher works a sum: "7 steps backward: y = 6 - 7 = -(7 - 6) = -1; now at (0, -1)."."""
     axis, old, new = ("x", before.x, step.after.x) if step.after.x != before.x else ("y", before.y, step.after.y)
     working = " = ".join(signed_working(old, "+" if new >= old else "-", abs(new - old)))
-    unit = "step" if step.count == 1 else "steps"
-    return f"{step.count} {unit} {step.direction}: {axis} = {working}; now at {step.after.position}."
+    return f"{step.count} {_steps_word(step.count)} {step.direction}: {axis} = {working}; now at {step.after.position}."
 
 
 def narrate(walk: Walk, verdict: str, rng: random.Random, move_line=_said_move) -> str:
