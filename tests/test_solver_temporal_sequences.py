@@ -7,7 +7,7 @@ import re
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.temporal_sequences import FAMILY, parse_day, span
+from distill.solvers.temporal_sequences import FAMILY, clock, parse_day, span
 from serve.core.records import Example
 from serve.data.bbh import question_key
 from serve.data.generated import bbh_question_keys
@@ -160,11 +160,12 @@ def _free_at(position: str) -> Example:
     raise AssertionError(position)
 
 
+@pytest.mark.parametrize("style", ["default", "day_walked"])
 @pytest.mark.parametrize("position", ["end", "middle"])  # back-to-back sightings; a gap in the middle of the day
-def test_grader_catches_a_wrong_and_a_missing_step(position):
+def test_grader_catches_a_wrong_and_a_missing_step(position, style):
     example = _free_at(position)
     for seed in range(12):  # every step voice
-        rationale, answer = FAMILY.solve(example, random.Random(seed))
+        rationale, answer = FAMILY.solver(style)(example, random.Random(seed))
         full = FAMILY.grade(example.question, example.choices, rationale)
         assert full.steps == len(parse_day(example.question).sightings) + 1 == full.steps_right
         steps = _steps(rationale, example)
@@ -194,3 +195,31 @@ def test_grader_reads_claims_and_survives_garbage():
     grade = FAMILY.grade(example.question, example.choices, student)
     assert (grade.steps, grade.steps_right, grade.final_item, grade.final_right) == (5, 3, "12pm to 2pm", True)
     assert grade.claimed_answer == example.answer
+
+
+def test_the_day_walked_style_answers_every_bbh_item_and_walks_the_whole_day(bbh_examples):
+    solve = FAMILY.solver("day_walked")
+    for example in bbh_examples:
+        rationale, answer = solve(example, random.Random(0))
+        grade = FAMILY.grade(example.question, example.choices, rationale)
+        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
+        assert grade.claimed_answer == answer, example.id
+        day = parse_day(example.question)
+        for step in re.findall(r"saw \w+ from [^;,]+[;,] (?:the day:|so the day is|now) ([^.]+)\.", rationale):
+            pieces = re.findall(r"(\d{1,2}[ap]m) to (\d{1,2}[ap]m) (free|busy)", step)
+            assert pieces[0][0] == clock(day.wake) and pieces[-1][1] == clock(day.close), (example.id, step)
+            assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(pieces, pieces[1:])), (example.id, step)
+        marks = re.findall(r"is (\([a-d]\)), (a match|no)", rationale)
+        assert [m for m in marks if m[1] == "a match"] == [(answer, "a match")] and len(marks) == 4, example.id
+
+
+def test_a_walked_step_that_mislabels_a_free_piece_is_wrong():
+    rationale, _ = FAMILY.solver("day_walked")(HANDMADE, random.Random(0))
+    full = FAMILY.grade(HANDMADE.question, HANDMADE.choices, rationale)
+    start = rationale.index("Kai saw")
+    end = rationale.index(".", start)
+    step = rationale[start:end]
+    assert "12pm to 2pm free" in step, step
+    wrong = rationale[:start] + step.replace("12pm to 2pm free", "12pm to 2pm busy") + rationale[end:]
+    grade = FAMILY.grade(HANDMADE.question, HANDMADE.choices, wrong)
+    assert grade.steps_right == full.steps_right - 1 and grade.final_right

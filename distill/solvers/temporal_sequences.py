@@ -24,6 +24,13 @@ busy so far: 7am to 11am."); the free slot restating the window ("Between 7am an
 only free time is 6pm to 9pm."); the option quote. Merging keeps the timeline one or two
 intervals long, so each step is a short edit of the previous one and the gap is plain to see.
 The grader's steps are the sightings (the timeline after each) and the free slot.
+
+The ``day_walked`` style restates the whole day after each sighting instead of the busy part alone, every piece
+starting where the last ended and labelled ("6am to 7am free, 7am to 3pm busy, 3pm to 7pm free"), so the free
+slot is read off the last state rather than worked out from the window and the gaps between busy stretches (half
+the default student's BBH misses). Its option listing marks the option equal to the free slot ("6am to 7am is
+(a), a match; 3pm to 5pm is (b), no") and the letter is copied from the mark: the default student named a wrong
+letter after a right slot on a quarter of its misses.
 """
 
 from __future__ import annotations
@@ -180,14 +187,75 @@ def narrate(day: Day, rng: random.Random) -> tuple[str, Interval]:
     return " ".join(lines), free
 
 
+Piece = tuple[Interval, str]  # a stretch of the day and "free" or "busy"
+
+
+def pieces(day: Day, timeline: Sequence[Interval]) -> list[Piece]:
+    """The day from wake-up to closing cut at the busy timeline's edges: [((6,7),'free'), ((7,15),'busy'), ...]."""
+    cuts, at = [], day.wake
+    for start, end in timeline:
+        if start > at:
+            cuts.append(((at, start), "free"))
+        cuts.append(((start, end), "busy"))
+        at = end
+    if at < day.close:
+        cuts.append(((at, day.close), "free"))
+    return cuts
+
+
+def _walk(cuts: Sequence[Piece]) -> str:
+    return ", ".join(f"{span(interval)} {label}" for interval, label in cuts)
+
+
+_WALK_OPENINGS = (
+    "{person} woke up at {wake} and the {place} closed at {close}, so the day is {walk}.",
+    "{person} was up at {wake}; the {place} closed at {close}. The day: {walk}.",
+    "From {wake} (wake-up) to {close} (closing), the day is {walk}.",
+)
+_WALK_STEPS = (
+    "{seer} saw {person} from {sighting}; the day: {walk}.",
+    "{seer} saw {person} from {sighting}, so the day is {walk}.",
+    "{seer} saw {person} from {sighting}; now {walk}.",
+)
+_WALK_FREE = ("The only free piece is {free}.", "So the free time is {free}.", "The one piece left free is {free}.")
+_MATCH_CLOSINGS = ("The match is {letter}.", "So the answer, the match, is {letter}.")
+
+
+def narrate_walked(day: Day, rng: random.Random) -> tuple[str, Interval]:
+    """(rationale without the option listing, the free slot) in the ``day_walked`` style."""
+    names = dict(person=day.person, place=day.place, wake=clock(day.wake), close=clock(day.close))
+    lines = [rng.choice(_WALK_OPENINGS).format(walk=_walk(pieces(day, [])), **names)]
+    step = rng.choice(_WALK_STEPS)
+    for sighting, timeline in zip(day.sightings, day.timelines()):
+        lines.append(step.format(seer=sighting.seer, person=day.person, sighting=span(sighting.interval),
+                                 walk=_walk(pieces(day, timeline))))
+    free = day.free_slot()
+    lines.append(rng.choice(_WALK_FREE).format(free=span(free)))
+    return " ".join(lines), free
+
+
+def _answer_index(choices: Sequence[str], free: Interval) -> int:
+    if sum(norm(c) == norm(span(free)) for c in choices) != 1:
+        raise UnsolvableQuestion(f"the free slot {span(free)} is not exactly one of the options")
+    return match_choice(span(free), choices)
+
+
 def solve(example: Example, rng: random.Random) -> tuple[str, str]:
     day = parse_day(example.question)
     rationale, free = narrate(day, rng)
     choices = example.choices or []
-    if sum(norm(c) == norm(span(free)) for c in choices) != 1:
-        raise UnsolvableQuestion(f"the free slot {span(free)} is not exactly one of the options")
-    index = match_choice(span(free), choices)
+    index = _answer_index(choices, free)
     return f"{rationale} {option_line(choices, index, rng)}", letter(index)
+
+
+def solve_day_walked(example: Example, rng: random.Random) -> tuple[str, str]:
+    day = parse_day(example.question)
+    rationale, free = narrate_walked(day, rng)
+    choices = [c.strip().rstrip(".") for c in example.choices or []]
+    index = _answer_index(choices, free)
+    listing = "; ".join(f"{c} is {letter(i)}, {'a match' if i == index else 'no'}" for i, c in enumerate(choices))
+    closing = rng.choice(_MATCH_CLOSINGS).format(letter=letter(index))
+    return f"{rationale} The options: {listing}. {closing}", letter(index)
 
 
 # --------------------------------------------------------------------------- grading a student's rationale
@@ -195,6 +263,30 @@ def solve(example: Example, rng: random.Random) -> tuple[str, str]:
 _INTERVAL = re.compile(_TIME + r" to " + _TIME)
 _STEP_MARK = re.compile(r"\b([A-Z][a-z]+) saw [A-Z][a-z]+ (?:from )?" + _TIME + " to " + _TIME)
 _FREE_MARK = re.compile(r"\bfree\b")
+_PIECE = re.compile(_TIME + r" to " + _TIME + r" (free|busy)\b")
+
+
+def _stated_timeline(text: str) -> list[Interval]:
+    """The busy timeline a step states: its busy pieces where it labels them (``day_walked``), else every interval."""
+    labelled = _PIECE.findall(text)
+    if not labelled:
+        return merge(_intervals(text))
+    try:
+        return merge([(hour(n1, h1), hour(n2, h2)) for n1, h1, n2, h2, label in labelled if label == "busy"])
+    except UnsolvableQuestion:
+        return []
+
+
+def _states_the_day(text: str, day: Day, timeline: Sequence[Interval]) -> bool:
+    """A labelled step must walk the whole day; an unlabelled one states the busy part only."""
+    labelled = _PIECE.findall(text)
+    if not labelled:
+        return True
+    try:
+        stated = [((hour(n1, h1), hour(n2, h2)), label) for n1, h1, n2, h2, label in labelled]
+    except UnsolvableQuestion:
+        return False
+    return stated == pieces(day, timeline)
 
 
 def _intervals(text: str) -> list[Interval]:
@@ -236,11 +328,14 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
             except UnsolvableQuestion:
                 continue
             if interval == sighting.interval:
-                stated = merge(_intervals(_sentence_rest(rationale, marks[j].end())))
-                right += seer == sighting.seer and stated == timeline
+                rest = _sentence_rest(rationale, marks[j].end())
+                right += (seer == sighting.seer and _stated_timeline(rest) == timeline
+                          and _states_the_day(rest, day, timeline))
                 next_mark, after = j + 1, marks[j].end()
                 break
-    free_claims = [_intervals(_sentence_rest(rationale, m.end())) for m in _FREE_MARK.finditer(rationale, after)]
+    labels = {piece.end() for piece in _PIECE.finditer(rationale)}  # "... free" ending a piece claims no slot
+    free_claims = [_intervals(_sentence_rest(rationale, m.end())) for m in _FREE_MARK.finditer(rationale, after)
+                   if m.end() not in labels]
     right += bool(free_claims and free_claims[-1] and span(free_claims[-1][0]) == truth)
     own = " ".join(s for s in re.split(r"(?<=[.;])\s+", rationale) if quoted_option(s) is None)  # not the listing
     claims = _intervals(own)
@@ -251,4 +346,4 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
     return StepGrade(len(day.sightings) + 1, right, final_item, final_item == norm(truth), claimed)
 
 
-FAMILY = Family("temporal_sequences", solve, grade)
+FAMILY = Family("temporal_sequences", solve, grade, styles={"day_walked": solve_day_walked})
