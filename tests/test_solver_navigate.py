@@ -218,3 +218,20 @@ def test_garbage_gets_no_steps(sample):
         for choices in (["True", "False"], None):
             grade = FAMILY.grade(example.question, choices, text)
             assert grade.steps_right == 0 and not grade.final_right
+
+
+def test_the_turns_cycled_style_reads_each_new_facing_off_the_compass_it_writes():
+    solve = FAMILY.solver("turns_cycled")
+    turned = 0
+    for example in bbh_task(TASK):
+        rationale, answer = solve(example, random.Random(0))
+        grade = FAMILY.grade(example.question, None, rationale)
+        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
+        for side, order, old, new in re.findall(r"Turn (left|right|around) \(([^)]*)\): (\w+) becomes (\w+);", rationale):
+            turned += 1
+            words = re.findall(r"north|east|south|west", order)
+            if side == "around":
+                assert {old, new} in ({"north", "south"}, {"east", "west"}), (example.id, old, new)
+            else:
+                assert words[words.index(old) + 1] == new, (example.id, side, old, new)
+    assert turned > 100

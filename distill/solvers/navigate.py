@@ -179,13 +179,28 @@ def _worked_move(step: Step, before: State, rng: random.Random) -> str:
     return f"{step.count} {_steps_word(step.count)} {step.direction}: {axis} = {working}; now at {step.after.position}."
 
 
-def narrate(walk: Walk, verdict: str, rng: random.Random, move_line=_said_move) -> str:
+def _said_turn(step: Step, before: State, rng: random.Random) -> str:
+    return rng.choice(_TURN_LINES).format(side=step.turn, facing=step.after.facing, position=step.after.position)
+
+
+# The compass written out in the turn's own order, so the new facing is the word after the old one: a copy
+# from the line itself, not a rotation recalled.
+_TURN_ORDERS = {"left": "north, west, south, east, north", "right": "north, east, south, west, north",
+                "around": "north and south, east and west swap"}
+
+
+def _cycled_turn(step: Step, before: State, rng: random.Random) -> str:
+    """'Turn left (north, west, south, east, north): west becomes south; facing south at (0, 9).'"""
+    return (f"Turn {step.turn} ({_TURN_ORDERS[step.turn]}): {before.facing} becomes {step.after.facing}; "
+            f"facing {step.after.facing} at {step.after.position}.")
+
+
+def narrate(walk: Walk, verdict: str, rng: random.Random, move_line=_said_move, turn_line=_said_turn) -> str:
     lines = [rng.choice(_FORWARD_OPENINGS if walk.face_forward else _OPENINGS)]
     before = State()
     for step in walk.steps:
         if step.turn:
-            lines.append(rng.choice(_TURN_LINES).format(side=step.turn, facing=step.after.facing,
-                                                        position=step.after.position))
+            lines.append(turn_line(step, before, rng))
         else:
             lines.append(move_line(step, before, rng))
         before = step.after
@@ -193,10 +208,10 @@ def narrate(walk: Walk, verdict: str, rng: random.Random, move_line=_said_move) 
     return " ".join(lines)
 
 
-def solve(example: Example, rng: random.Random, move_line=_said_move) -> tuple[str, str]:
+def solve(example: Example, rng: random.Random, move_line=_said_move, turn_line=_said_turn) -> tuple[str, str]:
     walk = parse_walk(example.question)
     verdict = verdict_words(example.choices)[walk.returns]
-    rationale = narrate(walk, verdict, rng, move_line)
+    rationale = narrate(walk, verdict, rng, move_line, turn_line)
     if not example.choices:
         return rationale, YES_NO[walk.returns]
     index = match_choice(verdict, example.choices)
@@ -264,4 +279,10 @@ def solve_sums_worked(example: Example, rng: random.Random) -> tuple[str, str]:
     return solve(example, rng, _worked_move)
 
 
-FAMILY = Family("navigate", solve, grade, styles={"sums_worked": solve_sums_worked})
+def solve_turns_cycled(example: Example, rng: random.Random) -> tuple[str, str]:
+    """``sums_worked`` with each turn read off the compass written in the turn's order (``_cycled_turn``): half
+    of the ``sums_worked`` student's BBH misses held a wrong facing after a turn ("west", turn left, "north")."""
+    return solve(example, rng, _worked_move, _cycled_turn)
+
+
+FAMILY = Family("navigate", solve, grade, styles={"sums_worked": solve_sums_worked, "turns_cycled": solve_turns_cycled})
