@@ -160,7 +160,7 @@ def _free_at(position: str) -> Example:
     raise AssertionError(position)
 
 
-@pytest.mark.parametrize("style", ["default", "day_walked"])
+@pytest.mark.parametrize("style", ["default", "day_walked", "day_labels_first"])
 @pytest.mark.parametrize("position", ["end", "middle"])  # back-to-back sightings; a gap in the middle of the day
 def test_grader_catches_a_wrong_and_a_missing_step(position, style):
     example = _free_at(position)
@@ -223,3 +223,17 @@ def test_a_walked_step_that_mislabels_a_free_piece_is_wrong():
     wrong = rationale[:start] + step.replace("12pm to 2pm free", "12pm to 2pm busy") + rationale[end:]
     grade = FAMILY.grade(HANDMADE.question, HANDMADE.choices, wrong)
     assert grade.steps_right == full.steps_right - 1 and grade.final_right
+
+
+def test_the_labels_first_style_states_each_day_label_first_and_copies_the_slot_from_its_one_free_label(bbh_examples):
+    solve = FAMILY.solver("day_labels_first")
+    for example in bbh_examples:
+        rationale, answer = solve(example, random.Random(0))
+        grade = FAMILY.grade(example.question, example.choices, rationale)
+        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
+        day = parse_day(example.question)
+        states = re.findall(r"saw \w+ from [^;,]+[;,] (?:the day:|so the day is|now) ([^.]+)\.", rationale)
+        assert len(states) == len(day.sightings), example.id
+        last = re.findall(r"(free|busy): (\d{1,2}[ap]m to \d{1,2}[ap]m)", states[-1])
+        assert [piece for label, piece in last if label == "free"] == [span(day.free_slot())], example.id
+        assert f"free: {span(day.free_slot())}." in rationale, example.id
