@@ -56,7 +56,7 @@ class SampleConfig:
 
 
 # Settings that change what a sample is; the rest (n, URL, concurrency, retries) may change on a rerun.
-SAMPLE_DEFINING_KEYS = {"teacher": {"backend", "model", "api", "prompt_style"},
+SAMPLE_DEFINING_KEYS = {"teacher": {"backend", "model", "api", "prompt_style", "rationale_style"},
                         "prompt": {"set", "rationalize"},
                         "sampling": {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "seed"}}
 

@@ -31,6 +31,21 @@ def test_program_teacher_writes_correct_and_varied_rationales(tmp_path):
         [(r["example_id"], r["sample_index"], r["rationale"]) for r in records]
 
 
+def test_a_rerun_in_another_rationale_style_is_refused_not_mixed_into_the_file(tmp_path):
+    from serve.core.errors import UserError
+
+    out = tmp_path / "cots.jsonl"
+    settings = {"data": {"source": "gen:navigate", "limit": 4}, "teacher": {"backend": "program"},
+                "sampling": {"n": 1}, "out": str(out)}
+    run(build(SampleConfig, settings))
+    first = out.read_text()
+    settings["data"]["limit"] = 6
+    settings["teacher"]["rationale_style"] = "turns_cycled"
+    with pytest.raises(UserError, match="teacher.rationale_style"):
+        run(build(SampleConfig, settings))
+    assert out.read_text() == first
+
+
 def test_a_question_the_solver_cannot_read_is_reported_by_id_and_never_trained_on(tmp_path, capsys):
     from distill.sample import main as sample_main
 
