@@ -129,6 +129,15 @@ def load_training_items(cfg: TrainConfig, tokenizer) -> tuple[list, dict]:
         raise UserError("mode=cot needs data.cots (a CoT JSONL from scotd sample/select); "
                         "pass --data.cots FILE or use --mode label_only")
     examples = cfg.data.load()
+    if cots is not None and cfg.data.limit is None:
+        wanted = {record.example_id for record in cots}
+        if wanted - {example.id for example in examples}:
+            # a source's default count (a generator's 1,000) fell short of the questions sampled from it
+            more = replace(cfg.data, limit=len(wanted)).load()
+            if len(more) > len(examples):  # a file's limit draws a subset: then the whole file stays
+                examples = more
+                print(f"[scotd train] data.limit unset: {len(examples)} questions loaded from '{cfg.data.source}' "
+                      f"to cover the {len(wanted)} with rationales in '{cfg.data.cots}'")
     items, stats = build_items(examples, cots, cfg.mode, tokenizer, only_correct=cfg.data.only_correct)
     if not items:
         raise UserError(f"no training items: none of the {len(examples)} questions from '{cfg.data.source}' "

@@ -234,3 +234,22 @@ def _yaml(folder, text):
     path = folder / "bad.yaml"
     path.write_text(text + "\n")
     return path
+
+
+def test_every_sampled_question_is_trained_when_the_sample_passed_the_generator_s_default_count(tiny_llama_dir,
+                                                                                                 tmp_path):
+    from transformers import AutoTokenizer
+
+    from distill.sample import SampleConfig, run as sample_run
+    from distill.train import TrainConfig, load_training_items
+    from serve.core.config import build
+    from serve.data.generated import DEFAULT_COUNT
+
+    cots = tmp_path / "cots.jsonl"
+    sampled = DEFAULT_COUNT + 40
+    sample_run(build(SampleConfig, {"data": {"source": "gen:boolean_expressions", "limit": sampled},
+                                    "teacher": {"backend": "program"}, "sampling": {"n": 1}, "out": str(cots)}))
+    cfg = build(TrainConfig, {"model": str(tiny_llama_dir), "data": {"source": "gen:boolean_expressions",
+                                                                     "cots": str(cots)}})
+    items, _ = load_training_items(cfg, AutoTokenizer.from_pretrained(tiny_llama_dir))
+    assert len({item.example_id for item in items}) == sampled
