@@ -197,15 +197,22 @@ def test_grader_reads_claims_and_survives_garbage():
     assert grade.claimed_answer == example.answer
 
 
-def test_the_day_walked_style_answers_every_bbh_item_and_walks_the_whole_day(bbh_examples):
-    solve = FAMILY.solver("day_walked")
-    for example in bbh_examples:
-        rationale, answer = solve(example, random.Random(0))
+_WALKED_STATE = re.compile(r"saw \w+ from [^;,]+[;,] (?:the day:|so the day is|now) ([^.]+)\.")
+
+
+def _solved_with_full_marks(examples, style):
+    """(example, rationale, answer, day) for each example, once the style's rationale earned full grader marks."""
+    for example in examples:
+        rationale, answer = FAMILY.solver(style)(example, random.Random(0))
         grade = FAMILY.grade(example.question, example.choices, rationale)
         assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
         assert grade.claimed_answer == answer, example.id
-        day = parse_day(example.question)
-        for step in re.findall(r"saw \w+ from [^;,]+[;,] (?:the day:|so the day is|now) ([^.]+)\.", rationale):
+        yield example, rationale, answer, parse_day(example.question)
+
+
+def test_the_day_walked_style_answers_every_bbh_item_and_walks_the_whole_day(bbh_examples):
+    for example, rationale, answer, day in _solved_with_full_marks(bbh_examples, "day_walked"):
+        for step in _WALKED_STATE.findall(rationale):
             pieces = re.findall(r"(\d{1,2}[ap]m) to (\d{1,2}[ap]m) (free|busy)", step)
             assert pieces[0][0] == clock(day.wake) and pieces[-1][1] == clock(day.close), (example.id, step)
             assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(pieces, pieces[1:])), (example.id, step)
@@ -226,13 +233,8 @@ def test_a_walked_step_that_mislabels_a_free_piece_is_wrong():
 
 
 def test_the_labels_first_style_states_each_day_label_first_and_copies_the_slot_from_its_one_free_label(bbh_examples):
-    solve = FAMILY.solver("day_labels_first")
-    for example in bbh_examples:
-        rationale, answer = solve(example, random.Random(0))
-        grade = FAMILY.grade(example.question, example.choices, rationale)
-        assert answer == example.answer and grade.steps_right == grade.steps and grade.final_right, example.id
-        day = parse_day(example.question)
-        states = re.findall(r"saw \w+ from [^;,]+[;,] (?:the day:|so the day is|now) ([^.]+)\.", rationale)
+    for example, rationale, _, day in _solved_with_full_marks(bbh_examples, "day_labels_first"):
+        states = _WALKED_STATE.findall(rationale)
         assert len(states) == len(day.sightings), example.id
         last = re.findall(r"(free|busy): (\d{1,2}[ap]m to \d{1,2}[ap]m)", states[-1])
         assert [piece for label, piece in last if label == "free"] == [span(day.free_slot())], example.id
