@@ -296,19 +296,11 @@ def _walks_the_day(rationale: str) -> bool:
     return any(label == "free" for *_, label in _pieces_stated(rationale))
 
 
-def _stated_timeline(text: str, walked: bool) -> list[Interval]:
-    """The busy timeline a step states: its busy pieces in a walked day, else every interval."""
+def _states_timeline(text: str, day: Day, timeline: Sequence[Interval], walked: bool) -> bool:
+    """Whether a step states the busy timeline after its sighting: merged, as the default style lists it, or in a
+    walked day every piece from wake-up to closing with its label (whose busy pieces are that timeline)."""
     if not walked:
-        return merge(_intervals(text))
-    try:
-        return merge([(hour(n1, h1), hour(n2, h2)) for n1, h1, n2, h2, label in _pieces_stated(text)
-                      if label == "busy"])
-    except UnsolvableQuestion:
-        return []
-
-
-def _states_the_day(text: str, day: Day, timeline: Sequence[Interval]) -> bool:
-    """A step of a walked day states every piece from wake-up to closing, labelled."""
+        return merge(_intervals(text)) == timeline
     try:
         stated = [((hour(n1, h1), hour(n2, h2)), label) for n1, h1, n2, h2, label in _pieces_stated(text)]
     except UnsolvableQuestion:
@@ -358,8 +350,7 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
                 continue
             if interval == sighting.interval:
                 rest = _sentence_rest(rationale, marks[j].end())
-                right += (seer == sighting.seer and _stated_timeline(rest, walked) == timeline
-                          and (not walked or _states_the_day(rest, day, timeline)))
+                right += seer == sighting.seer and _states_timeline(rest, day, timeline, walked)
                 next_mark, after = j + 1, marks[j].end() + len(rest)
                 break
     free_claims = [_intervals(_sentence_rest(rationale, m.end())) for m in _FREE_MARK.finditer(rationale, after)]
