@@ -366,6 +366,8 @@ def run(cfg: TrainConfig) -> Path:
         print(f"[scotd train] student saved to {student_dir} (train loss {result.training_loss:.4f})")
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
+        # gloo's worker threads outlive an undestroyed group and can abort a rank at interpreter exit
+        torch.distributed.destroy_process_group()
     return student_dir
 
 
