@@ -7,7 +7,9 @@ refused (unreadable, listed by id), the step grader's marks on the teacher's own
 Generated rows: ``--generated`` train-split questions of every size (``gen:FAMILY/SIZE``), the same
 columns plus how many of the questions are distinct and the distinct rationales in 30 samples.
 The mean rationale length is in SmolLM2 tokens when its tokenizer is fetched, else in words.
-One generated question and its rationale per family is quoted.
+One generated question and its rationale per family is quoted; then every other rationale style
+(``teacher.rationale_style``) over the same BBH files, with its length beside the default's, and one
+generated question in each style.
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ def length_counter():
         return "words", lambda text: len(text.split())
 
 
-def check(family, examples, measure, distinct_questions: int = 10) -> tuple[dict, str]:
+def check(family, examples, measure, distinct_questions: int = 10, style: str = "default") -> tuple[dict, str]:
+    solve = family.solver(style)
     right, unreadable, wrong, lengths, quoted = 0, [], [], [], ""
     graded = full = 0
     for example in examples:
         try:
-            rationale, answer = family.solve(example, random.Random(f"0|{example.id}|0"))
+            rationale, answer = solve(example, random.Random(f"0|{example.id}|0"))
         except UnsolvableQuestion:
             unreadable.append(example.id)
             continue
@@ -65,7 +68,7 @@ def check(family, examples, measure, distinct_questions: int = 10) -> tuple[dict
         quoted = quoted or f"Q: {example.question}\n\nA: {text}"
         if len(lengths) < 200:
             lengths.append(measure(text))
-    distinct = [len({family.solve(e, random.Random(f"0|{e.id}|{k}"))[0] for k in range(30)})
+    distinct = [len({solve(e, random.Random(f"0|{e.id}|{k}"))[0] for k in range(30)})
                 for e in examples[:distinct_questions] if e.id not in unreadable]
     row = {"examples": len(examples), "right": right, "wrong": wrong, "unreadable": unreadable,
            "distinct_questions": len({e.question for e in examples}), "full_marks": f"{full}/{graded}",
@@ -83,6 +86,31 @@ def drawable(source: str, count: int) -> list:
         if not held:
             raise
         return load_examples(source, split="train", limit=int(held.group(1)))
+
+
+def style_section(unit: str, measure, default_lengths: dict) -> list[str]:
+    """Every non-default style on its family's BBH files (when present) and on one generated question."""
+    lines = ["## Other rationale styles", "",
+             "Chosen with `teacher.rationale_style` (comma-separated, one style a family; a family without one of the "
+             "named styles writes its default). The pilots that compared them are in docs/RESULTS.md. Each style "
+             "answers every BBH item of its family right and earns full marks from the same step grader; the length "
+             f"is the mean of rationale + answer sentence in {unit} over the file's first 200 items, the default's "
+             "beside it.", "", f"| family | style | source | right | grader full marks | {unit} | default's |",
+             "|---|---|---|---|---|---|---|"]
+    quotes = []
+    for name, family in FAMILIES.items():
+        tasks = [t for t in bbh.TASKS if task_family(t) == name] if os.environ.get("SCOTD_BBH_DIR") else []
+        for style in family.styles:
+            for task in tasks:
+                row, _ = check(family, bbh.load_task(task), measure, distinct_questions=0, style=style)
+                print(f"{task} {style}", row["right"], row["full_marks"], file=sys.stderr, flush=True)
+                lines.append(f"| {name} | `{style}` | bbh:{task} | {row['right']}/{row['examples']} | "
+                             f"{row['full_marks']} | {row['length']} | {default_lengths.get(task, '')} |")
+            if name in GENERATED:
+                size = next(iter(generator(name).sizes))
+                _, quoted = check(family, drawable(f"gen:{name}/{size}", 1), measure, distinct_questions=0, style=style)
+                quotes += [f"**{name}**, `{style}` (`gen:{name}/{size}`):", "", "```", quoted, "```", ""]
+    return [*lines, "", *quotes]
 
 
 def main() -> int:
@@ -103,7 +131,7 @@ def main() -> int:
              f"among 30 samples of one question (10 questions); the length is the mean of rationale + answer sentence "
              f"in {unit} over 200 items.", "", "## On BIG-Bench Hard (every item; evaluation only, never trained on)", "",
              header, rule]
-    quotes, refused = {}, []
+    quotes, refused, default_lengths = {}, [], {}
     if os.environ.get("SCOTD_BBH_DIR"):
         for task in bbh.TASKS:
             family = task_family(task)
@@ -112,6 +140,7 @@ def main() -> int:
             row, _ = check(FAMILIES[family], bbh.load_task(task), measure)
             print(task, {k: v for k, v in row.items() if k not in ("wrong", "unreadable")}, file=sys.stderr, flush=True)
             refused += [f"- `{task}`: {', '.join(row['unreadable'])}"] if row["unreadable"] else []
+            default_lengths[task] = row["length"]
             lines.append(f"| {family} | bbh:{task} | {row['examples']} | {row['right']} | {len(row['unreadable'])} | "
                          f"{row['distinct_questions']} | {row['full_marks']} | {row['distinct_rationales']:.1f} | "
                          f"{row['length']} |")
@@ -135,6 +164,7 @@ def main() -> int:
     lines += ["", "## One generated question per family and the teacher's rationale (sample 0, seed 0)", ""]
     for family, (source, quoted) in quotes.items():
         lines += [f"**{family}** (`{source}`):", "", "```", quoted, "```", ""]
+    lines += style_section(unit, measure, default_lengths)
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
