@@ -27,7 +27,8 @@ from pathlib import Path
 from distill.results import eval_rows
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import INSERTED, parse_words, rationale_sentences, read_state, tie_comparisons
+from distill.solvers.word_sorting import (INSERTED, parse_words, rationale_sentences, read_state, tagged_form,
+                                         tie_comparisons)
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
 # answers by whether two words of the question share a first letter (so the list has a tie to break)
@@ -87,13 +88,14 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         steps = [m.group("word", "letter", "comparisons", "list")
                  for m in map(INSERTED.match, rationale_sentences(row["output"])) if m]
         compares = any(compared for _, _, compared, _ in steps)  # an insertion_compared answer
+        tagged = tagged_form([stated for *_, stated in steps])
         for index, (word, letter, compared, stated) in enumerate(steps):
             ties = tie_comparisons(word, listed)
             if compares:
                 count_comparisons(counts, word, ties, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
-            state = read_state(stated)
+            state = read_state(stated, tagged)
             kind = classify(listed, word, state)
             counts[kind] += 1
             right_kind, steps_kind = TIE_SPLIT[bool(ties)]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import FAMILY, comparison, parse_words, sort_words
+from distill.solvers.word_sorting import FAMILY, comparison, parse_words, read_state, sort_words
 from serve.core.records import Example
 from serve.data.generators.word_sorting import GENERATOR, prefix_families, vocabulary
 from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, generated,
@@ -213,3 +213,14 @@ def test_compared_insertion_spells_out_each_tie_before_the_state():
     # a word whose first letter is new to the list has no comparison
     assert re.search(r"\(g\): g gelatin, s shelter\.", rationale)
     assert_one_state_lost(rationale, "s she'll, s shed, s shelter.", "s shed, s she'll, s shelter.")
+
+
+def test_a_stated_list_is_read_tagged_only_where_each_tag_starts_its_word():
+    assert read_state("j jerusalem") == ["jerusalem"]
+    assert read_state("a artillery, f fda, h harm") == ["artillery", "fda", "harm"]
+    assert read_state("i i, j jam") == ["i", "jam"]
+    # plain lists whose first word is one letter: "a" is a word here, not the tag of "zebra"
+    assert read_state("a zebra") == ["a", "zebra"]
+    assert read_state("artillery fda harm") == ["artillery", "fda", "harm"]
+    # the rationale's other lists settle a lone pair: tagged there, a wrong tag stays a tag
+    assert read_state("p impede", tagged=True) == ["impede"] and read_state("a zebra", tagged=None) == ["a", "zebra"]

@@ -208,9 +208,21 @@ def _tagged(state: list[str]) -> str:  # "f frank, h havana": the first letter a
 _TAGGED_STATE = re.compile(r"[a-z] \S+(?:, [a-z] \S+)*")
 
 
-def read_state(text: str) -> list[str]:
-    """A stated list in either form ("frank havana" or "f frank, h havana")."""
-    return [item.split()[-1] for item in text.split(", ")] if _TAGGED_STATE.fullmatch(text) else text.split()
+def read_state(text: str, tagged: Optional[bool] = None) -> list[str]:
+    """A stated list in either form ("frank havana" or "f frank, h havana"). ``tagged`` is the form of the
+    rationale's other states (``tagged_form``); plain lists have no commas, so without that a single pair is
+    read as tag and word only where the letter starts the word: "a zebra" stays two words."""
+    if not _TAGGED_STATE.fullmatch(text):
+        return text.split()
+    items = [item.split() for item in text.split(", ")]
+    if tagged is None:
+        tagged = len(items) > 1 or items[0][1].startswith(items[0][0])
+    return [word for _, word in items] if tagged else text.split()
+
+
+def tagged_form(stated: Sequence[str]) -> Optional[bool]:
+    """Whether a rationale's lists are tagged, where one of them shows it (a comma); None if none does."""
+    return True if any(", " in text and _TAGGED_STATE.fullmatch(text) for text in stated) else None
 
 
 def comparison(word: str, listed: str) -> str:
@@ -286,7 +298,8 @@ def rationale_sentences(rationale: str) -> list[str]:
 def grade_insertion(words: list[str], sentences: list[str]) -> StepGrade:
     """Steps: the n-th stated list equals the sorted list of the question's first n words; then
     each position of the final list."""
-    states = [read_state(m["list"]) for m in map(INSERTED.match, sentences) if m]
+    stated = [m["list"] for m in map(INSERTED.match, sentences) if m]
+    states = [read_state(text, tagged_form(stated)) for text in stated]
     finals = [m.group(1).split() for m in map(_FINAL.match, sentences) if m]
     reference = insertion_states(words)
     right = sum(stated == truth for stated, truth in zip(states, reference))
