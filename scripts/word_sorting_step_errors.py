@@ -4,15 +4,15 @@ the state the program teacher would write from the student's own previous state.
     python scripts/word_sorting_step_errors.py runs/pilot/words-insertion/eval-export
 
 Reads ``predictions.jsonl`` of ``scotd eval`` runs on word sorting (BBH or generated) whose outputs are in
-the ``insertion``, ``insertion_tagged`` or ``insertion_compared`` style ("Insert harm (h): artillery fda harm vegetate."). For
+the ``insertion``, ``insertion_tagged``, ``insertion_compared`` or ``insertion_spelled`` style ("Insert harm (h): artillery fda harm vegetate."). For
 each stated word: is it the question's next word, is its first letter right, and is the new state the
 previous one with that word put before the first listed word that sorts after it? A wrong state is
 classed by what differs: only the new word's place, the order of the words already listed, or which
 words are listed (dropped, invented). The right states are also split by whether the stated word's first
 letter is already in the list, so that placing it needs the letters after the first (a tie), or not;
-for ``insertion_compared`` answers, each comparison the teacher would write from the student's own list
-is looked up among the student's: written at all, naming the right two letters (also by the letter
-where the words part), right. Last, the answers right on lists with and without two words that share a
+for ``insertion_compared`` and ``insertion_spelled`` answers, each comparison the teacher would write
+from the student's own list is looked up among the student's: written at all, naming the right two
+letters (also by the letter where the words part), right, and (spelled) both words spelled right. Last, the answers right on lists with and without two words that share a
 first letter.
 Prints a markdown table per run (for the right states a 95% bootstrap interval over answers) and writes
 it with ``--out``.
@@ -27,8 +27,8 @@ from pathlib import Path
 from distill.results import eval_rows
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import (INSERTED, parse_words, rationale_sentences, read_state, tagged_form,
-                                         tie_comparisons)
+from distill.solvers.word_sorting import (INSERTED, parse_words, rationale_sentences, read_state, spelled_comparison,
+                                         tagged_form, tie_comparisons)
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
 # answers by whether two words of the question share a first letter (so the list has a tie to break)
@@ -53,7 +53,8 @@ def classify(listed: list[str], word: str, stated: list[str]) -> str:
     return KINDS[3]
 
 
-COMPARISON_KINDS = ("tie comparisons written", "tie comparisons naming the right letters", "tie comparisons right")
+COMPARISON_KINDS = ("tie comparisons written", "tie comparisons naming the right letters", "tie comparisons right",
+                    "tie comparisons spelled right")
 
 
 LETTER_KINDS = ("written comparisons at letter 2 naming the right letters", "... at letter 3", "... at letter 4 or later")
@@ -65,11 +66,15 @@ def count_comparisons(counts: Counter, word: str, teacher: list[str], written: s
     said = dict(item.split(": ", 1) for item in written.split("; ") if ": " in item)
     for listed, verdict in (item.split(": ", 1) for item in teacher):
         got = said.get(listed)
-        letters_right = got is not None and got.split()[::2] == verdict.split()[::2]
+        # insertion_spelled writes "h-a-r against h-a-t, r before t": the spelling, then the verdict
+        spelling, _, verdict_alone = verdict.rpartition(", ")
+        got_spelling, _, got_alone = (got or "").rpartition(", ")
+        letters_right = got is not None and got_alone.split()[::2] == verdict_alone.split()[::2]
         counts["tie comparisons"] += 1
         counts[COMPARISON_KINDS[0]] += got is not None
         counts[COMPARISON_KINDS[1]] += letters_right
         counts[COMPARISON_KINDS[2]] += got == verdict
+        counts[COMPARISON_KINDS[3]] += bool(spelling) and got_spelling == spelling
         if got is not None:
             at = LETTER_KINDS[min(len(os.path.commonprefix([word, listed])), 3) - 1]
             counts[at, "written"] += 1
@@ -87,12 +92,14 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         listed, right, states = [], 0, 0
         steps = [m.group("word", "letter", "comparisons", "list")
                  for m in map(INSERTED.match, rationale_sentences(row["output"])) if m]
-        compares = any(compared for _, _, compared, _ in steps)  # an insertion_compared answer
+        compares = any(compared for _, _, compared, _ in steps)  # an insertion_compared or _spelled answer
+        spells = any(" against " in (compared or "") for _, _, compared, _ in steps)
         tagged = tagged_form([stated for *_, stated in steps])
         for index, (word, letter, compared, stated) in enumerate(steps):
             ties = tie_comparisons(word, listed)
             if compares:
-                count_comparisons(counts, word, ties, compared or "")
+                teacher = tie_comparisons(word, listed, spelled_comparison) if spells else ties
+                count_comparisons(counts, word, teacher, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated, tagged)

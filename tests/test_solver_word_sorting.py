@@ -7,7 +7,8 @@ import re
 import pytest
 
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import FAMILY, comparison, parse_words, read_state, sort_words
+from distill.solvers.word_sorting import (FAMILY, comparison, parse_words, read_state, sort_words,
+                                         spelled_comparison)
 from serve.core.records import Example
 from serve.data.generators.word_sorting import GENERATOR, prefix_families, vocabulary
 from tests.solver_checks import (bbh_task, bbh_task_is_solved, distinct_texts, generated,
@@ -224,3 +225,11 @@ def test_a_stated_list_is_read_tagged_only_where_each_tag_starts_its_word():
     assert read_state("artillery fda harm") == ["artillery", "fda", "harm"]
     # the rationale's other lists settle a lone pair: tagged there, a wrong tag stays a tag
     assert read_state("p impede", tagged=True) == ["impede"] and read_state("a zebra", tagged=None) == ["a", "zebra"]
+
+
+def test_spelled_insertion_spells_both_words_to_where_they_part():
+    rationale = styled_rationale("insertion_spelled")
+    assert "she'll (s; shelter: s-h-e-' against s-h-e-l, apostrophe before l): g gelatin, s she'll, s shelter." in rationale
+    assert spelled_comparison("hat", "hatch") == "hatch: h-a-t-end against h-a-t-c, end before c"
+    assert re.search(r"\(g\): g gelatin, s shelter\.", rationale)
+    assert_one_state_lost(rationale, "s she'll, s shed, s shelter.", "s shed, s she'll, s shelter.")

@@ -16,7 +16,7 @@ def load_script():
     return load_any_script("word_sorting_step_errors")
 
 
-@pytest.mark.parametrize("style", ["insertion", "insertion_tagged", "insertion_compared"])
+@pytest.mark.parametrize("style", ["insertion", "insertion_tagged", "insertion_compared", "insertion_spelled"])
 def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     script = load_script()
     examples = load_examples("gen:word_sorting", split="test", limit=6)
@@ -26,11 +26,13 @@ def test_the_teachers_own_rationales_have_every_state_right(style, tmp_path):
     states = sum(len(e.question.split("List:")[1].split()) for e in examples)
     assert counts["right"] == counts["word is the question's next"] == counts["first letter right"] == states
     assert [total for _, total in answers] == [right for right, _ in answers]
-    assert counts["tie comparisons right"] == counts["tie comparisons"] == (0 if style != "insertion_compared" else
-                                                                           counts["tie comparisons written"])
+    compares = style in ("insertion_compared", "insertion_spelled")
+    assert counts["tie comparisons right"] == counts["tie comparisons"] == (counts["tie comparisons written"]
+                                                                           if compares else 0)
+    assert counts["tie comparisons spelled right"] == (counts["tie comparisons"] if style == "insertion_spelled" else 0)
     split = [(counts[kind], counts[kind, "answers"]) for kind in script.ANSWER_SPLIT.values()]
     assert sum(total for _, total in split) == len(examples) and all(right == total for right, total in split)
-    assert counts["tie steps"] > 0 and (style != "insertion_compared" or counts["tie comparisons"] >= counts["tie steps"])
+    assert counts["tie steps"] > 0 and (not compares or counts["tie comparisons"] >= counts["tie steps"])
 
 
 def test_a_misplaced_word_costs_its_own_state_and_the_states_after_it_are_checked_from_it(tmp_path):
@@ -54,3 +56,13 @@ def test_a_comparison_is_checked_for_its_letters_and_its_verdict():
     assert counts["tie comparisons naming the right letters"] == 2 and counts["tie comparisons right"] == 1
     at_2, at_3, _ = script.LETTER_KINDS  # hive and hum part from harm at letter 2, hat at letter 3; harp unwritten
     assert (counts[at_2], counts[at_2, "written"], counts[at_3], counts[at_3, "written"]) == (1, 2, 1, 1)
+
+
+def test_a_spelled_comparison_is_checked_for_its_spelling_apart_from_its_verdict():
+    script = load_script()
+    counts = script.Counter()
+    teacher = ["hat: h-a-r against h-a-t, r before t", "hive: h-a against h-i, a before i"]
+    # hat: spelled right, verdict right; hive: spelled wrong (h-e), the letters of its verdict still right
+    script.count_comparisons(counts, "harm", teacher, "hat: h-a-r against h-a-t, r before t; hive: h-a against h-e, a before i")
+    assert counts["tie comparisons spelled right"] == 1 and counts["tie comparisons naming the right letters"] == 2
+    assert counts["tie comparisons right"] == 1

@@ -53,7 +53,12 @@ where that letter was already listed: a tie, decided by letters the state never 
 ``insertion_compared`` adds those letters: when the new word's first letter is listed, the step first
 compares it with each listed word of that letter at the first place they differ ("Insert harm (h; hat:
 r before t; hive: a before i): a artillery, h harm, h hat, h hive, v vegetate."), so the word goes
-before the first listed word it comes "before", and past the ones it comes "after".
+before the first listed word it comes "before", and past the ones it comes "after". Its student wrote the
+comparisons but named the right two letters in 9% of them: it cannot read a word's letters past the first,
+nor can the base (scripts/spelling_probe.py: letter 2 right 37%). ``insertion_spelled`` spells both
+words, one character a token, up to where they part, so the letters compared are the ones just written
+("Insert harm (h; hat: h-a-r against h-a-t, r before t): ..."; "end" where a word has ended): spelling
+becomes a skill practised on every tie of every list, over the generator's vocabulary.
 Graded steps: each state, in order, and each position of the final list.
 """
 
@@ -231,19 +236,27 @@ def comparison(word: str, listed: str) -> str:
     return f"{listed}: {bucket_label(word, at)} {'before' if word < listed else 'after'} {bucket_label(listed, at)}"
 
 
-def tie_comparisons(word: str, listed: list[str]) -> list[str]:
+def spelled(word: str, upto: int) -> str:
+    """'h-a-r': the first ``upto`` + 1 characters of ``word``, one token each; "end" past its last."""
+    return "-".join([*word[:upto + 1], *(["end"] if upto >= len(word) else [])])
+
+
+def spelled_comparison(word: str, listed: str) -> str:
+    """'hat: h-a-r against h-a-t, r before t': ``comparison`` with both words spelled to where they part."""
+    at = len(os.path.commonprefix([word, listed]))
+    return f"{listed}: {spelled(word, at)} against {spelled(listed, at)}, {comparison(word, listed).split(': ', 1)[1]}"
+
+
+def tie_comparisons(word: str, listed: list[str], compare=comparison) -> list[str]:
     """``word`` compared with each word of ``listed`` that shares its first letter, in list order."""
-    return [comparison(word, other) for other in listed if other[0] == word[0]]
+    return [compare(word, other) for other in listed if other[0] == word[0]]
 
 
-def _compared_tag(word: str, listed: list[str]) -> str:
-    return "; ".join([word[0], *tie_comparisons(word, listed)])
-
-
-def _insertion(example, rng: random.Random, write_state, compare: bool = False) -> tuple[str, str]:
+def _insertion(example, rng: random.Random, write_state, compare=None) -> tuple[str, str]:
     words = parse_words(example.question)
     lead, states = rng.choice(_INSERT_LEADS), insertion_states(words)
-    tags = [_compared_tag(word, before) if compare else word[0] for word, before in zip(words, [[], *states])]
+    tags = ["; ".join([word[0], *tie_comparisons(word, before, compare)]) if compare else word[0]
+            for word, before in zip(words, [[], *states])]
     lines = [f"{lead} {word} ({tag}): {write_state(state)}." for word, tag, state in zip(words, tags, states)]
     result = sorted(words)
     lines.append(f"{rng.choice(_FINAL_LEADS)}: {' '.join(result)}.")
@@ -259,7 +272,11 @@ def solve_insertion_tagged(example, rng: random.Random) -> tuple[str, str]:
 
 
 def solve_insertion_compared(example, rng: random.Random) -> tuple[str, str]:
-    return _insertion(example, rng, _tagged, compare=True)
+    return _insertion(example, rng, _tagged, compare=comparison)
+
+
+def solve_insertion_spelled(example, rng: random.Random) -> tuple[str, str]:
+    return _insertion(example, rng, _tagged, compare=spelled_comparison)
 
 
 # --------------------------------------------------------------------------- grading a student's rationale
@@ -332,4 +349,5 @@ def grade(question: str, choices: Optional[Sequence[str]], rationale: str) -> St
 
 
 FAMILY = Family("word_sorting", solve, grade, styles={"insertion": solve_insertion, "insertion_tagged": solve_insertion_tagged,
-                                                     "insertion_compared": solve_insertion_compared})
+                                                     "insertion_compared": solve_insertion_compared,
+                                                     "insertion_spelled": solve_insertion_spelled})
