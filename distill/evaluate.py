@@ -32,6 +32,7 @@ from typing import Callable, Literal, Optional, Sequence
 
 import numpy as np
 
+from distill.eval_folder import PARTIAL_FILE, eval_rows, eval_summary, partial_rows
 from distill.intervals import bootstrap_interval
 from distill.paired import paired_difference, paired_table
 from serve.core.answers import answers_match, grade, majority_vote
@@ -44,7 +45,6 @@ from serve.apps.infer import answer_all
 from serve.engines.interface import VOTE_TEMPERATURE, SamplingParams, detect_backend, load_engine
 from serve.store.registry import resolve_model_dir
 
-PARTIAL_FILE = "predictions.partial.jsonl"
 SUMMARY_COLUMNS = ("run", "model", "backend", "mode", "decoding", "n", "accuracy", "95% CI", "parsed", "s/question")
 
 
@@ -120,22 +120,6 @@ def fingerprint(cfg: EvalConfig, model_dir: Path, backend: str, mode: str) -> st
     settings = {"files": files, "backend": backend, "mode": mode, "prompt": cfg.prompt, "prompt_set": cfg.prompt_set,
                 "sampling": sampling}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def partial_rows(partial: Path) -> tuple[dict, list[dict]]:
-    """The header and the rows of a partial predictions file; a line cut off mid-write is skipped."""
-    header, rows = {}, []
-    if partial.is_file():
-        for index, line in enumerate(partial.read_text(encoding="utf-8").splitlines()):
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if index == 0:
-                header = value
-            else:
-                rows.append(value)
-    return header, rows
 
 
 def scored_earlier(out: Path, key: str, examples: Sequence[Example]) -> dict[str, dict]:
@@ -275,15 +259,13 @@ def markdown_table(summaries: Sequence[dict]) -> str:
 
 
 def compare(folders: Sequence[str]) -> str:
-    """One table over eval folders, then each folder after the first minus the first, paired on the
-    questions both scored."""
-    summaries, predictions = [], []
-    for folder in map(Path, folders):
-        if not (folder / "summary.json").is_file():
+    """One table over eval folders (finished or partial), then each folder after the first minus the
+    first, paired on the questions both scored."""
+    summaries = [eval_summary(folder) for folder in map(Path, folders)]
+    for folder, summary in zip(folders, summaries):
+        if summary is None:
             raise UserError(f"'{folder}' has no summary.json; pass eval folders written by scotd eval --out DIR")
-        summaries.append(json.loads((folder / "summary.json").read_text()))
-        scored = folder / "predictions.jsonl"
-        predictions.append([row for _, row in read_jsonl(scored)] if scored.is_file() else [])
+    predictions = [eval_rows(folder) for folder in map(Path, folders)]
     names = [f"{folder.parent.name}/{folder.name}" for folder in map(Path, folders)]
     comparisons = [(name, paired_difference(predictions[0], rows)) for name, rows in zip(names[1:], predictions[1:])]
     return markdown_table(summaries) + paired_table(names[0], comparisons)

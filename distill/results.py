@@ -24,6 +24,7 @@ from typing import Optional
 import yaml
 
 from distill.bbh_reference import CODEX
+from distill.eval_folder import eval_rows, eval_summary
 from distill.paired import paired_difference, paired_table
 from serve.core.config import option, parse_args
 from serve.core.errors import UserError
@@ -62,19 +63,6 @@ def arm_label(recipe: dict, trained: bool) -> tuple[str, Optional[float]]:
     if keep and keep < n:
         return f"CoT N={n} -> {keep} ({recipe['select']['strategy']})", None
     return f"CoT N={n}", float(n)
-
-
-def eval_summary(eval_dir: Path) -> Optional[dict]:
-    """The eval's summary, or the partial one an eval still running (or interrupted) keeps up to date."""
-    return _read_json(eval_dir / "summary.json") or _read_json(eval_dir / "summary.partial.json")
-
-
-def eval_rows(eval_dir: Path) -> list[dict]:
-    from distill.evaluate import PARTIAL_FILE, partial_rows
-
-    if (eval_dir / "predictions.jsonl").is_file():
-        return [row for _, row in read_jsonl(eval_dir / "predictions.jsonl")]
-    return partial_rows(eval_dir / PARTIAL_FILE)[1]
 
 
 def _accuracy(summary: Optional[dict]) -> Optional[dict]:

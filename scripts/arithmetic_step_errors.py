@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional, Sequence
 
-from distill.results import eval_rows
+from distill.eval_folder import eval_rows
 from distill.step_report import column_name, print_step_table, rate_rows, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.expression_steps import drop_lone_parentheses

@@ -24,7 +24,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from distill.results import eval_rows
+from distill.eval_folder import eval_rows
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
 from distill.solvers.word_sorting import (INSERTED, parse_words, rationale_sentences, read_state, spelled_comparison,

@@ -99,9 +99,11 @@ def test_an_interrupted_eval_resumes_where_it_stopped(cot_student, task, tmp_pat
     monkeypatch.undo()
     partial = (tmp_path / "cut" / evaluate.PARTIAL_FILE).read_text().splitlines()
     assert len(partial) == 1 + 3 and "3 questions scored so far" in (tmp_path / "cut" / "summary.partial.md").read_text()
-    from distill.results import eval_rows, eval_summary  # scotd results tabulates an eval still under way
+    from distill.eval_folder import eval_rows, eval_summary  # scotd results tabulates an eval still under way
     assert eval_summary(tmp_path / "cut")["partial"] and eval_summary(tmp_path / "cut")["n"] == 3
     assert [r["id"] for r in eval_rows(tmp_path / "cut")] == [json.loads(line)["id"] for line in partial[1:]]
+    # and an eval under way pairs with a finished one on the questions both scored
+    assert "(+0 / -0 of 3)" in evaluate.compare([str(tmp_path / "whole"), str(tmp_path / "cut")])
 
     decoded = []
     generate = evaluate.answer_all
