@@ -264,7 +264,8 @@ def compare(folders: Sequence[str]) -> str:
     summaries = [eval_summary(folder) for folder in map(Path, folders)]
     for folder, summary in zip(folders, summaries):
         if summary is None:
-            raise UserError(f"'{folder}' has no summary.json; pass eval folders written by scotd eval --out DIR")
+            raise UserError(f"'{folder}' has no summary.json (nor a partial one); pass eval folders written by "
+                            "scotd eval --out DIR")
     predictions = [eval_rows(folder) for folder in map(Path, folders)]
     names = [f"{folder.parent.name}/{folder.name}" for folder in map(Path, folders)]
     comparisons = [(name, paired_difference(predictions[0], rows)) for name, rows in zip(names[1:], predictions[1:])]

@@ -92,8 +92,8 @@ def style_section(unit: str, measure, default_lengths: dict) -> list[str]:
     """Every non-default style on its family's BBH files (when present) and on one generated question."""
     lines = ["## Other rationale styles", "",
              "Chosen with `teacher.rationale_style` (comma-separated, one style a family; a family without one of the "
-             "named styles writes its default). The pilots that compared them are in docs/RESULTS.md. Each style "
-             "answers every BBH item of its family right and earns full marks from the same step grader; the length "
+             "named styles writes its default). The pilots that compared them are in docs/RESULTS.md. *Right* and "
+             "*grader full marks* are counted as above, with the family's one step grader for every style; the length "
              f"is the mean of rationale + answer sentence in {unit} over the file's first 200 items, the default's "
              "beside it.", "", f"| family | style | source | right | grader full marks | {unit} | default's |",
              "|---|---|---|---|---|---|---|"]
