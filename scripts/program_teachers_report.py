@@ -99,10 +99,11 @@ def style_section(unit: str, measure, default_lengths: dict) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     quotes = []
     for name, family in FAMILIES.items():
-        tasks = [t for t in bbh.TASKS if task_family(t) == name] if os.environ.get("SCOTD_BBH_DIR") else []
+        with_bbh = family.styles and os.environ.get("SCOTD_BBH_DIR")
+        tasks = {t: bbh.load_task(t) for t in bbh.TASKS if task_family(t) == name} if with_bbh else {}
         for style in family.styles:
-            for task in tasks:
-                row, _ = check(family, bbh.load_task(task), measure, distinct_questions=0, style=style)
+            for task, examples in tasks.items():
+                row, _ = check(family, examples, measure, distinct_questions=0, style=style)
                 print(f"{task} {style}", row["right"], row["full_marks"], file=sys.stderr, flush=True)
                 lines.append(f"| {name} | `{style}` | bbh:{task} | {row['right']}/{row['examples']} | "
                              f"{row['full_marks']} | {row['length']} | {default_lengths.get(task, '')} |")

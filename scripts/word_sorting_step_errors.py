@@ -27,8 +27,8 @@ from pathlib import Path
 from distill.eval_folder import eval_rows
 from distill.step_report import column_name, print_step_table, step_rate_cell, step_report_args
 from distill.solvers.base import UnsolvableQuestion
-from distill.solvers.word_sorting import (INSERTED, parse_words, rationale_sentences, read_state, spelled_comparison,
-                                         tagged_form, tie_comparisons)
+from distill.solvers.word_sorting import (INSERTED, comparison, parse_words, rationale_sentences, read_state,
+                                         spelled_comparison, tagged_form, tie_comparisons)
 
 KINDS = ("right", "new word in the wrong place", "listed words reordered", "words dropped or added")
 # answers by whether two words of the question share a first letter (so the list has a tie to break)
@@ -96,10 +96,9 @@ def step_counts(eval_dir: Path) -> tuple[Counter, list[tuple[int, int]]]:
         spells = any(" against " in (compared or "") for _, _, compared, _ in steps)
         tagged = tagged_form([stated for *_, stated in steps])
         for index, (word, letter, compared, stated) in enumerate(steps):
-            ties = tie_comparisons(word, listed)
+            ties = tie_comparisons(word, listed, spelled_comparison if spells else comparison)
             if compares:
-                teacher = tie_comparisons(word, listed, spelled_comparison) if spells else ties
-                count_comparisons(counts, word, teacher, compared or "")
+                count_comparisons(counts, word, ties, compared or "")
             counts["word is the question's next"] += index < len(words) and word == words[index]
             counts["first letter right"] += letter == word[0]
             state = read_state(stated, tagged)

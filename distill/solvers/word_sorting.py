@@ -232,10 +232,15 @@ def tagged_form(stated: Sequence[str]) -> Optional[bool]:
     return True if any(", " in text and _TAGGED_STATE.fullmatch(text) for text in stated) else None
 
 
-def comparison(word: str, listed: str) -> str:
-    """'hat: r before t': ``word`` against ``listed`` at the first place they differ ("end" where one ended)."""
+def verdict(word: str, listed: str) -> str:
+    """'r before t': ``word`` against ``listed`` at the first place they differ ("end" where one ended)."""
     at = len(os.path.commonprefix([word, listed]))
-    return f"{listed}: {bucket_label(word, at)} {'before' if word < listed else 'after'} {bucket_label(listed, at)}"
+    return f"{bucket_label(word, at)} {'before' if word < listed else 'after'} {bucket_label(listed, at)}"
+
+
+def comparison(word: str, listed: str) -> str:
+    """'hat: r before t'."""
+    return f"{listed}: {verdict(word, listed)}"
 
 
 def spelled(word: str, upto: int) -> str:
@@ -246,7 +251,7 @@ def spelled(word: str, upto: int) -> str:
 def spelled_comparison(word: str, listed: str) -> str:
     """'hat: h-a-r against h-a-t, r before t': ``comparison`` with both words spelled to where they part."""
     at = len(os.path.commonprefix([word, listed]))
-    return f"{listed}: {spelled(word, at)} against {spelled(listed, at)}, {comparison(word, listed).split(': ', 1)[1]}"
+    return f"{listed}: {spelled(word, at)} against {spelled(listed, at)}, {verdict(word, listed)}"
 
 
 def tie_comparisons(word: str, listed: list[str], compare=comparison) -> list[str]:
