@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from bench.harness import answer, log, peak_rss_mb, run_worker
 from bench.report import publish
@@ -67,6 +68,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
              {"precision": "bf16", "speed.micro_batch": 2, "optim": "adamw_torch_fused"}),
     "bf16_adafactor": ("fp32 levers + bf16 autocast, micro-batches of 1, Adafactor",
                        {"precision": "bf16", "speed.micro_batch": 1, "optim": "adafactor"}),
+    "bf16_allocator_default": ("the bf16 default with glibc's allocator as is (not kept, never trimmed)",
+                               {"precision": "bf16", "speed.micro_batch": 2, "optim": "adamw_torch_fused",
+                                "speed.allocator": "default", "speed.heap_ceiling": 0}),
+    "bf16_keep_unbounded": ("the bf16 default with the kept heap never trimmed",
+                            {"precision": "bf16", "speed.micro_batch": 2, "optim": "adamw_torch_fused",
+                             "speed.allocator": "keep", "speed.heap_ceiling": 0}),
+    "allocator_keep_unbounded": ("the exact fp32 levers with the kept heap never trimmed",
+                                 {**_EXACT, "speed.heap_ceiling": 0}),
 }
 BASELINE = "full_logits"
 # Old variant ids still accepted by --variants (kept for one release; rows are written under the current id).
@@ -128,17 +137,19 @@ def _worker(spec: dict) -> dict:
     from transformers import TrainerCallback
 
     from distill.train import TrainConfig, build_trainer
+    from distill.train_speed import resident_mb
     from serve.core.config import build
 
     class Clock(TrainerCallback):
         def __init__(self):
-            self.starts, self.ends = [], []
+            self.starts, self.ends, self.resident = [], [], []
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.starts.append(time.perf_counter())
 
         def on_step_end(self, args, state, control, **kwargs):
             self.ends.append(time.perf_counter())
+            self.resident.append(resident_mb())
 
     cfg = build(TrainConfig, spec["train"])
     clock = Clock()
@@ -171,7 +182,7 @@ def _worker(spec: dict) -> dict:
             "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
             "last_loss": losses[-1] if losses else None,
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "rss_mb_by_step": clock.resident}
 
 
 def _records(cfg: BenchTrainConfig, folder: Path) -> Path:
@@ -258,18 +269,26 @@ def markdown_table(result: dict) -> str:
              f"{result['peak_matmul_gflops']} GFLOP/s; 1-min load average {result['load_average_1min'][0]} at start, "
              f"{result['load_average_1min'][1]} at end; {result['created']}.", "",
              "| variant | s/step | tokens/s (all) | target tokens/s | padding | trainable params | peak RSS MB | "
-             f"useful FLOP/s share of peak | tokens/s vs {baseline} |", "|---|---|---|---|---|---|---|---|---|"]
+             f"RSS MB after steps 1, mid, last | useful FLOP/s share of peak | tokens/s vs {baseline} |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["variants"]:
         if "failed" in row:
-            lines.append(f"| {row['label']} | failed: {row['failed']} |" + " |" * 7)
+            lines.append(f"| {row['label']} | failed: {row['failed']} |" + " |" * 8)
             continue
         lines.append(f"| {row['label']} | {row['seconds_per_step']} | {row['tokens_per_s']} | "
                      f"{row['target_tokens_per_s']} | {row['padding_share']:.1%} | "
                      f"{row['trainable_parameters'] / 1e6:.1f}M | {row['peak_rss_mb']} | "
-                     f"{row['peak_flops_share']:.1%} | "
+                     f"{_resident_path(row.get('rss_mb_by_step'))} | {row['peak_flops_share']:.1%} | "
                      f"{row.get('speedup_vs_baseline', row.get('speedup_vs_today', '-'))}x |")
-    lines += [f"| {VARIANTS[v][0]} | skipped: {why} |" + " |" * 7 for v, why in result.get("skipped", {}).items()]
+    lines += [f"| {VARIANTS[v][0]} | skipped: {why} |" + " |" * 8 for v, why in result.get("skipped", {}).items()]
     return "\n".join(lines)
+
+
+def _resident_path(by_step: Optional[list]) -> str:
+    """Resident MB after the first, the middle and the last step (the warm-up step included): does it level off?"""
+    if not by_step or None in by_step:
+        return "-"
+    return ", ".join(f"{by_step[i]:.0f}" for i in (0, len(by_step) // 2, len(by_step) - 1))
 
 
 def main(argv: list[str]) -> int:

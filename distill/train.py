@@ -31,8 +31,8 @@ from distill.cot_record import CoTRecord
 from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
-from distill.train_speed import (SpeedOptions, apply_freezing, keep_freed_memory, micro_batching, resolve_optim,
-                                 supports_target_logits, target_only_loss, tie_sparse_embedding_grad)
+from distill.train_speed import (SpeedOptions, apply_freezing, configure_allocator, micro_batching, resident_mb,
+                                 resolve_optim, supports_target_logits, target_only_loss, tie_sparse_embedding_grad)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
 from serve.core.provenance import cpu_has_native_bf16, cpu_kind
@@ -186,7 +186,8 @@ class EpochLengthGroupedSampler(LengthGroupedSampler):
 
 
 class StudentTrainer(Trainer):
-    """Adds training tokens/s to the logs; computes the loss from target positions only when asked."""
+    """Adds training tokens/s and resident memory to the logs; computes the loss from target positions only when
+    asked."""
 
     _last_tokens = 0
     _last_time: Optional[float] = None
@@ -216,6 +217,9 @@ class StudentTrainer(Trainer):
             if self._last_time is not None and now > self._last_time:
                 logs["tokens_per_second"] = round((seen - self._last_tokens) / (now - self._last_time), 1)
             self._last_time, self._last_tokens = now, seen
+            resident = resident_mb()
+            if resident is not None:
+                logs["rss_mb"] = resident
         super().log(logs, start_time)
 
 
@@ -322,14 +326,14 @@ def build_trainer(cfg: TrainConfig, extra_callbacks: tuple = ()) -> tuple[Studen
         device = "GPU" if torch.cuda.is_available() else f"CPU: {cpu_kind()}"
         print(f"[scotd train] {device}; {'bf16 autocast' if args.bf16 else 'fp32'}")
 
-    callbacks = [MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set), *extra_callbacks]
+    heap = configure_allocator(cfg.speed)  # before MetricsLog: it adds its trim count to the logs MetricsLog writes
+    callbacks = [*([heap] if heap else []), MetricsLog(out / "metrics.jsonl"), EpochDraw(train_set), *extra_callbacks]
     if args.process_index == 0:
         from torch.utils.tensorboard import SummaryWriter
 
         callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard"))))
     if cfg.speed.threads > 0:
         torch.set_num_threads(cfg.speed.threads)
-    keep_freed_memory(cfg.speed.allocator)
     model = load_student(cfg, source)
     # processing_class: every checkpoint gets the tokenizer, so `scotd eval OUT/checkpoints/checkpoint-K` works
     trainer = StudentTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,

@@ -28,6 +28,10 @@ Each lever is a switch of ``train.speed``; ``scotd bench train`` measures them o
 - ``allocator``: ``keep`` tells glibc malloc to serve large blocks from its heap and keep freed memory, so
   the step's large buffers (the embedding gradient, the LM head's logits) are reused, not mapped and
   page-faulted afresh every micro-batch. Linux/glibc only; elsewhere a no-op.
+- ``heap_ceiling``: a heap fragments when batch shapes vary (kept, a 375-step run grew from 14 to 18.5 GB
+  resident and slowed to 0.6x; as is, glibc grows too, more slowly), so free heap pages are handed back
+  (``malloc_trim``) whenever the resident size passes this multiple of its size after the first step, which
+  length grouping makes the step of the longest batch.
 - ``compile``: ``torch.compile`` of the decoder (the blocks, what the target-only loss calls), with
   dynamic shapes since batches differ in length; inductor fuses the elementwise work around the matmuls.
 """
@@ -36,11 +40,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 import torch
 import torch.nn.functional as F
+from transformers import TrainerCallback
 
 from distill.train_data import IGNORE_INDEX
 from export.hf_translate import cache_keyword, returned_cache
@@ -74,6 +80,9 @@ class SpeedOptions:
                                                "dense vocabulary-sized buffer per micro-batch)")
     allocator: Literal["default", "keep"] = option(
         "keep", "keep: glibc malloc keeps large freed blocks for reuse (fewer page faults a step); default: as is")
+    heap_ceiling: float = option(1.25, "hand glibc's free heap pages back when the resident size passes this multiple "
+                                       "of its size after the first step (0: never, and a fragmented heap grows "
+                                       "with the batch shapes)")
 
 
 # What -1 and auto mean per path, measured on one 2-core Xeon (docs/bench/train-memory-*.md). fp32 (no native bf16,
@@ -152,17 +161,54 @@ def tie_sparse_embedding_grad(model: Any, speed: SpeedOptions) -> bool:
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameter ids (malloc.h)
 
 
-def keep_freed_memory(allocator: str) -> bool:
-    """``allocator: keep``: glibc serves large blocks from its heap and does not hand freed memory back, so a
-    training step's large buffers are reused instead of mapped and zero-faulted again; True when set."""
-    if allocator != "keep":
-        return False
+def resident_mb() -> Optional[float]:
+    """This process's resident memory now, in MB (None off Linux)."""
+    try:
+        resident_pages = int(open("/proc/self/statm").read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+class HeapCeiling(TrainerCallback):
+    """Hands glibc's free heap pages back (``malloc_trim``) at the end of a step once the resident size passes
+    ``ceiling`` times its size after the first step; counts the trims into the logs."""
+
+    def __init__(self, libc: Any, ceiling: float):
+        self.libc, self.ceiling = libc, ceiling
+        self.limit_mb: Optional[float] = None
+        self.trims = 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        resident = resident_mb()
+        if resident is None:
+            return
+        if self.limit_mb is None:
+            self.limit_mb = resident * self.ceiling
+        elif resident > self.limit_mb:
+            self.libc.malloc_trim(0)
+            self.trims += 1
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is not None and "loss" in logs:
+            logs["heap_trims"] = self.trims
+
+
+def configure_allocator(speed: SpeedOptions) -> Optional[HeapCeiling]:
+    """Applies ``allocator`` to glibc malloc (``keep``: large blocks served from its heap, freed memory not handed
+    back, so a step's large buffers are reused instead of mapped and zero-faulted again) and returns the callback
+    that holds the heap under ``heap_ceiling``; None off glibc or with a ceiling of 0."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
-        return bool(libc and libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, AttributeError):  # not glibc (macOS, musl): its allocator stays as it is
-        return False
+        if libc is None or not hasattr(libc, "malloc_trim"):  # not glibc (macOS, musl): its allocator stays as it is
+            return None
+        if speed.allocator == "keep":
+            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):
+        return None
+    return HeapCeiling(libc, speed.heap_ceiling) if speed.heap_ceiling > 0 else None
 
 
 def supports_target_logits(model: Any) -> bool:

@@ -21,6 +21,7 @@ def test_bench_train_rows_and_markdown(tiny_llama_dir, tmp_path, capsys):
     for row in rows.values():
         assert row["steps"] == 2 and row["tokens"] > 0 and 0 < row["target_tokens"] < row["tokens"]
         assert row["tokens"] <= row["padded_positions"] <= 2 * 4 * max(1, row["tokens"])
+        assert len(row["rss_mb_by_step"]) == 3 and min(row["rss_mb_by_step"]) > 0  # the warm-up step too
     assert result["baseline"] == "full_logits" and rows["full_logits"]["speedup_vs_baseline"] == 1.0
     # the tiny llama has 2 blocks: freeze10 freezes both and the (tied) embedding
     assert rows["freeze10"]["trainable_parameters"] < rows["full_logits"]["trainable_parameters"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 
 import pytest
 import torch
@@ -217,13 +218,39 @@ def test_prompt_without_gradient_needs_the_target_only_loss(tiny_llama_dir, tmp_
                                 "data": {"source": str(examples), "cots": str(cots)}}))
 
 
-def test_the_allocator_setting_reaches_glibc():
-    """In a child process: the setting is process-wide and the test process keeps its own allocator."""
-    import platform
+_HEAP_PROBE = """
+import torch
+from distill.train_speed import SpeedOptions, configure_allocator, resident_mb
+heap = configure_allocator(SpeedOptions(allocator="{allocator}", heap_ceiling={ceiling}))
+if heap is not None:
+    heap.on_step_end(None, None, None)                       # the first step sets the limit
+blocks = [torch.ones(4 * 2**20) for _ in range(48)]          # 768 MB, touched, then freed
+del blocks
+kept = resident_mb()
+if heap is not None:
+    heap.on_step_end(None, None, None)
+print(kept, resident_mb(), heap.trims if heap is not None else "none")
+"""
+
+
+def _heap_probe(allocator: str, ceiling: float) -> tuple[float, float, str]:
     import subprocess
     import sys
 
-    code = "from distill.train_speed import keep_freed_memory as k; print(k('default'), k('keep'))"
-    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert printed == ["False", str(glibc)]
+    code = _HEAP_PROBE.format(allocator=allocator, ceiling=ceiling)
+    kept, after, trims = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        check=True).stdout.split()
+    return float(kept), float(after), trims
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator settings are glibc's")
+def test_the_kept_heap_is_handed_back_above_its_ceiling():
+    """In child processes (the settings are process-wide): under `keep` glibc keeps the freed blocks resident,
+    and the step-end callback hands them back once the resident size passes the ceiling; with a ceiling of 0 there
+    is no callback and the heap stays; as is, glibc unmaps such blocks itself."""
+    kept, after, trims = _heap_probe("keep", 1.25)
+    assert kept - after > 500 and trims == "1"
+    kept, after, trims = _heap_probe("keep", 0)
+    assert kept - after < 50 and trims == "none"
+    kept, after, trims = _heap_probe("default", 1.25)
+    assert trims in ("0", "1") and after < kept + 50
