@@ -27,7 +27,7 @@ from typing import Iterator, Literal, Optional
 from serve.apps.reply import stream_reply
 from serve.core.config import option, parse_args, to_dict
 from serve.core.paths import project_root
-from serve.core.provenance import cpu_kind
+from serve.core.provenance import cpu_kind, resident_mb
 from serve.core.student_format import student_messages
 from serve.engines.interface import Engine, SamplingParams
 
@@ -123,16 +123,6 @@ def time_api(engine: Engine, model_id: str, questions: list[str], sampling: Samp
     return {"ttft_s": _median(ttft), "decode_tok_s": _median(speed)}
 
 
-def rss_mb() -> Optional[float]:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> list[dict]:
     """One load test per ``batch_rows`` value, one after another on the same loaded engine."""
     from serve.apps.api import create_api
@@ -140,13 +130,13 @@ def load(engine: Engine, model_id: str, cfg: ServeBenchConfig) -> list[dict]:
 
     runs = []
     for rows in cfg.batch_rows:
-        before = rss_mb()
+        before = resident_mb()
         with local_server(create_api(engine, model_id, max_queue=cfg.max_queue, batch_rows=rows)) as url:
             result = run_load(f"{url}/v1", model_id, clients=cfg.concurrency, requests=cfg.load_requests,
                               max_tokens=cfg.load_max_new_tokens, mix=cfg.load_mix)
         summary = result.summary()
         summary.update(clients=cfg.concurrency, batch_rows=rows, mix=MIXES[cfg.load_mix], max_queue=cfg.max_queue,
-                       rss_before_mb=before, rss_after_mb=rss_mb(),
+                       rss_before_mb=before, rss_after_mb=resident_mb(),
                        lost=[{"kind": o.kind, "status": o.status, "detail": o.detail} for o in result.unexpected()][:10])
         runs.append(summary)
     return runs

@@ -27,6 +27,7 @@ from typing import Optional
 from bench.harness import answer, log, peak_rss_mb, run_worker
 from bench.report import publish
 from serve.core.config import option, parse_args, to_dict
+from serve.core.provenance import resident_mb
 from serve.data.sources import QuestionSource
 
 
@@ -137,7 +138,6 @@ def _worker(spec: dict) -> dict:
     from transformers import TrainerCallback
 
     from distill.train import TrainConfig, build_trainer
-    from distill.train_speed import resident_mb
     from serve.core.config import build
 
     class Clock(TrainerCallback):
@@ -149,7 +149,8 @@ def _worker(spec: dict) -> dict:
 
         def on_step_end(self, args, state, control, **kwargs):
             self.ends.append(time.perf_counter())
-            self.resident.append(resident_mb())
+            resident = resident_mb()
+            self.resident.append(None if resident is None else round(resident, 1))
 
     cfg = build(TrainConfig, spec["train"])
     clock = Clock()

@@ -31,11 +31,11 @@ from distill.cot_record import CoTRecord
 from serve.core.student_format import STUDENT_INFO  # written into the student folder; eval reads the mode from it
 from distill.run_info import file_sha256, write_run_info
 from distill.train_data import PadCollator, StudentDataset, build_items, split_dev
-from distill.train_speed import (SpeedOptions, apply_freezing, configure_allocator, micro_batching, resident_mb,
-                                 resolve_optim, supports_target_logits, target_only_loss, tie_sparse_embedding_grad)
+from distill.train_speed import (SpeedOptions, apply_freezing, configure_allocator, micro_batching, resolve_optim,
+                                 supports_target_logits, target_only_loss, tie_sparse_embedding_grad)
 from serve.core.config import option, parse_args, save_yaml
 from serve.core.errors import UserError
-from serve.core.provenance import cpu_has_native_bf16, cpu_kind
+from serve.core.provenance import cpu_has_native_bf16, cpu_kind, resident_mb
 from serve.core.records import read_records
 from serve.data.sources import QuestionSource
 from serve.store.registry import DEFAULT_MODEL, resolve_model_dir
@@ -219,7 +219,7 @@ class StudentTrainer(Trainer):
             self._last_time, self._last_tokens = now, seen
             resident = resident_mb()
             if resident is not None:
-                logs["rss_mb"] = resident
+                logs["rss_mb"] = round(resident, 1)
         super().log(logs, start_time)
 
 

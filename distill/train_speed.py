@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
@@ -51,6 +50,7 @@ from transformers import TrainerCallback
 from distill.train_data import IGNORE_INDEX
 from export.hf_translate import cache_keyword, returned_cache
 from serve.core.config import option
+from serve.core.provenance import resident_mb
 
 # Output transforms some architectures apply after the LM head: the target-only path must repeat them.
 _LOGIT_SOFTCAP = "final_logit_softcapping"
@@ -159,15 +159,6 @@ def tie_sparse_embedding_grad(model: Any, speed: SpeedOptions) -> bool:
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc mallopt parameter ids (malloc.h)
-
-
-def resident_mb() -> Optional[float]:
-    """This process's resident memory now, in MB (None off Linux)."""
-    try:
-        resident_pages = int(open("/proc/self/statm").read().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return round(resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
 class HeapCeiling(TrainerCallback):

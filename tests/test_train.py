@@ -126,7 +126,7 @@ def test_training_lowers_loss_and_the_student_reloads_and_generates(tiny_llama_d
     assert dev_losses[-1] < dev_losses[0]
     assert all(m.get("tokens_per_second", 1) > 0 for m in metrics)
     assert "learning_rate" in metrics[0]
-    if platform.libc_ver()[0] == "glibc":  # resident memory, and the kept heap's trims (allocator keep, the default)
+    if platform.libc_ver()[0] == "glibc":  # resident memory, and the heap ceiling's trims (on by default)
         assert all(m["rss_mb"] > 50 and m["heap_trims"] >= 0 for m in metrics if "loss" in m)
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["global_step"] == 30 and summary["best_checkpoint"].endswith(

@@ -220,7 +220,8 @@ def test_prompt_without_gradient_needs_the_target_only_loss(tiny_llama_dir, tmp_
 
 _HEAP_PROBE = """
 import torch
-from distill.train_speed import SpeedOptions, configure_allocator, resident_mb
+from distill.train_speed import SpeedOptions, configure_allocator
+from serve.core.provenance import resident_mb
 heap = configure_allocator(SpeedOptions(allocator="{allocator}", heap_ceiling={ceiling}))
 if heap is not None:
     heap.on_step_end(None, None, None)                       # the first step sets the limit

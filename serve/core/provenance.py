@@ -15,6 +15,15 @@ from typing import Iterable, Optional
 CPUINFO = Path("/proc/cpuinfo")
 
 
+def resident_mb() -> Optional[float]:
+    """This process's resident memory now, in MB (None where /proc is not there)."""
+    try:
+        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo ("AMD EPYC 7B13"), or "" where there is none."""
     if not CPUINFO.is_file():
