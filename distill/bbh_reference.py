@@ -3,7 +3,7 @@
 Codex (code-davinci-002, 175B) with the BBH paper's 3-shot prompts, accuracy in % on the same
 files ``bbh:TASK`` reads (Suzgun et al., 2022; the BBH repository's
 ``code-davinci-002-outputs/*_eval_metrics.jsonl``): (answer-only, chain-of-thought).
-``ALGORITHMIC`` are the 15 files a program teacher covers; the other 12 need world knowledge.
+The first 15 are the algorithmic files (``serve.data.bbh.GROUPS``), the other 12 need world knowledge.
 """
 
 from __future__ import annotations
@@ -38,4 +38,3 @@ CODEX: dict[str, tuple[float | None, float]] = {
     "salient_translation_error_detection": (None, 60.8),
     "snarks": (None, 59.6),
 }
-ALGORITHMIC = tuple(list(CODEX)[:15])

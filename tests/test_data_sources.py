@@ -125,6 +125,20 @@ def test_bbh_files_load_with_canonical_answers_and_their_index():
     assert len(load_examples("bbh:navigate", split="test", limit=20, seed=3)) == 20
 
 
+def test_bbh_groups_are_the_papers_halves_and_load_as_mixtures():
+    from distill.bbh_reference import CODEX
+
+    algorithmic, nlp = bbh.GROUPS["algorithmic"], bbh.GROUPS["nlp"]
+    assert len(algorithmic) == 15 and len(nlp) == 12
+    assert set(algorithmic) | set(nlp) == set(bbh.TASKS) and not set(algorithmic) & set(nlp)
+    assert list(algorithmic) == [task for task, (answer_only, _) in CODEX.items() if answer_only is not None]
+    examples = load_examples("bbh:algorithmic + bbh:causal_judgement", split="test", limit=2, seed=5)
+    assert [e.task for e in examples[::2]] == [f"bbh:{task}" for task in algorithmic] + ["bbh:causal_judgement"]
+    assert examples[:2] == load_examples(f"bbh:{algorithmic[0]}", split="test", limit=2, seed=5)
+    with pytest.raises(UserError, match="evaluation data"):
+        load_examples("bbh:nlp", split="train")
+
+
 def test_bbh_is_never_a_training_split():
     with pytest.raises(UserError, match="evaluation data .* canary"):
         load_examples("bbh:navigate", split="train")

@@ -39,6 +39,7 @@ def list_sources() -> str:
     where = os.environ.get("SCOTD_BBH_DIR") or "the cache, else a download at the pinned commit (SCOTD_BBH_DIR to set)"
     tasks = textwrap.fill(", ".join(f"bbh:{task}" for task in bbh.TASKS), 110, initial_indent="  ",
                           subsequent_indent="  ")
+    tasks += "".join(f"\n  bbh:{name}: its {len(files)} {name} files as one mixture" for name, files in bbh.GROUPS.items())
     return ("Generated questions, any number, made here (the default training data):\n\n" + "\n\n".join(blocks)
             + f"\n\nBIG-Bench Hard, evaluation only (split test), read from {where}:\n{tasks}\n")
 

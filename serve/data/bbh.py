@@ -16,6 +16,9 @@ and bare Yes/No targets become ``yes_no``, True/False ``true_false``, numbers ``
 index in the file: id ``TASK/INDEX``. BBH has no training split and its files carry a canary:
 every example is ``test`` and a ``train`` or ``dev`` request is refused. ``Example.task`` is
 ``bbh:TASK``, so a per-task table tells a BBH file from the generated questions of its family.
+
+``bbh:algorithmic`` and ``bbh:nlp`` name the BBH paper's two halves (``GROUPS``): a source that is a
+group is read as the mixture of its files, one ``bbh:TASK`` each.
 """
 
 from __future__ import annotations
@@ -54,6 +57,27 @@ def checksums() -> dict[str, str]:
 
 TASKS = tuple(sorted(checksums()))
 
+# The BBH paper's split: the 15 tasks an algorithm solves (a program teacher covers each) and the 12
+# that need world knowledge or language judgement. Listed in the paper's table order.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "algorithmic": (
+        "boolean_expressions", "dyck_languages", "geometric_shapes", "logical_deduction_three_objects",
+        "logical_deduction_five_objects", "logical_deduction_seven_objects", "multistep_arithmetic_two",
+        "navigate", "object_counting", "temporal_sequences", "tracking_shuffled_objects_three_objects",
+        "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects", "web_of_lies",
+        "word_sorting"),
+    "nlp": (
+        "date_understanding", "penguins_in_a_table", "reasoning_about_colored_objects", "sports_understanding",
+        "movie_recommendation", "causal_judgement", "disambiguation_qa", "formal_fallacies", "hyperbaton",
+        "ruin_names", "salient_translation_error_detection", "snarks"),
+}
+
+
+def group_sources(source: str) -> list[str] | None:
+    """The ``bbh:TASK`` sources of a group source such as ``bbh:algorithmic``; None for anything else."""
+    name = source.removeprefix("bbh:").strip("/") if source.startswith("bbh:") else None
+    return [f"bbh:{task}" for task in GROUPS[name]] if name in GROUPS else None
+
 
 def _log(message: str) -> None:
     print(f"[scotd data] {message}", file=sys.stderr, flush=True)
@@ -90,7 +114,8 @@ def task_file(task: str) -> Path:
     """The checked file of ``task``, from SCOTD_BBH_DIR, the cache, or a download."""
     if task not in checksums():
         close = [t for t in TASKS if task.split("_")[0] in t] or list(TASKS)
-        raise UserError(f"no BBH task '{task}'; use bbh:TASK with one of: {', '.join(close)}")
+        raise UserError(f"no BBH task '{task}'; use bbh:TASK with one of: {', '.join(close)} (or a group: "
+                        f"{', '.join(f'bbh:{g}' for g in GROUPS)})")
     folder = os.environ.get("SCOTD_BBH_DIR")
     if folder:
         path = Path(folder).expanduser() / f"{task}.json"

@@ -6,6 +6,7 @@
 - ``gen:FAMILY[/SIZE][?key=value]``: new questions from a task generator, made here, any number
   (see ``serve.data.generated``): the default training data;
 - ``bbh:TASK``: a BIG-Bench Hard file (see ``serve.data.bbh``), evaluation only (split ``test``);
+  ``bbh:algorithmic`` (its 15 algorithmic files) and ``bbh:nlp`` (the other 12) are mixtures;
 - ``bigbench:TASK[/SUBTASK]``: a BIG-bench JSON task for users who have BIG-bench (see
   ``serve.data.bigbench``; PyPI no longer serves ``bigbench==1.0.0``);
 - a Hugging Face dataset id from ``HF_LAYOUTS`` (``commonsense_qa``, ``openbookqa``,
@@ -264,10 +265,15 @@ def is_local_file(source: str) -> bool:
 
 
 def mixture_parts(source: str) -> list[str]:
-    """The sources of a ``A + B`` mixture (one part for a plain source or a file whose name has '+')."""
+    """The sources of a ``A + B`` mixture (one part for a plain source or a file whose name has '+'), a BBH
+    group such as ``bbh:algorithmic`` standing for its files."""
+    from serve.data.bbh import group_sources
+
     if MIXTURE_SEPARATOR not in source or is_local_file(source):
-        return [source]
-    return [part.strip() for part in source.split(MIXTURE_SEPARATOR)]
+        parts = [source]
+    else:
+        parts = [part.strip() for part in source.split(MIXTURE_SEPARATOR)]
+    return [task for part in parts for task in (group_sources(part) or [part])]
 
 
 def load_examples(source: str, split: str = "train", limit: int | None = None, seed: int = 0,
