@@ -1,11 +1,11 @@
 """The reasoner's model card, from what its runs wrote: per BBH file the reasoner against the untrained
 base and Codex, its held-out wordings, training data and time, the export and its gates.
 
-    scotd run recipes/reasoner-continue.yaml && scotd run recipes/reasoner-base.yaml
-    scotd results --runs runs/reasoner-continue runs/reasoner-base --out docs/results/reasoner-bbh/table
+    scotd run recipes/reasoner-one-phase-fifth.yaml && scotd run recipes/reasoner-base.yaml
+    scotd results --runs runs/reasoner-one-phase-fifth --out docs/results/reasoner-one-phase/shipped
     python scripts/reasoner_card.py      # -> models/scotd-reasoner-135m/README.md and docs/models/scotd-reasoner-135m.md
 
-The training is told phase by phase: the recipes of the recipe's ``run.requires`` first, then its own.
+The training is told phase by phase: the recipes ``run.requires`` names, and theirs before them, first.
 """
 
 from __future__ import annotations
@@ -99,6 +99,13 @@ def training_phase(recipe_path: str) -> dict:
             "data": json.loads((train_out / "run_info.json").read_text())["data"]}
 
 
+def phase_chain(recipe_path: str) -> list[dict]:
+    """The phases that built the recipe's student, earliest first: each required recipe's chain, then its own."""
+    phase = training_phase(recipe_path)
+    earlier = [p for required in phase["recipe"]["run"].get("requires") or [] for p in phase_chain(required)]
+    return earlier + [phase]
+
+
 def phase_lines(index: int, phase: dict, hardware: str) -> list[str]:
     recipe, train, data = phase["recipe"], phase["train"], phase["data"]
     sources = source_counts(recipe)
@@ -119,18 +126,21 @@ def phase_lines(index: int, phase: dict, hardware: str) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="recipes/reasoner-continue.yaml",
+    parser.add_argument("--recipe", default="recipes/reasoner-one-phase-fifth.yaml",
                         help="the recipe that builds the reasoner")
-    parser.add_argument("--results", type=Path, default=Path("docs/results/reasoner-bbh/table.json"))
+    parser.add_argument("--results", type=Path, default=Path("docs/results/reasoner-one-phase/shipped.json"),
+                        help="scotd results JSON holding the reasoner's row")
+    parser.add_argument("--base_summary", type=Path, default=Path("docs/results/reasoner-base-3shot/summary.json"),
+                        help="the eval summary.json of recipes/reasoner-base.yaml (the untrained base, 3-shot CoT)")
     parser.add_argument("--out", type=Path, nargs="+",
                         default=[Path("models/scotd-reasoner-135m/README.md"), Path("docs/models/scotd-reasoner-135m.md")])
     args = parser.parse_args()
 
-    final = training_phase(args.recipe)
-    phases = [training_phase(required) for required in final["recipe"]["run"].get("requires") or []] + [final]
-    rows = json.loads(args.results.read_text())
-    student = next(r for r in rows if Path(r["run_dir"]) == final["run_dir"])
-    base = next((r for r in rows if r is not student), {})
+    phases = phase_chain(args.recipe)
+    final = phases[-1]
+    student = next(r for r in json.loads(args.results.read_text()) if Path(r["run_dir"]) == final["run_dir"])
+    base = {"greedy": json.loads(args.base_summary.read_text())} if args.base_summary.is_file() else {}
+    per_file = sorted({result["n"] for result in student["greedy"]["by_task"].values()})
     recipe = final["recipe"]
     report_file = Path(recipe["export"]["out"]) / REPORT_FILE
     report = json.loads(report_file.read_text()) if report_file.is_file() else None
@@ -146,10 +156,11 @@ def main() -> int:
         "",
         "## BIG-Bench Hard, the 15 algorithmic files",
         "",
-        "Greedy decoding on the int8 ONNX export, every item of each file (no item was trained on: 0 training "
-        "questions equal a BBH item), 95% bootstrap intervals. The base is SmolLM2-135M-Instruct before training, "
-        "asked with each file's own 3-shot chain-of-thought prompt, as the BBH paper asked Codex "
-        "(code-davinci-002, 175B; its numbers from the paper's outputs).",
+        f"Greedy decoding on the int8 ONNX export, {'-'.join(map(str, per_file))} items of each file (BBH's files "
+        "hold 250; no item was trained on: 0 training questions equal a BBH item), 95% bootstrap intervals. The base "
+        "is SmolLM2-135M-Instruct before training, asked with each file's own 3-shot chain-of-thought prompt, as "
+        "the BBH paper asked Codex (code-davinci-002, 175B; its numbers from the paper's outputs), on the first "
+        "50 items of each file.",
         "",
         *([f"**Partial**: {student['greedy']['n']} of the files' items scored so far (the files are scored in "
            f"turn, one item of each, so every row grows alike); rerunning `scotd run {args.recipe}` "
@@ -189,7 +200,8 @@ def main() -> int:
         "## Limits",
         "- It has learned these 15 tasks' step formats, not general reasoning: the other 12 BBH tasks and "
         "other questions get fluent, often wrong steps (docs/RESULTS.md).",
-        "- Its rationales are trained up to 1,024 tokens; the longest Dyck and seven-object items need more.",
+        f"- Its training sequences are cut at {recipe['train']['data']['max_length']:,} tokens; the longest Dyck and "
+        "seven-object items need more.",
         "- English only; the answer is whatever its last step says, so read the steps.",
         "",
     ]

@@ -31,12 +31,33 @@ def test_list_shows_known_models_and_presence(home, tiny_llama_dir):
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert set(rows) == {"smollm2-135m-instruct", "gemma-3-270m", "scotd-reasoner-135m", "scotd-starter-135m"}
     assert rows["smollm2-135m-instruct"][3] == "no"
-    assert "recipes/reasoner-continue.yaml" in " ".join(rows["scotd-reasoner-135m"])  # built, not fetched: how to build it
+    assert "recipes/reasoner-one-phase-fifth.yaml" in " ".join(rows["scotd-reasoner-135m"])  # built, not fetched
     assert "recipes/starter.yaml" in " ".join(rows["scotd-starter-135m"])
     shutil.copytree(tiny_llama_dir, home / "models" / "smollm2-135m-instruct" / "hf")
     result = run_scotd("models", "list", home=home)
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
     assert rows["smollm2-135m-instruct"][3] == "yes" and rows["gemma-3-270m"][3] == "no"
+
+
+def test_each_built_model_has_one_recipe_that_writes_it():
+    """The recipe the registry names for a built model exports into models/NAME, and no other recipe does."""
+    import yaml
+
+    from distill.run import RunConfig
+    from serve.core.config import parse_args
+
+    repo = Path(__file__).resolve().parent.parent
+    registry = yaml.safe_load(BUILTIN_REGISTRY.read_text())
+    writers: dict[str, list[str]] = {}
+    for recipe in sorted((repo / "recipes").glob("*.yaml")):
+        cfg = parse_args(RunConfig, ["--config", str(recipe)])
+        if "export" in cfg.run.stages and Path(cfg.export.out).parts[:1] == ("models",):
+            writers.setdefault(Path(cfg.export.out).parts[1], []).append(f"recipes/{recipe.name}")
+    built = {name: entry["sources"][0]["recipe"] for name, entry in registry.items()
+             if entry["sources"][0]["kind"] == "recipe"}
+    assert set(built) == {"scotd-reasoner-135m", "scotd-starter-135m"}
+    for name, recipe in built.items():
+        assert writers.get(name) == [recipe], f"{name}: written by {writers.get(name)}, registry names {recipe}"
 
 
 def test_fetch_of_present_model_is_instant_and_prints_path(home, tiny_llama_dir):

@@ -50,11 +50,11 @@ def test_the_built_reasoner_is_served_by_default_and_the_base_stays_pickable(tmp
     # Nothing distilled yet: the base is served, with the commands that distill the starter and the reasoner.
     assert resolve_serving_model(None) == base_export
     hint = capsys.readouterr().err
-    assert "bash scripts/quickstart.sh" in hint and "scotd run recipes/reasoner-continue.yaml" in hint
+    assert "bash scripts/quickstart.sh" in hint and "scotd run recipes/reasoner-one-phase-fifth.yaml" in hint
     assert cli_main(["models", "fetch", "scotd-reasoner-135m"]) == 2
-    assert "built by scotd, not downloaded: run scotd run recipes/reasoner-continue.yaml" in capsys.readouterr().err
+    assert "built by scotd, not downloaded: run scotd run recipes/reasoner-one-phase-fifth.yaml" in capsys.readouterr().err
     assert cli_main(["models", "list"]) == 0
-    assert "(build: scotd run recipes/reasoner-continue.yaml)" in capsys.readouterr().out
+    assert "(build: scotd run recipes/reasoner-one-phase-fifth.yaml)" in capsys.readouterr().out
 
     # The quickstart's starter is served once built; the reasoner wins over it.
     starter = home / "models" / "scotd-starter-135m" / "onnx-int8"

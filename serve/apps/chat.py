@@ -21,7 +21,7 @@ HELP = "Type a question (options after '|', e.g. 'Which is heavier? | a brick | 
 @dataclass
 class ChatConfig:
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
-                                        "(recipes/reasoner-continue.yaml), else smollm2-135m-instruct "
+                                        "(recipes/reasoner-one-phase-fifth.yaml), else smollm2-135m-instruct "
                                         "(int8 ONNX or PyTorch)", positional=True)
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     sampling: SamplingParams = option(default_factory=SamplingParams, help="decoding of each reply (greedy by default)")

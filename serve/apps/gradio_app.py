@@ -30,7 +30,7 @@ DEFAULT_EXAMPLES = "gen:tracking_shuffled_objects/three_objects + gen:arithmetic
 @dataclass
 class ServeConfig:
     model: Optional[str] = option(None, "registry name or folder of the model to serve; default: the distilled "
-                                        "reasoner (scotd run recipes/reasoner-continue.yaml builds it), else the "
+                                        "reasoner (scotd run recipes/reasoner-one-phase-fifth.yaml builds it), else the "
                                         "int8 ONNX export of smollm2-135m-instruct, else its PyTorch folder",
                                   positional=True)
     compare_with: Optional[str] = option(None, "second model preselected in the compare tab (name or folder)")

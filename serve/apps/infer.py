@@ -35,7 +35,7 @@ class InferConfig:
     input: Path = option(help="JSONL file of questions (one JSON object per line)", aliases=("--in",))
     output: Path = option(help="JSONL file of answers; appended to, so a rerun resumes", aliases=("--out",))
     model: Optional[str] = option(None, "registry name or folder; default: the distilled reasoner once built "
-                                        "(recipes/reasoner-continue.yaml), else smollm2-135m-instruct "
+                                        "(recipes/reasoner-one-phase-fifth.yaml), else smollm2-135m-instruct "
                                         "(int8 ONNX or PyTorch)")
     backend: Literal["auto", "torch", "onnx"] = option("auto", "engine backend: auto (from the folder), torch or onnx")
     sampling: SamplingParams = option(default_factory=lambda: SamplingParams(seed=0),

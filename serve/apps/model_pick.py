@@ -1,7 +1,7 @@
 """Which model a serving verb loads, the models a picker offers, and a cache of loaded engines.
 
 The default is the first distilled model that is built: the reasoner (``scotd-reasoner-135m``,
-``scotd run recipes/reasoner-continue.yaml``), else the starter (``scotd-starter-135m``, what
+``scotd run recipes/reasoner-one-phase-fifth.yaml``), else the starter (``scotd-starter-135m``, what
 ``scripts/quickstart.sh`` distills); until then the int8 ONNX export of
 ``smollm2-135m-instruct`` (fast on a CPU, no torch), with a one-line hint how to build
 the reasoner. On first use the model is fetched and, where the verb layer has installed

@@ -19,7 +19,7 @@ from serve.core.paths import models_dir
 from serve.store.export_folder import is_finished_export
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-REASONER_MODEL = "scotd-reasoner-135m"  # served by default once recipes/reasoner-continue.yaml has built it
+REASONER_MODEL = "scotd-reasoner-135m"  # served by default once recipes/reasoner-one-phase-fifth.yaml has built it
 STARTER_MODEL = "scotd-starter-135m"  # what scripts/quickstart.sh distills; served while no reasoner is built
 DISTILLED_MODELS = (REASONER_MODEL, STARTER_MODEL)  # the first one built is the default model
 BUILTIN_REGISTRY = Path(__file__).with_name("registry.yaml")
