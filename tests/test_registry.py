@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from distill.run import RunConfig
+from serve.core.config import parse_args
 from serve.core.errors import UserError
 from serve.store.registry import BUILTIN_REGISTRY
 
@@ -41,11 +44,6 @@ def test_list_shows_known_models_and_presence(home, tiny_llama_dir):
 
 def test_each_built_model_has_one_recipe_that_writes_it():
     """The recipe the registry names for a built model exports into models/NAME, and no other recipe does."""
-    import yaml
-
-    from distill.run import RunConfig
-    from serve.core.config import parse_args
-
     repo = Path(__file__).resolve().parent.parent
     registry = yaml.safe_load(BUILTIN_REGISTRY.read_text())
     writers: dict[str, list[str]] = {}
